@@ -1,0 +1,75 @@
+// Builds the bwrap command line for a sandbox: the host's (or an image's) system read-only,
+// private /proc, /dev and /tmp, a writable home, and the worktree read-write at /workspace.
+import { lstatSync, readlinkSync } from "node:fs";
+import type { SandboxSpec } from "../../state/records.js";
+
+/** Inside every bubblewrap sandbox the user is heyo, uid/gid 1000, mapped to the host user. */
+export const SANDBOX_UID = 1000;
+export const SANDBOX_GID = 1000;
+export const SANDBOX_HOME = "/home/heyo";
+export const WORKSPACE = "/workspace";
+
+export interface BwrapLayout {
+  /** Root filesystem of an image, or null for the host's own /usr, /etc… */
+  imageRoot: string | null;
+  homeDir: string;
+  passwdFile: string;
+  groupFile: string;
+}
+
+const TOP_LEVEL_SYSTEM = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+function hostSystemArgs(): string[] {
+  const args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"];
+  for (const path of TOP_LEVEL_SYSTEM) {
+    try {
+      const stat = lstatSync(path);
+      if (stat.isSymbolicLink()) args.push("--symlink", readlinkSync(path), path);
+      else if (stat.isDirectory()) args.push("--ro-bind", path, path);
+    } catch {
+      // not on this host (lib32, libx32…)
+    }
+  }
+  return args;
+}
+
+export function bwrapArgs(spec: SandboxSpec, layout: BwrapLayout): string[] {
+  const args = [
+    "--die-with-parent",
+    "--unshare-user",
+    "--uid", String(SANDBOX_UID),
+    "--gid", String(SANDBOX_GID),
+    "--unshare-pid",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+    "--hostname", spec.name,
+  ];
+  if (!spec.network) args.push("--unshare-net");
+  if (layout.imageRoot) args.push("--ro-bind", layout.imageRoot, "/");
+  else args.push(...hostSystemArgs());
+  args.push(
+    "--ro-bind", layout.passwdFile, "/etc/passwd",
+    "--ro-bind", layout.groupFile, "/etc/group",
+    "--proc", "/proc",
+    "--dev", "/dev",
+    "--tmpfs", "/tmp",
+    "--bind", layout.homeDir, SANDBOX_HOME,
+    "--bind", spec.workspace, WORKSPACE,
+  );
+  for (const mount of spec.mounts) args.push(mount.readOnly ? "--ro-bind" : "--bind", mount.host, mount.guest);
+  if (!layout.imageRoot) args.push("--remount-ro", "/");
+  args.push("--chdir", WORKSPACE);
+  return args;
+}
+
+/** passwd/group for inside: the system's entries, with heyo owning uid/gid 1000. */
+export function sandboxAccounts(hostPasswd: string, hostGroup: string, shell: string): { passwd: string; group: string } {
+  const keep = (text: string, idField: number) =>
+    text
+      .split("\n")
+      .filter((line) => line && !line.startsWith("heyo:") && line.split(":")[idField] !== String(SANDBOX_UID));
+  const passwd = [...keep(hostPasswd, 2), `heyo:x:${SANDBOX_UID}:${SANDBOX_GID}:heyo:${SANDBOX_HOME}:${shell}`].join("\n");
+  const group = [...keep(hostGroup, 2), `heyo:x:${SANDBOX_GID}:`].join("\n");
+  return { passwd: `${passwd}\n`, group: `${group}\n` };
+}

@@ -1,0 +1,166 @@
+// The bubblewrap backend: Linux namespaces, no VM. The owner is bwrap's parent and bwrap runs
+// with --die-with-parent, so nothing in the sandbox outlives the owner. Shell and exec join the
+// sandbox's namespaces with nsenter (≈7 ms), unprivileged as heyo inside.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
+import { num } from "../../shared/json.js";
+import { findSystemExecutable } from "../../shared/run.js";
+import { processStartTime } from "../../state/liveness.js";
+import { imageDir, readManifest } from "../../images/store.js";
+import type { HeyoHome } from "../../state/home.js";
+import type { Availability, Backend, BootContext, CommandOptions, ImagePreparer, MachineAccess, RunningMachine, SpawnSpec } from "../types.js";
+import { CD_AND_EXEC, LOGIN_SHELL, guestEnvironment } from "../guest-env.js";
+import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
+
+const INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`";
+
+function imageRoot(home: HeyoHome, image: string | null): string | null {
+  if (image === null) return null;
+  const dir = imageDir(home, "bubblewrap", image);
+  const manifest = readManifest(dir);
+  const root = join(dir, manifest?.files.rootfs ?? "rootfs");
+  if (!existsSync(join(root, "bin", "sh")) && !existsSync(join(root, "usr", "bin", "sh"))) {
+    throw new UserError(`image "${image}" for bubblewrap not found (or has no /bin/sh) at ${root}`, {
+      hint: "run `heyvm images list` to see the images you have, or leave out --image to use the host's system read-only",
+    });
+  }
+  return root;
+}
+
+/** Every process in the sandbox's pid namespace, found from the host's /proc. */
+function namespaceMembers(initPid: number): number[] {
+  let namespace: string;
+  try {
+    namespace = readlinkSync(`/proc/${initPid}/ns/pid`);
+  } catch {
+    return [];
+  }
+  const members: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === initPid) continue;
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/pid`) === namespace) members.push(pid);
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  return members;
+}
+
+function signalAll(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function readInfo(stream: NodeJS.ReadableStream): Promise<{ initPid: number }> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      text += chunk;
+      const match = /"child-pid"\s*:\s*(\d+)/.exec(text);
+      if (match) resolve({ initPid: Number(match[1]) });
+    });
+    stream.on("end", () => reject(new OperationFailedError("bwrap exited before the sandbox was set up")));
+    stream.on("error", reject);
+  });
+}
+
+async function boot(context: BootContext): Promise<RunningMachine> {
+  const { dir, spec, reporter } = context;
+  const bwrap = findSystemExecutable("bwrap");
+  if (!bwrap) throw new UnavailableError("bwrap is not installed", INSTALL_HINT);
+  const root = imageRoot(context.home, spec.image);
+  mkdirSync(dir.homePath, { recursive: true });
+  const etcDir = join(dir.root, "etc");
+  mkdirSync(etcDir, { recursive: true });
+  const shell = existsSync(join(root ?? "/", "bin", "bash")) ? "/bin/bash" : "/bin/sh";
+  const accounts = sandboxAccounts(
+    readFileSync(join(root ?? "/", "etc", "passwd"), "utf8"),
+    readFileSync(join(root ?? "/", "etc", "group"), "utf8"),
+    shell,
+  );
+  writeFileSync(join(etcDir, "passwd"), accounts.passwd);
+  writeFileSync(join(etcDir, "group"), accounts.group);
+  const args = bwrapArgs(spec, { imageRoot: root, homeDir: dir.homePath, passwdFile: join(etcDir, "passwd"), groupFile: join(etcDir, "group") });
+  args.push("--info-fd", "3", "--", "sleep", "2147483647");
+  reporter.info(`starting bwrap ${args.join(" ")}`);
+  const child = spawn(bwrap, args, { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.setEncoding("utf8");
+    stream?.on("data", (chunk: string) => context.console(chunk));
+  }
+  const exited = new Promise<string>((resolve) => {
+    child.on("exit", (code, signal) => resolve(signal ? `bwrap was ended by ${signal}` : `bwrap exited with code ${code}`));
+  });
+  const info = child.stdio[3];
+  if (!info) throw new OperationFailedError("bwrap info pipe missing");
+  const spawnError = new Promise<never>((_, reject) => child.on("error", reject));
+  const early = exited.then((reason) => Promise.reject(new OperationFailedError(`the sandbox did not start: ${reason}`)));
+  const { initPid } = await Promise.race([readInfo(info as NodeJS.ReadableStream), early, spawnError]);
+  const initStartTime = processStartTime(initPid);
+  reporter.info(`sandbox init is pid ${initPid}`);
+  return {
+    info: { guestIp: null, ssh: null, machine: { initPid, initStartTime } },
+    exited,
+    async stop(graceMs: number) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      signalAll(namespaceMembers(initPid), "SIGTERM");
+      const deadline = Date.now() + graceMs;
+      while (Date.now() < deadline && namespaceMembers(initPid).some((pid) => processStartTime(pid) !== null)) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      child.kill("SIGKILL"); // the inner init dies with its parent, and the pid namespace with it
+      await exited;
+    },
+  };
+}
+
+function enterArgs(access: MachineAccess): { nsenter: string; args: string[] } {
+  const initPid = num(access.owner.machine, "initPid");
+  const recordedStart = access.owner.machine.initStartTime;
+  if (initPid === undefined || (typeof recordedStart === "string" && processStartTime(initPid) !== recordedStart)) {
+    throw new OperationFailedError(`sandbox ${access.spec.id} has no running init process`, `see \`heyvm logs ${access.spec.id}\`; restart it with \`heyvm stop\` and \`heyvm wt --detach\``);
+  }
+  const nsenter = findSystemExecutable("nsenter");
+  if (!nsenter) throw new UnavailableError("nsenter is not installed", "install util-linux");
+  const args = ["--target", String(initPid), "--user", "--mount", "--pid", "--uts", "--ipc", "--preserve-credentials"];
+  if (!access.spec.network) args.push("--net");
+  return { nsenter, args };
+}
+
+function commandIn(access: MachineAccess, script: string, argv: readonly string[], options: CommandOptions): SpawnSpec {
+  const { nsenter, args } = enterArgs(access);
+  return {
+    file: nsenter,
+    args: [...args, "--", "/bin/sh", "-c", script, "heyvm", options.cwd ?? WORKSPACE, ...argv],
+    env: guestEnvironment(access.spec, SANDBOX_HOME, options.env),
+  };
+}
+
+async function probe(): Promise<Availability> {
+  if (process.platform !== "linux") return { usable: false, reason: "bubblewrap needs Linux", hint: "use apple_virt on macOS" };
+  if (!findSystemExecutable("bwrap")) return { usable: false, reason: "bwrap is not installed", hint: INSTALL_HINT };
+  if (!findSystemExecutable("nsenter")) return { usable: false, reason: "nsenter is not installed", hint: "install util-linux" };
+  return { usable: true, notes: [] };
+}
+
+export const bubblewrapBackend: Backend & ImagePreparer = {
+  name: "bubblewrap",
+  features: { workspace: "bind", virtualMachine: false, images: true, networkIsolation: true, ssh: false },
+  probe,
+  boot,
+  shellCommand: (access, options) => commandIn(access, LOGIN_SHELL, [], options),
+  execCommand: (access, argv, options) => commandIn(access, CD_AND_EXEC, argv, options),
+  async prepareImage(home, image) {
+    imageRoot(home, image);
+  },
+};

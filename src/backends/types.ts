@@ -1,0 +1,129 @@
+// The contract every backend (bubblewrap, libvirt, firecracker, apple_virt) fulfils. It is small
+// on purpose: abilities only some backends have are separate interfaces with type guards below,
+// and `features` says what a backend has, so no backend ever stubs what it cannot do.
+import type { BackendName } from "../shared/backend-name.js";
+import type { JsonObject } from "../shared/json.js";
+import type { HeyoHome } from "../state/home.js";
+import type { OwnerRecord, SandboxSpec, SshEndpoint } from "../state/records.js";
+import type { SandboxDir } from "../state/sandbox-dir.js";
+
+export interface BackendFeatures {
+  /** How /workspace reaches the sandbox. */
+  workspace: "bind" | "virtiofs" | "9p" | "virtiofs-or-9p" | "sync";
+  /** A real virtual machine with its own kernel (as opposed to namespaces on the host kernel). */
+  virtualMachine: boolean;
+  /** Accepts --image. */
+  images: boolean;
+  /** Can run with networking cut (--no-network). */
+  networkIsolation: boolean;
+  /** Shell and exec go through SSH (and so need a key pair and a pinned host key). */
+  ssh: boolean;
+}
+
+export type Availability =
+  | {
+      usable: true;
+      notes: string[];
+      /** Set when it works only in a slow mode (a VM without KVM): never picked by default then. */
+      degraded?: string;
+    }
+  | { usable: false; reason: string; hint: string };
+
+/** Where progress and diagnostics go while a backend works (the owner's log, or the CLI). */
+export interface Reporter {
+  /** A step of something slow, shown to the user as progress. */
+  progress(message: string): void;
+  /** A line worth keeping in the log. */
+  info(message: string): void;
+}
+
+export interface BootContext {
+  home: HeyoHome;
+  dir: SandboxDir;
+  spec: SandboxSpec;
+  reporter: Reporter;
+  /** Appends raw machine console output (serial) to the owner log. */
+  console(chunk: string): void;
+}
+
+/** What the owner writes into owner.json so that later commands can reach the machine. */
+export interface MachineInfo {
+  guestIp: string | null;
+  ssh: SshEndpoint | null;
+  machine: JsonObject;
+}
+
+/** A machine booted by the owner; the owner is its parent and its life is tied to the owner's. */
+export interface RunningMachine {
+  info: MachineInfo;
+  /** Settles with a reason when the machine ends on its own (or after stop()). */
+  exited: Promise<string>;
+  /** Shuts the machine down gracefully, then by force after graceMs. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Everything known about a running sandbox, as read by a CLI command. */
+export interface MachineAccess {
+  dir: SandboxDir;
+  spec: SandboxSpec;
+  owner: OwnerRecord;
+}
+
+export interface CommandOptions {
+  /** Allocate a terminal inside (interactive shells). */
+  tty: boolean;
+  /** Working folder inside; /workspace when not given. */
+  cwd?: string;
+  /** Extra environment variables for the command. */
+  env?: Record<string, string>;
+}
+
+/** A process for the CLI to spawn with the user's terminal attached. */
+export interface SpawnSpec {
+  file: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  readonly features: BackendFeatures;
+  /** Cheap checks (binaries, KVM, daemon) saying whether this host can run the backend. */
+  probe(): Promise<Availability>;
+  /** Runs inside the owner process: boots the machine and resolves once it is ready for use. */
+  boot(context: BootContext): Promise<RunningMachine>;
+  /** The command that opens a login shell in /workspace of a running sandbox. */
+  shellCommand(access: MachineAccess, options: CommandOptions): SpawnSpec;
+  /** The command that runs argv in a running sandbox with stdio passed through. */
+  execCommand(access: MachineAccess, argv: readonly string[], options: CommandOptions): SpawnSpec;
+}
+
+/** Backends that boot from an image which may have to be built or checked first. */
+export interface ImagePreparer {
+  /** Makes sure the image exists and is sound (building the default one if needed). */
+  prepareImage(home: HeyoHome, image: string | null, reporter: Reporter): Promise<void>;
+}
+
+export function canPrepareImages(backend: Backend): backend is Backend & ImagePreparer {
+  return typeof (backend as Partial<ImagePreparer>).prepareImage === "function";
+}
+
+/** Backends whose machines can outlive a SIGKILLed owner (a libvirt domain, say). */
+export interface OrphanReaper {
+  /** Removes whatever a dead owner left running; returns what it cleaned, for the log. */
+  reapOrphans(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec): Promise<string[]>;
+}
+
+export function canReapOrphans(backend: Backend): backend is Backend & OrphanReaper {
+  return typeof (backend as Partial<OrphanReaper>).reapOrphans === "function";
+}
+
+/** Backends that need per-sandbox files (keys, a disk overlay) made before the first boot. */
+export interface SandboxPreparer {
+  /** Creates per-sandbox resources (keys, disk overlay) before the owner boots it. */
+  prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec, reporter: Reporter): Promise<void>;
+}
+
+export function canPrepareSandboxes(backend: Backend): backend is Backend & SandboxPreparer {
+  return typeof (backend as Partial<SandboxPreparer>).prepareSandbox === "function";
+}

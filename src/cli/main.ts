@@ -1,0 +1,60 @@
+// The heyvm command line: argument parsing (commander), one error handler, and the only place
+// that prints or decides exit codes. Command handlers import their use cases lazily so that the
+// commands agents call in loops (exec, list) start fast.
+import { Command, CommanderError, Option } from "commander";
+import { UserError } from "../shared/errors.js";
+import type { CliIO } from "./io.js";
+import { registerLocalCommands } from "./commands/local.js";
+import { registerImageCommands } from "./commands/images.js";
+import { registerCloudCommands } from "./commands/cloud.js";
+
+export const VERSION = "0.1.0";
+
+export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Command {
+  const program = new Command("heyvm")
+    .description("git worktrees paired with isolated sandboxes whose /workspace is the worktree")
+    .version(VERSION, "-V, --version")
+    .enablePositionalOptions()
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+  registerLocalCommands(program, io, setExitCode);
+  registerImageCommands(program, io);
+  registerCloudCommands(program, io, setExitCode);
+  program
+    .command("__sandbox_owner", { hidden: true })
+    .argument("<id>")
+    .addOption(new Option("--attached").hideHelp())
+    .action(async (id: string, options: { attached?: boolean }) => {
+      const { runOwner } = await import("../owner/main.js");
+      setExitCode(await runOwner(id, options.attached ? "attached" : "detached"));
+    });
+  return program;
+}
+
+function describeUnexpected(error: unknown): string {
+  if (error instanceof Error) return error.stack ?? error.message;
+  return String(error);
+}
+
+/** Runs the CLI on argv (without node and script) and resolves with the exit code. */
+export async function main(argv: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (code) => (exitCode = code));
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 1 ? 2 : error.exitCode;
+    if (error instanceof UserError) {
+      io.stderr.write(`heyvm: ${error.message}\n`);
+      if (error.hint) io.stderr.write(`  ${error.hint}\n`);
+      return error.exitCode;
+    }
+    io.stderr.write(`heyvm: unexpected error (please report it):\n${describeUnexpected(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,119 @@
+// The set of local sandboxes: reading their records, deriving each one's status from liveness,
+// resolving what a user typed (id, id prefix, wt-name or branch) to exactly one sandbox, and
+// creating new records.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync } from "node:fs";
+import type { BackendName } from "../shared/backend-name.js";
+import { ConflictError, NotFoundError, isErrnoError } from "../shared/errors.js";
+import type { HeyoHome } from "../state/home.js";
+import { isSameProcess, liveOwner, type SandboxStatus } from "../state/liveness.js";
+import { readExit, readOwner, readSpec, writeSpec, type ExitRecord, type OwnerRecord, type SandboxSpec } from "../state/records.js";
+import { SandboxDir } from "../state/sandbox-dir.js";
+
+export interface SandboxEntry {
+  dir: SandboxDir;
+  spec: SandboxSpec;
+}
+
+export interface SandboxView extends SandboxEntry {
+  status: SandboxStatus;
+  owner: OwnerRecord | undefined;
+  lastExit: ExitRecord | undefined;
+}
+
+export function sandboxIds(home: HeyoHome): string[] {
+  try {
+    return readdirSync(home.sandboxes).filter((name) => name.startsWith("sb-"));
+  } catch {
+    return [];
+  }
+}
+
+/** Every sandbox with a readable sandbox.json (others are ignored, never fatal). */
+export function allSandboxes(home: HeyoHome): SandboxEntry[] {
+  const entries: SandboxEntry[] = [];
+  for (const id of sandboxIds(home)) {
+    const dir = new SandboxDir(home, id);
+    const spec = readSpec(dir);
+    if (spec) entries.push({ dir, spec });
+  }
+  return entries;
+}
+
+/** Derives status from liveness; only owners whose process is alive are asked over their socket. */
+export async function viewOf(entry: SandboxEntry): Promise<SandboxView> {
+  const owner = readOwner(entry.dir);
+  if (owner && isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) {
+    const live = await liveOwner(entry.dir);
+    if (live) return { ...entry, status: live.status, owner: live.owner, lastExit: undefined };
+  }
+  return { ...entry, status: "stopped", owner: undefined, lastExit: readExit(entry.dir) };
+}
+
+export function viewAll(entries: SandboxEntry[]): Promise<SandboxView[]> {
+  return Promise.all(entries.map(viewOf));
+}
+
+function describeMatches(matches: SandboxEntry[]): string {
+  return matches.map((m) => `${m.spec.id} (${m.spec.name}, ${m.spec.workspace})`).join(", ");
+}
+
+/** Resolves an id, a unique id prefix, a wt-<slug> name or a branch name to one sandbox. */
+export function resolveSandbox(home: HeyoHome, query: string): SandboxEntry {
+  const exact = new SandboxDir(home, query);
+  if (/^sb-[0-9a-f]{8}$/.test(query)) {
+    const spec = readSpec(exact);
+    if (spec) return { dir: exact, spec };
+  }
+  const all = allSandboxes(home);
+  const tiers: Array<(entry: SandboxEntry) => boolean> = [
+    (e) => e.spec.name === query,
+    (e) => e.spec.git?.branch === query,
+    (e) => query.length >= 2 && (e.spec.id.startsWith(query) || e.spec.id.startsWith(`sb-${query}`)),
+  ];
+  for (const matches of tiers.map((test) => all.filter(test))) {
+    if (matches.length === 1 && matches[0]) return matches[0];
+    if (matches.length > 1) {
+      throw new ConflictError(`"${query}" matches ${matches.length} sandboxes: ${describeMatches(matches)}`, "use the full sandbox id");
+    }
+  }
+  throw new NotFoundError(`no sandbox matches "${query}"`, "run `heyvm list --all` to see sandbox ids and names");
+}
+
+/** The sandbox made for a branch of a repository, if there is one. */
+export function findByBranch(home: HeyoHome, commonDir: string, branch: string): SandboxEntry | undefined {
+  const matches = allSandboxes(home).filter((e) => e.spec.git?.commonDir === commonDir && e.spec.git.branch === branch);
+  return matches.sort((a, b) => b.spec.createdAt.localeCompare(a.spec.createdAt))[0];
+}
+
+export interface NewSandbox {
+  name: string;
+  backend: BackendName;
+  image: string | null;
+  workspace: string;
+  git: SandboxSpec["git"];
+  mounts: SandboxSpec["mounts"];
+  network: boolean;
+}
+
+export function createSandbox(home: HeyoHome, request: NewSandbox): SandboxEntry {
+  mkdirSync(home.sandboxes, { recursive: true });
+  for (;;) {
+    const id = `sb-${randomBytes(4).toString("hex")}`;
+    const dir = new SandboxDir(home, id);
+    try {
+      mkdirSync(dir.root); // fails if the id is taken: ids are never reused
+    } catch (error) {
+      if (isErrnoError(error) && error.code === "EEXIST") continue;
+      throw error;
+    }
+    const spec: SandboxSpec = { id, ...request, createdAt: new Date().toISOString() };
+    writeSpec(dir, spec);
+    return { dir, spec };
+  }
+}
+
+/** The id-or-name form of a cloud deployment, which other modules route to the cloud client. */
+export function isCloudId(query: string): boolean {
+  return /^dep-[0-9a-z]+$/i.test(query);
+}

@@ -1,0 +1,45 @@
+// `heyvm list` / `heyvm wt --list`: local sandboxes with their derived status.
+import type { HeyoHome } from "../state/home.js";
+import { allSandboxes, viewAll, type SandboxView } from "./catalog.js";
+
+export interface ListOptions {
+  /** Include stopped sandboxes. */
+  all: boolean;
+  /** Only sandboxes made by `heyvm wt` (named wt-…). */
+  wtOnly: boolean;
+}
+
+export interface SandboxRow {
+  id: string;
+  name: string;
+  state: SandboxView["status"];
+  backend: string;
+  branch: string | null;
+  worktree: string;
+  createdAt: string;
+  startedAt: string | null;
+  pid: number | null;
+  ssh: string | null;
+  lastExit: string | null;
+}
+
+export async function listSandboxes(home: HeyoHome, options: ListOptions): Promise<SandboxRow[]> {
+  const entries = allSandboxes(home).filter((e) => !options.wtOnly || e.spec.name.startsWith("wt-"));
+  const views = await viewAll(entries);
+  return views
+    .filter((v) => options.all || v.status !== "stopped")
+    .sort((a, b) => a.spec.createdAt.localeCompare(b.spec.createdAt))
+    .map((v) => ({
+      id: v.spec.id,
+      name: v.spec.name,
+      state: v.status,
+      backend: v.spec.backend,
+      branch: v.spec.git?.branch ?? null,
+      worktree: v.spec.workspace,
+      createdAt: v.spec.createdAt,
+      startedAt: v.owner?.startedAt ?? null,
+      pid: v.owner?.pid ?? null,
+      ssh: v.owner?.ssh ? `${v.owner.ssh.user}@${v.owner.ssh.host}:${v.owner.ssh.port}` : null,
+      lastExit: v.lastExit?.reason ?? null,
+    }));
+}

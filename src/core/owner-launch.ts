@@ -1,0 +1,71 @@
+// Starts the owner process of a sandbox and waits until it says the sandbox is ready (or fails,
+// in which case the error carries the tail of owner.log so the user sees why).
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { OperationFailedError, TimeoutError } from "../shared/errors.js";
+import type { OwnerMode } from "../state/records.js";
+import type { SandboxDir } from "../state/sandbox-dir.js";
+
+/** The CLI entry point, so that the owner shows up as `heyvm __sandbox_owner <id>` in ps. */
+export const HEYVM_BIN = fileURLToPath(new URL("../../../bin/heyvm", import.meta.url));
+
+/** Node flags that keep an idle owner small; it only waits on a socket and a child. */
+const OWNER_NODE_FLAGS = ["--max-semi-space-size=1", "--max-old-space-size=64"];
+
+export interface StartedOwner {
+  child: ChildProcess;
+}
+
+export function logTail(dir: SandboxDir, lines = 15): string {
+  try {
+    const text = readFileSync(dir.logPath, "utf8").trimEnd().split("\n");
+    return text.slice(-lines).join("\n");
+  } catch {
+    return "(owner.log is empty)";
+  }
+}
+
+/** Spawns the owner detached from this terminal, with its output going to owner.log. */
+export async function startOwner(dir: SandboxDir, mode: OwnerMode, timeoutMs: number): Promise<StartedOwner> {
+  const log = openSync(dir.logPath, "a");
+  const args = [...OWNER_NODE_FLAGS, HEYVM_BIN, "__sandbox_owner", dir.id];
+  if (mode === "attached") args.push("--attached");
+  const child = spawn(process.execPath, args, {
+    cwd: "/",
+    detached: true,
+    stdio: [mode === "attached" ? "pipe" : "ignore", log, log, "pipe"],
+  });
+  closeSync(log);
+  const readiness = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void } | null;
+  if (!readiness) throw new OperationFailedError("could not open the owner's readiness pipe");
+  let answer = "";
+  readiness.setEncoding("utf8");
+  readiness.on("data", (chunk: string) => (answer += chunk));
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGTERM");
+        reject(new TimeoutError(`sandbox ${dir.id} was not ready after ${Math.round(timeoutMs / 1000)} s; last lines of owner.log:\n${logTail(dir)}`, `see \`heyvm logs ${dir.id}\``));
+      }, timeoutMs);
+      const settle = () => {
+        clearTimeout(timer);
+        if (answer.startsWith("ready")) resolve();
+        else {
+          const why = answer.replace(/^failed: /, "").trim() || "the owner process exited";
+          reject(new OperationFailedError(`sandbox ${dir.id} failed to start: ${why}\nlast lines of owner.log:\n${logTail(dir)}`, `see \`heyvm logs ${dir.id}\``));
+        }
+      };
+      readiness.on("end", settle);
+      child.on("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  } finally {
+    readiness.destroy();
+  }
+  if (mode === "detached") child.unref();
+  return { child };
+}

@@ -1,0 +1,158 @@
+// `heyvm wt <branch>`: the branch's worktree plus a sandbox whose /workspace is that worktree.
+// Every check that can fail runs before anything is created; concurrent calls for one branch
+// serialise on locks so they end with one worktree, one sandbox record and one owner.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, relative, resolve, isAbsolute } from "node:path";
+import { chooseDefaultBackend, usableBackend } from "../backends/registry.js";
+import { canPrepareImages, canPrepareSandboxes, type Backend, type Reporter } from "../backends/types.js";
+import { configValue, findRepository, type Repository } from "../git/repo.js";
+import type { BackendName } from "../shared/backend-name.js";
+import { ConflictError, UserError } from "../shared/errors.js";
+import type { HeyoHome } from "../state/home.js";
+import { liveOwner } from "../state/liveness.js";
+import { withLock } from "../state/lock.js";
+import { writeSpec, type ExtraMount, type SandboxSpec } from "../state/records.js";
+import { createSandbox, findByBranch, type SandboxEntry } from "./catalog.js";
+import { shellInEntry } from "./attach.js";
+import { startOwner } from "./owner-launch.js";
+import { cleanUpAfterDeadOwner, stopEntry } from "./stop.js";
+import { applyWorktreePlan, planWorktree } from "./worktree.js";
+
+export interface WtRequest {
+  branch: string;
+  cwd: string;
+  path?: string;
+  backend?: BackendName;
+  image?: string;
+  network: boolean;
+}
+
+export interface WtSandbox {
+  entry: SandboxEntry;
+  worktree: string;
+  createdWorktree: boolean;
+  /** True when a live owner was already running it. */
+  reused: boolean;
+}
+
+/** How long a sandbox may take from owner start to ready. */
+function bootTimeoutMs(backend: Backend): number {
+  return backend.features.virtualMachine ? 600_000 : 30_000;
+}
+
+/** Waiting for another heyvm call that is starting the same sandbox. */
+const START_LOCK_WAIT_MS = 660_000;
+
+function isInside(child: string, parent: string): boolean {
+  const rel = relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+/** A linked worktree's .git file points into the common git folder, so it must be visible too. */
+function gitMounts(repo: Repository, worktree: string): ExtraMount[] {
+  if (isInside(repo.commonDir, worktree)) return [];
+  return [{ host: repo.commonDir, guest: repo.commonDir, readOnly: false }];
+}
+
+async function writeGitIdentity(repo: Repository, home: string): Promise<void> {
+  const lines = ["[safe]", "\tdirectory = *"];
+  const name = await configValue(repo.top, "user.name");
+  const email = await configValue(repo.top, "user.email");
+  if (name || email) {
+    lines.push("[user]");
+    if (name) lines.push(`\tname = ${name}`);
+    if (email) lines.push(`\temail = ${email}`);
+  }
+  mkdirSync(home, { recursive: true });
+  const file = join(home, ".gitconfig");
+  if (!existsSync(file)) writeFileSync(file, `${lines.join("\n")}\n`);
+}
+
+async function pickBackend(request: WtRequest, existing: SandboxEntry | undefined): Promise<Backend> {
+  const name = request.backend ?? existing?.spec.backend;
+  const backend = name ? await usableBackend(name) : await chooseDefaultBackend();
+  if (request.image && !backend.features.images) throw new UserError(`the ${backend.name} backend does not take --image`);
+  if (!request.network && !backend.features.networkIsolation) throw new UserError(`the ${backend.name} backend cannot run without network`);
+  return backend;
+}
+
+/** Finds or creates the worktree and the sandbox record for a branch (nothing is started). */
+export async function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Reporter): Promise<{ sandbox: WtSandbox; backend: Backend }> {
+  const repo = await findRepository(request.cwd);
+  return withLock(home, `repo:${repo.commonDir}`, 120_000, async () => {
+    const plan = await planWorktree(repo, request.branch, request.path, request.cwd);
+    const existing = findByBranch(home, repo.commonDir, request.branch);
+    const backend = await pickBackend(request, existing);
+    await applyWorktreePlan(repo, plan);
+    if (plan.action.kind === "create") reporter.info(`created worktree ${plan.path} for branch ${plan.branch}`);
+    const wanted = {
+      backend: backend.name,
+      image: request.image ?? (existing && existing.spec.backend === backend.name ? existing.spec.image : null),
+      workspace: resolve(plan.path),
+      mounts: gitMounts(repo, plan.path),
+      network: request.network,
+    };
+    let entry = existing;
+    if (entry && (await liveOwner(entry.dir))) {
+      if (entry.spec.backend !== wanted.backend) {
+        throw new ConflictError(`sandbox ${entry.spec.id} for ${request.branch} is running on ${entry.spec.backend}`, `stop it first: heyvm stop ${entry.spec.id}`);
+      }
+    } else if (entry) {
+      const spec: SandboxSpec = { ...entry.spec, ...wanted };
+      writeSpec(entry.dir, spec);
+      entry = { dir: entry.dir, spec };
+    } else {
+      entry = createSandbox(home, { name: `wt-${plan.slug}`, git: { commonDir: repo.commonDir, branch: request.branch }, ...wanted });
+      await writeGitIdentity(repo, entry.dir.homePath);
+    }
+    return { sandbox: { entry, worktree: plan.path, createdWorktree: plan.action.kind === "create", reused: false }, backend };
+  });
+}
+
+/** Makes sure an owner runs the sandbox: reuses a live one, else starts a fresh one. */
+async function ensureOwner(home: HeyoHome, sandbox: WtSandbox, backend: Backend, mode: "detached" | "attached", reporter: Reporter) {
+  const { entry } = sandbox;
+  return withLock(home, `sandbox:${entry.spec.id}`, START_LOCK_WAIT_MS, async () => {
+    if (await liveOwner(entry.dir)) return { reused: true as const };
+    for (const line of await cleanUpAfterDeadOwner(home, entry)) reporter.info(`cleaned up ${line}`);
+    if (canPrepareImages(backend)) await backend.prepareImage(home, entry.spec.image, reporter);
+    if (canPrepareSandboxes(backend)) await backend.prepareSandbox(home, entry.dir, entry.spec, reporter);
+    reporter.progress(`starting sandbox ${entry.spec.id} on ${backend.name}`);
+    const owner = await startOwner(entry.dir, mode, bootTimeoutMs(backend));
+    return { reused: false as const, owner };
+  });
+}
+
+/** `wt --detach`: returns once the sandbox is ready; idempotent for a branch. */
+export async function wtDetached(home: HeyoHome, request: WtRequest, reporter: Reporter): Promise<WtSandbox> {
+  const { sandbox, backend } = await ensureWtSandbox(home, request, reporter);
+  const started = await ensureOwner(home, sandbox, backend, "detached", reporter);
+  return { ...sandbox, reused: started.reused };
+}
+
+/**
+ * `wt` without --detach: a shell in the sandbox; when it exits the sandbox stops (if this call
+ * started it). If the terminal dies, the owner notices its pipe close and stops too.
+ */
+export async function wtAttached(home: HeyoHome, request: WtRequest, reporter: Reporter): Promise<{ sandbox: WtSandbox; exitCode: number }> {
+  const { sandbox, backend } = await ensureWtSandbox(home, request, reporter);
+  const started = await ensureOwner(home, sandbox, backend, "attached", reporter);
+  if (started.reused) {
+    reporter.info(`sandbox ${sandbox.entry.spec.id} is already running; it keeps running after this shell`);
+    return { sandbox: { ...sandbox, reused: true }, exitCode: await shellInEntry(sandbox.entry, { tty: true }) };
+  }
+  try {
+    return { sandbox, exitCode: await shellInEntry(sandbox.entry, { tty: true }) };
+  } finally {
+    await stopEntry(home, sandbox.entry);
+    started.owner.child.stdin?.destroy();
+  }
+}
+
+/** `wt <branch> --shell`: a shell in the branch's running sandbox. */
+export async function wtShell(home: HeyoHome, branch: string, cwd: string): Promise<number> {
+  const repo = await findRepository(cwd);
+  const entry = findByBranch(home, repo.commonDir, branch);
+  if (!entry) throw new UserError(`branch ${branch} has no sandbox yet`, { hint: `create one with \`heyvm wt ${branch} --detach\``, exitCode: 3 });
+  return shellInEntry(entry, { tty: true }, 120_000);
+}

@@ -1,0 +1,78 @@
+// The local image store: images/<backend>/<name>/ holds a built image and its image.json.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { BackendName } from "../shared/backend-name.js";
+import { isObject, num, readJsonFile, str, type JsonObject } from "../shared/json.js";
+import type { HeyoHome } from "../state/home.js";
+
+export const IMAGE_MANIFEST = "image.json";
+export const DEFAULT_IMAGE = "default";
+
+export interface ImageManifest {
+  name: string;
+  backend: BackendName;
+  createdAt: string;
+  /** Files of the image, by role (rootfs, kernel, initrd…), relative to the image folder. */
+  files: Record<string, string>;
+  /** sha256 of each file named in `files`, by role. */
+  checksums: Record<string, string>;
+  sizeBytes: number;
+  /** Free-form facts about how it was built (kernel version, packages…). */
+  details: JsonObject;
+}
+
+export function imageDir(home: HeyoHome, backend: BackendName, name: string): string {
+  return join(home.images, backend, name);
+}
+
+export function readManifest(dir: string): ImageManifest | undefined {
+  const raw = readJsonFile(join(dir, IMAGE_MANIFEST));
+  if (!raw) return undefined;
+  const name = str(raw, "name");
+  const backend = str(raw, "backend");
+  if (!name || !backend) return undefined;
+  const strings = (value: unknown): Record<string, string> =>
+    isObject(value) ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === "string")) : {};
+  return {
+    name,
+    backend: backend as BackendName,
+    createdAt: str(raw, "createdAt") ?? "",
+    files: strings(raw.files),
+    checksums: strings(raw.checksums),
+    sizeBytes: num(raw, "sizeBytes") ?? 0,
+    details: isObject(raw.details) ? raw.details : {},
+  };
+}
+
+export interface ImageEntry {
+  backend: string;
+  name: string;
+  dir: string;
+  manifest: ImageManifest | undefined;
+  createdAt: string;
+  sizeBytes: number;
+}
+
+/** Every image folder under images/, with its manifest when it has a readable one. */
+export function listImages(home: HeyoHome): ImageEntry[] {
+  const entries: ImageEntry[] = [];
+  if (!existsSync(home.images)) return entries;
+  for (const backend of readdirSync(home.images)) {
+    const backendDir = join(home.images, backend);
+    if (!statSync(backendDir).isDirectory()) continue;
+    for (const name of readdirSync(backendDir)) {
+      const dir = join(backendDir, name);
+      if (!statSync(dir).isDirectory()) continue;
+      const manifest = readManifest(dir);
+      entries.push({
+        backend,
+        name,
+        dir,
+        manifest,
+        createdAt: manifest?.createdAt ?? statSync(dir).mtime.toISOString(),
+        sizeBytes: manifest?.sizeBytes ?? 0,
+      });
+    }
+  }
+  return entries.sort((a, b) => a.backend.localeCompare(b.backend) || a.name.localeCompare(b.name));
+}

@@ -1,0 +1,151 @@
+// `heyvm __sandbox_owner <id>`: the small process that owns one sandbox. It boots the machine
+// through its backend, reports readiness on fd 3 to whoever started it, writes owner.json, serves
+// owner.sock, and shuts the machine down on SIGTERM, a stop request, or (attached mode) when the
+// CLI that started it goes away. The machine is its child and cannot outlive it.
+import { closeSync, fstatSync, rmSync, writeSync } from "node:fs";
+import type { Server } from "node:net";
+import { loadBackend } from "../backends/registry.js";
+import { canReapOrphans, type RunningMachine } from "../backends/types.js";
+import { heyoHome } from "../state/home.js";
+import { currentBootId, liveOwner, processStartTime } from "../state/liveness.js";
+import { readSpec, writeExit, writeOwner, type OwnerMode, type OwnerRecord, type OwnerState } from "../state/records.js";
+import { SandboxDir } from "../state/sandbox-dir.js";
+import { serveControl } from "./control-server.js";
+import { OwnerLog } from "./log.js";
+
+/** How long a guest gets to shut down on its own before it is ended by force. */
+export const STOP_GRACE_MS = 10_000;
+const READY_FD = 3;
+
+function tellStarter(message: string): void {
+  try {
+    fstatSync(READY_FD);
+  } catch {
+    return; // started without a readiness pipe
+  }
+  try {
+    writeSync(READY_FD, `${message}\n`);
+    closeSync(READY_FD);
+  } catch {
+    // the starter is gone; nothing to tell
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
+  const home = heyoHome();
+  const dir = new SandboxDir(home, id);
+  const spec = readSpec(dir);
+  if (!spec) {
+    tellStarter(`failed: sandbox ${id} has no readable sandbox.json`);
+    return 1;
+  }
+  const log = new OwnerLog(dir.logPath);
+  log.line("owner", `owner ${process.pid} starting sandbox ${id} (${spec.name}) on ${spec.backend}, ${mode}`);
+  if (await liveOwner(dir, 500)) {
+    log.line("owner", "another owner is already running this sandbox; exiting");
+    tellStarter("failed: another owner is already running this sandbox");
+    return 1;
+  }
+
+  let state: OwnerState = "starting";
+  let machine: RunningMachine | undefined;
+  let server: Server | undefined;
+  let stopping: Promise<void> | undefined;
+  let finish: (code: number) => void = () => undefined;
+  let bootSettled: () => void = () => undefined;
+  const booted = new Promise<void>((resolve) => (bootSettled = resolve));
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  const record = (): OwnerRecord => ({
+    pid: process.pid,
+    pidStartTime: processStartTime(process.pid),
+    bootId: currentBootId(),
+    startedAt,
+    state,
+    mode,
+    backend: spec.backend,
+    guestIp: machine?.info.guestIp ?? null,
+    ssh: machine?.info.ssh ?? null,
+    machine: machine?.info.machine ?? {},
+  });
+  const startedAt = new Date().toISOString();
+
+  const cleanUp = (reason: string, code: number) => {
+    log.flush();
+    log.line("owner", `exiting: ${reason}`);
+    writeExit(dir, { at: new Date().toISOString(), reason });
+    rmSync(dir.ownerPath, { force: true });
+    server?.close();
+    rmSync(dir.socketPath, { force: true });
+    finish(code);
+  };
+
+  const stop = (reason: string): Promise<void> => {
+    if (stopping) return stopping;
+    log.line("owner", `stopping: ${reason}`);
+    state = "stopping";
+    if (machine) writeOwner(dir, record());
+    stopping = (async () => {
+      await booted; // a stop during boot waits for the machine, so it is never left behind
+      try {
+        await machine?.stop(STOP_GRACE_MS);
+      } catch (error) {
+        log.line("owner", `stop failed: ${describe(error)}`);
+      }
+      cleanUp(reason, 0);
+    })();
+    return stopping;
+  };
+
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    process.on(signal, () => void stop(`received ${signal}`));
+  }
+  if (mode === "attached") {
+    process.stdin.on("end", () => void stop("the attached heyvm command went away"));
+    process.stdin.on("close", () => void stop("the attached heyvm command went away"));
+    process.stdin.resume();
+  }
+
+  try {
+    server = await serveControl(dir.socketPath, {
+      status: () => ({ ok: true, id, pid: process.pid, state }),
+      stop: (reason) => void stop(reason),
+    });
+    writeOwner(dir, record());
+    const backend = await loadBackend(spec.backend);
+    if (canReapOrphans(backend)) {
+      for (const line of await backend.reapOrphans(home, dir, spec)) log.line("owner", `cleaned up: ${line}`);
+    }
+    const reporter = { progress: (message: string) => log.line("owner", message), info: (message: string) => log.line("owner", message) };
+    machine = await backend.boot({ home, dir, spec, reporter, console: (chunk) => log.console(chunk) });
+  } catch (error) {
+    bootSettled();
+    if (stopping) return finished;
+    const reason = `boot failed: ${describe(error)}`;
+    log.line("owner", reason);
+    tellStarter(`failed: ${reason}`);
+    cleanUp(reason, 1);
+    return finished;
+  }
+
+  bootSettled();
+  if (stopping) {
+    tellStarter("failed: stopped while starting");
+  } else {
+    state = "running";
+    writeOwner(dir, record());
+    log.line("owner", "sandbox ready");
+    tellStarter("ready");
+  }
+  void machine.exited.then((reason) => {
+    if (!stopping) {
+      log.line("owner", `machine ended on its own: ${reason}`);
+      cleanUp(`machine ended on its own: ${reason}`, 1);
+    }
+  });
+  return finished;
+}

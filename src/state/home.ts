@@ -1,0 +1,25 @@
+// Where heyvm keeps its state. HEYO_HOME overrides ~/.heyo so tests (and users with several
+// set-ups) get a folder of their own; keep it short, unix socket paths are limited in length.
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+export interface HeyoHome {
+  root: string;
+  sandboxes: string;
+  images: string;
+  locks: string;
+  tokenFile: string;
+  configFile: string;
+}
+
+export function heyoHome(env: NodeJS.ProcessEnv = process.env): HeyoHome {
+  const root = resolve(env.HEYO_HOME && env.HEYO_HOME.length > 0 ? env.HEYO_HOME : join(homedir(), ".heyo"));
+  return {
+    root,
+    sandboxes: join(root, "sandboxes"),
+    images: join(root, "images"),
+    locks: join(root, "locks"),
+    tokenFile: join(root, "token.json"),
+    configFile: join(root, "config.json"),
+  };
+}

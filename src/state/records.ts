@@ -1,0 +1,136 @@
+// The two records of a sandbox: what was asked (sandbox.json, written once by the CLI) and what
+// the owner reports (owner.json, written by the owner process). Neither is trusted for status:
+// see liveness.ts.
+import { isBackendName, type BackendName } from "../shared/backend-name.js";
+import { isObject, num, readJsonFile, str, writeJsonFile, type JsonObject } from "../shared/json.js";
+import type { SandboxDir } from "./sandbox-dir.js";
+
+export interface GitLink {
+  /** The repository's common git folder (shared by all its worktrees). */
+  commonDir: string;
+  branch: string;
+}
+
+export interface ExtraMount {
+  host: string;
+  guest: string;
+  readOnly: boolean;
+}
+
+export interface SandboxSpec {
+  id: string;
+  name: string;
+  backend: BackendName;
+  image: string | null;
+  /** The host folder that is /workspace inside. */
+  workspace: string;
+  git: GitLink | null;
+  /** Further host folders the sandbox sees, e.g. the git common folder at its own path. */
+  mounts: ExtraMount[];
+  network: boolean;
+  createdAt: string;
+}
+
+export type OwnerState = "starting" | "running" | "stopping";
+export type OwnerMode = "detached" | "attached";
+
+export interface SshEndpoint {
+  host: string;
+  port: number;
+  user: string;
+}
+
+export interface OwnerRecord {
+  pid: number;
+  /** /proc start time of the owner, so a reused pid never reads as this owner. */
+  pidStartTime: string | null;
+  bootId: string | null;
+  startedAt: string;
+  state: OwnerState;
+  mode: OwnerMode;
+  backend: BackendName;
+  guestIp: string | null;
+  ssh: SshEndpoint | null;
+  /** What the backend needs later to reach the machine (e.g. the sandbox's init pid). */
+  machine: JsonObject;
+}
+
+export interface ExitRecord {
+  at: string;
+  reason: string;
+}
+
+function parseSpec(raw: JsonObject): SandboxSpec | undefined {
+  const id = str(raw, "id");
+  const name = str(raw, "name");
+  const backend = raw.backend;
+  const workspace = str(raw, "workspace");
+  const createdAt = str(raw, "createdAt");
+  if (!id || !name || !isBackendName(backend) || !workspace || !createdAt) return undefined;
+  const git = isObject(raw.git) ? { commonDir: str(raw.git, "commonDir") ?? "", branch: str(raw.git, "branch") ?? "" } : null;
+  const mounts: ExtraMount[] = Array.isArray(raw.mounts)
+    ? raw.mounts.filter(isObject).map((m) => ({ host: str(m, "host") ?? "", guest: str(m, "guest") ?? "", readOnly: m.readOnly === true }))
+    : [];
+  return {
+    id,
+    name,
+    backend,
+    image: str(raw, "image") ?? null,
+    workspace,
+    git: git && git.commonDir && git.branch ? git : null,
+    mounts: mounts.filter((m) => m.host && m.guest),
+    network: raw.network !== false,
+    createdAt,
+  };
+}
+
+function parseOwner(raw: JsonObject): OwnerRecord | undefined {
+  const pid = num(raw, "pid");
+  const backend = raw.backend;
+  const state = raw.state;
+  if (pid === undefined || !isBackendName(backend)) return undefined;
+  if (state !== "starting" && state !== "running" && state !== "stopping") return undefined;
+  const ssh = isObject(raw.ssh)
+    ? { host: str(raw.ssh, "host") ?? "127.0.0.1", port: num(raw.ssh, "port") ?? 22, user: str(raw.ssh, "user") ?? "heyo" }
+    : null;
+  return {
+    pid,
+    pidStartTime: str(raw, "pidStartTime") ?? null,
+    bootId: str(raw, "bootId") ?? null,
+    startedAt: str(raw, "startedAt") ?? "",
+    state,
+    mode: raw.mode === "attached" ? "attached" : "detached",
+    backend,
+    guestIp: str(raw, "guestIp") ?? null,
+    ssh,
+    machine: isObject(raw.machine) ? raw.machine : {},
+  };
+}
+
+export function readSpec(dir: SandboxDir): SandboxSpec | undefined {
+  const raw = readJsonFile(dir.specPath);
+  return raw ? parseSpec(raw) : undefined;
+}
+
+export function writeSpec(dir: SandboxDir, spec: SandboxSpec): void {
+  writeJsonFile(dir.specPath, spec);
+}
+
+export function readOwner(dir: SandboxDir): OwnerRecord | undefined {
+  const raw = readJsonFile(dir.ownerPath);
+  return raw ? parseOwner(raw) : undefined;
+}
+
+export function writeOwner(dir: SandboxDir, owner: OwnerRecord): void {
+  writeJsonFile(dir.ownerPath, owner);
+}
+
+export function readExit(dir: SandboxDir): ExitRecord | undefined {
+  const raw = readJsonFile(dir.exitPath);
+  if (!raw) return undefined;
+  return { at: str(raw, "at") ?? "", reason: str(raw, "reason") ?? "" };
+}
+
+export function writeExit(dir: SandboxDir, exit: ExitRecord): void {
+  writeJsonFile(dir.exitPath, exit);
+}
