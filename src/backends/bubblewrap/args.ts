@@ -1,6 +1,7 @@
 // Builds the bwrap command line for a sandbox: the host's (or an image's) system read-only,
 // private /proc, /dev and /tmp, a writable home, and the worktree read-write at /workspace.
-import { lstatSync, readlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
 import type { SandboxSpec } from "../../state/records.js";
 
 /** Inside every bubblewrap sandbox the user is heyo, uid/gid 1000, mapped to the host user. */
@@ -18,6 +19,22 @@ export interface BwrapLayout {
 }
 
 const TOP_LEVEL_SYSTEM = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+/** Folders bwrap makes itself (or heyvm binds); an image's own copies of them are not used. */
+const PROVIDED = new Set(["proc", "dev", "tmp", "sys", "run", "home", "workspace"]);
+
+/** Each top-level entry of an image read-only on bwrap's own root, so /proc etc. can be made. */
+function imageArgs(imageRoot: string): string[] {
+  const args: string[] = [];
+  for (const name of readdirSync(imageRoot)) {
+    if (PROVIDED.has(name)) continue;
+    const path = join(imageRoot, name);
+    const stat = lstatSync(path);
+    if (stat.isSymbolicLink()) args.push("--symlink", readlinkSync(path), `/${name}`);
+    else args.push("--ro-bind", path, `/${name}`);
+  }
+  return args;
+}
 
 function hostSystemArgs(): string[] {
   const args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"];
@@ -46,8 +63,7 @@ export function bwrapArgs(spec: SandboxSpec, layout: BwrapLayout): string[] {
     "--hostname", spec.name,
   ];
   if (!spec.network) args.push("--unshare-net");
-  if (layout.imageRoot) args.push("--ro-bind", layout.imageRoot, "/");
-  else args.push(...hostSystemArgs());
+  args.push(...(layout.imageRoot ? imageArgs(layout.imageRoot) : hostSystemArgs()));
   args.push(
     "--ro-bind", layout.passwdFile, "/etc/passwd",
     "--ro-bind", layout.groupFile, "/etc/group",
@@ -58,8 +74,7 @@ export function bwrapArgs(spec: SandboxSpec, layout: BwrapLayout): string[] {
     "--bind", spec.workspace, WORKSPACE,
   );
   for (const mount of spec.mounts) args.push(mount.readOnly ? "--ro-bind" : "--bind", mount.host, mount.guest);
-  if (!layout.imageRoot) args.push("--remount-ro", "/");
-  args.push("--chdir", WORKSPACE);
+  args.push("--remount-ro", "/", "--chdir", WORKSPACE);
   return args;
 }
 

@@ -14,7 +14,14 @@ import type { Availability, Backend, BootContext, CommandOptions, ImagePreparer,
 import { CD_AND_EXEC, LOGIN_SHELL, guestEnvironment } from "../guest-env.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
 
-const INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`";
+const READY_MARK = "HEYVM_READY";
+const INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`, or point HEYVM_BWRAP at a bwrap binary";
+
+/** The bwrap to use: $HEYVM_BWRAP (e.g. a setuid build elsewhere) or the one on PATH. */
+function bwrapPath(): string | undefined {
+  const override = process.env.HEYVM_BWRAP;
+  return override ? findSystemExecutable(override) : findSystemExecutable("bwrap");
+}
 
 function imageRoot(home: HeyoHome, image: string | null): string | null {
   if (image === null) return null;
@@ -76,7 +83,7 @@ function readInfo(stream: NodeJS.ReadableStream): Promise<{ initPid: number }> {
 
 async function boot(context: BootContext): Promise<RunningMachine> {
   const { dir, spec, reporter } = context;
-  const bwrap = findSystemExecutable("bwrap");
+  const bwrap = bwrapPath();
   if (!bwrap) throw new UnavailableError("bwrap is not installed", INSTALL_HINT);
   const root = imageRoot(context.home, spec.image);
   mkdirSync(dir.homePath, { recursive: true });
@@ -91,12 +98,20 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   writeFileSync(join(etcDir, "passwd"), accounts.passwd);
   writeFileSync(join(etcDir, "group"), accounts.group);
   const args = bwrapArgs(spec, { imageRoot: root, homeDir: dir.homePath, passwdFile: join(etcDir, "passwd"), groupFile: join(etcDir, "group") });
-  args.push("--info-fd", "3", "--", "sleep", "2147483647");
+  // The command itself says when bwrap has finished setting up (info-fd comes earlier).
+  args.push("--info-fd", "3", "--", "/bin/sh", "-c", `echo ${READY_MARK}; exec sleep 2147483647`);
   reporter.info(`starting bwrap ${args.join(" ")}`);
   const child = spawn(bwrap, args, { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+  let markSeen: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markSeen = resolve));
+  let output = "";
   for (const stream of [child.stdout, child.stderr]) {
     stream?.setEncoding("utf8");
-    stream?.on("data", (chunk: string) => context.console(chunk));
+    stream?.on("data", (chunk: string) => {
+      context.console(chunk);
+      output += chunk;
+      if (output.includes(READY_MARK)) markSeen();
+    });
   }
   const exited = new Promise<string>((resolve) => {
     child.on("exit", (code, signal) => resolve(signal ? `bwrap was ended by ${signal}` : `bwrap exited with code ${code}`));
@@ -106,6 +121,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const spawnError = new Promise<never>((_, reject) => child.on("error", reject));
   const early = exited.then((reason) => Promise.reject(new OperationFailedError(`the sandbox did not start: ${reason}`)));
   const { initPid } = await Promise.race([readInfo(info as NodeJS.ReadableStream), early, spawnError]);
+  await Promise.race([ready, early, spawnError]);
   const initStartTime = processStartTime(initPid);
   reporter.info(`sandbox init is pid ${initPid}`);
   return {
@@ -148,7 +164,7 @@ function commandIn(access: MachineAccess, script: string, argv: readonly string[
 
 async function probe(): Promise<Availability> {
   if (process.platform !== "linux") return { usable: false, reason: "bubblewrap needs Linux", hint: "use apple_virt on macOS" };
-  if (!findSystemExecutable("bwrap")) return { usable: false, reason: "bwrap is not installed", hint: INSTALL_HINT };
+  if (!bwrapPath()) return { usable: false, reason: `bwrap is not installed${process.env.HEYVM_BWRAP ? ` at ${process.env.HEYVM_BWRAP}` : ""}`, hint: INSTALL_HINT };
   if (!findSystemExecutable("nsenter")) return { usable: false, reason: "nsenter is not installed", hint: "install util-linux" };
   return { usable: true, notes: [] };
 }
