@@ -4,11 +4,24 @@ import { loadBackend } from "../backends/registry.js";
 import type { CommandOptions, MachineAccess } from "../backends/types.js";
 import { OperationFailedError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
-import { liveOwner } from "../state/liveness.js";
+import { isSameProcess, liveOwner } from "../state/liveness.js";
+import { readOwner } from "../state/records.js";
 import { resolveSandbox, type SandboxEntry } from "./catalog.js";
 import { runInteractive } from "./interactive.js";
 
+/**
+ * exec's fast path: the owner process is alive (same pid, start time, boot) and said running.
+ * It skips the socket round trip; the backend then checks the machine itself (init pid, SSH).
+ */
+function runningOwnerFast(entry: SandboxEntry): MachineAccess | undefined {
+  const owner = readOwner(entry.dir);
+  if (owner?.state !== "running" || !isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) return undefined;
+  return { dir: entry.dir, spec: entry.spec, owner };
+}
+
 async function accessTo(entry: SandboxEntry, waitForStartMs = 0): Promise<MachineAccess> {
+  const fast = runningOwnerFast(entry);
+  if (fast) return fast;
   const deadline = Date.now() + waitForStartMs;
   for (;;) {
     const live = await liveOwner(entry.dir);

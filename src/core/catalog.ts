@@ -1,7 +1,6 @@
 // The set of local sandboxes: reading their records, deriving each one's status from liveness,
 // resolving what a user typed (id, id prefix, wt-name or branch) to exactly one sandbox, and
 // creating new records.
-import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync } from "node:fs";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError, NotFoundError, isErrnoError } from "../shared/errors.js";
@@ -96,7 +95,8 @@ export interface NewSandbox {
   network: boolean;
 }
 
-export function createSandbox(home: HeyoHome, request: NewSandbox): SandboxEntry {
+export async function createSandbox(home: HeyoHome, request: NewSandbox): Promise<SandboxEntry> {
+  const { randomBytes } = await import("node:crypto"); // loaded here only: exec and list never need it
   mkdirSync(home.sandboxes, { recursive: true });
   for (;;) {
     const id = `sb-${randomBytes(4).toString("hex")}`;

@@ -7,8 +7,13 @@ import { OperationFailedError, TimeoutError } from "../shared/errors.js";
 import type { OwnerMode } from "../state/records.js";
 import type { SandboxDir } from "../state/sandbox-dir.js";
 
-/** The CLI entry point, so that the owner shows up as `heyvm __sandbox_owner <id>` in ps. */
-export const HEYVM_BIN = fileURLToPath(new URL("../../../bin/heyvm", import.meta.url));
+/**
+ * The CLI entry point, so that the owner shows up as `heyvm __sandbox_owner <id>` in ps.
+ * bin/heyvm records its own path in HEYVM_BIN (the code may run bundled, from another folder).
+ */
+export function heyvmBin(): string {
+  return process.env.HEYVM_BIN ?? fileURLToPath(new URL("../../../bin/heyvm", import.meta.url));
+}
 
 /** Node flags that keep an idle owner small; it only waits on a socket and a child. */
 const OWNER_NODE_FLAGS = ["--max-semi-space-size=1", "--max-old-space-size=64"];
@@ -29,7 +34,7 @@ export function logTail(dir: SandboxDir, lines = 15): string {
 /** Spawns the owner detached from this terminal, with its output going to owner.log. */
 export async function startOwner(dir: SandboxDir, mode: OwnerMode, timeoutMs: number): Promise<StartedOwner> {
   const log = openSync(dir.logPath, "a");
-  const args = [...OWNER_NODE_FLAGS, HEYVM_BIN, "__sandbox_owner", dir.id];
+  const args = [...OWNER_NODE_FLAGS, heyvmBin(), "__sandbox_owner", dir.id];
   if (mode === "attached") args.push("--attached");
   const child = spawn(process.execPath, args, {
     cwd: "/",

@@ -102,7 +102,7 @@ export async function ensureWtSandbox(home: HeyoHome, request: WtRequest, report
       writeSpec(entry.dir, spec);
       entry = { dir: entry.dir, spec };
     } else {
-      entry = createSandbox(home, { name: `wt-${plan.slug}`, git: { commonDir: repo.commonDir, branch: request.branch }, ...wanted });
+      entry = await createSandbox(home, { name: `wt-${plan.slug}`, git: { commonDir: repo.commonDir, branch: request.branch }, ...wanted });
       await writeGitIdentity(repo, entry.dir.homePath);
     }
     return { sandbox: { entry, worktree: plan.path, createdWorktree: plan.action.kind === "create", reused: false }, backend };

@@ -1,0 +1,88 @@
+// Core figures (issue 2): CLI start-up of exec/list/--version against `node -e 0`, wt --detach
+// from call to ready on bubblewrap, and the memory of idle owner processes.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { median, row, timeCommand } from "./lib.js";
+
+const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
+const RUNS = Number(process.env.BENCH_RUNS ?? 21);
+
+function sh(cmd: string, cwd: string, env: NodeJS.ProcessEnv): string {
+  const result = spawnSync("sh", ["-c", cmd], { cwd, env, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`${cmd}: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+function memoryOf(pid: number): { rss: number; pss: number; privateDirty: number } {
+  const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0) / 1024;
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  return { rss: field(rollup, "Rss"), pss: field(rollup, "Pss"), privateDirty: field(rollup, "Private_Dirty") };
+}
+
+function fakeRecords(home: string, count: number): void {
+  const sandboxes = join(home, "sandboxes");
+  for (let i = 0; i < count; i++) {
+    const id = `sb-${(0x10000000 + i).toString(16)}`;
+    mkdirSync(join(sandboxes, id), { recursive: true });
+    const spec = { id, name: `wt-branch-${i}`, backend: "bubblewrap", image: null, workspace: `/tmp/nowhere/branch-${i}`, git: { commonDir: "/tmp/nowhere/.git", branch: `branch-${i}` }, mounts: [], network: true, createdAt: new Date(Date.now() - i * 1000).toISOString() };
+    writeFileSync(join(sandboxes, id, "sandbox.json"), JSON.stringify(spec));
+    if (i % 2 === 0) {
+      // half of them have an owner.json left by a dead owner: the expensive case for liveness
+      writeFileSync(join(sandboxes, id, "owner.json"), JSON.stringify({ pid: 4_000_000 - i, pidStartTime: "1", bootId: "x", startedAt: spec.createdAt, state: "running", mode: "detached", backend: "bubblewrap", guestIp: null, ssh: null, machine: {} }));
+    }
+  }
+}
+
+function main(): void {
+  const root = mkdtempSync(join(tmpdir(), "heyvm-bench-"));
+  const home = join(root, "heyo");
+  const env = { ...process.env, HEYO_HOME: home };
+  const repo = join(root, "repo");
+  const ids: string[] = [];
+  try {
+    mkdirSync(repo);
+    sh("git init -q && git -c user.email=b@b -c user.name=b commit -q --allow-empty -m init", repo, env);
+    console.log(`heyvm core benchmark (${RUNS} runs each, medians)\n`);
+
+    const detachTimes: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const start = process.hrtime.bigint();
+      ids.push(sh(`${HEYVM} wt bench/detach-${i} --detach -q`, repo, env));
+      detachTimes.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+    const id = ids[0] ?? "";
+
+    const baseline = median(timeCommand(["node", "-e", "0"], RUNS, env));
+    const version = median(timeCommand([HEYVM, "--version"], RUNS, env));
+    const exec = median(timeCommand([HEYVM, "exec", id, "--", "true"], RUNS, env));
+    const listSmall = median(timeCommand([HEYVM, "list"], RUNS, env));
+    fakeRecords(home, 1000);
+    const list1000 = median(timeCommand([HEYVM, "list"], RUNS, env));
+    const nsenter = (() => {
+      const owner = JSON.parse(readFileSync(join(home, "sandboxes", id, "owner.json"), "utf8")) as { machine: { initPid: number } };
+      return median(timeCommand(["nsenter", "--target", String(owner.machine.initPid), "--user", "--mount", "--pid", "--uts", "--ipc", "--preserve-credentials", "--", "/bin/sh", "-c", "cd /workspace && exec true"], RUNS, env));
+    })();
+
+    console.log(row("node -e 0 (baseline)", `${baseline.toFixed(1)} ms`));
+    console.log(row("heyvm --version", `${version.toFixed(1)} ms`, `${(version / baseline).toFixed(2)}× baseline (target ≤ 1.5×)`));
+    console.log(row("heyvm exec <id> -- true", `${exec.toFixed(1)} ms`, `${(exec / baseline).toFixed(2)}× baseline (target ≤ 1.5×)`));
+    console.log(row("  of which: bare nsenter + sh -c true", `${nsenter.toFixed(1)} ms`));
+    console.log(row("heyvm list (7 live sandboxes)", `${listSmall.toFixed(1)} ms`, `${(listSmall / baseline).toFixed(2)}× baseline`));
+    console.log(row("heyvm list (1,000 records + 7 live)", `${list1000.toFixed(1)} ms`, `${(list1000 / baseline).toFixed(2)}× baseline (target ≤ 1.5×)`));
+    console.log(row("heyvm wt <branch> --detach, call to ready", `${median(detachTimes).toFixed(0)} ms`, `median of ${detachTimes.length} (target < 1000 ms)`));
+
+    const owners = ids.map((sandbox) => (JSON.parse(readFileSync(join(home, "sandboxes", sandbox, "owner.json"), "utf8")) as { pid: number }).pid);
+    const memories = owners.map(memoryOf);
+    console.log(row("idle owner RSS", `${median(memories.map((m) => m.rss)).toFixed(1)} MB`, "(target < 40 MB; includes node's binary, shared by all owners)"));
+    console.log(row(`idle owner PSS (${owners.length} owners running)`, `${median(memories.map((m) => m.pss)).toFixed(1)} MB`, "proportional share: what each owner really adds"));
+    console.log(row("idle owner private dirty memory", `${median(memories.map((m) => m.privateDirty)).toFixed(1)} MB`));
+  } finally {
+    for (const id of ids) spawnSync(HEYVM, ["stop", id], { env });
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main();
