@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything heyvm and its tests need on a fresh Debian/Ubuntu machine: the system
+# tools heyvm drives (git, bubblewrap, QEMU, libvirt, image-building tools), the npm
+# dependencies, the build, and `heyvm` on PATH. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  git bubblewrap util-linux            # worktrees and the bubblewrap backend (nsenter)
+  qemu-system-x86 qemu-utils           # VM backends: QEMU and qemu-img
+  libvirt-daemon-system libvirt-clients # the libvirt backend (libvirtd, virsh)
+  openssh-client                       # ssh and ssh-keygen for VM sandboxes
+  busybox-static cpio e2fsprogs        # building the default VM image (initramfs, ext4 root)
+  mmdebstrap                           # the default VM image's root filesystem
+  tmux                                 # interactive-shell tests
+)
+
+echo "==> apt packages: ${PACKAGES[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${PACKAGES[@]}"
+
+echo "==> npm dependencies and build"
+npm ci --no-audit --no-fund
+npm run build
+
+echo "==> heyvm on PATH"
+$SUDO npm link --no-audit --no-fund >/dev/null
+command -v heyvm && heyvm --version
