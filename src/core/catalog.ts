@@ -40,17 +40,17 @@ export function allSandboxes(home: HeyoHome): SandboxEntry[] {
 }
 
 /** Derives status from liveness; only owners whose process is alive are asked over their socket. */
-export async function viewOf(entry: SandboxEntry): Promise<SandboxView> {
+export async function viewOf(entry: SandboxEntry, withLastExit = true): Promise<SandboxView> {
   const owner = readOwner(entry.dir);
   if (owner && isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) {
     const live = await liveOwner(entry.dir);
     if (live) return { ...entry, status: live.status, owner: live.owner, lastExit: undefined };
   }
-  return { ...entry, status: "stopped", owner: undefined, lastExit: readExit(entry.dir) };
+  return { ...entry, status: "stopped", owner: undefined, lastExit: withLastExit ? readExit(entry.dir) : undefined };
 }
 
-export function viewAll(entries: SandboxEntry[]): Promise<SandboxView[]> {
-  return Promise.all(entries.map(viewOf));
+export function viewAll(entries: SandboxEntry[], withLastExit = true): Promise<SandboxView[]> {
+  return Promise.all(entries.map((entry) => viewOf(entry, withLastExit)));
 }
 
 function describeMatches(matches: SandboxEntry[]): string {

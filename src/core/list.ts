@@ -1,6 +1,9 @@
 // `heyvm list` / `heyvm wt --list`: local sandboxes with their derived status.
 import type { HeyoHome } from "../state/home.js";
-import { allSandboxes, viewAll, type SandboxView } from "./catalog.js";
+import { isSameProcess } from "../state/liveness.js";
+import { readOwner, readSpec } from "../state/records.js";
+import { SandboxDir } from "../state/sandbox-dir.js";
+import { sandboxIds, viewAll, type SandboxEntry, type SandboxView } from "./catalog.js";
 
 export interface ListOptions {
   /** Include stopped sandboxes. */
@@ -24,8 +27,19 @@ export interface SandboxRow {
 }
 
 export async function listSandboxes(home: HeyoHome, options: ListOptions): Promise<SandboxRow[]> {
-  const entries = allSandboxes(home).filter((e) => !options.wtOnly || e.spec.name.startsWith("wt-"));
-  const views = await viewAll(entries);
+  const entries: SandboxEntry[] = [];
+  for (const id of sandboxIds(home)) {
+    const dir = new SandboxDir(home, id);
+    if (!options.all) {
+      // Without --all only live sandboxes are shown: their owner record is read first, and the
+      // sandbox record only for those whose owner process is alive (list runs in agents' loops).
+      const owner = readOwner(dir);
+      if (!owner || !isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) continue;
+    }
+    const spec = readSpec(dir);
+    if (spec && (!options.wtOnly || spec.name.startsWith("wt-"))) entries.push({ dir, spec });
+  }
+  const views = await viewAll(entries, options.all);
   return views
     .filter((v) => options.all || v.status !== "stopped")
     .sort((a, b) => a.spec.createdAt.localeCompare(b.spec.createdAt))

@@ -1,6 +1,5 @@
 // The per-sandbox folder as an object with one property per file, so no file name is spelled
 // twice anywhere in the code (the layout is in DESIGN §3).
-import { join } from "node:path";
 import type { HeyoHome } from "./home.js";
 
 export const SANDBOX_FILES = {
@@ -20,38 +19,38 @@ export class SandboxDir {
   readonly root: string;
   constructor(home: HeyoHome, id: string) {
     this.id = id;
-    this.root = join(home.sandboxes, id);
+    this.root = `${home.sandboxes}/${id}`; // home paths are absolute and normalised already
   }
   get specPath(): string {
-    return join(this.root, SANDBOX_FILES.spec);
+    return `${this.root}/${SANDBOX_FILES.spec}`;
   }
   get ownerPath(): string {
-    return join(this.root, SANDBOX_FILES.owner);
+    return `${this.root}/${SANDBOX_FILES.owner}`;
   }
   /** Why the last owner ended, written by the owner as it exits. */
   get exitPath(): string {
-    return join(this.root, SANDBOX_FILES.exit);
+    return `${this.root}/${SANDBOX_FILES.exit}`;
   }
   get logPath(): string {
-    return join(this.root, SANDBOX_FILES.log);
+    return `${this.root}/${SANDBOX_FILES.log}`;
   }
   get socketPath(): string {
-    return join(this.root, SANDBOX_FILES.socket);
+    return `${this.root}/${SANDBOX_FILES.socket}`;
   }
   /** The sandbox user's home folder (bubblewrap binds it; it survives restarts). */
   get homePath(): string {
-    return join(this.root, SANDBOX_FILES.home);
+    return `${this.root}/${SANDBOX_FILES.home}`;
   }
   /** The copy-on-write disk over the image (VM backends). */
   get diskPath(): string {
-    return join(this.root, SANDBOX_FILES.disk);
+    return `${this.root}/${SANDBOX_FILES.disk}`;
   }
   /** Key pair and pinned known_hosts for SSH backends. */
   get sshPath(): string {
-    return join(this.root, SANDBOX_FILES.ssh);
+    return `${this.root}/${SANDBOX_FILES.ssh}`;
   }
   /** Files handed to the guest at boot (authorized key, host key, settings). */
   get guestConfigPath(): string {
-    return join(this.root, SANDBOX_FILES.guest);
+    return `${this.root}/${SANDBOX_FILES.guest}`;
   }
 }
