@@ -11,9 +11,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   git bubblewrap util-linux            # worktrees and the bubblewrap backend (nsenter)
   qemu-system-x86 qemu-utils           # VM backends: QEMU and qemu-img
-  libvirt-daemon-system libvirt-clients # the libvirt backend (libvirtd, virsh)
+  libvirt-daemon-system libvirt-clients acl # the libvirt backend (libvirtd, virsh; setfacl)
   openssh-client                       # ssh and ssh-keygen for VM sandboxes
-  busybox-static cpio e2fsprogs        # building the default VM image (initramfs, ext4 root)
+  busybox-static cpio e2fsprogs xz-utils # building the default VM image (initramfs, ext4 root)
   mmdebstrap                           # the default VM image's root filesystem
   tmux                                 # interactive-shell tests
 )

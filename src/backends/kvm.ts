@@ -1,7 +1,8 @@
 // Whether hardware virtualisation really works here. /dev/kvm can exist on hosts that cannot run
-// a guest with it (nested setups without vmx/svm): QEMU then aborts or hangs, so we require the
-// CPU flag too, and fall back to software emulation (TCG) otherwise.
-import { accessSync, constants, readFileSync } from "node:fs";
+// a stock guest with it (paravirtual KVM such as kvm_pvm, nested setups without vmx/svm): the
+// KVM ioctls even succeed there, but QEMU aborts or hangs. So we require the CPU flag and the
+// hardware module, and fall back to software emulation (TCG) otherwise.
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { arch } from "node:os";
 
 export interface KvmStatus {
@@ -24,7 +25,10 @@ export function kvmStatus(): KvmStatus {
       return { usable: false, reason: "cannot read /proc/cpuinfo" };
     }
     if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo)) {
-      return { usable: false, reason: "the CPU exposes no vmx/svm flag, so /dev/kvm cannot run guests (nested virtualisation is off)" };
+      return { usable: false, reason: "the CPU exposes no vmx/svm flag, so /dev/kvm cannot run stock guests" };
+    }
+    if (!existsSync("/sys/module/kvm_intel") && !existsSync("/sys/module/kvm_amd")) {
+      return { usable: false, reason: "neither kvm_intel nor kvm_amd is loaded, so /dev/kvm cannot run stock guests" };
     }
   }
   return { usable: true, reason: "KVM available" };

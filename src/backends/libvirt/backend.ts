@@ -1,16 +1,296 @@
-// Placeholder replaced by the libvirt backend (issue 3): until then it reports itself unusable.
-import { UnavailableError } from "../../shared/errors.js";
-import type { Backend } from "../types.js";
+// The libvirt backend: a QEMU virtual machine per sandbox, through libvirt (KVM where it can
+// really run a guest, software emulation otherwise). The owner holds an interactive virsh that
+// created the domain with --autodestroy, so the VM cannot outlive the owner. /workspace is the
+// live worktree over virtiofs; shell and exec go over SSH to a pinned host key.
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, rmSync, statSync, writeFileSync, copyFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { OperationFailedError, TimeoutError, UnavailableError } from "../../shared/errors.js";
+import { findSystemExecutable } from "../../shared/run.js";
+import type { HeyoHome } from "../../state/home.js";
+import type { SandboxSpec } from "../../state/records.js";
+import type { SandboxDir } from "../../state/sandbox-dir.js";
+import { withLock } from "../../state/lock.js";
+import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
+import { buildDefaultVmImage, VM_IMAGE_FILES } from "../../images/vm/build.js";
+import { CorruptImageError, verifyVmImage } from "../../images/vm/verify.js";
+import { kvmStatus } from "../kvm.js";
+import { closeSshMaster, ensureSshMaterial, sshExec, sshMaterial, sshRun, sshShell } from "../ssh.js";
+import { ensureOverlay } from "../vm-disk.js";
+import type { Availability, Backend, BootContext, ImagePreparer, OrphanReaper, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
+import { grantQemuAccess } from "./access.js";
+import { domainXml } from "./domain-xml.js";
+import { domainName, libvirtUri, virsh, VirshSession } from "./virsh.js";
 
-function unavailable(): never {
-  throw new UnavailableError("the libvirt backend is not built yet", "use --backend bubblewrap");
+const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd"];
+const GUEST_IP = "10.0.2.15";
+const READY_TIMEOUT_MS = 240_000;
+const START_HINT = "start it with `sudo systemctl start libvirtd`, or where there is no systemd: `sudo virtlogd -d && sudo libvirtd -d`";
+
+function virtiofsd(): string | undefined {
+  return VIRTIOFSD_PATHS.find((path) => existsSync(path));
 }
 
-export const libvirtBackend: Backend = {
+function imageName(spec: SandboxSpec): string {
+  return spec.image ?? DEFAULT_IMAGE;
+}
+
+async function probe(): Promise<Availability> {
+  if (process.platform !== "linux") return { usable: false, reason: "libvirt sandboxes need Linux", hint: "use apple_virt on macOS" };
+  for (const [binary, pkg] of [["virsh", "libvirt-clients"], ["qemu-system-x86_64", "qemu-system-x86"], ["qemu-img", "qemu-utils"], ["ssh", "openssh-client"], ["ssh-keygen", "openssh-client"]] as const) {
+    if (!findSystemExecutable(binary)) return { usable: false, reason: `${binary} is not installed`, hint: `install it with \`apt-get install ${pkg}\`` };
+  }
+  if (!virtiofsd()) return { usable: false, reason: "no virtiofsd found (needed to share /workspace)", hint: "install qemu-system-common (Debian 12) or the virtiofsd package" };
+  const kvm = kvmStatus();
+  const reachable = await virsh(["uri"], 30_000).catch(() => undefined);
+  if (!reachable || reachable.code !== 0) {
+    return { usable: false, reason: `libvirtd is not reachable at ${libvirtUri()}${reachable?.stderr ? ` (${reachable.stderr.trim().split("\n").pop()})` : ""}`, hint: START_HINT };
+  }
+  return kvm.usable
+    ? { usable: true, notes: ["KVM"] }
+    : { usable: true, notes: [`no KVM: ${kvm.reason}; QEMU software emulation (TCG) is used`], degraded: `no usable KVM (${kvm.reason})` };
+}
+
+/** Makes sure the image exists and is sound; the default one is built on first use. */
+async function prepareImage(home: HeyoHome, image: string | null, reporter: Reporter): Promise<void> {
+  const name = image ?? DEFAULT_IMAGE;
+  const dir = imageDir(home, "libvirt", name);
+  await withLock(home, `image:libvirt:${name}`, 30 * 60_000, async () => {
+    if (!existsSync(dir)) {
+      if (name !== DEFAULT_IMAGE) {
+        throw new UnavailableError(`there is no libvirt image named "${name}"`, "see `heyvm images list`; leave out --image to use the default image");
+      }
+      await buildDefaultVmImage(home, "libvirt", dir, reporter);
+    }
+    try {
+      await verifyVmImage(dir, name);
+    } catch (error) {
+      if (!(error instanceof CorruptImageError) || name !== DEFAULT_IMAGE) throw error;
+      reporter.info(`${error.message}; rebuilding the default image`);
+      await buildDefaultVmImage(home, "libvirt", dir, reporter);
+      await verifyVmImage(dir, name);
+    }
+  });
+}
+
+function guestConfigFiles(dir: SandboxDir) {
+  const guest = dir.guestConfigPath;
+  return { env: join(guest, "env"), authorizedKeys: join(guest, "authorized_keys"), hostKey: join(guest, "ssh_host_ed25519_key"), gitconfig: join(guest, "gitconfig") };
+}
+
+/** Keys, the pinned known_hosts, the guest's boot config and the copy-on-write disk. */
+async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec, reporter: Reporter): Promise<void> {
+  const material = await ensureSshMaterial(dir);
+  const files = guestConfigFiles(dir);
+  // Traversable (not listable) by QEMU's account; the files in it are 0600 and libvirt lends them.
+  mkdirSync(dir.guestConfigPath, { recursive: true });
+  chmodSync(dir.guestConfigPath, 0o711);
+  const gitDir = spec.mounts[0]?.guest ?? "";
+  const uid = process.getuid?.() ?? 1000;
+  const gid = process.getgid?.() ?? 1000;
+  writeFileSync(files.env, `HEYVM_UID=${uid}\nHEYVM_GID=${gid}\nHEYVM_HOSTNAME=${spec.name}\nHEYVM_GITDIR=${gitDir}\n`, { mode: 0o600 });
+  copyFileSync(material.clientPublicKey, files.authorizedKeys);
+  copyFileSync(material.hostKey, files.hostKey);
+  const gitconfig = join(dir.homePath, ".gitconfig");
+  writeFileSync(files.gitconfig, existsSync(gitconfig) ? readFileSync(gitconfig) : "", { mode: 0o600 });
+  const image = imageDir(home, "libvirt", imageName(spec));
+  const base = join(image, VM_IMAGE_FILES.rootfs);
+  const manifest = await verifyVmImage(image, imageName(spec));
+  await ensureOverlay(dir.diskPath, base, manifest.checksums.rootfs ?? "", reporter);
+  await grantQemuAccess([join(image, VM_IMAGE_FILES.kernel), base, dir.diskPath, files.env], reporter);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Follows the serial log file as QEMU writes it, handing new text to the owner log. */
+function followSerial(path: string, onText: (text: string) => void): () => void {
+  let offset = 0;
+  const timer = setInterval(() => {
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      return;
+    }
+    if (size <= offset) return;
+    const fd = openSync(path, "r");
+    try {
+      const buffer = Buffer.alloc(size - offset);
+      const read = readSync(fd, buffer, 0, buffer.length, offset);
+      offset += read;
+      onText(buffer.subarray(0, read).toString("utf8"));
+    } finally {
+      closeSync(fd);
+    }
+  }, 100);
+  return () => clearInterval(timer);
+}
+
+function qemuPid(name: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(`/run/libvirt/qemu/${name}.pid`, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? "");
+  } catch {
+    return false;
+  }
+}
+
+async function boot(context: BootContext): Promise<RunningMachine> {
+  const { dir, spec, reporter, home } = context;
+  const kvm = kvmStatus();
+  reporter.info(kvm.usable ? "KVM is usable: hardware virtualisation" : `KVM not usable (${kvm.reason}): falling back to QEMU software emulation (TCG)`);
+  const image = imageDir(home, "libvirt", imageName(spec));
+  const name = domainName(spec.id);
+  const port = await freePort();
+  const serialLog = join(dir.root, "serial.log");
+  rmSync(serialLog, { force: true });
+  const files = guestConfigFiles(dir);
+  const xml = domainXml({
+    name,
+    kvm: kvm.usable,
+    memoryMiB: Number(process.env.HEYVM_VM_MEMORY_MIB ?? 1024),
+    vcpus: kvm.usable ? 2 : 1,
+    kernel: join(image, VM_IMAGE_FILES.kernel),
+    initrd: join(image, VM_IMAGE_FILES.initrd),
+    disk: dir.diskPath,
+    serialLog,
+    sshPort: port,
+    virtiofsd: virtiofsd() ?? VIRTIOFSD_PATHS[0] ?? "",
+    shares: [{ source: spec.workspace, tag: "workspace" }, ...spec.mounts.slice(0, 1).map((m) => ({ source: m.host, tag: "gitdir" }))],
+    firmwareConfig: [
+      { name: "opt/heyvm/env", file: files.env },
+      { name: "opt/heyvm/authorized_keys", file: files.authorizedKeys },
+      { name: "opt/heyvm/ssh_host_ed25519_key", file: files.hostKey },
+      { name: "opt/heyvm/gitconfig", file: files.gitconfig },
+    ],
+  }).replace("restrict=on", spec.network ? "restrict=off" : "restrict=on");
+  const xmlPath = join(dir.root, "domain.xml");
+  writeFileSync(xmlPath, xml);
+
+  let console = "";
+  const stopFollowing = followSerial(serialLog, (text) => {
+    console += text;
+    context.console(text);
+  });
+  const session = new VirshSession();
+  const endpoint = { host: "127.0.0.1", port, user: "heyo" };
+  const cleanupOnFailure = async () => {
+    stopFollowing();
+    session.send(`destroy ${name}`);
+    await session.close();
+  };
+  try {
+    const started = Date.now();
+    reporter.info(`creating domain ${name} (${kvm.usable ? "kvm" : "tcg"}), ssh on 127.0.0.1:${port}`);
+    await session.command(`create --autodestroy ${xmlPath}`, /Domain .* created/, 120_000);
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (!console.includes("HEYVM_READY")) {
+      if (console.includes("HEYVM_FAILED")) throw new OperationFailedError(`the guest failed to start: ${/HEYVM_FAILED[^\n]*/.exec(console)?.[0] ?? ""}`);
+      if (Date.now() > deadline) throw new TimeoutError(`the guest did not print HEYVM_READY within ${READY_TIMEOUT_MS / 1000} s`);
+      if (Date.now() - started > 5000 && !alive(qemuPid(name))) throw new OperationFailedError("QEMU exited during boot (see the console output above)");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    reporter.info(`guest ready after ${((Date.now() - started) / 1000).toFixed(1)} s; checking SSH`);
+    for (;;) {
+      const probeResult = await sshRun(dir, endpoint, "true", 20_000);
+      if (probeResult.code === 0) break;
+      if (Date.now() > deadline) throw new TimeoutError(`SSH to the guest did not work: ${probeResult.stderr.trim()}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    reporter.info(`ssh ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } catch (error) {
+    await cleanupOnFailure();
+    throw error;
+  }
+
+  const pid = qemuPid(name);
+  let stopping = false;
+  const exited = new Promise<string>((resolve) => {
+    const timer = setInterval(() => {
+      if (!alive(pid)) {
+        clearInterval(timer);
+        stopFollowing();
+        resolve(stopping ? "stopped" : "the virtual machine powered off or crashed");
+      }
+    }, 500);
+    void session.exited.then(() => {
+      if (!stopping) {
+        clearInterval(timer);
+        stopFollowing();
+        resolve("the virsh session holding the domain ended");
+      }
+    });
+  });
+  const waitGone = async (ms: number) => {
+    const until = Date.now() + ms;
+    while (alive(pid) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+    return !alive(pid);
+  };
+  return {
+    info: { guestIp: GUEST_IP, ssh: endpoint, machine: { domain: name, uri: libvirtUri(), accel: kvm.usable ? "kvm" : "tcg", qemuPid: pid ?? null } },
+    exited,
+    async stop(graceMs: number) {
+      stopping = true;
+      await closeSshMaster(dir, endpoint);
+      session.send(`shutdown ${name}`);
+      if (!(await waitGone(graceMs))) {
+        reporter.info(`guest did not power off within ${graceMs / 1000} s; destroying it`);
+        session.send(`destroy ${name}`);
+        await waitGone(10_000);
+      }
+      await session.close();
+      stopFollowing();
+    },
+  };
+}
+
+/** A domain left by an owner that was killed before virsh could close. */
+async function reapOrphans(_home: HeyoHome, dir: SandboxDir): Promise<string[]> {
+  const name = domainName(dir.id);
+  const cleaned: string[] = [];
+  const state = await virsh(["domstate", name], 30_000).catch(() => undefined);
+  if (state?.code === 0) {
+    await virsh(["destroy", name], 60_000);
+    cleaned.push(`domain ${name} (${state.stdout.trim()})`);
+  }
+  rmSync(sshMaterial(dir).controlPath, { force: true });
+  return cleaned;
+}
+
+function endpointOf(access: { owner: { ssh: { host: string; port: number; user: string } | null; machine: Record<string, unknown> }; spec: SandboxSpec }) {
+  if (!access.owner.ssh) throw new OperationFailedError(`sandbox ${access.spec.id} has no SSH endpoint recorded`, "restart it with `heyvm stop` and `heyvm wt --detach`");
+  return access.owner.ssh;
+}
+
+export const libvirtBackend: Backend & ImagePreparer & SandboxPreparer & OrphanReaper = {
   name: "libvirt",
-  features: { workspace: "virtiofs-or-9p", virtualMachine: true, images: true, networkIsolation: true, ssh: true },
-  probe: async () => ({ usable: false, reason: "the libvirt backend is not built yet", hint: "use --backend bubblewrap" }),
-  boot: async () => unavailable(),
-  shellCommand: () => unavailable(),
-  execCommand: () => unavailable(),
+  features: { workspace: "virtiofs", virtualMachine: true, images: true, networkIsolation: true, ssh: true },
+  probe,
+  boot,
+  prepareImage,
+  prepareSandbox,
+  reapOrphans,
+  shellCommand: (access, options) => sshShell(access.dir, endpointOf(access), options),
+  execCommand: (access, argv, options) => sshExec(access.dir, endpointOf(access), argv, options),
 };
+

@@ -1,0 +1,79 @@
+// In qemu:///system mode QEMU runs as its own user (libvirt-qemu on Debian). libvirt chowns the
+// files a domain uses, but not the folders above them, so QEMU cannot reach a disk under a
+// private folder such as /root/.heyo. heyvm grants that user search permission (x only: it
+// cannot list anything) on exactly those folders with an ACL, as virt-manager does.
+import { readFileSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { UnavailableError } from "../../shared/errors.js";
+import { findSystemExecutable, run } from "../../shared/run.js";
+import type { Reporter } from "../types.js";
+import { libvirtUri } from "./virsh.js";
+
+interface Account {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** The account QEMU runs as under libvirt, or undefined when it runs as us (session mode, root). */
+export function qemuAccount(): Account | undefined {
+  if (!libvirtUri().endsWith("/system")) return undefined;
+  let name = "libvirt-qemu";
+  try {
+    const configured = /^\s*user\s*=\s*"([^"]+)"/m.exec(readFileSync("/etc/libvirt/qemu.conf", "utf8"));
+    if (configured?.[1]) name = configured[1];
+  } catch {
+    // no readable qemu.conf: Debian's default user
+  }
+  if (name === "root" || name === "+0") return undefined;
+  try {
+    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const [user, , uid, gid] = line.split(":");
+      if (user === name) return { name, uid: Number(uid), gid: Number(gid) };
+    }
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+function canSearch(dir: string, account: Account): boolean {
+  const stat = statSync(dir);
+  if (stat.uid === account.uid) return (stat.mode & 0o100) !== 0;
+  if (stat.gid === account.gid && (stat.mode & 0o010) !== 0) return true;
+  return (stat.mode & 0o001) !== 0;
+}
+
+function ancestors(path: string): string[] {
+  const chain: string[] = [];
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    chain.unshift(dir);
+    if (dir === dirname(dir)) break;
+  }
+  return chain;
+}
+
+/** Lets QEMU's account reach each of these files (it gets the files themselves from libvirt). */
+export async function grantQemuAccess(files: string[], reporter: Reporter): Promise<void> {
+  const account = qemuAccount();
+  if (!account) return;
+  const blocked = new Set<string>();
+  for (const file of files) for (const dir of ancestors(file)) if (!canSearch(dir, account)) blocked.add(dir);
+  if (blocked.size === 0) return;
+  const setfacl = findSystemExecutable("setfacl");
+  const getfacl = findSystemExecutable("getfacl");
+  for (const dir of blocked) {
+    if (getfacl) {
+      const acl = await run(getfacl, ["-cp", dir], { allowFailure: true });
+      if (new RegExp(`^user:${account.name}:..x`, "m").test(acl.stdout)) continue; // granted before
+    }
+    if (!setfacl) {
+      throw new UnavailableError(
+        `QEMU runs as ${account.name} and cannot reach ${dir}`,
+        `install acl (\`apt-get install acl\`) so heyvm can grant it search access, run \`setfacl -m u:${account.name}:x ${dir}\`, or set HEYO_HOME to a folder it can reach`,
+      );
+    }
+    await run(setfacl, ["-m", `u:${account.name}:x`, dir]);
+    reporter.info(`granted ${account.name} search access to ${dir} (ACL) so QEMU can open the VM's files`);
+  }
+}

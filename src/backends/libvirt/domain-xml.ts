@@ -1,0 +1,80 @@
+// The libvirt domain of a VM sandbox: direct kernel boot (PVH vmlinux), a qcow2 overlay disk,
+// /workspace (and the git common folder) over virtiofs, the per-sandbox config in fw_cfg, the
+// serial console to a file, ACPI for graceful shutdown. libvirt's own user networking cannot
+// forward ports and its passt backend is broken in 9.0, so QEMU's user networking with an SSH
+// forward to 127.0.0.1 is passed through <qemu:commandline>.
+
+export interface DomainOptions {
+  name: string;
+  kvm: boolean;
+  memoryMiB: number;
+  vcpus: number;
+  kernel: string;
+  initrd: string;
+  disk: string;
+  serialLog: string;
+  sshPort: number;
+  virtiofsd: string;
+  shares: Array<{ source: string; tag: string }>;
+  firmwareConfig: Array<{ name: string; file: string }>;
+}
+
+function escape(value: string): string {
+  return value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/'/g, "&apos;").replace(/"/g, "&quot;");
+}
+
+export function domainXml(options: DomainOptions): string {
+  const e = escape;
+  const shares = options.shares
+    .map(
+      (share) => `    <filesystem type='mount' accessmode='passthrough'>
+      <driver type='virtiofs'/>
+      <binary path='${e(options.virtiofsd)}' xattr='on'/>
+      <source dir='${e(share.source)}'/>
+      <target dir='${e(share.tag)}'/>
+    </filesystem>`,
+    )
+    .join("\n");
+  const fwcfg = options.firmwareConfig.map((entry) => `    <entry name='${e(entry.name)}' file='${e(entry.file)}'/>`).join("\n");
+  return `<domain type='${options.kvm ? "kvm" : "qemu"}' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>${e(options.name)}</name>
+  <memory unit='MiB'>${options.memoryMiB}</memory>
+  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>
+  <vcpu>${options.vcpus}</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>${e(options.kernel)}</kernel>
+    <initrd>${e(options.initrd)}</initrd>
+    <cmdline>console=ttyS0 root=/dev/vda rootflags=rw quiet panic=-1</cmdline>
+  </os>
+  <sysinfo type='fwcfg'>
+${fwcfg}
+  </sysinfo>
+  <features><acpi/></features>
+  <cpu mode='${options.kvm ? "host-passthrough" : "maximum"}'/>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' discard='unmap'/>
+      <source file='${e(options.disk)}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+${shares}
+    <serial type='file'><source path='${e(options.serialLog)}'/><target port='0'/></serial>
+    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value='-netdev'/>
+    <qemu:arg value='user,id=heyvmnet,restrict=on,hostfwd=tcp:127.0.0.1:${options.sshPort}-:22'/>
+    <qemu:arg value='-device'/>
+    <qemu:arg value='virtio-net-pci,netdev=heyvmnet,bus=pcie.0,addr=0x10'/>
+  </qemu:commandline>
+</domain>
+`;
+}

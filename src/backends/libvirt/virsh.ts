@@ -1,0 +1,69 @@
+// Talking to libvirt through virsh: one-shot commands, and the long-lived interactive session
+// that creates a domain with --autodestroy, which ties the VM's life to that virsh process
+// (and so to the owner that holds its stdin: if the owner dies, the pipe closes, virsh quits
+// and libvirt destroys the domain).
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { OperationFailedError } from "../../shared/errors.js";
+import { run, type RunResult } from "../../shared/run.js";
+
+/** qemu:///system unless HEYVM_LIBVIRT_URI says otherwise. */
+export function libvirtUri(): string {
+  return process.env.HEYVM_LIBVIRT_URI || "qemu:///system";
+}
+
+export function domainName(sandboxId: string): string {
+  return `heyvm-${sandboxId}`;
+}
+
+export function virsh(args: readonly string[], timeoutMs = 60_000): Promise<RunResult> {
+  return run("virsh", ["-q", "-c", libvirtUri(), ...args], { allowFailure: true, timeout: timeoutMs, env: { ...process.env, LC_ALL: "C" } });
+}
+
+/** An interactive virsh kept open for the life of one domain. */
+export class VirshSession {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private output = "";
+  readonly exited: Promise<number | null>;
+
+  constructor() {
+    this.child = spawn("virsh", ["-c", libvirtUri()], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    this.child.stdout.setEncoding("utf8").on("data", (chunk: string) => (this.output += chunk));
+    this.child.stderr.setEncoding("utf8").on("data", (chunk: string) => (this.output += chunk));
+    this.child.stdin.on("error", () => undefined);
+    this.exited = new Promise((resolve) => {
+      this.child.on("exit", (code) => resolve(code));
+      this.child.on("error", () => resolve(null));
+    });
+  }
+
+  /** Sends a command and waits until the output matches `done` (or an error line appears). */
+  async command(line: string, done: RegExp, timeoutMs: number): Promise<string> {
+    const start = this.output.length;
+    this.child.stdin.write(`${line}\n`);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const fresh = this.output.slice(start);
+      if (done.test(fresh)) return fresh;
+      const error = /error: (.+)/.exec(fresh);
+      if (error) {
+        await new Promise((resolve) => setTimeout(resolve, 100)); // let the rest of the message arrive
+        const message = this.output.slice(start).split("\n").filter((l) => l.startsWith("error:")).map((l) => l.slice(7)).join(" ");
+        throw new OperationFailedError(`libvirt refused \`${line.split(" ")[0]}\`: ${message || error[1]}`);
+      }
+      if (this.child.exitCode !== null) throw new OperationFailedError(`virsh exited while running \`${line}\`: ${fresh.trim()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new OperationFailedError(`virsh did not finish \`${line}\` in ${timeoutMs / 1000} s`);
+  }
+
+  /** Fire-and-forget command (shutdown, destroy): the caller watches the domain itself. */
+  send(line: string): void {
+    if (this.child.exitCode === null) this.child.stdin.write(`${line}\n`);
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode === null) this.child.stdin.end("quit\n");
+    await Promise.race([this.exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    if (this.child.exitCode === null) this.child.kill("SIGKILL");
+  }
+}
