@@ -1,0 +1,127 @@
+// End to end on the libvirt backend: a real libvirt + QEMU virtual machine (software emulation
+// where KVM cannot run a guest), the default image built from Debian packages, the real heyvm
+// binary. Skipped, with the reason, where libvirt cannot run here.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+
+function skipReason(): string | false {
+  if (process.platform !== "linux") return "libvirt tests need Linux";
+  if (process.getuid?.() !== 0) return "libvirt tests need root (the default image is built with mmdebstrap and a chroot)";
+  for (const tool of ["virsh", "qemu-system-x86_64", "qemu-img", "mmdebstrap", "ssh"]) if (!hasCommand(tool)) return `${tool} is not installed`;
+  const virsh = spawnSync("virsh", ["-c", "qemu:///system", "uri"], { encoding: "utf8", timeout: 60_000 });
+  if (virsh.status !== 0) return `libvirtd is not reachable (${virsh.stderr.trim()}); run scripts/start-services.sh`;
+  return false;
+}
+
+const skip = skipReason();
+
+function owner(t: TestEnv, id: string): { pid: number; guestIp: string; ssh: { port: number; host: string }; backend: string; machine: { qemuPid: number; domain: string; accel: string } } {
+  return JSON.parse(readFileSync(join(t.home, "sandboxes", id, "owner.json"), "utf8")) as ReturnType<typeof owner>;
+}
+
+function domainExists(name: string): boolean {
+  return spawnSync("virsh", ["-c", "qemu:///system", "domstate", name], { encoding: "utf8" }).status === 0;
+}
+
+describe("heyvm wt on libvirt", { skip }, () => {
+  let t: TestEnv;
+  let id = "";
+  const branch = "vm/feature";
+  before(() => {
+    t = makeTestEnv();
+  });
+  after(async () => {
+    await t.cleanup();
+    if (id && domainExists(`heyvm-${id}`)) spawnSync("virsh", ["-c", "qemu:///system", "destroy", `heyvm-${id}`]);
+  });
+
+  test("wt --detach builds the default image on first use and boots a VM", { timeout: 900_000 }, async () => {
+    const result = await t.run(["wt", branch, "--backend", "libvirt", "--detach"], { timeoutMs: 900_000 });
+    assert.equal(result.code, 0, result.stderr);
+    id = result.stdout.trim();
+    assert.match(result.stderr, /building the default VM image/, "progress is shown");
+    const image = JSON.parse(readFileSync(join(t.home, "images", "libvirt", "default", "image.json"), "utf8")) as { checksums: Record<string, string>; files: Record<string, string> };
+    for (const role of ["kernel", "initrd", "rootfs"]) assert.match(image.checksums[role] ?? "", /^[0-9a-f]{64}$/, `${role} checksum recorded`);
+    const record = owner(t, id);
+    assert.equal(record.backend, "libvirt");
+    assert.equal(record.guestIp, "10.0.2.15");
+    assert.equal(record.ssh.host, "127.0.0.1");
+    assert.ok(record.ssh.port > 0);
+    assert.ok(domainExists(`heyvm-${id}`));
+    const logs = await t.run(["logs", id]);
+    assert.match(logs.stdout, /console: HEYVM_READY/, "the serial console is in owner.log");
+    const images = await t.run(["images", "list"]);
+    assert.match(images.stdout, /default\s+libvirt\s+\d/);
+  });
+
+  test("exec runs over SSH in /workspace, keeping streams and exit codes apart", async () => {
+    const result = await t.run(["exec", id, "--", "sh", "-c", "pwd; cat; echo err >&2; exit 5"], { input: "in\n" });
+    assert.equal(result.code, 5);
+    assert.equal(result.stdout, "/workspace\nin\n");
+    assert.equal(result.stderr, "err\n");
+    const killed = await t.run(["exec", id, "--", "sh", "-c", "kill -9 $$"]);
+    assert.equal(killed.code, 137);
+    const knownHosts = readFileSync(join(t.home, "sandboxes", id, "ssh", "known_hosts"), "utf8");
+    assert.match(knownHosts, new RegExp(`^heyvm-${id} ssh-ed25519 `), "the guest host key is pinned");
+  });
+
+  test("/workspace is the live worktree both ways, with the right owners", async () => {
+    const worktree = join(t.root, "vm-feature");
+    writeFileSync(join(worktree, "from-host.txt"), "host\n");
+    const read = await t.run(["exec", id, "--", "sh", "-c", 'cat from-host.txt; [ "$(stat -c %u from-host.txt)" = "$(id -u heyo)" ] && echo owned-by-heyo']);
+    assert.equal(read.stdout, "host\nowned-by-heyo\n", read.stderr);
+    const wrote = await t.run(["exec", id, "--", "sh", "-c", "echo guest > from-guest.txt"]);
+    assert.equal(wrote.code, 0, wrote.stderr);
+    assert.equal(readFileSync(join(worktree, "from-guest.txt"), "utf8"), "guest\n");
+    assert.equal(statSync(join(worktree, "from-guest.txt")).uid, process.getuid?.(), "owned on the host by the user who ran heyvm");
+    const git = await t.run(["exec", id, "--", "sh", "-c", "git add from-guest.txt && git commit -qm from-vm && git log -1 --format=%s"]);
+    assert.equal(git.code, 0, git.stderr);
+    assert.equal(git.stdout.trim(), "from-vm");
+  });
+
+  test("wt --detach again reuses the live owner", async () => {
+    const before = owner(t, id).pid;
+    const again = await t.run(["wt", branch, "--detach"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout.trim(), id);
+    assert.equal(owner(t, id).pid, before);
+  });
+
+  test("kill -9 of the owner leaves no VM running, and wt --detach recovers", { timeout: 300_000 }, async () => {
+    const record = owner(t, id);
+    process.kill(record.pid, "SIGKILL");
+    const list = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<{ id: string; state: string }>;
+    assert.equal(list.find((r) => r.id === id)?.state, "stopped");
+    await waitFor(() => !isAlive(record.machine.qemuPid), 30_000, "QEMU to go with its owner");
+    await waitFor(() => !domainExists(record.machine.domain), 30_000, "the domain to be gone");
+    const again = await t.run(["wt", branch, "--detach"], { timeoutMs: 300_000 });
+    assert.equal(again.code, 0, again.stderr);
+    const exec = await t.run(["exec", id, "--", "cat", "from-host.txt"]);
+    assert.equal(exec.stdout, "host\n");
+  });
+
+  test("stop powers the guest off; a damaged disk is recreated before the next boot", { timeout: 300_000 }, async () => {
+    const record = owner(t, id);
+    const stop = await t.run(["stop", id]);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.ok(!domainExists(record.machine.domain));
+    assert.ok(!isAlive(record.machine.qemuPid));
+    const logs = await t.run(["logs", id]);
+    assert.match(logs.stdout, /HEYVM_POWEROFF/, "graceful power-off");
+    const disk = join(t.home, "sandboxes", id, "disk.qcow2");
+    assert.ok(existsSync(disk));
+    writeFileSync(disk, "this is not a qcow2 image\n");
+    const again = await t.run(["wt", branch, "--detach"], { timeoutMs: 300_000 });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /disk\.qcow2 is damaged .*recreating it/);
+    const exec = await t.run(["exec", id, "--", "cat", "from-guest.txt"]);
+    assert.equal(exec.stdout, "guest\n", "the worktree survived");
+    const used = await t.run(["images", "rm", "default"]);
+    assert.equal(used.code, 4, "an image in use is not removed");
+    await t.run(["stop", id]);
+  });
+});
