@@ -16,6 +16,7 @@ PACKAGES=(
   busybox-static cpio e2fsprogs xz-utils # building the default VM image (initramfs, ext4 root)
   mmdebstrap                           # the default VM image's root filesystem
   tmux                                 # interactive-shell tests
+  build-essential python3              # node-gyp builds of better-sqlite3 and node-pty (cloud server)
 )
 
 echo "==> apt packages: ${PACKAGES[*]}"

@@ -2,6 +2,7 @@
 // in which case the error carries the tail of owner.log so the user sees why).
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OperationFailedError, TimeoutError } from "../shared/errors.js";
 import type { OwnerMode } from "../state/records.js";
@@ -38,6 +39,8 @@ export async function startOwner(dir: SandboxDir, mode: OwnerMode, timeoutMs: nu
   if (mode === "attached") args.push("--attached");
   const child = spawn(process.execPath, args, {
     cwd: "/",
+    // the owner must use the HEYO_HOME this sandbox lives in (the cloud server keeps its own)
+    env: { ...process.env, HEYO_HOME: resolve(dir.root, "..", "..") },
     detached: true,
     stdio: [mode === "attached" ? "pipe" : "ignore", log, log, "pipe"],
   });

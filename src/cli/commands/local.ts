@@ -172,7 +172,7 @@ export function registerLocalCommands(program: Command, io: CliIO, setExitCode: 
       if (!Number.isInteger(lines) || lines < 0) throw new UserError(`--lines takes a whole number, not "${flags.lines}"`);
       if (/^dep-/i.test(id)) {
         const { cloudLogs } = await import("./cloud-sandbox.js");
-        await cloudLogs(io, id);
+        await cloudLogs(io, id, { follow: flags.follow ?? false, lines });
         return;
       }
       const { sandboxLog } = await import("../../core/logs.js");

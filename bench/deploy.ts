@@ -1,0 +1,114 @@
+// Benchmark: `wt --deploy` of a 200 MB worktree of 20,000 files against a local `heyvm server`
+// (bubblewrap driver), split into archive / upload / start, next to `tar czf` of the same tree.
+// Usage: node dist/bench/deploy.js [--files 20000] [--mb 200] [--runs 3]
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CloudClient } from "../src/cloud/client.js";
+import { deployWorktree } from "../src/core/deploy.js";
+import { heyoHome } from "../src/state/home.js";
+import { createToken, startCloudServer } from "../test/helpers/cloud-server.js";
+import { median, row } from "./lib.js";
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const FILES = arg("files", 20_000);
+const MB = arg("mb", 200);
+const RUNS = arg("runs", 3);
+
+/** Source-like text (words from a small vocabulary, pseudo-random): compresses about like code. */
+function makeTree(root: string): void {
+  const words = "const let function return import export from if else for while class interface type async await new this null undefined true false string number".split(" ");
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const perFile = Math.floor((MB * 1024 * 1024) / FILES);
+  const chunk: string[] = [];
+  let size = 0;
+  while (size < perFile * 4) {
+    const word = `${words[Math.floor(random() * words.length)]}${Math.floor(random() * 1000)}`;
+    chunk.push(word);
+    size += word.length + 1;
+    if (random() < 0.1) chunk.push("\n");
+  }
+  const text = chunk.join(" ");
+  for (let i = 0; i < FILES; i++) {
+    const dir = join(root, `pkg${i % 100}`, `mod${Math.floor(i / 100) % 20}`);
+    if (i < 2000) mkdirSync(dir, { recursive: true });
+    const offset = Math.floor(random() * (text.length - perFile));
+    writeFileSync(join(dir, `file${i}.ts`), text.slice(offset, offset + perFile));
+  }
+}
+
+function git(cwd: string, ...args: string[]): void {
+  const result = spawnSync("git", args, { cwd, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`git ${args.join(" ")}: ${result.stderr}`);
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), "heyvm-bench-deploy-"));
+  const repo = join(root, "repo");
+  const server = await startCloudServer({ dataDir: join(root, "srv"), args: ["--max-upload-mb", "4096"] });
+  try {
+    mkdirSync(repo, { recursive: true });
+    git(repo, "init", "-q", "-b", "main");
+    git(repo, "-c", "user.email=b@b", "-c", "user.name=b", "commit", "-q", "--allow-empty", "-m", "init");
+    const made = performance.now();
+    makeTree(repo);
+    console.log(`tree: ${FILES} files, ${MB} MB (made in ${Math.round(performance.now() - made)} ms); ${RUNS} runs each`);
+    const token = createToken(server.dataDir, "bench");
+    const client = new CloudClient({ baseUrl: server.url, token });
+    const home = heyoHome({ HEYO_HOME: join(root, "heyo") });
+    const quiet = { progress: () => undefined, info: () => undefined };
+
+    const tarTimes: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const start = performance.now();
+      const result = spawnSync("tar", ["czf", join(root, "plain.tar.gz"), "--exclude=.git", "."], { cwd: repo });
+      if (result.status !== 0) throw new Error(`tar czf failed: ${String(result.stderr)}`);
+      tarTimes.push(performance.now() - start);
+    }
+    const untarTimes: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const out = join(root, "untar");
+      rmSync(out, { recursive: true, force: true });
+      mkdirSync(out);
+      const start = performance.now();
+      const result = spawnSync("tar", ["xzf", join(root, "plain.tar.gz"), "-C", out]);
+      if (result.status !== 0) throw new Error(`tar xzf failed: ${String(result.stderr)}`);
+      untarTimes.push(performance.now() - start);
+      rmSync(out, { recursive: true, force: true });
+    }
+    const tarSize = Number(spawnSync("stat", ["-c", "%s", join(root, "plain.tar.gz")], { encoding: "utf8" }).stdout.trim());
+
+    const phases = { archive: [] as number[], upload: [] as number[], start: [] as number[], total: [] as number[] };
+    let archiveSize = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const begin = performance.now();
+      const result = await deployWorktree(home, client, { branch: "main", cwd: repo, driver: "bubblewrap", image: "ubuntu:24.04", region: "US", ports: [], ignore: true }, { reporter: quiet });
+      phases.total.push(performance.now() - begin);
+      phases.archive.push(result.timings.archiveMs);
+      phases.upload.push(result.timings.uploadMs);
+      phases.start.push(result.timings.startMs);
+      archiveSize = result.archive.sizeBytes;
+      const check = await client.exec(result.deployment.id, { command: "find . -type f | wc -l" });
+      if (Number(check.stdout.trim()) !== FILES) throw new Error(`the sandbox has ${check.stdout.trim()} files, expected ${FILES}`);
+      await client.remove(result.deployment.id);
+    }
+    const ms = (values: number[]) => `${Math.round(median(values))} ms`;
+    console.log(row("tar czf (same tree, baseline)", ms(tarTimes), `${(tarSize / 1048576).toFixed(1)} MiB`));
+    console.log(row("deploy: archive (git ls-files + tar.gz)", ms(phases.archive), `${(archiveSize / 1048576).toFixed(1)} MiB, ${(median(phases.archive) / median(tarTimes)).toFixed(2)}× tar czf`));
+    console.log(row("deploy: upload (presign, PUT, finalize)", ms(phases.upload), `${((archiveSize / 1048576) / (median(phases.upload) / 1000)).toFixed(0)} MiB/s incl. server-side check`));
+    console.log(row("tar xzf (same archive, baseline)", ms(untarTimes), "the floor for unpacking on this disk"));
+    console.log(row("deploy: start (create, extract, boot, ready)", ms(phases.start), `${(median(phases.start) / median(untarTimes)).toFixed(2)}× tar xzf`));
+    console.log(row("deploy: total", ms(phases.total), `${(median(phases.total) / (median(tarTimes) + median(untarTimes))).toFixed(2)}× (tar czf + tar xzf)`));
+  } finally {
+    await server.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+await main();

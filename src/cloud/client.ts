@@ -1,0 +1,168 @@
+// The HTTP client of the cloud API (DESIGN §7): one method per route, answers checked against
+// the shared schema, failures turned into UserErrors. Nothing here prints.
+import { createReadStream } from "node:fs";
+import { Readable, Transform } from "node:stream";
+import type { z } from "zod";
+import { OperationFailedError } from "../shared/errors.js";
+import { cloudConnectionError, cloudHttpError } from "./errors.js";
+import {
+  API,
+  ArchiveList,
+  ArchiveRecord,
+  DeployResponse,
+  Deployment,
+  DeploymentList,
+  ExecResponse,
+  LogsResponse,
+  PresignResponse,
+  ProxyEndpoint,
+  describeIssues,
+  type DeployRequest,
+  type ExecRequest,
+  type FinalizeRequest,
+  type PresignRequest,
+  type ProxyRequest,
+  type ReplaceMountRequest,
+} from "./schema.js";
+
+export interface CloudTarget {
+  baseUrl: string;
+  token: string;
+}
+
+/** Called as upload bytes go out, so the CLI can draw progress. */
+export type UploadProgress = (sentBytes: number, totalBytes: number) => void;
+
+export class CloudClient {
+  constructor(readonly target: CloudTarget) {}
+
+  private url(path: string): string {
+    return new URL(path, `${this.target.baseUrl}/`).toString();
+  }
+
+  private async send(method: string, path: string, what: string, body?: unknown): Promise<string> {
+    let response: Response;
+    try {
+      response = await fetch(this.url(path), {
+        method,
+        headers: {
+          authorization: `Bearer ${this.target.token}`,
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw cloudConnectionError(this.target.baseUrl, error);
+    }
+    const text = await response.text();
+    if (!response.ok) throw cloudHttpError(response.status, text, what);
+    return text;
+  }
+
+  private async call<T>(method: string, path: string, what: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+    const text = await this.send(method, path, what, body);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new OperationFailedError(`${what}: the cloud answered something that is not JSON`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new OperationFailedError(`${what}: unexpected answer from the cloud (${describeIssues(parsed.error)})`);
+    return parsed.data;
+  }
+
+  presignArchive(request: PresignRequest = {}) {
+    return this.call("POST", API.presign, "prepare the upload", PresignResponse, request);
+  }
+
+  /** PUTs a file to a presigned URL; the URL is the credential, so no auth header is sent. */
+  async uploadArchive(uploadUrl: string, file: string, sizeBytes: number, onProgress?: UploadProgress): Promise<void> {
+    let sent = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        sent += chunk.length;
+        onProgress?.(sent, sizeBytes);
+        done(null, chunk);
+      },
+    });
+    const stream = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(counter);
+    let response: Response;
+    try {
+      response = await fetch(this.url(uploadUrl), {
+        method: "PUT",
+        headers: { "content-type": "application/gzip", "content-length": String(sizeBytes) },
+        body: Readable.toWeb(stream) as ReadableStream<Uint8Array>,
+        duplex: "half",
+      });
+    } catch (error) {
+      throw cloudConnectionError(this.target.baseUrl, error);
+    }
+    const text = await response.text();
+    if (!response.ok) throw cloudHttpError(response.status, text, "upload the workspace archive");
+  }
+
+  finalizeArchive(id: string, request: FinalizeRequest) {
+    return this.call("POST", API.finalize(id), "finalize the archive", ArchiveRecord, request);
+  }
+
+  listArchives() {
+    return this.call("GET", API.archives, "list archives", ArchiveList);
+  }
+
+  async deleteArchive(id: string): Promise<void> {
+    await this.send("DELETE", API.archive(id), `delete archive ${id}`);
+  }
+
+  deploy(request: DeployRequest) {
+    return this.call("POST", API.deploy, "create the cloud sandbox", DeployResponse, request);
+  }
+
+  listDeployments() {
+    return this.call("GET", API.deployments, "list cloud sandboxes", DeploymentList);
+  }
+
+  getDeployment(id: string) {
+    return this.call("GET", API.deployment(id), `cloud sandbox ${id}`, Deployment);
+  }
+
+  stop(id: string) {
+    return this.call("POST", API.stop(id), `stop ${id}`, Deployment);
+  }
+
+  start(id: string) {
+    return this.call("POST", API.start(id), `start ${id}`, Deployment);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.send("DELETE", API.deployment(id), `delete ${id}`);
+  }
+
+  setTtl(id: string, ttlSeconds: number) {
+    return this.call("POST", API.ttl(id), `set the TTL of ${id}`, Deployment, { ttl_seconds: ttlSeconds });
+  }
+
+  replaceMount(id: string, request: ReplaceMountRequest) {
+    return this.call("POST", API.replaceMount(id), `replace /workspace of ${id}`, Deployment, request);
+  }
+
+  exec(id: string, request: ExecRequest) {
+    return this.call("POST", API.exec(id), `exec in ${id}`, ExecResponse, request);
+  }
+
+  logs(id: string, offset: number, lines: number) {
+    return this.call("GET", `${API.logs(id)}?offset=${offset}&lines=${lines}`, `logs of ${id}`, LogsResponse);
+  }
+
+  exposePort(request: ProxyRequest) {
+    return this.call("POST", API.proxyForDeployed, `expose port ${request.port} of ${request.sandbox_id}`, ProxyEndpoint, request);
+  }
+
+  /** ws:// or wss:// address of a sandbox's shell stream. */
+  shellUrl(id: string): string {
+    const url = new URL(API.shell(id), `${this.target.baseUrl}/`);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    return url.toString();
+  }
+}

@@ -1,0 +1,76 @@
+// Where the cloud's address and the API token come from: flags, then the environment, then the
+// files `heyvm login` writes (token.json is mode 0600: it is a secret).
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { AuthError, UserError } from "../shared/errors.js";
+import { readJsonFile, str, writeJsonFile } from "../shared/json.js";
+import type { HeyoHome } from "../state/home.js";
+
+export interface StoredToken {
+  token: string;
+  savedAt: string;
+}
+
+/** Which commands a token is looked up for: HEYO_ARCHIVE_TOKEN is accepted on the deploy path only. */
+export type TokenPurpose = "deploy" | "general";
+
+export function readStoredToken(home: HeyoHome): StoredToken | undefined {
+  const raw = readJsonFile(home.tokenFile);
+  const token = raw ? (str(raw, "token") ?? str(raw, "api_key")) : undefined;
+  return raw && token ? { token, savedAt: str(raw, "savedAt") ?? "" } : undefined;
+}
+
+export function saveToken(home: HeyoHome, token: string): void {
+  mkdirSync(dirname(home.tokenFile), { recursive: true, mode: 0o700 });
+  writeJsonFile(home.tokenFile, { token, savedAt: new Date().toISOString() }, 0o600);
+  chmodSync(home.tokenFile, 0o600); // an older file may have had a looser mode
+}
+
+/** Removes the stored token; false when there was none. */
+export function forgetToken(home: HeyoHome): boolean {
+  const had = readStoredToken(home) !== undefined;
+  rmSync(home.tokenFile, { force: true });
+  return had;
+}
+
+export function resolveToken(home: HeyoHome, purpose: TokenPurpose, env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.HEYO_API_KEY || (purpose === "deploy" ? env.HEYO_ARCHIVE_TOKEN : undefined);
+  const token = fromEnv || readStoredToken(home)?.token;
+  if (!token) {
+    throw new AuthError("Not authenticated", `run \`heyvm login\` first, or set HEYO_API_KEY${purpose === "deploy" ? " (or HEYO_ARCHIVE_TOKEN)" : ""}`);
+  }
+  return token;
+}
+
+/** Checks and normalises a cloud address (no trailing slash). */
+export function normalizeCloudUrl(input: string): string {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new UserError(`"${input}" is not a URL`, { hint: "give the cloud's address, e.g. http://127.0.0.1:8787" });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UserError(`the cloud address must be http:// or https://, not ${url.protocol}`);
+  return url.toString().replace(/\/+$/, "");
+}
+
+export function readConfiguredCloudUrl(home: HeyoHome): string | undefined {
+  const raw = readJsonFile(home.configFile);
+  return raw ? (str(raw, "cloud_url") ?? str(raw, "cloudUrl")) : undefined;
+}
+
+/** Remembers the cloud address in config.json, keeping the config's other settings. */
+export function saveCloudUrl(home: HeyoHome, url: string): void {
+  mkdirSync(dirname(home.configFile), { recursive: true });
+  writeJsonFile(home.configFile, { ...(readJsonFile(home.configFile) ?? {}), cloud_url: url });
+}
+
+export function resolveCloudUrl(home: HeyoHome, flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const url = flag || env.HEYO_CLOUD_URL || readConfiguredCloudUrl(home);
+  if (!url) {
+    throw new UserError("no cloud address is configured", {
+      hint: "pass --cloud-url, set HEYO_CLOUD_URL, or run `heyvm login --cloud-url <url>` once (run your own with `heyvm server`)",
+    });
+  }
+  return normalizeCloudUrl(url);
+}

@@ -1,0 +1,152 @@
+// The cloud API (DESIGN §7) as one typed schema: the server validates requests with it and the
+// client checks answers with it, so the two cannot drift apart. Request schemas are strict
+// (unknown fields are an error); answer schemas tolerate extra fields a newer cloud may send.
+import { z } from "zod";
+
+export const REGIONS = ["US", "EU"] as const;
+export const SIZE_CLASSES = ["micro", "mini", "small", "medium", "large"] as const;
+export const DEPLOYMENT_STATES = ["provisioning", "running", "stopped", "failed"] as const;
+export type Region = (typeof REGIONS)[number];
+export type SizeClass = (typeof SIZE_CLASSES)[number];
+export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
+
+/** The folder every archive entry starts with, and where it lands in the sandbox. */
+export const ARCHIVE_ROOT = "workspace";
+export const SANDBOX_WORKSPACE = "/workspace";
+
+/** Route paths, spelled once for client and server. */
+export const API = {
+  presign: "/sandbox-archives/presign",
+  archives: "/sandbox-archives",
+  archive: (id: string) => `/sandbox-archives/${encodeURIComponent(id)}`,
+  finalize: (id: string) => `/sandbox-archives/${encodeURIComponent(id)}/finalize`,
+  upload: (id: string) => `/sandbox-archives/${encodeURIComponent(id)}/upload`,
+  deploy: "/sandbox-deploy",
+  deployments: "/deployed-sandboxes",
+  deployment: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}`,
+  ttl: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/ttl`,
+  replaceMount: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/replace-mount`,
+  logs: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/logs`,
+  shell: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/shell-stream`,
+  stop: (id: string) => `/sandbox/${encodeURIComponent(id)}/stop`,
+  start: (id: string) => `/sandbox/${encodeURIComponent(id)}/start`,
+  exec: (id: string) => `/sandbox/${encodeURIComponent(id)}/exec`,
+  proxyForDeployed: "/proxy-endpoints/for-deployed",
+} as const;
+
+const name = z.string().min(1).max(200);
+const port = z.number().int().min(1).max(65535);
+const envVars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and _"), z.string().max(65536));
+const absolutePath = z.string().max(4096).startsWith("/", "must be an absolute path");
+
+export const PresignRequest = z.strictObject({ name: name.optional(), size_bytes: z.number().int().nonnegative().optional() });
+export const PresignResponse = z.object({ archive_id: z.string(), upload_url: z.string(), expires_at: z.string().optional() });
+
+export const FinalizeRequest = z.strictObject({ sandbox_id: name, name: name.optional() });
+export const ArchiveRecord = z.object({
+  id: z.string(),
+  size_bytes: z.number(),
+  created_at: z.string(),
+  name: z.string().nullable().optional(),
+  sandbox_id: z.string().nullable().optional(),
+});
+export const ArchiveList = z.array(ArchiveRecord);
+
+export const DeployRequest = z.strictObject({
+  region: z.enum(REGIONS),
+  image: name,
+  size_class: z.enum(SIZE_CLASSES).default("small"),
+  open_ports: z.array(port).max(32).default([]),
+  driver: z.string().min(1).max(40).optional(),
+  name: name.optional(),
+  archive_id: z.string().min(1).max(100).optional(),
+  start_command: z.string().min(1).max(65536).optional(),
+  ttl_seconds: z.number().int().min(1).max(30 * 86400).optional(),
+  disk_size_gb: z.number().int().min(1).max(2048).optional(),
+  working_directory: absolutePath.optional(),
+  env_vars: envVars.optional(),
+});
+export const DeployResponse = z.object({ id: z.string(), status: z.enum(DEPLOYMENT_STATES) });
+
+export const Deployment = z.object({
+  id: z.string(),
+  name: z.string(),
+  status: z.enum(DEPLOYMENT_STATES),
+  image: z.string(),
+  region: z.string(),
+  size_class: z.string(),
+  driver: z.string().nullable().optional(),
+  ttl_seconds: z.number().nullable(),
+  uptime_secs: z.number().nullable(),
+  error_message: z.string().nullable(),
+  urls: z.array(z.string()),
+  created_at: z.string().optional(),
+  started_at: z.string().nullable().optional(),
+  expires_at: z.string().nullable().optional(),
+  archive_id: z.string().nullable().optional(),
+});
+export const DeploymentList = z.array(Deployment);
+
+export const TtlRequest = z.strictObject({ ttl_seconds: z.number().int().min(1).max(30 * 86400) });
+export const ReplaceMountRequest = z.strictObject({ archive_id: z.string().min(1).max(100), sandbox_path: z.literal(SANDBOX_WORKSPACE) });
+
+export const ExecRequest = z.strictObject({ command: z.string().min(1).max(1 << 20), cwd: absolutePath.optional(), env: envVars.optional() });
+export const ExecResponse = z.object({ stdout: z.string(), stderr: z.string(), output: z.string(), exit_code: z.number().int() });
+
+export const ProxyRequest = z.strictObject({ sandbox_id: z.string().min(1).max(100), port, is_public: z.boolean().default(false) });
+export const ProxyEndpoint = z.object({ id: z.string(), url: z.string(), port: z.number(), is_public: z.boolean(), sandbox_id: z.string() });
+
+/** heyvm's own addition (not in the Heyo shape): owner.log read by offset, for `heyvm logs`. */
+export const LogsResponse = z.object({ text: z.string(), offset: z.number(), running: z.boolean() });
+
+export const ErrorBody = z.object({ error: z.string().optional(), message: z.string().optional(), code: z.string().optional() });
+
+/** Shell stream: client→server control frames (text). Stdin goes as binary 0x01+bytes. */
+export const ShellClientMessage = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("init"),
+    cols: z.number().int().min(1).max(1000),
+    rows: z.number().int().min(1).max(1000),
+    env: envVars.optional(),
+    cwd: absolutePath.optional(),
+    sessionId: z.string().min(1).max(100).optional(),
+  }),
+  z.strictObject({ type: z.literal("resize"), cols: z.number().int().min(1).max(1000), rows: z.number().int().min(1).max(1000) }),
+  z.strictObject({ type: z.literal("ack"), seq: z.number().int().nonnegative() }),
+  z.strictObject({ type: z.literal("close") }),
+]);
+
+/** Shell stream: server→client control frames (text). Stdout goes as binary 0x02+seq+bytes. */
+export const ShellServerMessage = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ready"), sessionId: z.string() }),
+  z.object({ type: z.literal("exit"), code: z.number().int() }),
+  z.object({ type: z.literal("error"), code: z.string().optional(), message: z.string() }),
+]);
+
+export type PresignRequest = z.input<typeof PresignRequest>;
+export type PresignResponse = z.infer<typeof PresignResponse>;
+export type FinalizeRequest = z.infer<typeof FinalizeRequest>;
+export type ArchiveRecord = z.infer<typeof ArchiveRecord>;
+export type DeployRequest = z.input<typeof DeployRequest>;
+export type DeployRequestParsed = z.infer<typeof DeployRequest>;
+export type DeployResponse = z.infer<typeof DeployResponse>;
+export type Deployment = z.infer<typeof Deployment>;
+export type TtlRequest = z.infer<typeof TtlRequest>;
+export type ReplaceMountRequest = z.infer<typeof ReplaceMountRequest>;
+export type ExecRequest = z.infer<typeof ExecRequest>;
+export type ExecResponse = z.infer<typeof ExecResponse>;
+export type ProxyRequest = z.input<typeof ProxyRequest>;
+export type ProxyEndpoint = z.infer<typeof ProxyEndpoint>;
+export type LogsResponse = z.infer<typeof LogsResponse>;
+export type ShellClientMessage = z.infer<typeof ShellClientMessage>;
+export type ShellServerMessage = z.infer<typeof ShellServerMessage>;
+
+/** One line per problem, naming the field: what a 422 body and a client error say. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join(".") : "body";
+      return `${where}: ${issue.message}`;
+    })
+    .join("; ");
+}

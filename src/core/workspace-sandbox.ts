@@ -1,0 +1,138 @@
+// A sandbox over a plain folder (no git, no worktree): what the self-hosted cloud runs for each
+// deployment. Same records, owner and backends as local sandboxes, so liveness, stop and exec
+// behave identically; only the caller (the server) is different.
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { constants } from "node:os";
+import { loadBackend, usableBackend } from "../backends/registry.js";
+import { canPrepareImages, canPrepareSandboxes, type CommandOptions, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
+import type { BackendName } from "../shared/backend-name.js";
+import { ConflictError } from "../shared/errors.js";
+import type { HeyoHome } from "../state/home.js";
+import { liveOwner } from "../state/liveness.js";
+import { withLock } from "../state/lock.js";
+import { readSpec } from "../state/records.js";
+import { SandboxDir } from "../state/sandbox-dir.js";
+import { createSandbox, viewOf, type SandboxEntry } from "./catalog.js";
+import { startOwner } from "./owner-launch.js";
+import { cleanUpAfterDeadOwner, stopEntry } from "./stop.js";
+
+export interface WorkspaceSandboxRequest {
+  name: string;
+  backend: BackendName;
+  image: string | null;
+  workspace: string;
+  network: boolean;
+}
+
+export function createWorkspaceSandbox(home: HeyoHome, request: WorkspaceSandboxRequest): Promise<SandboxEntry> {
+  return createSandbox(home, { ...request, git: null, mounts: [] });
+}
+
+export function openWorkspaceSandbox(home: HeyoHome, id: string): SandboxEntry | undefined {
+  const dir = new SandboxDir(home, id);
+  const spec = readSpec(dir);
+  return spec ? { dir, spec } : undefined;
+}
+
+/** Starts a detached owner (idempotent: a live one is kept) and resolves once the sandbox is ready. */
+export async function startWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry, reporter: Reporter): Promise<void> {
+  const backend = await usableBackend(entry.spec.backend);
+  await withLock(home, `sandbox:${entry.spec.id}`, 660_000, async () => {
+    if (await liveOwner(entry.dir)) return;
+    await cleanUpAfterDeadOwner(home, entry);
+    if (canPrepareImages(backend)) await backend.prepareImage(home, entry.spec.image, reporter);
+    if (canPrepareSandboxes(backend)) await backend.prepareSandbox(home, entry.dir, entry.spec, reporter);
+    await startOwner(entry.dir, "detached", backend.features.virtualMachine ? 600_000 : 30_000);
+  });
+}
+
+/** Whether the owner really runs the sandbox right now (derived from liveness, never a file). */
+export async function isWorkspaceSandboxRunning(entry: SandboxEntry): Promise<boolean> {
+  const view = await viewOf(entry);
+  return view.status === "running";
+}
+
+export function lastExitReason(view: Awaited<ReturnType<typeof viewOf>>): string | undefined {
+  return view.lastExit?.reason;
+}
+
+export async function stopWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry): Promise<boolean> {
+  return (await stopEntry(home, entry)).wasRunning;
+}
+
+/** Stops the sandbox and deletes its folder (records, home, disk); the workspace is the caller's. */
+export async function destroyWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry): Promise<void> {
+  await stopEntry(home, entry);
+  rmSync(entry.dir.root, { recursive: true, force: true });
+}
+
+async function runningAccess(entry: SandboxEntry): Promise<MachineAccess> {
+  const live = await liveOwner(entry.dir);
+  if (live?.status !== "running") throw new ConflictError(`sandbox ${entry.spec.id} is ${live?.status ?? "stopped"}`);
+  return { dir: entry.dir, spec: entry.spec, owner: live.owner };
+}
+
+/** The command (for a pty) that opens a login shell in the running sandbox. */
+export async function workspaceShellCommand(entry: SandboxEntry, options: CommandOptions): Promise<SpawnSpec> {
+  const backend = await loadBackend(entry.spec.backend);
+  return backend.shellCommand(await runningAccess(entry), options);
+}
+
+export interface CapturedRun {
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr interleaved in the order they came. */
+  output: string;
+  exitCode: number;
+}
+
+export interface CaptureOptions extends Omit<CommandOptions, "tty"> {
+  /** Output beyond this many bytes (per stream) is cut, with a note. */
+  maxOutputBytes: number;
+  /** Aborting kills the command (the client went away). */
+  signal?: AbortSignal;
+}
+
+/** Runs argv in the running sandbox without a terminal and collects its output. */
+export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: CaptureOptions): Promise<CapturedRun> {
+  const backend = await loadBackend(entry.spec.backend);
+  const command = backend.execCommand(await runningAccess(entry), argv, { tty: false, cwd: options.cwd, env: options.env });
+  return new Promise((resolve, reject) => {
+    const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[], output: [] as Buffer[] };
+    const sizes = { stdout: 0, stderr: 0 };
+    const collect = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
+      if (sizes[stream] >= options.maxOutputBytes) return;
+      const part = chunk.subarray(0, options.maxOutputBytes - sizes[stream]);
+      sizes[stream] += part.length;
+      chunks[stream].push(part);
+      chunks.output.push(part);
+    };
+    child.stdout.on("data", collect("stdout"));
+    child.stderr.on("data", collect("stderr"));
+    const abort = () => child.kill("SIGKILL");
+    options.signal?.addEventListener("abort", abort, { once: true });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      options.signal?.removeEventListener("abort", abort);
+      const text = (parts: Buffer[], cut: boolean) => Buffer.concat(parts).toString("utf8") + (cut ? "\n[heyvm: output cut]\n" : "");
+      const cut = (s: "stdout" | "stderr") => sizes[s] >= options.maxOutputBytes;
+      resolve({
+        stdout: text(chunks.stdout, cut("stdout")),
+        stderr: text(chunks.stderr, cut("stderr")),
+        output: text(chunks.output, false),
+        exitCode: signal ? 128 + (constants.signals[signal] ?? 9) : (code ?? 1),
+      });
+    });
+  });
+}
+
+/** Starts argv in the running sandbox in the background, its output appended to logFile. */
+export async function launchInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: Omit<CommandOptions, "tty">, logFile: number): Promise<number | undefined> {
+  const backend = await loadBackend(entry.spec.backend);
+  const command = backend.execCommand(await runningAccess(entry), argv, { tty: false, cwd: options.cwd, env: options.env });
+  const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: ["ignore", logFile, logFile], detached: true });
+  child.unref();
+  return child.pid;
+}

@@ -1,0 +1,204 @@
+// The self-hostable cloud server: the routes of DESIGN §7 over plain node:http, the shell stream
+// over ws, state in SQLite, sandboxes run by heyvm's own backends on this host. One log line per
+// request and one per sandbox state change go to the injected log function.
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import { rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { WebSocketServer } from "ws";
+import { loadBackend } from "../backends/registry.js";
+import { viewOf } from "../core/catalog.js";
+import { workspaceShellCommand } from "../core/workspace-sandbox.js";
+import { NotFoundError, ConflictError, UserError } from "../shared/errors.js";
+import { DriverCatalog } from "./catalog.js";
+import { ServerData, type ServerConfig } from "./config.js";
+import { Deployments, type LogLine } from "./deployments.js";
+import { ArchiveRejectedError } from "./extract.js";
+import { HttpError, bearerToken, errorReply, sendReply, type Reply } from "./http.js";
+import { buildRoutes } from "./routes.js";
+import { ShellSessions } from "./shell.js";
+import { loadOrCreateSecret } from "./signing.js";
+import { Store } from "./store.js";
+import { authenticate } from "./tokens.js";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** Stops accepting requests and ends shell sessions; deployed sandboxes keep running. */
+  close(): Promise<void>;
+}
+
+const SHELL_PATH = /^\/deployed-sandboxes\/([^/]+)\/shell-stream$/;
+const PROXY_PATH = /^\/p\/(ep-[0-9a-f]+)(\/.*)?$/;
+
+/** Maps an error thrown by a handler to an HTTP answer; unexpected ones are logged with their stack. */
+function toReply(error: unknown, log: LogLine): Reply {
+  if (error instanceof HttpError) return errorReply(error);
+  if (error instanceof ArchiveRejectedError) return errorReply(new HttpError(422, `archive refused: ${error.message}`, "archive_rejected"));
+  if (error instanceof NotFoundError) return errorReply(new HttpError(404, error.message, "not_found"));
+  if (error instanceof ConflictError) return errorReply(new HttpError(409, error.message, "conflict"));
+  if (error instanceof UserError) return errorReply(new HttpError(422, error.message, "unprocessable"));
+  log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  return errorReply(new HttpError(500, "internal server error (see the server log)", "internal"));
+}
+
+export async function startCloudServer(config: ServerConfig, logLine: LogLine): Promise<RunningServer> {
+  const log: LogLine = (line) => logLine(`${new Date().toISOString()} ${line}`);
+  const data = new ServerData(config.dataDir);
+  data.ensure();
+  const store = new Store(data.database);
+  const secret = loadOrCreateSecret(data.secretFile);
+  let publicUrl = config.publicUrl?.replace(/\/+$/, "") ?? "";
+  const shells = new ShellSessions(config.shellGraceMs, log);
+  const catalog = new DriverCatalog(config.images, async (name) => {
+    const availability = await (await loadBackend(name)).probe();
+    return availability.usable ? { usable: true } : { usable: false, reason: `${availability.reason} (${availability.hint})` };
+  });
+  const deployments = new Deployments(store, data, config, catalog, log, {
+    onStopped: (id) => shells.endFor(id),
+    endpointUrl: (id) => `${publicUrl}/p/${id}/`,
+  });
+  const router = buildRoutes({ store, data, config, deployments, secret, publicUrl: () => publicUrl });
+
+  const tokenOf = (req: IncomingMessage): string => {
+    const token = bearerToken(req);
+    if (!token) throw new HttpError(401, "missing API token (Authorization: Bearer <token>)", "unauthenticated");
+    const row = authenticate(store, token);
+    if (!row) throw new HttpError(401, "invalid or revoked API token", "unauthenticated");
+    return row.id;
+  };
+
+  const proxy = async (req: IncomingMessage, res: ServerResponse, endpointId: string, rest: string, search: string): Promise<Reply> => {
+    const endpoint = store.endpoint(endpointId);
+    if (!endpoint) throw new HttpError(404, "no such endpoint", "not_found");
+    if (!endpoint.is_public && tokenOf(req) !== endpoint.token_id) throw new HttpError(404, "no such endpoint", "not_found");
+    const { entry } = await deployments.runningEntry(endpoint.token_id, endpoint.deployment_id);
+    const view = await viewOf(entry);
+    const host = view.owner?.guestIp ?? (entry.spec.backend === "bubblewrap" ? "127.0.0.1" : undefined);
+    if (!host) throw new HttpError(502, `port forwarding is not available for driver ${entry.spec.backend} on this server`, "no_route");
+    await new Promise<void>((resolve) => {
+      const headers = { ...req.headers, host: `${host}:${endpoint.port}` };
+      delete headers.authorization;
+      const upstream = httpRequest({ host, port: endpoint.port, method: req.method, path: `${rest}${search}`, headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+        answer.on("end", resolve);
+      });
+      upstream.on("error", () => {
+        if (!res.headersSent) sendReply(res, errorReply(new HttpError(502, `nothing answers on port ${endpoint.port} in ${endpoint.deployment_id}`, "bad_gateway")));
+        resolve();
+      });
+      req.pipe(upstream);
+    });
+    return { sent: true };
+  };
+
+  const server = createServer((req, res) => {
+    const started = performance.now();
+    const url = new URL(req.url ?? "/", "http://server");
+    let tokenId = "-";
+    res.on("finish", () => {
+      log(`${req.socket.remoteAddress ?? "-"} ${req.method} ${url.pathname} ${res.statusCode} ${Math.round(performance.now() - started)}ms ${tokenId}`);
+    });
+    const aborter = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) aborter.abort();
+    });
+    const handle = async (): Promise<Reply> => {
+      const proxied = PROXY_PATH.exec(url.pathname);
+      if (proxied) return proxy(req, res, proxied[1] ?? "", proxied[2] ?? "/", url.search);
+      const match = router.match(req.method ?? "GET", url.pathname);
+      if (!match.route) {
+        if (match.methods.length > 0) throw new HttpError(405, `${req.method} is not allowed here (use ${match.methods.join(", ")})`, "method_not_allowed");
+        throw new HttpError(404, `no route ${req.method} ${url.pathname}`, "not_found");
+      }
+      if (match.route.auth) tokenId = tokenOf(req);
+      return match.route.handler({ req, res, url, params: match.params, tokenId, signal: aborter.signal });
+    };
+    handle()
+      .catch((error: unknown) => toReply(error, log))
+      .then((reply) => {
+        if (!res.headersSent) sendReply(res, reply);
+        else if (!("sent" in reply)) res.end();
+        req.resume(); // drain what a refused request still sends
+      })
+      .catch(() => res.destroy());
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? "/", "http://server");
+    const started = performance.now();
+    const refuse = (error: unknown) => {
+      const reply = toReply(error, log);
+      const status = "status" in reply ? reply.status : 500;
+      const body = "json" in reply ? JSON.stringify(reply.json) : "";
+      socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      log(`${req.socket.remoteAddress ?? "-"} GET ${url.pathname} (websocket) ${status} ${Math.round(performance.now() - started)}ms`);
+    };
+    const match = SHELL_PATH.exec(url.pathname);
+    if (!match) return refuse(new HttpError(404, `no websocket route ${url.pathname}`, "not_found"));
+    let tokenId: string;
+    try {
+      tokenId = tokenOf(req);
+    } catch (error) {
+      return refuse(error);
+    }
+    const deploymentId = decodeURIComponent(match[1] ?? "");
+    deployments
+      .runningEntry(tokenId, deploymentId)
+      .then(({ entry }) => {
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          log(`${req.socket.remoteAddress ?? "-"} GET ${url.pathname} (websocket) 101 ${Math.round(performance.now() - started)}ms ${tokenId}`);
+          shells.serve(ws, { tokenId, deploymentId, command: (options) => workspaceShellCommand(entry, { tty: true, cwd: options.cwd, env: options.env }) });
+        });
+      })
+      .catch(refuse);
+  });
+
+  await deployments.reconcileAll("server restarted");
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  publicUrl ||= `http://${host}:${address.port}`;
+  log(`heyvm cloud server listening on http://${host}:${address.port} (data ${data.root})`);
+
+  const dropAbandonedUploads = () => {
+    const before = new Date(Date.now() - (config.uploadUrlTtlSeconds + 60) * 1000).toISOString();
+    for (const archive of store.stalePendingArchives(before)) {
+      rmSync(data.archivePath(archive.id), { force: true });
+      store.deleteArchive(archive.id);
+      log(`archive ${archive.id}: upload abandoned, removed`);
+    }
+  };
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    deployments
+      .expire()
+      .then(() => deployments.reconcileAll("stopped on its own"))
+      .then(dropAbandonedUploads)
+      .catch((error: unknown) => log(`sweep failed: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => (sweeping = false));
+  }, config.sweepMs);
+
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    async close() {
+      clearInterval(sweep);
+      shells.endAll();
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await deployments.drain();
+      store.close();
+    },
+  };
+}
