@@ -1,9 +1,9 @@
 // `heyvm images`: list, remove (and, for VM backends, build) local images.
 import { rmSync } from "node:fs";
 import type { Command } from "commander";
-import { ConflictError, NotFoundError } from "../../shared/errors.js";
+import { ConflictError, NotFoundError, UserError } from "../../shared/errors.js";
 import { heyoHome } from "../../state/home.js";
-import { print, printJson, type CliIO } from "../io.js";
+import { print, printJson, stderrReporter, type CliIO } from "../io.js";
 import { age, formatBytes, table } from "../render.js";
 
 export function registerImageCommands(program: Command, io: CliIO): void {
@@ -25,6 +25,23 @@ export function registerImageCommands(program: Command, io: CliIO): void {
       if (flags.json) return printJson(io, rows);
       if (rows.length === 0) return print(io, "no local images (a VM backend builds its default image on first use)");
       print(io, table(["NAME", "BACKEND", "SIZE", "CREATED", "PATH"], rows.map((r) => [r.valid ? r.name : `${r.name} (no image.json)`, r.backend, formatBytes(r.sizeBytes), `${age(r.createdAt)} ago`, r.path])));
+    });
+  images
+    .command("build")
+    .description("build a base image: the default VM image from Debian packages, or a custom one from a Dockerfile")
+    .option("--backend-type <backend>", "libvirt, apple_virt, firecracker or bubblewrap", process.platform === "darwin" ? "apple_virt" : "libvirt")
+    .option("--name <name>", "image name (then: heyvm wt <branch> --image <name>)", "default")
+    .option("--file <Dockerfile>", "build from this Dockerfile (needs a Docker engine)")
+    .option("--size-mb <n>", "size of the root filesystem of a Dockerfile-built image")
+    .option("--force", "build again even if the image exists")
+    .addHelpText("after", "\nThe default image (Debian kernel, busybox initrd, a small Debian userland with git and sshd) is\nbuilt on first use anyway; this builds it ahead of time. Images land in ~/.heyo/images/<backend>/<name>/.")
+    .action(async (flags: { backendType: string; name: string; file?: string; sizeMb?: string; force?: boolean }) => {
+      const { parseBackendName } = await import("../../backends/registry.js");
+      const { buildImage } = await import("../../core/images.js");
+      const sizeMb = flags.sizeMb === undefined ? undefined : Number(flags.sizeMb);
+      if (sizeMb !== undefined && (!Number.isInteger(sizeMb) || sizeMb < 64)) throw new UserError(`--size-mb takes a whole number of at least 64, not "${flags.sizeMb}"`);
+      const dir = await buildImage(heyoHome(), { backend: parseBackendName(flags.backendType), name: flags.name, dockerfile: flags.file, sizeMb, force: flags.force ?? false }, stderrReporter(io));
+      print(io, dir);
     });
   images
     .command("rm")

@@ -1,0 +1,42 @@
+// `heyvm images build`: the default VM image from Debian packages (no Docker needed), or a
+// custom image from a Dockerfile (which needs a Docker engine to run `docker build`).
+import { loadBackend } from "../backends/registry.js";
+import { canPrepareImages, type Reporter } from "../backends/types.js";
+import type { BackendName } from "../shared/backend-name.js";
+import { UnavailableError, UserError } from "../shared/errors.js";
+import type { HeyoHome } from "../state/home.js";
+import { rmSync } from "node:fs";
+import { DEFAULT_IMAGE, imageDir } from "../images/store.js";
+import { dockerReachable } from "./docker.js";
+
+export interface ImageBuildRequest {
+  backend: BackendName;
+  name: string;
+  dockerfile?: string;
+  sizeMb?: number;
+  /** Build again even if the image exists. */
+  force: boolean;
+}
+
+export async function buildImage(home: HeyoHome, request: ImageBuildRequest, reporter: Reporter): Promise<string> {
+  if (request.dockerfile) {
+    if (!(await dockerReachable())) {
+      throw new UnavailableError(
+        `building an image from ${request.dockerfile} runs \`docker build\`, and no Docker engine answers on this host`,
+        "start Docker (Docker Desktop, or dockerd), or leave out --file to build the default image from Debian packages",
+      );
+    }
+    throw new UnavailableError("building images from a Dockerfile is not supported by this heyvm build yet", "leave out --file to build the default image");
+  }
+  if (request.name !== DEFAULT_IMAGE) {
+    throw new UserError(`without --file only the default image can be built (asked for "${request.name}")`, { hint: "drop --name, or give --file <Dockerfile>" });
+  }
+  const backend = await loadBackend(request.backend);
+  if (!canPrepareImages(backend) || !backend.features.virtualMachine) {
+    throw new UserError(`the ${request.backend} backend has no default image to build`, { hint: "bubblewrap uses the host's system unless --image names a root filesystem" });
+  }
+  const dir = imageDir(home, request.backend, DEFAULT_IMAGE);
+  if (request.force) rmSync(dir, { recursive: true, force: true });
+  await backend.prepareImage(home, null, reporter);
+  return dir;
+}
