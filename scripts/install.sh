@@ -30,3 +30,6 @@ npm run build
 echo "==> heyvm on PATH"
 $SUDO npm link --no-audit --no-fund >/dev/null
 command -v heyvm && heyvm --version
+
+echo "==> services for the libvirt backend"
+bash scripts/start-services.sh || echo "warning: libvirtd could not be started; the libvirt backend will say so when used" >&2
