@@ -1,6 +1,6 @@
 // SSH access to VM sandboxes. heyvm makes one key pair per sandbox and the guest's host key
 // itself, and pins that host key under an alias (so no fingerprint prompt and never
-// StrictHostKeyChecking=no). Connections are shared (ControlMaster), so after the first one
+// host-key checking switched off). Connections are shared (ControlMaster), so after the first one
 // an exec costs one round trip instead of a full handshake.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -187,9 +187,9 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const xmlPath = join(dir.root, "domain.xml");
   writeFileSync(xmlPath, xml);
 
-  let console = "";
+  let serialText = "";
   const stopFollowing = followSerial(serialLog, (text) => {
-    console += text;
+    serialText += text;
     context.console(text);
   });
   const session = new VirshSession();
@@ -204,8 +204,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     reporter.info(`creating domain ${name} (${kvm.usable ? "kvm" : "tcg"}), ssh on 127.0.0.1:${port}`);
     await session.command(`create --autodestroy ${xmlPath}`, /Domain .* created/, 120_000);
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!console.includes("HEYVM_READY")) {
-      if (console.includes("HEYVM_FAILED")) throw new OperationFailedError(`the guest failed to start: ${/HEYVM_FAILED[^\n]*/.exec(console)?.[0] ?? ""}`);
+    while (!serialText.includes("HEYVM_READY")) {
+      if (serialText.includes("HEYVM_FAILED")) throw new OperationFailedError(`the guest failed to start: ${/HEYVM_FAILED[^\n]*/.exec(serialText)?.[0] ?? ""}`);
       if (Date.now() > deadline) throw new TimeoutError(`the guest did not print HEYVM_READY within ${READY_TIMEOUT_MS / 1000} s`);
       if (Date.now() - started > 5000 && !alive(qemuPid(name))) throw new OperationFailedError("QEMU exited during boot (see the console output above)");
       await new Promise((resolve) => setTimeout(resolve, 100));
