@@ -4,13 +4,26 @@
 import { Command, CommanderError, Option } from "commander";
 import { UserError } from "../shared/errors.js";
 import type { CliIO } from "./io.js";
-import { registerLocalCommands } from "./commands/local.js";
+import { LOCAL_COMMANDS, registerLocalCommands } from "./commands/local.js";
 import { registerImageCommands } from "./commands/images.js";
 import { registerCloudCommands } from "./commands/cloud.js";
 
 export const VERSION = "0.1.0";
 
-export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Command {
+const CLOUD_COMMANDS = ["login", "logout", "server"];
+
+/**
+ * The command about to run when argv names one plainly (no help asked for): only it is
+ * registered, which keeps start-up short for the commands agents call in loops.
+ */
+function soleCommand(argv: readonly string[]): string | undefined {
+  const [first] = argv;
+  if (!first || first === "help" || argv.includes("--help") || argv.includes("-h")) return undefined;
+  return [...LOCAL_COMMANDS, ...CLOUD_COMMANDS, "images", "__sandbox_owner"].includes(first) ? first : undefined;
+}
+
+export function buildProgram(io: CliIO, setExitCode: (code: number) => void, argv: readonly string[] = []): Command {
+  const only = soleCommand(argv);
   const program = new Command("heyvm")
     .description("git worktrees paired with isolated sandboxes whose /workspace is the worktree")
     .version(VERSION, "-V, --version")
@@ -21,9 +34,10 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     });
-  registerLocalCommands(program, io, setExitCode);
-  registerImageCommands(program, io);
-  registerCloudCommands(program, io, setExitCode);
+  if (only === undefined || LOCAL_COMMANDS.includes(only)) registerLocalCommands(program, io, setExitCode, only);
+  if (only === undefined || only === "images") registerImageCommands(program, io);
+  if (only === undefined || CLOUD_COMMANDS.includes(only)) registerCloudCommands(program, io, setExitCode);
+  if (only !== undefined && only !== "__sandbox_owner") return program;
   program
     .command("__sandbox_owner", { hidden: true })
     .argument("<id>")
@@ -43,7 +57,7 @@ function describeUnexpected(error: unknown): string {
 /** Runs the CLI on argv (without node and script) and resolves with the exit code. */
 export async function main(argv: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let exitCode = 0;
-  const program = buildProgram(io, (code) => (exitCode = code));
+  const program = buildProgram(io, (code) => (exitCode = code), argv);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return exitCode;

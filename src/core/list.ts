@@ -1,4 +1,5 @@
 // `heyvm list` / `heyvm wt --list`: local sandboxes with their derived status.
+import { readdirSync, rmSync } from "node:fs";
 import type { HeyoHome } from "../state/home.js";
 import { isSameProcess } from "../state/liveness.js";
 import { readOwner, readSpec } from "../state/records.js";
@@ -26,15 +27,28 @@ export interface SandboxRow {
   lastExit: string | null;
 }
 
+function liveIds(home: HeyoHome): string[] {
+  try {
+    return readdirSync(home.live).filter((name) => name.startsWith("sb-"));
+  } catch {
+    return [];
+  }
+}
+
 export async function listSandboxes(home: HeyoHome, options: ListOptions): Promise<SandboxRow[]> {
   const entries: SandboxEntry[] = [];
-  for (const id of sandboxIds(home)) {
+  // Without --all only live sandboxes are shown, so only the live index is read (list runs in
+  // agents' loops; a thousand stopped sandboxes must not slow it down). The index is a hint:
+  // status is still derived from each owner's liveness, and dead entries are dropped.
+  const ids = options.all ? sandboxIds(home) : liveIds(home);
+  for (const id of ids) {
     const dir = new SandboxDir(home, id);
     if (!options.all) {
-      // Without --all only live sandboxes are shown: their owner record is read first, and the
-      // sandbox record only for those whose owner process is alive (list runs in agents' loops).
       const owner = readOwner(dir);
-      if (!owner || !isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) continue;
+      if (!owner || !isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) {
+        rmSync(dir.liveMarker, { force: true });
+        continue;
+      }
     }
     const spec = readSpec(dir);
     if (spec && (!options.wtOnly || spec.name.startsWith("wt-"))) entries.push({ dir, spec });

@@ -35,6 +35,7 @@ export async function cleanUpAfterDeadOwner(home: HeyoHome, entry: SandboxEntry)
   if (owner && !isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) {
     rmSync(entry.dir.ownerPath, { force: true });
     rmSync(entry.dir.socketPath, { force: true });
+    rmSync(entry.dir.liveMarker, { force: true });
     cleaned.push(`stale owner record of pid ${owner.pid}`);
   }
   const backend = await loadBackend(entry.spec.backend);

@@ -2,7 +2,7 @@
 // through its backend, reports readiness on fd 3 to whoever started it, writes owner.json, serves
 // owner.sock, and shuts the machine down on SIGTERM, a stop request, or (attached mode) when the
 // CLI that started it goes away. The machine is its child and cannot outlive it.
-import { closeSync, fstatSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import type { Server } from "node:net";
 import { loadBackend } from "../backends/registry.js";
 import { canReapOrphans, type RunningMachine } from "../backends/types.js";
@@ -79,6 +79,7 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     log.line("owner", `exiting: ${reason}`);
     writeExit(dir, { at: new Date().toISOString(), reason });
     rmSync(dir.ownerPath, { force: true });
+    rmSync(dir.liveMarker, { force: true });
     server?.close();
     rmSync(dir.socketPath, { force: true });
     finish(code);
@@ -116,6 +117,8 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
       stop: (reason) => void stop(reason),
     });
     writeOwner(dir, record());
+    mkdirSync(home.live, { recursive: true });
+    writeFileSync(dir.liveMarker, "");
     const backend = await loadBackend(spec.backend);
     if (canReapOrphans(backend)) {
       for (const line of await backend.reapOrphans(home, dir, spec)) log.line("owner", `cleaned up: ${line}`);

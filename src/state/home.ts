@@ -8,6 +8,8 @@ export interface HeyoHome {
   sandboxes: string;
   images: string;
   locks: string;
+  /** One empty file per sandbox whose owner is (or was, if it crashed) running: a hint for list. */
+  live: string;
   tokenFile: string;
   configFile: string;
 }
@@ -19,6 +21,7 @@ export function heyoHome(env: NodeJS.ProcessEnv = process.env): HeyoHome {
     sandboxes: join(root, "sandboxes"),
     images: join(root, "images"),
     locks: join(root, "locks"),
+    live: join(root, "live"),
     tokenFile: join(root, "token.json"),
     configFile: join(root, "config.json"),
   };

@@ -17,9 +17,12 @@ export const SANDBOX_FILES = {
 export class SandboxDir {
   readonly id: string;
   readonly root: string;
+  /** This sandbox's entry in the live index (HEYO_HOME/live/<id>), present while an owner runs. */
+  readonly liveMarker: string;
   constructor(home: HeyoHome, id: string) {
     this.id = id;
     this.root = `${home.sandboxes}/${id}`; // home paths are absolute and normalised already
+    this.liveMarker = `${home.live}/${id}`;
   }
   get specPath(): string {
     return `${this.root}/${SANDBOX_FILES.spec}`;

@@ -46,7 +46,20 @@ async function printList(io: CliIO, options: { all: boolean; wtOnly: boolean; js
   );
 }
 
-export function registerLocalCommands(program: Command, io: CliIO, setExitCode: (code: number) => void): void {
+/** The commands this module defines, so the CLI can register just the one being run. */
+export const LOCAL_COMMANDS = ["wt", "sh", "exec", "stop", "logs", "list"];
+
+export function registerLocalCommands(program: Command, io: CliIO, setExitCode: (code: number) => void, only?: string): void {
+  const wanted = (name: string) => only === undefined || only === name;
+  if (wanted("wt")) registerWt(program, io, setExitCode);
+  if (wanted("sh")) registerSh(program, io, setExitCode);
+  if (wanted("exec")) registerExec(program, io, setExitCode);
+  if (wanted("stop")) registerStop(program, io);
+  if (wanted("logs")) registerLogs(program, io);
+  if (wanted("list")) registerList(program, io);
+}
+
+function registerWt(program: Command, io: CliIO, setExitCode: (code: number) => void): void {
   const wt = program
     .command("wt")
     .description("create (or reuse) a branch's worktree at ../<slug> and a sandbox whose /workspace is it, then open a shell")
@@ -102,7 +115,9 @@ export function registerLocalCommands(program: Command, io: CliIO, setExitCode: 
     if (!sandbox.reused && !flags.quiet) io.stderr.write(`sandbox ${sandbox.entry.spec.id} stopped; the worktree stays at ${sandbox.worktree}\n`);
     setExitCode(exitCode);
   });
+}
 
+function registerSh(program: Command, io: CliIO, setExitCode: (code: number) => void): void {
   program
     .command("sh")
     .description("open a shell in /workspace of a running sandbox (local sb-… or cloud dep-…)")
@@ -117,7 +132,9 @@ export function registerLocalCommands(program: Command, io: CliIO, setExitCode: 
       const { shellInSandbox } = await import("../../core/attach.js");
       setExitCode(await shellInSandbox(heyoHome(), id, { tty: true }));
     });
+}
 
+function registerExec(program: Command, io: CliIO, setExitCode: (code: number) => void): void {
   program
     .command("exec")
     .description("run a command in /workspace of a running sandbox; stdin, stdout, stderr and the exit code pass through")
@@ -143,7 +160,9 @@ export function registerLocalCommands(program: Command, io: CliIO, setExitCode: 
       const { execInSandbox } = await import("../../core/attach.js");
       setExitCode(await execInSandbox(heyoHome(), id, command, { tty: false, cwd: flags.workdir, env }));
     });
+}
 
+function registerStop(program: Command, io: CliIO): void {
   program
     .command("stop")
     .description("stop a sandbox (detached or attached); stopping a stopped one is not an error")
@@ -160,7 +179,9 @@ export function registerLocalCommands(program: Command, io: CliIO, setExitCode: 
       if (flags.json) printJson(io, result);
       else print(io, result.wasRunning ? `stopped ${result.id} (${result.name})` : `${result.id} (${result.name}) was not running`);
     });
+}
 
+function registerLogs(program: Command, io: CliIO): void {
   program
     .command("logs")
     .description("show a sandbox's owner log (~/.heyo/sandboxes/<id>/owner.log)")
@@ -178,7 +199,9 @@ export function registerLocalCommands(program: Command, io: CliIO, setExitCode: 
       const { sandboxLog } = await import("../../core/logs.js");
       for await (const chunk of sandboxLog(heyoHome(), id, { follow: flags.follow ?? false, lines })) io.stdout.write(chunk);
     });
+}
 
+function registerList(program: Command, io: CliIO): void {
   program
     .command("list")
     .description("list sandboxes across backends (running ones unless --all)")
