@@ -7,7 +7,7 @@ import { build } from "esbuild";
 rmSync("dist/bundle", { recursive: true, force: true });
 
 await build({
-  entryPoints: { heyvm: "dist/src/cli/main.js" },
+  entryPoints: { heyvm: "dist/src/cli/main.js", fast: "dist/src/cli/fast-path.js" },
   outdir: "dist/bundle",
   bundle: true,
   splitting: true,

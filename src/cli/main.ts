@@ -2,8 +2,8 @@
 // that prints or decides exit codes. Command handlers import their use cases lazily so that the
 // commands agents call in loops (exec, list) start fast.
 import { Command, CommanderError, Option } from "commander";
-import { UserError } from "../shared/errors.js";
 import type { CliIO } from "./io.js";
+import { reportError } from "./report-error.js";
 import { LOCAL_COMMANDS, registerLocalCommands } from "./commands/local.js";
 import { registerImageCommands } from "./commands/images.js";
 import { registerCloudCommands } from "./commands/cloud.js";
@@ -49,11 +49,6 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void, arg
   return program;
 }
 
-function describeUnexpected(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? error.message;
-  return String(error);
-}
-
 /** Runs the CLI on argv (without node and script) and resolves with the exit code. */
 export async function main(argv: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let exitCode = 0;
@@ -63,12 +58,6 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 1 ? 2 : error.exitCode;
-    if (error instanceof UserError) {
-      io.stderr.write(`heyvm: ${error.message}\n`);
-      if (error.hint) io.stderr.write(`  ${error.hint}\n`);
-      return error.exitCode;
-    }
-    io.stderr.write(`heyvm: unexpected error (please report it):\n${describeUnexpected(error)}\n`);
-    return 1;
+    return reportError(io, error);
   }
 }

@@ -4,7 +4,7 @@ import { UserError } from "../../shared/errors.js";
 import { heyoHome } from "../../state/home.js";
 import type { BackendName } from "../../shared/backend-name.js";
 import { print, printJson, stderrReporter, type CliIO } from "../io.js";
-import { age, table } from "../render.js";
+import { printList } from "../list-output.js";
 import { addDeployOptions, type DeployFlags } from "./deploy-options.js";
 
 interface WtFlags extends DeployFlags {
@@ -26,25 +26,6 @@ async function backendOption(name: string | undefined): Promise<BackendName | un
   return parseBackendName(name);
 }
 
-async function printList(io: CliIO, options: { all: boolean; wtOnly: boolean; json: boolean }): Promise<void> {
-  const { listSandboxes } = await import("../../core/list.js");
-  const rows = await listSandboxes(heyoHome(), { all: options.all, wtOnly: options.wtOnly });
-  if (options.json) {
-    printJson(io, rows);
-    return;
-  }
-  if (rows.length === 0) {
-    print(io, options.all ? "no sandboxes" : "no running sandboxes (use --all to include stopped ones)");
-    return;
-  }
-  print(
-    io,
-    table(
-      ["ID", "NAME", "STATE", "BACKEND", "BRANCH", "AGE", "WORKTREE"],
-      rows.map((r) => [r.id, r.name, r.state, r.backend, r.branch ?? "-", age(r.startedAt ?? r.createdAt), r.worktree]),
-    ),
-  );
-}
 
 /** The commands this module defines, so the CLI can register just the one being run. */
 export const LOCAL_COMMANDS = ["wt", "sh", "exec", "stop", "logs", "list"];
