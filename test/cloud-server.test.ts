@@ -107,6 +107,14 @@ describe("cloud server API", () => {
       ["symlink out", [{ path: "workspace/out", type: "symlink", linkpath: "../../../etc" }], /points outside the workspace/],
       ["absolute symlink", [{ path: "workspace/out", type: "symlink", linkpath: "/etc" }], /absolute path/],
       ["through a symlink", [{ path: "workspace/d", type: "symlink", linkpath: "." }, { path: "workspace/d/x", content: "x" }], /goes through the symbolic link/],
+      [
+        "chained symlinks",
+        [
+          { path: "workspace/x/y/z", type: "symlink", linkpath: "../.." },
+          { path: "workspace/t", type: "symlink", linkpath: "x/y/z/../.." },
+        ],
+        /points through the symbolic link x\/y\/z/,
+      ],
       ["hardlink out", [{ path: "workspace/h", type: "hardlink", linkpath: "/etc/shadow" }], /hard link/],
       ["fifo", [{ path: "workspace/p", type: "fifo" }], /only files, folders and links/],
     ];

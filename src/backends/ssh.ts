@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../shared/run.js";
+import { shellQuote } from "../shared/shell-quote.js";
 import type { SandboxDir } from "../state/sandbox-dir.js";
 import type { SshEndpoint } from "../state/records.js";
 import type { CommandOptions, SpawnSpec } from "./types.js";
@@ -49,10 +50,6 @@ export async function ensureSshMaterial(dir: SandboxDir): Promise<SshMaterial> {
   return material;
 }
 
-/** Quotes one word for a POSIX shell. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 function baseArgs(dir: SandboxDir, endpoint: SshEndpoint): string[] {
   const material = sshMaterial(dir);
@@ -94,7 +91,7 @@ export function sshExec(dir: SandboxDir, endpoint: SshEndpoint, argv: readonly s
 export function sshShell(dir: SandboxDir, endpoint: SshEndpoint, options: CommandOptions): SpawnSpec {
   const cwd = shellQuote(options.cwd ?? "/workspace");
   const remote = `${envPrefix(options.env)}cd ${cwd}; if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi`;
-  return { file: "ssh", args: [process.stdin.isTTY ? "-t" : "-T", ...baseArgs(dir, endpoint), "--", remote] };
+  return { file: "ssh", args: [options.tty ? "-tt" : "-T", ...baseArgs(dir, endpoint), "--", remote] };
 }
 
 /** Runs a command over SSH and collects its output (readiness checks, shutdown). */

@@ -98,7 +98,7 @@ export async function packWorkspace(root: string, files: string[], outPath: stri
         return true;
       },
     },
-    files,
+    files.map((file) => `./${file}`), // node-tar reads a leading "@" as "merge this archive"
   );
   return { path: outPath, files: files.length, inputBytes, sizeBytes: statSync(outPath).size };
 }

@@ -6,17 +6,27 @@ import { canReapOrphans } from "../backends/types.js";
 import { askOwner } from "../shared/owner-protocol.js";
 import type { HeyoHome } from "../state/home.js";
 import { isSameProcess, liveOwner } from "../state/liveness.js";
-import { readOwner } from "../state/records.js";
+import { readOwner, type OwnerRecord } from "../state/records.js";
+import { ConflictError } from "../shared/errors.js";
+import { STOP_GRACE_MS } from "../owner/main.js";
 import { resolveSandbox, type SandboxEntry } from "./catalog.js";
 
-/** How long stop waits for an owner to finish a graceful shutdown before ending it by force. */
-const STOP_WAIT_MS = 20_000;
+/**
+ * How long stop waits for an owner before ending it by force: the guest's grace period, the
+ * forced power-off after it, and the owner's own clean-up.
+ */
+export const STOP_WAIT_MS = 2 * STOP_GRACE_MS + 15_000;
 
 export interface StopResult {
   id: string;
   name: string;
   wasRunning: boolean;
   cleaned: string[];
+}
+
+/** Waits (up to ms) for this owner process to be gone; true if it is. */
+export function waitForOwnerExit(owner: OwnerRecord, ms: number): Promise<boolean> {
+  return waitForExit(owner.pid, owner.pidStartTime, owner.bootId, ms);
 }
 
 async function waitForExit(pid: number, startTime: string | null, bootId: string | null, ms: number): Promise<boolean> {
@@ -32,7 +42,11 @@ async function waitForExit(pid: number, startTime: string | null, bootId: string
 export async function cleanUpAfterDeadOwner(home: HeyoHome, entry: SandboxEntry): Promise<string[]> {
   const cleaned: string[] = [];
   const owner = readOwner(entry.dir);
-  if (owner && !isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) {
+  if (owner && isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) {
+    // Alive but not answering its socket: its machine is not an orphan, so leave it alone.
+    throw new ConflictError(`the owner of ${entry.spec.id} (pid ${owner.pid}) is running but does not answer`, `stop it with \`heyvm stop ${entry.spec.id}\` (it is ended by force if it stays silent)`);
+  }
+  if (owner) {
     rmSync(entry.dir.ownerPath, { force: true });
     rmSync(entry.dir.socketPath, { force: true });
     rmSync(entry.dir.liveMarker, { force: true });
@@ -46,6 +60,13 @@ export async function cleanUpAfterDeadOwner(home: HeyoHome, entry: SandboxEntry)
 export async function stopEntry(home: HeyoHome, entry: SandboxEntry): Promise<StopResult> {
   const result: StopResult = { id: entry.spec.id, name: entry.spec.name, wasRunning: false, cleaned: [] };
   const live = await liveOwner(entry.dir);
+  const silent = live ? undefined : readOwner(entry.dir);
+  if (silent && isSameProcess(silent.pid, silent.pidStartTime, silent.bootId)) {
+    process.kill(silent.pid, "SIGTERM"); // alive but not answering its socket
+    if (!(await waitForOwnerExit(silent, STOP_WAIT_MS))) process.kill(silent.pid, "SIGKILL");
+    await waitForOwnerExit(silent, 5_000);
+    result.wasRunning = true;
+  }
   if (live) {
     result.wasRunning = true;
     const { pid, pidStartTime, bootId } = live.owner;

@@ -36,13 +36,15 @@ export async function planWorktree(repo: Repository, branch: string, requestedPa
   await checkBranchName(repo.top, branch);
   const slug = slugify(branch);
   if (!slug) throw new UserError(`the branch name "${branch}" has no letters or digits to name a folder after`, { hint: "pass --path to choose the folder" });
+  const target = requestedPath ? resolve(cwd, requestedPath) : join(dirname(repo.mainTop), slug);
   let worktrees = await listWorktrees(repo.top);
-  if (worktrees.some((w) => w.prunable)) {
-    // Folders deleted by hand leave registrations behind that block `worktree add`.
+  if (worktrees.some((w) => w.prunable && (w.branch === branch || samePath(w.path, target)))) {
+    // A folder deleted by hand leaves its registration behind, which blocks `worktree add` for
+    // this branch or folder. Only then is git asked to prune (it keeps locked worktrees, e.g.
+    // on a drive that is not mounted now).
     await git(repo.top, ["worktree", "prune"]);
     worktrees = await listWorktrees(repo.top);
   }
-  const target = requestedPath ? resolve(cwd, requestedPath) : join(dirname(repo.mainTop), slug);
   const existing = worktrees.find((w) => w.branch === branch);
   if (existing) {
     if (requestedPath && !samePath(existing.path, target)) {

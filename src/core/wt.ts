@@ -15,7 +15,7 @@ import { writeSpec, type ExtraMount, type SandboxSpec } from "../state/records.j
 import { createSandbox, findByBranch, type SandboxEntry } from "./catalog.js";
 import { shellInEntry } from "./attach.js";
 import { startOwner } from "./owner-launch.js";
-import { cleanUpAfterDeadOwner, stopEntry } from "./stop.js";
+import { STOP_WAIT_MS, cleanUpAfterDeadOwner, stopEntry, waitForOwnerExit } from "./stop.js";
 import { applyWorktreePlan, planWorktree } from "./worktree.js";
 
 export interface WtRequest {
@@ -25,6 +25,8 @@ export interface WtRequest {
   backend?: BackendName;
   image?: string;
   network: boolean;
+  /** The user has a terminal, so the shell gets one too. */
+  tty: boolean;
 }
 
 export interface WtSandbox {
@@ -48,10 +50,15 @@ function isInside(child: string, parent: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
-/** A linked worktree's .git file points into the common git folder, so it must be visible too. */
+/**
+ * A linked worktree's .git file points into the common git folder, so it must be visible too
+ * (writable: commits write objects and refs). Its config and hooks stay read-only: code in the
+ * sandbox must not plant a hook or core.fsmonitor that the host's git would then run.
+ */
 function gitMounts(repo: Repository, worktree: string): ExtraMount[] {
   if (isInside(repo.commonDir, worktree)) return [];
-  return [{ host: repo.commonDir, guest: repo.commonDir, readOnly: false }];
+  const guarded = ["config", "hooks"].map((name) => join(repo.commonDir, name)).filter((path) => existsSync(path));
+  return [{ host: repo.commonDir, guest: repo.commonDir, readOnly: false }, ...guarded.map((path) => ({ host: path, guest: path, readOnly: true }))];
 }
 
 async function writeGitIdentity(repo: Repository, home: string): Promise<void> {
@@ -94,8 +101,13 @@ export async function ensureWtSandbox(home: HeyoHome, request: WtRequest, report
     };
     let entry = existing;
     if (entry && (await liveOwner(entry.dir))) {
-      if (entry.spec.backend !== wanted.backend) {
-        throw new ConflictError(`sandbox ${entry.spec.id} for ${request.branch} is running on ${entry.spec.backend}`, `stop it first: heyvm stop ${entry.spec.id}`);
+      const differences = [
+        entry.spec.backend !== wanted.backend ? `backend ${entry.spec.backend}` : "",
+        entry.spec.network !== wanted.network ? (entry.spec.network ? "network on" : "network off") : "",
+        (entry.spec.image ?? null) !== (wanted.image ?? null) ? `image ${entry.spec.image ?? "default"}` : "",
+      ].filter(Boolean);
+      if (differences.length > 0) {
+        throw new ConflictError(`sandbox ${entry.spec.id} for ${request.branch} is running with ${differences.join(", ")}`, `stop it first (heyvm stop ${entry.spec.id}) to start it with other settings`);
       }
     } else if (entry) {
       const spec: SandboxSpec = { ...entry.spec, ...wanted };
@@ -113,7 +125,14 @@ export async function ensureWtSandbox(home: HeyoHome, request: WtRequest, report
 async function ensureOwner(home: HeyoHome, sandbox: WtSandbox, backend: Backend, mode: "detached" | "attached", reporter: Reporter) {
   const { entry } = sandbox;
   return withLock(home, `sandbox:${entry.spec.id}`, START_LOCK_WAIT_MS, async () => {
-    if (await liveOwner(entry.dir)) return { reused: true as const };
+    const live = await liveOwner(entry.dir);
+    if (live?.status === "stopping") {
+      // It is going away: wait for it, then start afresh (reusing it would hand out a dying sandbox).
+      reporter.progress(`sandbox ${entry.spec.id} is stopping; waiting to start it again`);
+      await waitForOwnerExit(live.owner, STOP_WAIT_MS);
+    } else if (live) {
+      return { reused: true as const };
+    }
     for (const line of await cleanUpAfterDeadOwner(home, entry)) reporter.info(`cleaned up ${line}`);
     if (canPrepareImages(backend)) await backend.prepareImage(home, entry.spec.image, reporter);
     if (canPrepareSandboxes(backend)) await backend.prepareSandbox(home, entry.dir, entry.spec, reporter);
@@ -139,10 +158,10 @@ export async function wtAttached(home: HeyoHome, request: WtRequest, reporter: R
   const started = await ensureOwner(home, sandbox, backend, "attached", reporter);
   if (started.reused) {
     reporter.info(`sandbox ${sandbox.entry.spec.id} is already running; it keeps running after this shell`);
-    return { sandbox: { ...sandbox, reused: true }, exitCode: await shellInEntry(sandbox.entry, { tty: true }) };
+    return { sandbox: { ...sandbox, reused: true }, exitCode: await shellInEntry(sandbox.entry, { tty: request.tty }) };
   }
   try {
-    return { sandbox, exitCode: await shellInEntry(sandbox.entry, { tty: true }) };
+    return { sandbox, exitCode: await shellInEntry(sandbox.entry, { tty: request.tty }) };
   } finally {
     await stopEntry(home, sandbox.entry);
     started.owner.child.stdin?.destroy();
@@ -150,9 +169,9 @@ export async function wtAttached(home: HeyoHome, request: WtRequest, reporter: R
 }
 
 /** `wt <branch> --shell`: a shell in the branch's running sandbox. */
-export async function wtShell(home: HeyoHome, branch: string, cwd: string): Promise<number> {
+export async function wtShell(home: HeyoHome, branch: string, cwd: string, tty: boolean): Promise<number> {
   const repo = await findRepository(cwd);
   const entry = findByBranch(home, repo.commonDir, branch);
   if (!entry) throw new UserError(`branch ${branch} has no sandbox yet`, { hint: `create one with \`heyvm wt ${branch} --detach\``, exitCode: 3 });
-  return shellInEntry(entry, { tty: true }, 120_000);
+  return shellInEntry(entry, { tty }, 120_000);
 }

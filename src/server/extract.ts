@@ -36,6 +36,25 @@ export class EntryChecker {
 
   constructor(private readonly limits: ExtractLimits) {}
 
+  /**
+   * The first earlier symlink that resolving `target` from `from` walks through, if any: a
+   * lexically harmless "x/y/z/../.." really goes wherever the link x/y/z leads.
+   */
+  private linkOnTheWay(from: string, target: string): string | undefined {
+    const stack = from === "." ? [] : from.split("/");
+    const steps = target.split("/").filter((p) => p !== "" && p !== ".");
+    for (const [i, step] of steps.entries()) {
+      if (step === "..") {
+        stack.pop();
+        continue;
+      }
+      stack.push(step);
+      const here = stack.join("/");
+      if (i < steps.length - 1 && this.symlinks.has(here)) return here;
+    }
+    return undefined;
+  }
+
   /** Why this entry is refused, or undefined when it is fine. */
   problem(entry: Pick<ReadEntry, "path" | "type" | "linkpath" | "size">): string | undefined {
     const raw = entry.path;
@@ -57,6 +76,8 @@ export class EntryChecker {
       if (!target || posix.isAbsolute(target)) return `symbolic link ${JSON.stringify(raw)} points to the absolute path ${JSON.stringify(target)}`;
       const resolved = posix.normalize(posix.join(posix.dirname(relative || "."), target));
       if (escapes(resolved)) return `symbolic link ${JSON.stringify(raw)} points outside the workspace (${target})`;
+      const through = this.linkOnTheWay(posix.dirname(relative || "."), target);
+      if (through) return `symbolic link ${JSON.stringify(raw)} points through the symbolic link ${through} (links may not chain)`;
       this.symlinks.add(relative);
     } else if (entry.type === "Link") {
       const target = (entry.linkpath ?? "").split("/").filter((p) => p !== "" && p !== ".");

@@ -42,6 +42,15 @@ function toReply(error: unknown, log: LogLine): Reply {
   return errorReply(new HttpError(500, "internal server error (see the server log)", "internal"));
 }
 
+/** The request's URL, or undefined when the path does not parse (e.g. "//"). */
+function parseRequestUrl(raw: string | undefined): URL | undefined {
+  try {
+    return new URL(raw ?? "/", "http://server");
+  } catch {
+    return undefined;
+  }
+}
+
 export async function startCloudServer(config: ServerConfig, logLine: LogLine): Promise<RunningServer> {
   const log: LogLine = (line) => logLine(`${new Date().toISOString()} ${line}`);
   const data = new ServerData(config.dataDir);
@@ -74,7 +83,9 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     if (!endpoint.is_public && tokenOf(req) !== endpoint.token_id) throw new HttpError(404, "no such endpoint", "not_found");
     const { entry } = await deployments.runningEntry(endpoint.token_id, endpoint.deployment_id);
     const view = await viewOf(entry);
-    const host = view.owner?.guestIp ?? (entry.spec.backend === "bubblewrap" ? "127.0.0.1" : undefined);
+    // Only bubblewrap sandboxes listen on this host's loopback. A VM's guest IP lives inside
+    // QEMU's user-mode network and is not reachable from the host, so there is no route to it.
+    const host = entry.spec.backend === "bubblewrap" && view.owner ? "127.0.0.1" : undefined;
     if (!host) throw new HttpError(502, `port forwarding is not available for driver ${entry.spec.backend} on this server`, "no_route");
     await new Promise<void>((resolve) => {
       const headers = { ...req.headers, host: `${host}:${endpoint.port}` };
@@ -95,7 +106,13 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
 
   const server = createServer((req, res) => {
     const started = performance.now();
-    const url = new URL(req.url ?? "/", "http://server");
+    const url = parseRequestUrl(req.url);
+    if (!url) {
+      sendReply(res, errorReply(new HttpError(400, "the request path is not a valid URL", "bad_request")));
+      req.resume();
+      log(`${req.socket.remoteAddress ?? "-"} ${req.method} (unparsable path) 400`);
+      return;
+    }
     let tokenId = "-";
     res.on("finish", () => {
       log(`${req.socket.remoteAddress ?? "-"} ${req.method} ${url.pathname} ${res.statusCode} ${Math.round(performance.now() - started)}ms ${tokenId}`);
@@ -127,7 +144,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? "/", "http://server");
+    const url = parseRequestUrl(req.url) ?? new URL("http://server/invalid");
     const started = performance.now();
     const refuse = (error: unknown) => {
       const reply = toReply(error, log);
@@ -144,7 +161,12 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     } catch (error) {
       return refuse(error);
     }
-    const deploymentId = decodeURIComponent(match[1] ?? "");
+    let deploymentId: string;
+    try {
+      deploymentId = decodeURIComponent(match[1] ?? "");
+    } catch {
+      return refuse(new HttpError(400, "the sandbox id in the path is not valid", "bad_request"));
+    }
     deployments
       .runningEntry(tokenId, deploymentId)
       .then(({ entry }) => {

@@ -11,7 +11,7 @@ import { processStartTime } from "../../state/liveness.js";
 import { imageDir, readManifest } from "../../images/store.js";
 import type { HeyoHome } from "../../state/home.js";
 import type { Availability, Backend, BootContext, CommandOptions, ImagePreparer, MachineAccess, RunningMachine, SpawnSpec } from "../types.js";
-import { CD_AND_EXEC, LOGIN_SHELL, guestEnvironment } from "../guest-env.js";
+import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment } from "../guest-env.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
 
 const READY_MARK = "HEYVM_READY";
@@ -55,6 +55,16 @@ function namespaceMembers(initPid: number): number[] {
     }
   }
   return members;
+}
+
+/** The sandbox's keeper process: the first child of its pid 1. */
+function keeperPid(initPid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${initPid}/task/${initPid}/children`, "utf8").trim().split(/\s+/).map(Number);
+    return children[0];
+  } catch {
+    return undefined;
+  }
 }
 
 function signalAll(pids: number[], signal: NodeJS.Signals): void {
@@ -101,7 +111,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   // The command itself says when bwrap has finished setting up (info-fd comes earlier).
   args.push("--info-fd", "3", "--", "/bin/sh", "-c", `echo ${READY_MARK}; exec sleep 2147483647`);
   reporter.info(`starting bwrap ${args.join(" ")}`);
-  const child = spawn(bwrap, args, { stdio: ["ignore", "pipe", "pipe", "pipe"] });
+  // bwrap passes its environment to the sandbox: only the fixed guest environment, no host secrets
+  const child = spawn(bwrap, args, { stdio: ["ignore", "pipe", "pipe", "pipe"], env: guestEnvironment(spec, SANDBOX_HOME) });
   let markSeen: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markSeen = resolve));
   let output = "";
@@ -123,15 +134,19 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const { initPid } = await Promise.race([readInfo(info as NodeJS.ReadableStream), early, spawnError]);
   await Promise.race([ready, early, spawnError]);
   const initStartTime = processStartTime(initPid);
+  const keeper = keeperPid(initPid); // right after readiness it is pid 1's only child
   reporter.info(`sandbox init is pid ${initPid}`);
   return {
     info: { guestIp: null, ssh: null, machine: { initPid, initStartTime } },
     exited,
     async stop(graceMs: number) {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      signalAll(namespaceMembers(initPid), "SIGTERM");
+      // The keeper (pid 2 inside) is spared: when it ends, pid 1 exits and the kernel kills the
+      // whole namespace at once, so the others would get no time to finish.
+      const others = () => namespaceMembers(initPid).filter((pid) => pid !== keeper && processStartTime(pid) !== null);
+      signalAll(others(), "SIGTERM");
       const deadline = Date.now() + graceMs;
-      while (Date.now() < deadline && namespaceMembers(initPid).some((pid) => processStartTime(pid) !== null)) {
+      while (Date.now() < deadline && others().length > 0) {
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       child.kill("SIGKILL"); // the inner init dies with its parent, and the pid namespace with it
@@ -157,8 +172,9 @@ function commandIn(access: MachineAccess, script: string, argv: readonly string[
   const { nsenter, args } = enterArgs(access);
   return {
     file: nsenter,
-    args: [...args, "--", "/bin/sh", "-c", script, "heyvm", options.cwd ?? WORKSPACE, ...argv],
-    env: guestEnvironment(access.spec, SANDBOX_HOME, options.env),
+    args: [...args, "--", "/bin/sh", "-c", script, "heyvm", ...enterWords(options.cwd ?? WORKSPACE, options.env), ...argv],
+    // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
+    env: guestEnvironment(access.spec, SANDBOX_HOME),
   };
 }
 

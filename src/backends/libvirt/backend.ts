@@ -20,7 +20,7 @@ import { ensureOverlay } from "../vm-disk.js";
 import type { Availability, Backend, BootContext, ImagePreparer, OrphanReaper, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess } from "./access.js";
 import { domainXml } from "./domain-xml.js";
-import { domainName, libvirtUri, virsh, VirshSession } from "./virsh.js";
+import { domainName, libvirtUri, virsh, virshQuote, VirshSession } from "./virsh.js";
 
 const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd"];
 const GUEST_IP = "10.0.2.15";
@@ -183,7 +183,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       { name: "opt/heyvm/ssh_host_ed25519_key", file: files.hostKey },
       { name: "opt/heyvm/gitconfig", file: files.gitconfig },
     ],
-  }).replace("restrict=on", spec.network ? "restrict=off" : "restrict=on");
+    network: spec.network,
+  });
   const xmlPath = join(dir.root, "domain.xml");
   writeFileSync(xmlPath, xml);
 
@@ -202,7 +203,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   try {
     const started = Date.now();
     reporter.info(`creating domain ${name} (${kvm.usable ? "kvm" : "tcg"}), ssh on 127.0.0.1:${port}`);
-    await session.command(`create --autodestroy ${xmlPath}`, /Domain .* created/, 120_000);
+    await session.command(`create --autodestroy ${virshQuote(xmlPath)}`, /Domain .* created/, 120_000);
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (!serialText.includes("HEYVM_READY")) {
       if (serialText.includes("HEYVM_FAILED")) throw new OperationFailedError(`the guest failed to start: ${/HEYVM_FAILED[^\n]*/.exec(serialText)?.[0] ?? ""}`);
@@ -230,6 +231,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       if (!alive(pid)) {
         clearInterval(timer);
         stopFollowing();
+        void closeSshMaster(dir, endpoint);
         resolve(stopping ? "stopped" : "the virtual machine powered off or crashed");
       }
     }, 500);
@@ -273,7 +275,12 @@ async function reapOrphans(_home: HeyoHome, dir: SandboxDir): Promise<string[]> 
     await virsh(["destroy", name], 60_000);
     cleaned.push(`domain ${name} (${state.stdout.trim()})`);
   }
-  rmSync(sshMaterial(dir).controlPath, { force: true });
+  const control = sshMaterial(dir).controlPath;
+  if (existsSync(control)) {
+    // a shared SSH connection whose owner was killed: ask its master process to exit
+    await closeSshMaster(dir, { host: "127.0.0.1", port: 22, user: "heyo" });
+    cleaned.push("shared SSH connection");
+  }
   return cleaned;
 }
 

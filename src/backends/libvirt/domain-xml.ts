@@ -14,6 +14,8 @@ export interface DomainOptions {
   disk: string;
   serialLog: string;
   sshPort: number;
+  /** Outbound network for the guest; without it QEMU's user network is restricted (SSH still forwarded). */
+  network: boolean;
   virtiofsd: string;
   shares: Array<{ source: string; tag: string }>;
   firmwareConfig: Array<{ name: string; file: string }>;
@@ -71,7 +73,7 @@ ${shares}
   </devices>
   <qemu:commandline>
     <qemu:arg value='-netdev'/>
-    <qemu:arg value='user,id=heyvmnet,restrict=on,hostfwd=tcp:127.0.0.1:${options.sshPort}-:22'/>
+    <qemu:arg value='user,id=heyvmnet,restrict=${options.network ? "off" : "on"},hostfwd=tcp:127.0.0.1:${options.sshPort}-:22'/>
     <qemu:arg value='-device'/>
     <qemu:arg value='virtio-net-pci,netdev=heyvmnet,bus=pcie.0,addr=0x10'/>
   </qemu:commandline>

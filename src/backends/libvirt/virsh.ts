@@ -11,6 +11,11 @@ export function libvirtUri(): string {
   return process.env.HEYVM_LIBVIRT_URI || "qemu:///system";
 }
 
+/** Quotes one argument for virsh's own command-line parser (interactive mode). */
+export function virshQuote(word: string): string {
+  return `'${word.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+
 export function domainName(sandboxId: string): string {
   return `heyvm-${sandboxId}`;
 }

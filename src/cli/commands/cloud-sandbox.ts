@@ -1,5 +1,6 @@
 // Cloud (dep-…) counterparts of sh, exec, stop, logs and list: the same output shapes as the
 // local commands, over the cloud client.
+import { shellQuote } from "../../shared/shell-quote.js";
 import { heyoHome } from "../../state/home.js";
 import type { CloudClient } from "../../cloud/client.js";
 import { print, printJson, type CliIO } from "../io.js";
@@ -13,10 +14,6 @@ async function client(): Promise<{ client: CloudClient; token: string }> {
   return { client: new CloudClient({ baseUrl: resolveCloudUrl(home, undefined), token }), token };
 }
 
-/** Quotes argv words for the `sh -c` the cloud runs commands with. */
-export function shellJoin(argv: readonly string[]): string {
-  return argv.map((word) => (/^[A-Za-z0-9_/.:=@%+,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(" ");
-}
 
 export async function cloudShell(io: CliIO, id: string): Promise<number> {
   const { client: cloud, token } = await client();
@@ -60,7 +57,7 @@ export async function cloudShell(io: CliIO, id: string): Promise<number> {
 
 export async function cloudExec(io: CliIO, id: string, command: string[], options: { cwd?: string; env: Record<string, string> }): Promise<number> {
   const { client: cloud } = await client();
-  const result = await cloud.exec(id, { command: shellJoin(command), ...(options.cwd ? { cwd: options.cwd } : {}), ...(Object.keys(options.env).length ? { env: options.env } : {}) });
+  const result = await cloud.exec(id, { command: command.map(shellQuote).join(" ") /* the cloud runs it with sh -c */, ...(options.cwd ? { cwd: options.cwd } : {}), ...(Object.keys(options.env).length ? { env: options.env } : {}) });
   io.stdout.write(result.stdout);
   io.stderr.write(result.stderr);
   return result.exit_code;

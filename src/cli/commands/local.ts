@@ -74,10 +74,10 @@ function registerWt(program: Command, io: CliIO, setExitCode: (code: number) => 
     const home = heyoHome();
     if (flags.shell) {
       const { wtShell } = await import("../../core/wt.js");
-      setExitCode(await wtShell(home, branch, process.cwd()));
+      setExitCode(await wtShell(home, branch, process.cwd(), Boolean(process.stdin.isTTY)));
       return;
     }
-    const request = { branch, cwd: process.cwd(), path: flags.path, backend: await backendOption(flags.backend), image: flags.image, network: flags.network };
+    const request = { branch, cwd: process.cwd(), path: flags.path, backend: await backendOption(flags.backend), image: flags.image, network: flags.network, tty: Boolean(process.stdin.isTTY) };
     const reporter = stderrReporter(io, flags.quiet || flags.json);
     if (flags.detach) {
       const { wtDetached } = await import("../../core/wt.js");
@@ -111,7 +111,7 @@ function registerSh(program: Command, io: CliIO, setExitCode: (code: number) => 
         return;
       }
       const { shellInSandbox } = await import("../../core/attach.js");
-      setExitCode(await shellInSandbox(heyoHome(), id, { tty: true }));
+      setExitCode(await shellInSandbox(heyoHome(), id, { tty: Boolean(process.stdin.isTTY) }));
     });
 }
 
@@ -122,7 +122,7 @@ function registerExec(program: Command, io: CliIO, setExitCode: (code: number) =
     .argument("<id>", "sandbox id, unique id prefix, wt-<slug> name or branch name")
     .argument("<command...>", "the command and its arguments (put -- before it)")
     .option("-w, --workdir <dir>", "working folder inside (default /workspace)")
-    .option("-e, --env <KEY=VALUE...>", "environment variables for the command")
+    .option("-e, --env <KEY=VALUE>", "an environment variable for the command (repeatable; before <id>)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .passThroughOptions()
     .action(async (id: string, words: string[], flags: { workdir?: string; env?: string[] }) => {
       const command = words[0] === "--" ? words.slice(1) : words;

@@ -13,6 +13,7 @@ import { CommandFailedError, findSystemExecutable, run } from "../../shared/run.
 import type { HeyoHome } from "../../state/home.js";
 import { writeJsonFile } from "../../shared/json.js";
 import { IMAGE_MANIFEST, type ImageManifest } from "../store.js";
+import { shellQuote } from "../../shared/shell-quote.js";
 import { CUSTOMIZE_SCRIPT, GUEST_FILES } from "./guest-files.js";
 
 /** The files of a VM image, by role. */
@@ -182,7 +183,7 @@ async function buildRootfs(work: string, out: string, reporter: Reporter, suite:
       "--dpkgopt=path-exclude=/usr/share/info/*",
       "--dpkgopt=path-exclude=/usr/share/lintian/*",
       "--dpkgopt=path-exclude=/usr/share/bash-completion/*",
-      `--customize-hook=cp -a '${guest}/.' "$1/"`,
+      `--customize-hook=cp -a ${shellQuote(`${guest}/.`)} "$1/"`,
       `--customize-hook=chroot "$1" /bin/sh ${CUSTOMIZE_SCRIPT}`,
       suite,
       root,

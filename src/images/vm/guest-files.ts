@@ -67,7 +67,12 @@ mount_share() { # tag dir
   log "could not mount share $1 on $2"; return 1
 }
 mount_share workspace /workspace
-[ -n "$HEYVM_GITDIR" ] && mount_share gitdir "$HEYVM_GITDIR"
+if [ -n "$HEYVM_GITDIR" ] && mount_share gitdir "$HEYVM_GITDIR"; then
+  # the repository's config and hooks stay read-only: the host's git would run what is planted there
+  for p in "$HEYVM_GITDIR/config" "$HEYVM_GITDIR/hooks"; do
+    [ -e "$p" ] && mount --bind "$p" "$p" && mount -o remount,bind,ro "$p"
+  done
+fi
 
 # ---- network (QEMU user-mode net: slirp-internal addresses)
 $bb ip link set lo up
