@@ -29,13 +29,8 @@ export type Availability =
     }
   | { usable: false; reason: string; hint: string };
 
-/** Where progress and diagnostics go while a backend works (the owner's log, or the CLI). */
-export interface Reporter {
-  /** A step of something slow, shown to the user as progress. */
-  progress(message: string): void;
-  /** A line worth keeping in the log. */
-  info(message: string): void;
-}
+import type { Reporter } from "../shared/reporter.js";
+export type { Reporter };
 
 export interface BootContext {
   home: HeyoHome;

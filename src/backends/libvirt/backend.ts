@@ -10,11 +10,10 @@ import { findSystemExecutable } from "../../shared/run.js";
 import type { HeyoHome } from "../../state/home.js";
 import type { SandboxSpec } from "../../state/records.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
-import { withLock } from "../../state/lock.js";
 import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
-import { buildDefaultVmImage, VM_IMAGE_FILES } from "../../images/vm/build.js";
-import { CorruptImageError, verifyVmImage } from "../../images/vm/verify.js";
+import { VM_IMAGE_FILES } from "../../images/vm/files.js";
 import { kvmStatus } from "../kvm.js";
+import { processStartTime } from "../../state/liveness.js";
 import { closeSshMaster, ensureSshMaterial, sshExec, sshMaterial, sshRun, sshShell } from "../ssh.js";
 import { ensureOverlay } from "../vm-disk.js";
 import type { Availability, Backend, BootContext, ImagePreparer, OrphanReaper, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
@@ -53,6 +52,11 @@ async function probe(): Promise<Availability> {
 
 /** Makes sure the image exists and is sound; the default one is built on first use. */
 async function prepareImage(home: HeyoHome, image: string | null, reporter: Reporter): Promise<void> {
+  const [{ withLock }, { buildDefaultVmImage }, { CorruptImageError, verifyVmImage }] = await Promise.all([
+    import("../../state/lock.js"),
+    import("../../images/vm/build.js"),
+    import("../../images/vm/verify.js"),
+  ]);
   const name = image ?? DEFAULT_IMAGE;
   const dir = imageDir(home, "libvirt", name);
   await withLock(home, `image:libvirt:${name}`, 30 * 60_000, async () => {
@@ -80,6 +84,7 @@ function guestConfigFiles(dir: SandboxDir) {
 
 /** Keys, the pinned known_hosts, the guest's boot config and the copy-on-write disk. */
 async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec, reporter: Reporter): Promise<void> {
+  const { verifyVmImage } = await import("../../images/vm/verify.js");
   const material = await ensureSshMaterial(dir);
   const files = guestConfigFiles(dir);
   // Traversable (not listable) by QEMU's account; the files in it are 0600 and libvirt lends them.
@@ -146,13 +151,7 @@ function qemuPid(name: string): number | undefined {
 }
 
 function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? "");
-  } catch {
-    return false;
-  }
+  return pid !== undefined && processStartTime(pid) !== null; // null: gone, or a zombie
 }
 
 async function boot(context: BootContext): Promise<RunningMachine> {

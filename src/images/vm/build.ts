@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { spawn } from "node:child_process";
-import type { Reporter } from "../../backends/types.js";
+import type { Reporter } from "../../shared/reporter.js";
 import { OperationFailedError, UnavailableError } from "../../shared/errors.js";
 import { CommandFailedError, findSystemExecutable, run } from "../../shared/run.js";
 import type { HeyoHome } from "../../state/home.js";
@@ -16,8 +16,7 @@ import { IMAGE_MANIFEST, type ImageManifest } from "../store.js";
 import { shellQuote } from "../../shared/shell-quote.js";
 import { CUSTOMIZE_SCRIPT, GUEST_FILES } from "./guest-files.js";
 
-/** The files of a VM image, by role. */
-export const VM_IMAGE_FILES = { kernel: "vmlinux", compressedKernel: "vmlinuz", initrd: "initrd", rootfs: "rootfs.qcow2" } as const;
+import { VM_IMAGE_FILES } from "./files.js";
 
 /** Modules the initrd loads (with their dependencies), in this order. */
 const INITRD_MODULES = [
