@@ -3,7 +3,7 @@
 // serialise on locks so they end with one worktree, one sandbox record and one owner.
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve, isAbsolute } from "node:path";
-import { chooseDefaultBackend, usableBackend } from "../backends/registry.js";
+import { chooseDefaultBackend, loadBackend, usableBackend } from "../backends/registry.js";
 import { canPrepareImages, canPrepareSandboxes, type Backend, type Reporter } from "../backends/types.js";
 import { configValue, findRepository, type Repository } from "../git/repo.js";
 import type { BackendName } from "../shared/backend-name.js";
@@ -89,7 +89,10 @@ export async function ensureWtSandbox(home: HeyoHome, request: WtRequest, report
   return withLock(home, `repo:${repo.commonDir}`, 120_000, async () => {
     const plan = await planWorktree(repo, request.branch, request.path, request.cwd);
     const existing = findByBranch(home, repo.commonDir, request.branch);
-    const backend = await pickBackend(request, existing);
+    // A live sandbox on the asked-for backend is reused as it is: no need to probe the host
+    // (for libvirt that is a round trip to libvirtd) while every wt of this repository waits.
+    const reusable = existing && (!request.backend || request.backend === existing.spec.backend) && (await liveOwner(existing.dir));
+    const backend = reusable ? await loadBackend(existing.spec.backend) : await pickBackend(request, existing);
     await applyWorktreePlan(repo, plan);
     if (plan.action.kind === "create") reporter.info(`created worktree ${plan.path} for branch ${plan.branch}`);
     const wanted = {
