@@ -2,7 +2,7 @@
 // would (128 + signal number when it was killed). heyvm itself ignores the terminal's SIGINT
 // and SIGQUIT meanwhile (the child receives them too) and passes SIGTERM/SIGHUP on.
 import { spawn } from "node:child_process";
-import { constants } from "node:os";
+import { exitStatus } from "../shared/exit-status.js";
 import { UnavailableError, isErrnoError } from "../shared/errors.js";
 import type { SpawnSpec } from "../backends/types.js";
 
@@ -28,8 +28,7 @@ export function runInteractive(command: SpawnSpec): Promise<number> {
     });
     child.on("exit", (code, signal) => {
       cleanup();
-      if (signal) resolve(128 + (constants.signals[signal] ?? 1));
-      else resolve(code ?? 1);
+      resolve(exitStatus(code, signal));
     });
   });
 }

@@ -3,19 +3,18 @@
 // behave identically; only the caller (the server) is different.
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { constants } from "node:os";
 import { loadBackend, usableBackend } from "../backends/registry.js";
-import { canPrepareImages, canPrepareSandboxes, type CommandOptions, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
+import { type CommandOptions, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
 import { liveOwner } from "../state/liveness.js";
-import { withLock } from "../state/lock.js";
 import { readSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { createSandbox, viewOf, type SandboxEntry } from "./catalog.js";
-import { startOwner } from "./owner-launch.js";
-import { cleanUpAfterDeadOwner, stopEntry } from "./stop.js";
+import { ensureOwner } from "./owner-start.js";
+import { exitStatus } from "../shared/exit-status.js";
+import { stopEntry } from "./stop.js";
 
 export interface WorkspaceSandboxRequest {
   name: string;
@@ -37,14 +36,7 @@ export function openWorkspaceSandbox(home: HeyoHome, id: string): SandboxEntry |
 
 /** Starts a detached owner (idempotent: a live one is kept) and resolves once the sandbox is ready. */
 export async function startWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry, reporter: Reporter): Promise<void> {
-  const backend = await usableBackend(entry.spec.backend);
-  await withLock(home, `sandbox:${entry.spec.id}`, 660_000, async () => {
-    if (await liveOwner(entry.dir)) return;
-    await cleanUpAfterDeadOwner(home, entry);
-    if (canPrepareImages(backend)) await backend.prepareImage(home, entry.spec.image, reporter);
-    if (canPrepareSandboxes(backend)) await backend.prepareSandbox(home, entry.dir, entry.spec, reporter);
-    await startOwner(entry.dir, "detached", backend.features.virtualMachine ? 600_000 : 30_000);
-  });
+  await ensureOwner(home, entry, await usableBackend(entry.spec.backend), "detached", reporter);
 }
 
 /** Whether the owner really runs the sandbox right now (derived from liveness, never a file). */
@@ -122,7 +114,7 @@ export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: reado
         stdout: text(chunks.stdout, cut("stdout")),
         stderr: text(chunks.stderr, cut("stderr")),
         output: text(chunks.output, false),
-        exitCode: signal ? 128 + (constants.signals[signal] ?? 9) : (code ?? 1),
+        exitCode: exitStatus(code, signal),
       });
     });
   });

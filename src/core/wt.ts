@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve, isAbsolute } from "node:path";
 import { chooseDefaultBackend, loadBackend, usableBackend } from "../backends/registry.js";
-import { canPrepareImages, canPrepareSandboxes, type Backend, type Reporter } from "../backends/types.js";
+import type { Backend, Reporter } from "../backends/types.js";
 import { configValue, findRepository, type Repository } from "../git/repo.js";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError, UserError } from "../shared/errors.js";
@@ -14,8 +14,8 @@ import { withLock } from "../state/lock.js";
 import { writeSpec, type ExtraMount, type SandboxSpec } from "../state/records.js";
 import { createSandbox, findByBranch, type SandboxEntry } from "./catalog.js";
 import { shellInEntry } from "./attach.js";
-import { startOwner } from "./owner-launch.js";
-import { STOP_WAIT_MS, cleanUpAfterDeadOwner, stopEntry, waitForOwnerExit } from "./stop.js";
+import { stopEntry } from "./stop.js";
+import { ensureOwner } from "./owner-start.js";
 import { applyWorktreePlan, planWorktree } from "./worktree.js";
 
 export interface WtRequest {
@@ -37,13 +37,6 @@ export interface WtSandbox {
   reused: boolean;
 }
 
-/** How long a sandbox may take from owner start to ready. */
-function bootTimeoutMs(backend: Backend): number {
-  return backend.features.virtualMachine ? 600_000 : 30_000;
-}
-
-/** Waiting for another heyvm call that is starting the same sandbox. */
-const START_LOCK_WAIT_MS = 660_000;
 
 function isInside(child: string, parent: string): boolean {
   const rel = relative(parent, child);
@@ -91,7 +84,8 @@ export async function ensureWtSandbox(home: HeyoHome, request: WtRequest, report
     const existing = findByBranch(home, repo.commonDir, request.branch);
     // A live sandbox on the asked-for backend is reused as it is: no need to probe the host
     // (for libvirt that is a round trip to libvirtd) while every wt of this repository waits.
-    const reusable = existing && (!request.backend || request.backend === existing.spec.backend) && (await liveOwner(existing.dir));
+    const live = existing ? await liveOwner(existing.dir) : undefined;
+    const reusable = existing && live && (!request.backend || request.backend === existing.spec.backend);
     const backend = reusable ? await loadBackend(existing.spec.backend) : await pickBackend(request, existing);
     await applyWorktreePlan(repo, plan);
     if (plan.action.kind === "create") reporter.info(`created worktree ${plan.path} for branch ${plan.branch}`);
@@ -103,7 +97,7 @@ export async function ensureWtSandbox(home: HeyoHome, request: WtRequest, report
       network: request.network,
     };
     let entry = existing;
-    if (entry && (await liveOwner(entry.dir))) {
+    if (entry && live) {
       const differences = [
         entry.spec.backend !== wanted.backend ? `backend ${entry.spec.backend}` : "",
         entry.spec.network !== wanted.network ? (entry.spec.network ? "network on" : "network off") : "",
@@ -124,31 +118,11 @@ export async function ensureWtSandbox(home: HeyoHome, request: WtRequest, report
   });
 }
 
-/** Makes sure an owner runs the sandbox: reuses a live one, else starts a fresh one. */
-async function ensureOwner(home: HeyoHome, sandbox: WtSandbox, backend: Backend, mode: "detached" | "attached", reporter: Reporter) {
-  const { entry } = sandbox;
-  return withLock(home, `sandbox:${entry.spec.id}`, START_LOCK_WAIT_MS, async () => {
-    const live = await liveOwner(entry.dir);
-    if (live?.status === "stopping") {
-      // It is going away: wait for it, then start afresh (reusing it would hand out a dying sandbox).
-      reporter.progress(`sandbox ${entry.spec.id} is stopping; waiting to start it again`);
-      await waitForOwnerExit(live.owner, STOP_WAIT_MS);
-    } else if (live) {
-      return { reused: true as const };
-    }
-    for (const line of await cleanUpAfterDeadOwner(home, entry)) reporter.info(`cleaned up ${line}`);
-    if (canPrepareImages(backend)) await backend.prepareImage(home, entry.spec.image, reporter);
-    if (canPrepareSandboxes(backend)) await backend.prepareSandbox(home, entry.dir, entry.spec, reporter);
-    reporter.progress(`starting sandbox ${entry.spec.id} on ${backend.name}`);
-    const owner = await startOwner(entry.dir, mode, bootTimeoutMs(backend));
-    return { reused: false as const, owner };
-  });
-}
 
 /** `wt --detach`: returns once the sandbox is ready; idempotent for a branch. */
 export async function wtDetached(home: HeyoHome, request: WtRequest, reporter: Reporter): Promise<WtSandbox> {
   const { sandbox, backend } = await ensureWtSandbox(home, request, reporter);
-  const started = await ensureOwner(home, sandbox, backend, "detached", reporter);
+  const started = await ensureOwner(home, sandbox.entry, backend, "detached", reporter);
   return { ...sandbox, reused: started.reused };
 }
 
@@ -158,7 +132,7 @@ export async function wtDetached(home: HeyoHome, request: WtRequest, reporter: R
  */
 export async function wtAttached(home: HeyoHome, request: WtRequest, reporter: Reporter): Promise<{ sandbox: WtSandbox; exitCode: number }> {
   const { sandbox, backend } = await ensureWtSandbox(home, request, reporter);
-  const started = await ensureOwner(home, sandbox, backend, "attached", reporter);
+  const started = await ensureOwner(home, sandbox.entry, backend, "attached", reporter);
   if (started.reused) {
     reporter.info(`sandbox ${sandbox.entry.spec.id} is already running; it keeps running after this shell`);
     return { sandbox: { ...sandbox, reused: true }, exitCode: await shellInEntry(sandbox.entry, { tty: request.tty }) };

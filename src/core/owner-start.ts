@@ -1,0 +1,39 @@
+// Making sure an owner runs a sandbox, for every caller (wt, the cloud server): a live owner is
+// reused, a stopping one is waited for, a dead one's leftovers are cleaned, and a fresh owner is
+// started under the sandbox's lock, so concurrent callers end with exactly one owner.
+import { canPrepareImages, canPrepareSandboxes, type Backend, type Reporter } from "../backends/types.js";
+import type { HeyoHome } from "../state/home.js";
+import { liveOwner } from "../state/liveness.js";
+import { withLock } from "../state/lock.js";
+import type { OwnerMode } from "../state/records.js";
+import type { SandboxEntry } from "./catalog.js";
+import { startOwner, type StartedOwner } from "./owner-launch.js";
+import { STOP_WAIT_MS, cleanUpAfterDeadOwner, waitForOwnerExit } from "./stop.js";
+
+/** How long a sandbox may take from owner start to ready. */
+function bootTimeoutMs(backend: Backend): number {
+  return backend.features.virtualMachine ? 600_000 : 30_000;
+}
+
+/** Waiting for another heyvm call that is starting the same sandbox. */
+const START_LOCK_WAIT_MS = 660_000;
+
+export type EnsuredOwner = { reused: true } | { reused: false; owner: StartedOwner };
+
+export function ensureOwner(home: HeyoHome, entry: SandboxEntry, backend: Backend, mode: OwnerMode, reporter: Reporter): Promise<EnsuredOwner> {
+  return withLock(home, `sandbox:${entry.spec.id}`, START_LOCK_WAIT_MS, async (): Promise<EnsuredOwner> => {
+    const live = await liveOwner(entry.dir);
+    if (live?.status === "stopping") {
+      // It is going away: wait for it, then start afresh (reusing it would hand out a dying sandbox).
+      reporter.progress(`sandbox ${entry.spec.id} is stopping; waiting to start it again`);
+      await waitForOwnerExit(live.owner, STOP_WAIT_MS);
+    } else if (live) {
+      return { reused: true };
+    }
+    for (const line of await cleanUpAfterDeadOwner(home, entry)) reporter.info(`cleaned up ${line}`);
+    if (canPrepareImages(backend)) await backend.prepareImage(home, entry.spec.image, reporter);
+    if (canPrepareSandboxes(backend)) await backend.prepareSandbox(home, entry.dir, entry.spec, reporter);
+    reporter.progress(`starting sandbox ${entry.spec.id} on ${backend.name}`);
+    return { reused: false, owner: await startOwner(entry.dir, mode, bootTimeoutMs(backend)) };
+  });
+}
