@@ -7,7 +7,8 @@ import { askOwner } from "../shared/owner-protocol.js";
 import type { HeyoHome } from "../state/home.js";
 import { isSameProcess, liveOwner } from "../state/liveness.js";
 import { readOwner, type OwnerRecord } from "../state/records.js";
-import { ConflictError } from "../shared/errors.js";
+import { ConflictError, TimeoutError } from "../shared/errors.js";
+import { withLock } from "../state/lock.js";
 import { STOP_GRACE_MS } from "../owner/main.js";
 import { resolveSandbox, type SandboxEntry } from "./catalog.js";
 
@@ -57,7 +58,23 @@ export async function cleanUpAfterDeadOwner(home: HeyoHome, entry: SandboxEntry)
   return cleaned;
 }
 
+/** How long stop waits for a start in progress (it holds the sandbox's lock until ready). */
+const START_IN_PROGRESS_WAIT_MS = 300_000;
+
+/**
+ * Stops a sandbox. A start in progress holds the sandbox's lock until its owner is ready (or has
+ * failed): stop waits for it first, so it never misses an owner that is about to appear.
+ */
 export async function stopEntry(home: HeyoHome, entry: SandboxEntry): Promise<StopResult> {
+  try {
+    return await withLock(home, `sandbox:${entry.spec.id}`, START_IN_PROGRESS_WAIT_MS, () => stopNow(home, entry));
+  } catch (error) {
+    if (error instanceof TimeoutError) return stopNow(home, entry); // a start that hangs: stop anyway
+    throw error;
+  }
+}
+
+async function stopNow(home: HeyoHome, entry: SandboxEntry): Promise<StopResult> {
   const result: StopResult = { id: entry.spec.id, name: entry.spec.name, wasRunning: false, cleaned: [] };
   const live = await liveOwner(entry.dir);
   const silent = live ? undefined : readOwner(entry.dir);
