@@ -93,6 +93,7 @@ export interface NewSandbox {
   git: SandboxSpec["git"];
   mounts: SandboxSpec["mounts"];
   network: boolean;
+  ports?: number[];
 }
 
 export async function createSandbox(home: HeyoHome, request: NewSandbox): Promise<SandboxEntry> {
@@ -107,7 +108,7 @@ export async function createSandbox(home: HeyoHome, request: NewSandbox): Promis
       if (isErrnoError(error) && error.code === "EEXIST") continue;
       throw error;
     }
-    const spec: SandboxSpec = { id, ...request, createdAt: new Date().toISOString() };
+    const spec: SandboxSpec = { id, ...request, ports: request.ports ?? [], createdAt: new Date().toISOString() };
     writeSpec(dir, spec);
     return { dir, spec };
   }

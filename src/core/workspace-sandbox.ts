@@ -22,6 +22,8 @@ export interface WorkspaceSandboxRequest {
   image: string | null;
   workspace: string;
   network: boolean;
+  /** Guest ports the cloud exposes (open_ports). */
+  ports: number[];
 }
 
 export function createWorkspaceSandbox(home: HeyoHome, request: WorkspaceSandboxRequest): Promise<SandboxEntry> {

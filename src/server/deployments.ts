@@ -154,7 +154,7 @@ export class Deployments {
         this.log(`deployment ${id}: unpacked ${row.archive_id} into its workspace in ${Math.round(performance.now() - began)} ms`);
       }
       if (!isBackendName(row.driver)) throw new Error(`unknown driver ${row.driver}`);
-      const entry = await createWorkspaceSandbox(this.data.home, { name: id, backend: row.driver, image: backendImage, workspace, network: true });
+      const entry = await createWorkspaceSandbox(this.data.home, { name: id, backend: row.driver, image: backendImage, workspace, network: true, ports: parseJson<number[]>(row.open_ports, []) });
       this.store.updateDeployment(id, { sandbox_id: entry.spec.id });
       const reporter = { progress: (m: string) => this.log(`deployment ${id}: ${m}`), info: () => undefined };
       await startWorkspaceSandbox(this.data.home, entry, reporter);

@@ -83,14 +83,20 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     if (!endpoint.is_public && tokenOf(req) !== endpoint.token_id) throw new HttpError(404, "no such endpoint", "not_found");
     const { entry } = await deployments.runningEntry(endpoint.token_id, endpoint.deployment_id);
     const view = await viewOf(entry);
-    // Only bubblewrap sandboxes listen on this host's loopback. A VM's guest IP lives inside
-    // QEMU's user-mode network and is not reachable from the host, so there is no route to it.
-    const host = entry.spec.backend === "bubblewrap" && view.owner ? "127.0.0.1" : undefined;
-    if (!host) throw new HttpError(502, `port forwarding is not available for driver ${entry.spec.backend} on this server`, "no_route");
+    // bubblewrap sandboxes share this host's network, so their ports are its own; a VM's guest IP
+    // lives inside QEMU's user-mode network, so its ports are reached through the forwards it
+    // got at boot (one per open port, on 127.0.0.1), never through the guest address.
+    const host = "127.0.0.1";
+    const forwards = view.owner?.machine.forwards;
+    const forwarded = typeof forwards === "object" && forwards !== null && !Array.isArray(forwards) ? forwards[String(endpoint.port)] : undefined;
+    const port = entry.spec.backend === "bubblewrap" && view.owner ? endpoint.port : typeof forwarded === "number" ? forwarded : undefined;
+    if (port === undefined) {
+      throw new HttpError(502, `port ${endpoint.port} of ${endpoint.deployment_id} is not forwarded: only ports listed in open_ports when the sandbox was created are`, "no_route");
+    }
     await new Promise<void>((resolve) => {
       const headers = { ...req.headers, host: `${host}:${endpoint.port}` };
       delete headers.authorization;
-      const upstream = httpRequest({ host, port: endpoint.port, method: req.method, path: `${rest}${search}`, headers }, (answer) => {
+      const upstream = httpRequest({ host, port, method: req.method, path: `${rest}${search}`, headers }, (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
         answer.on("end", resolve);

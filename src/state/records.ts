@@ -28,6 +28,8 @@ export interface SandboxSpec {
   /** Further host folders the sandbox sees, e.g. the git common folder at its own path. */
   mounts: ExtraMount[];
   network: boolean;
+  /** Guest TCP ports to make reachable on the host's 127.0.0.1 (VMs forward each one). */
+  ports: number[];
   createdAt: string;
 }
 
@@ -80,6 +82,7 @@ function parseSpec(raw: JsonObject): SandboxSpec | undefined {
     git: git && git.commonDir && git.branch ? git : null,
     mounts: mounts.filter((m) => m.host && m.guest),
     network: raw.network !== false,
+    ports: Array.isArray(raw.ports) ? raw.ports.filter((p): p is number => typeof p === "number" && Number.isInteger(p) && p > 0 && p < 65536) : [],
     createdAt,
   };
 }

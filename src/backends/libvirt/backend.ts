@@ -161,6 +161,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const image = imageDir(home, "libvirt", imageName(spec));
   const name = domainName(spec.id);
   const port = await freePort();
+  const forwards: Array<{ host: number; guest: number }> = [];
+  for (const guest of spec.ports) forwards.push({ host: await freePort(), guest });
   const serialLog = join(dir.root, "serial.log");
   rmSync(serialLog, { force: true });
   const files = guestConfigFiles(dir);
@@ -174,6 +176,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     disk: dir.diskPath,
     serialLog,
     sshPort: port,
+    forwards,
     virtiofsd: virtiofsd() ?? VIRTIOFSD_PATHS[0] ?? "",
     shares: [{ source: spec.workspace, tag: "workspace" }, ...spec.mounts.slice(0, 1).map((m) => ({ source: m.host, tag: "gitdir" }))],
     firmwareConfig: [
@@ -248,7 +251,15 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     return !alive(pid);
   };
   return {
-    info: { guestIp: GUEST_IP, ssh: endpoint, machine: { domain: name, uri: libvirtUri(), accel: kvm.usable ? "kvm" : "tcg", qemuPid: pid ?? null } },
+    info: { guestIp: GUEST_IP, ssh: endpoint, machine: {
+        domain: name,
+        uri: libvirtUri(),
+        accel: kvm.usable ? "kvm" : "tcg",
+        qemuPid: pid ?? null,
+        // guest port → the 127.0.0.1 port that reaches it, for whoever exposes it (the cloud's proxy)
+        forwards: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
+      },
+    },
     exited,
     async stop(graceMs: number) {
       stopping = true;

@@ -14,6 +14,8 @@ export interface DomainOptions {
   disk: string;
   serialLog: string;
   sshPort: number;
+  /** Further guest TCP ports forwarded to 127.0.0.1 on the host. */
+  forwards: Array<{ host: number; guest: number }>;
   /** Outbound network for the guest; without it QEMU's user network is restricted (SSH still forwarded). */
   network: boolean;
   virtiofsd: string;
@@ -73,7 +75,7 @@ ${shares}
   </devices>
   <qemu:commandline>
     <qemu:arg value='-netdev'/>
-    <qemu:arg value='user,id=heyvmnet,restrict=${options.network ? "off" : "on"},hostfwd=tcp:127.0.0.1:${options.sshPort}-:22'/>
+    <qemu:arg value='user,id=heyvmnet,restrict=${options.network ? "off" : "on"},hostfwd=tcp:127.0.0.1:${options.sshPort}-:22${options.forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join("")}'/>
     <qemu:arg value='-device'/>
     <qemu:arg value='virtio-net-pci,netdev=heyvmnet,bus=pcie.0,addr=0x10'/>
   </qemu:commandline>
