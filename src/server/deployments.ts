@@ -3,7 +3,8 @@
 // with what really runs, so a row never says "running" for a machine that is gone. Operations on
 // one deployment run one after another.
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, readSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { lastLines, readFrom } from "../shared/file-tail.js";
 import { join } from "node:path";
 import type { DeployRequestParsed, Deployment, ExecResponse, LogsResponse, ReplaceMountRequest } from "../cloud/schema.js";
 import type { SandboxEntry } from "../core/catalog.js";
@@ -342,27 +343,10 @@ export class Deployments {
     const entry = this.entryOf(row);
     const running = row.status === "running" || row.status === "provisioning";
     if (!entry) return { text: offset === 0 && row.error_message ? `${row.error_message}\n` : "", offset, running };
-    let size = 0;
-    try {
-      size = statSync(entry.dir.logPath).size;
-    } catch {
-      return { text: "", offset, running };
-    }
-    if (size <= offset) return { text: "", offset: size, running };
-    const fd = openSync(entry.dir.logPath, "r");
-    try {
-      const buffer = Buffer.alloc(Math.min(size - offset, 4 * 1024 * 1024));
-      const read = readSync(fd, buffer, 0, buffer.length, offset);
-      let text = buffer.subarray(0, read).toString("utf8");
-      if (offset === 0 && lines > 0) {
-        const all = text.split("\n");
-        const trailing = all[all.length - 1] === "" ? 1 : 0;
-        text = all.slice(-(lines + trailing)).join("\n");
-      }
-      return { text, offset: offset + read, running };
-    } finally {
-      closeSync(fd);
-    }
+    const chunk = readFrom(entry.dir.logPath, offset, 4 * 1024 * 1024);
+    if (!chunk) return { text: "", offset, running };
+    const text = offset === 0 && lines > 0 ? lastLines(chunk.text, lines) : chunk.text;
+    return { text, offset: chunk.end, running };
   }
 
   /** Stops and frees every deployment whose TTL has passed. */

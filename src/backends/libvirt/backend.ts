@@ -2,7 +2,8 @@
 // really run a guest, software emulation otherwise). The owner holds an interactive virsh that
 // created the domain with --autodestroy, so the VM cannot outlive the owner. /workspace is the
 // live worktree over virtiofs; shell and exec go over SSH to a pinned host key.
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, rmSync, statSync, writeFileSync, copyFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import { readFrom } from "../../shared/file-tail.js";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { OperationFailedError, TimeoutError, UnavailableError } from "../../shared/errors.js";
@@ -121,22 +122,10 @@ function freePort(): Promise<number> {
 function followSerial(path: string, onText: (text: string) => void): () => void {
   let offset = 0;
   const timer = setInterval(() => {
-    let size: number;
-    try {
-      size = statSync(path).size;
-    } catch {
-      return;
-    }
-    if (size <= offset) return;
-    const fd = openSync(path, "r");
-    try {
-      const buffer = Buffer.alloc(size - offset);
-      const read = readSync(fd, buffer, 0, buffer.length, offset);
-      offset += read;
-      onText(buffer.subarray(0, read).toString("utf8"));
-    } finally {
-      closeSync(fd);
-    }
+    const chunk = readFrom(path, offset);
+    if (!chunk?.text) return;
+    offset = chunk.end;
+    onText(chunk.text);
   }, 100);
   return () => clearInterval(timer);
 }
