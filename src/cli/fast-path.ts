@@ -4,6 +4,7 @@
 // other argv (options, help, mistakes) returns undefined and goes to the full CLI in main.ts.
 import type { CliIO } from "./io.js";
 import { reportError } from "./report-error.js";
+import { isCloudId } from "../shared/ids.js";
 
 const LIST_FLAGS = new Set(["--json", "--all", "-a"]);
 
@@ -11,7 +12,7 @@ const LIST_FLAGS = new Set(["--json", "--all", "-a"]);
 export async function fastPath(argv: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number | undefined> {
   const [command, id, separator, ...rest] = argv;
   try {
-    if (command === "exec" && id && !id.startsWith("-") && !id.startsWith("dep-") && separator === "--" && rest.length > 0) {
+    if (command === "exec" && id && !id.startsWith("-") && !isCloudId(id) && separator === "--" && rest.length > 0) {
       const [{ execInSandbox }, { heyoHome }] = await Promise.all([import("../core/attach.js"), import("../state/home.js")]);
       return await execInSandbox(heyoHome(), id, rest, { tty: false });
     }

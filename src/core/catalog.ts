@@ -113,8 +113,3 @@ export async function createSandbox(home: HeyoHome, request: NewSandbox): Promis
     return { dir, spec };
   }
 }
-
-/** The id-or-name form of a cloud deployment, which other modules route to the cloud client. */
-export function isCloudId(query: string): boolean {
-  return /^dep-[0-9a-z]+$/i.test(query);
-}

@@ -3,13 +3,12 @@
 import { rmSync } from "node:fs";
 import { loadBackend } from "../backends/registry.js";
 import { canReapOrphans } from "../backends/types.js";
-import { askOwner } from "../shared/owner-protocol.js";
+import { STOP_GRACE_MS, askOwner } from "../shared/owner-protocol.js";
 import type { HeyoHome } from "../state/home.js";
 import { isSameProcess, liveOwner } from "../state/liveness.js";
 import { readOwner, type OwnerRecord } from "../state/records.js";
 import { ConflictError, TimeoutError } from "../shared/errors.js";
 import { withLock } from "../state/lock.js";
-import { STOP_GRACE_MS } from "../owner/main.js";
 import { resolveSandbox, type SandboxEntry } from "./catalog.js";
 
 /**

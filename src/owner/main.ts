@@ -10,11 +10,10 @@ import { heyoHome } from "../state/home.js";
 import { currentBootId, liveOwner, processStartTime } from "../state/liveness.js";
 import { readSpec, writeExit, writeOwner, type OwnerMode, type OwnerRecord, type OwnerState } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
+import { STOP_GRACE_MS } from "../shared/owner-protocol.js";
 import { serveControl } from "./control-server.js";
 import { OwnerLog } from "./log.js";
 
-/** How long a guest gets to shut down on its own before it is ended by force. */
-export const STOP_GRACE_MS = 10_000;
 const READY_FD = 3;
 
 function tellStarter(message: string): void {

@@ -2,6 +2,9 @@
 // (server) and by everything that asks it (liveness checks, stop).
 import { createConnection } from "node:net";
 
+/** How long an owner gives its guest to shut down on its own before ending it by force. */
+export const STOP_GRACE_MS = 10_000;
+
 export type OwnerRequest = { op: "status" } | { op: "stop"; reason?: string };
 
 export interface OwnerStatusAnswer {

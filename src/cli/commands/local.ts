@@ -1,6 +1,7 @@
 // Local sandbox commands: wt, sh, exec, stop, logs, list.
 import { Command, Option } from "commander";
 import { UserError } from "../../shared/errors.js";
+import { isCloudId } from "../../shared/ids.js";
 import { heyoHome } from "../../state/home.js";
 import type { BackendName } from "../../shared/backend-name.js";
 import { print, printJson, stderrReporter, type CliIO } from "../io.js";
@@ -104,7 +105,6 @@ function registerSh(program: Command, io: CliIO, setExitCode: (code: number) => 
     .description("open a shell in /workspace of a running sandbox (local sb-… or cloud dep-…)")
     .argument("<id>", "sandbox id, unique id prefix, wt-<slug> name or branch name")
     .action(async (id: string) => {
-      const { isCloudId } = await import("../../core/catalog.js");
       if (isCloudId(id)) {
         const { cloudShell } = await import("./cloud-sandbox.js");
         setExitCode(await cloudShell(io, id));
@@ -133,7 +133,7 @@ function registerExec(program: Command, io: CliIO, setExitCode: (code: number) =
         if (eq <= 0) throw new UserError(`--env takes KEY=VALUE, not "${pair}"`);
         env[pair.slice(0, eq)] = pair.slice(eq + 1);
       }
-      if (/^dep-/i.test(id)) {
+      if (isCloudId(id)) {
         const { cloudExec } = await import("./cloud-sandbox.js");
         setExitCode(await cloudExec(io, id, command, { cwd: flags.workdir, env }));
         return;
@@ -150,7 +150,7 @@ function registerStop(program: Command, io: CliIO): void {
     .argument("<id>", "sandbox id, unique id prefix, wt-<slug> name or branch name (or dep-… for cloud)")
     .option("--json", "print the result as JSON")
     .action(async (id: string, flags: { json?: boolean }) => {
-      if (/^dep-/i.test(id)) {
+      if (isCloudId(id)) {
         const { cloudStop } = await import("./cloud-sandbox.js");
         await cloudStop(io, id, flags.json ?? false);
         return;
@@ -172,7 +172,7 @@ function registerLogs(program: Command, io: CliIO): void {
     .action(async (id: string, flags: { follow?: boolean; lines: string }) => {
       const lines = Number(flags.lines);
       if (!Number.isInteger(lines) || lines < 0) throw new UserError(`--lines takes a whole number, not "${flags.lines}"`);
-      if (/^dep-/i.test(id)) {
+      if (isCloudId(id)) {
         const { cloudLogs } = await import("./cloud-sandbox.js");
         await cloudLogs(io, id, { follow: flags.follow ?? false, lines });
         return;
