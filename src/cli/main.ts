@@ -7,8 +7,7 @@ import { reportError } from "./report-error.js";
 import { LOCAL_COMMANDS, registerLocalCommands } from "./commands/local.js";
 import { registerImageCommands } from "./commands/images.js";
 import { registerCloudCommands } from "./commands/cloud.js";
-
-export const VERSION = "0.1.0";
+import { VERSION } from "../shared/version.js";
 
 const CLOUD_COMMANDS = ["login", "logout", "server"];
 
