@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
 
@@ -102,6 +102,24 @@ describe("heyvm wt on libvirt", { skip }, () => {
     assert.equal(again.code, 0, again.stderr);
     const exec = await t.run(["exec", id, "--", "cat", "from-host.txt"]);
     assert.equal(exec.stdout, "host\n");
+  });
+
+  test("the idle owner is the native monitor: it follows the serial console and records a guest that powers off", { timeout: 300_000 }, async () => {
+    const record = owner(t, id);
+    assert.match(readlinkSync(`/proc/${record.pid}/exe`), /heyvm-owner-monitor$/);
+    const logPath = join(t.home, "sandboxes", id, "owner.log");
+    const wrote = await t.run(["exec", id, "--", "sh", "-c", "echo late-console-line > /dev/console"]);
+    assert.equal(wrote.code, 0, wrote.stderr);
+    await waitFor(() => /console: late-console-line\n/.test(readFileSync(logPath, "utf8")), 10_000, "the serial line in owner.log");
+    await t.run(["exec", id, "--", "poweroff"]);
+    await waitFor(() => !isAlive(record.pid), 60_000, "the owner to exit after the guest powered off");
+    const rows = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<{ id: string; state: string; lastExit: string }>;
+    const row = rows.find((r) => r.id === id);
+    assert.equal(row?.state, "stopped");
+    assert.match(row?.lastExit ?? "", /machine ended on its own: the virtual machine powered off/);
+    await waitFor(() => !domainExists(record.machine.domain), 30_000, "the domain to be gone");
+    const again = await t.run(["wt", branch, "--detach"], { timeoutMs: 300_000 });
+    assert.equal(again.code, 0, again.stderr);
   });
 
   test("stop powers the guest off; a damaged disk is recreated before the next boot", { timeout: 300_000 }, async () => {

@@ -48,6 +48,26 @@ export interface MachineInfo {
   machine: JsonObject;
 }
 
+/**
+ * What the owner's native monitor needs to keep supervising a booted machine once the Node
+ * owner has turned into it (owner/hand-over.ts): numbers of open pipes, pids and files, nothing
+ * that lives only in this process.
+ */
+export interface MachineHandover {
+  /** The machine process that is the owner's child (bwrap, virsh); killing it ends the machine. */
+  child: { pid: number; name: string };
+  /** Pipes to keep open and never touch (virsh's stdin: closing it ends the domain). */
+  keepFds: number[];
+  /** Pipes carrying the machine's console: logged line by line. */
+  consoleFds: number[];
+  /** Pipes to read and discard, so that the child never blocks on a full pipe. */
+  drainFds: number[];
+  /** A process that is the machine without being the owner's child (QEMU under libvirtd). */
+  watch: { pid: number; reason: string } | null;
+  /** A file the machine's console goes to, and how much of it has been logged already. */
+  follow: { path: string; offset: number } | null;
+}
+
 /** A machine booted by the owner; the owner is its parent and its life is tied to the owner's. */
 export interface RunningMachine {
   info: MachineInfo;
@@ -55,6 +75,8 @@ export interface RunningMachine {
   exited: Promise<string>;
   /** Shuts the machine down gracefully, then by force after graceMs. */
   stop(graceMs: number): Promise<void>;
+  /** Describes the machine for the native monitor; the Node side stops watching it. */
+  handover?(): MachineHandover;
 }
 
 /** Everything known about a running sandbox, as read by a CLI command. */
@@ -111,6 +133,19 @@ export interface OrphanReaper {
 
 export function canReapOrphans(backend: Backend): backend is Backend & OrphanReaper {
   return typeof (backend as Partial<OrphanReaper>).reapOrphans === "function";
+}
+
+/**
+ * Backends whose machines can be shut down gracefully from a fresh process, knowing only what
+ * owner.json records: what the native owner monitor runs (`heyvm __sandbox_stop`) on a stop
+ * request. Ending the machine by force is the monitor's part (it kills its child).
+ */
+export interface GracefulStopper {
+  shutDownGracefully(access: MachineAccess, graceMs: number, reporter: Reporter): Promise<void>;
+}
+
+export function canStopGracefully(backend: Backend): backend is Backend & GracefulStopper {
+  return typeof (backend as Partial<GracefulStopper>).shutDownGracefully === "function";
 }
 
 /** Backends that need per-sandbox files (keys, a disk overlay) made before the first boot. */

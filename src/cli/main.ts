@@ -18,7 +18,7 @@ const CLOUD_COMMANDS = ["login", "logout", "server"];
 function soleCommand(argv: readonly string[]): string | undefined {
   const [first] = argv;
   if (!first || first === "help" || argv.includes("--help") || argv.includes("-h")) return undefined;
-  return [...LOCAL_COMMANDS, ...CLOUD_COMMANDS, "images", "__sandbox_owner"].includes(first) ? first : undefined;
+  return [...LOCAL_COMMANDS, ...CLOUD_COMMANDS, "images", "__sandbox_owner", "__sandbox_stop"].includes(first) ? first : undefined;
 }
 
 export function buildProgram(io: CliIO, setExitCode: (code: number) => void, argv: readonly string[] = []): Command {
@@ -36,7 +36,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void, arg
   if (only === undefined || LOCAL_COMMANDS.includes(only)) registerLocalCommands(program, io, setExitCode, only);
   if (only === undefined || only === "images") registerImageCommands(program, io);
   if (only === undefined || CLOUD_COMMANDS.includes(only)) registerCloudCommands(program, io, setExitCode);
-  if (only !== undefined && only !== "__sandbox_owner") return program;
+  if (only !== undefined && only !== "__sandbox_owner" && only !== "__sandbox_stop") return program;
   program
     .command("__sandbox_owner", { hidden: true })
     .argument("<id>")
@@ -44,6 +44,13 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void, arg
     .action(async (id: string, options: { attached?: boolean }) => {
       const { runOwner } = await import("../owner/main.js");
       setExitCode(await runOwner(id, options.attached ? "attached" : "detached"));
+    });
+  program
+    .command("__sandbox_stop", { hidden: true })
+    .argument("<id>")
+    .action(async (id: string) => {
+      const { runStopCommand } = await import("../owner/stop-command.js");
+      setExitCode(await runStopCommand(id));
     });
   return program;
 }

@@ -1,25 +1,12 @@
 // Starts the owner process of a sandbox and waits until it says the sandbox is ready (or fails,
 // in which case the error carries the tail of owner.log so the user sees why).
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
-import { basename, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { heyvmBin } from "../shared/heyvm-bin.js";
 import { OperationFailedError, TimeoutError } from "../shared/errors.js";
 import type { OwnerMode } from "../state/records.js";
 import type { SandboxDir } from "../state/sandbox-dir.js";
-
-/**
- * The CLI entry point, so that the owner shows up as `heyvm __sandbox_owner <id>` in ps.
- * HEYVM_BIN overrides; normally it is the script node was started with (bin/heyvm or its link).
- */
-export function heyvmBin(): string {
-  if (process.env.HEYVM_BIN) return process.env.HEYVM_BIN;
-  const script = process.argv[1];
-  if (script && basename(script) === "heyvm") return script;
-  // Called in-process (tests, embedding): bin/ relative to the bundle or to the tsc output.
-  const candidates = ["../../bin/heyvm", "../../../bin/heyvm"].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
-  return candidates.find((path) => existsSync(path)) ?? candidates[0] ?? "heyvm";
-}
 
 /** Node flags that keep an idle owner small; it only waits on a socket and a child. */
 const OWNER_NODE_FLAGS = ["--max-semi-space-size=1", "--max-old-space-size=64"];

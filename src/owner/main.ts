@@ -1,27 +1,37 @@
 // `heyvm __sandbox_owner <id>`: the small process that owns one sandbox. It boots the machine
 // through its backend, reports readiness on fd 3 to whoever started it, writes owner.json, serves
 // owner.sock, and shuts the machine down on SIGTERM, a stop request, or (attached mode) when the
-// CLI that started it goes away. The machine is its child and cannot outlive it.
+// CLI that started it goes away. The machine is its child and cannot outlive it. Once the sandbox
+// is ready, this Node process turns into the native owner monitor (hand-over.ts), which carries
+// on with the same pid; if that cannot happen it stays and does the same work itself.
 import { closeSync, fstatSync, mkdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import type { Server } from "node:net";
 import { loadBackend } from "../backends/registry.js";
-import { canReapOrphans, type RunningMachine } from "../backends/types.js";
+import { canReapOrphans, canStopGracefully, type Backend, type RunningMachine } from "../backends/types.js";
+import { handleFd } from "../shared/handle-fd.js";
+import { heyvmBin } from "../shared/heyvm-bin.js";
 import { heyoHome } from "../state/home.js";
 import { currentBootId, liveOwner, processStartTime } from "../state/liveness.js";
 import { readSpec, writeExit, writeOwner, type OwnerMode, type OwnerRecord, type OwnerState } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { STOP_GRACE_MS } from "../shared/owner-protocol.js";
 import { serveControl } from "./control-server.js";
+import { handOver } from "./hand-over.js";
 import { OwnerLog } from "./log.js";
 
 const READY_FD = 3;
 
-function tellStarter(message: string): void {
+function readinessPipeOpen(): boolean {
   try {
     fstatSync(READY_FD);
+    return true;
   } catch {
-    return; // started without a readiness pipe
+    return false; // started without a readiness pipe, or it was answered already
   }
+}
+
+function tellStarter(message: string): void {
+  if (!readinessPipeOpen()) return;
   try {
     writeSync(READY_FD, `${message}\n`);
     closeSync(READY_FD);
@@ -53,6 +63,7 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
 
   let state: OwnerState = "starting";
   let machine: RunningMachine | undefined;
+  let backend: Backend | undefined;
   let server: Server | undefined;
   let stopping: Promise<void> | undefined;
   let finish: (code: number) => void = () => undefined;
@@ -118,7 +129,7 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     writeOwner(dir, record());
     mkdirSync(home.live, { recursive: true });
     writeFileSync(dir.liveMarker, "");
-    const backend = await loadBackend(spec.backend);
+    backend = await loadBackend(spec.backend);
     if (canReapOrphans(backend)) {
       for (const line of await backend.reapOrphans(home, dir, spec)) log.line("owner", `cleaned up: ${line}`);
     }
@@ -141,6 +152,34 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     state = "running";
     writeOwner(dir, record());
     log.line("owner", "sandbox ready");
+    if (process.env.HEYVM_OWNER_MONITOR === "0") {
+      log.line("owner", "staying a Node process: the hand-over to the native monitor is off (HEYVM_OWNER_MONITOR=0)");
+    } else if (machine.handover && backend && canStopGracefully(backend)) {
+      log.flush();
+      const listenFd = handleFd(server);
+      let problem = "the control socket's descriptor is not available";
+      if (listenFd !== undefined) {
+        try {
+          problem = handOver({
+            id,
+            logPath: dir.logPath,
+            ownerPath: dir.ownerPath,
+            exitPath: dir.exitPath,
+            liveMarker: dir.liveMarker,
+            socketPath: dir.socketPath,
+            listenFd,
+            readyFd: readinessPipeOpen() ? READY_FD : undefined,
+            attached: mode === "attached",
+            machine: machine.handover(),
+            stopCommand: [process.execPath, heyvmBin(), "__sandbox_stop", id],
+            stopTimeoutMs: STOP_GRACE_MS + 20_000,
+          }); // returns only when the monitor could not take over
+        } catch (error) {
+          problem = describe(error);
+        }
+      }
+      log.line("owner", `staying a Node process (uses more memory): ${problem}`);
+    }
     tellStarter("ready");
   }
   void machine.exited.then((reason) => {

@@ -7,10 +7,11 @@ import { join } from "node:path";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { num } from "../../shared/json.js";
 import { findSystemExecutable } from "../../shared/run.js";
+import { handleFd } from "../../shared/handle-fd.js";
 import { processStartTime } from "../../state/liveness.js";
 import { imageDir, readManifest } from "../../images/store.js";
 import type { HeyoHome } from "../../state/home.js";
-import type { Availability, Backend, BootContext, CommandOptions, ImagePreparer, MachineAccess, RunningMachine, SpawnSpec } from "../types.js";
+import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, ImagePreparer, MachineAccess, RunningMachine, SpawnSpec } from "../types.js";
 import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment } from "../guest-env.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
 
@@ -77,6 +78,20 @@ function signalAll(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Asks every process in the sandbox to end (SIGTERM) and waits up to graceMs for them. The keeper
+ * (pid 2 inside) is spared: when it ends, pid 1 exits and the kernel kills the whole namespace at
+ * once, so the others would get no time to finish. The caller then kills bwrap.
+ */
+async function shutDownNamespace(initPid: number, keeper: number | undefined, graceMs: number): Promise<void> {
+  const others = () => namespaceMembers(initPid).filter((pid) => pid !== keeper && processStartTime(pid) !== null);
+  signalAll(others(), "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && others().length > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 function readInfo(stream: NodeJS.ReadableStream): Promise<{ initPid: number }> {
   return new Promise((resolve, reject) => {
     let text = "";
@@ -137,22 +152,27 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const keeper = keeperPid(initPid); // right after readiness it is pid 1's only child
   reporter.info(`sandbox init is pid ${initPid}`);
   return {
-    info: { guestIp: null, ssh: null, machine: { initPid, initStartTime } },
+    info: { guestIp: null, ssh: null, machine: { initPid, initStartTime, keeperPid: keeper ?? null } },
     exited,
     async stop(graceMs: number) {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      // The keeper (pid 2 inside) is spared: when it ends, pid 1 exits and the kernel kills the
-      // whole namespace at once, so the others would get no time to finish.
-      const others = () => namespaceMembers(initPid).filter((pid) => pid !== keeper && processStartTime(pid) !== null);
-      signalAll(others(), "SIGTERM");
-      const deadline = Date.now() + graceMs;
-      while (Date.now() < deadline && others().length > 0) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await shutDownNamespace(initPid, keeper, graceMs);
       child.kill("SIGKILL"); // the inner init dies with its parent, and the pid namespace with it
       await exited;
     },
+    handover() {
+      const consoleFds = [child.stdout, child.stderr].map(handleFd).filter((fd) => fd !== undefined);
+      if (child.pid === undefined || consoleFds.length !== 2) throw new OperationFailedError("bwrap's pipes are not available for the owner monitor");
+      return { child: { pid: child.pid, name: "bwrap" }, keepFds: [], consoleFds, drainFds: [], watch: null, follow: null };
+    },
   };
+}
+
+/** The graceful part of a stop, from what owner.json records (the monitor then kills bwrap). */
+async function shutDownGracefully(access: MachineAccess, graceMs: number): Promise<void> {
+  const initPid = num(access.owner.machine, "initPid");
+  if (initPid === undefined || processStartTime(initPid) !== access.owner.machine.initStartTime) return; // already gone
+  await shutDownNamespace(initPid, num(access.owner.machine, "keeperPid"), graceMs);
 }
 
 function enterArgs(access: MachineAccess): { nsenter: string; args: string[] } {
@@ -185,13 +205,14 @@ async function probe(): Promise<Availability> {
   return { usable: true, notes: [] };
 }
 
-export const bubblewrapBackend: Backend & ImagePreparer = {
+export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper = {
   name: "bubblewrap",
   features: { workspace: "bind", virtualMachine: false, images: true, networkIsolation: true, ssh: false },
   probe,
   boot,
   shellCommand: (access, options) => commandIn(access, LOGIN_SHELL, [], options),
   execCommand: (access, argv, options) => commandIn(access, CD_AND_EXEC, argv, options),
+  shutDownGracefully,
   async prepareImage(home, image) {
     imageRoot(home, image);
   },

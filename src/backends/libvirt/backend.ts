@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { OperationFailedError, TimeoutError, UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import type { HeyoHome } from "../../state/home.js";
-import type { SandboxSpec } from "../../state/records.js";
+import type { SandboxSpec, SshEndpoint } from "../../state/records.js";
+import { num, str } from "../../shared/json.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
 import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
 import { VM_IMAGE_FILES } from "../../images/vm/files.js";
@@ -17,7 +18,7 @@ import { kvmStatus } from "../kvm.js";
 import { processStartTime } from "../../state/liveness.js";
 import { closeSshMaster, ensureSshMaterial, sshExec, sshMaterial, sshRun, sshShell } from "../ssh.js";
 import { ensureOverlay } from "../vm-disk.js";
-import type { Availability, Backend, BootContext, ImagePreparer, OrphanReaper, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
+import type { Availability, Backend, BootContext, GracefulStopper, ImagePreparer, MachineAccess, OrphanReaper, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess } from "./access.js";
 import { domainXml } from "./domain-xml.js";
 import { domainName, libvirtUri, virsh, virshQuote, VirshSession } from "./virsh.js";
@@ -119,7 +120,7 @@ function freePort(): Promise<number> {
 }
 
 /** Follows the serial log file as QEMU writes it, handing new text to the owner log. */
-function followSerial(path: string, onText: (text: string) => void): () => void {
+function followSerial(path: string, onText: (text: string) => void): { stop(): void; offset(): number } {
   let offset = 0;
   const timer = setInterval(() => {
     const chunk = readFrom(path, offset);
@@ -127,7 +128,7 @@ function followSerial(path: string, onText: (text: string) => void): () => void 
     offset = chunk.end;
     onText(chunk.text);
   }, 100);
-  return () => clearInterval(timer);
+  return { stop: () => clearInterval(timer), offset: () => offset };
 }
 
 function qemuPid(name: string): number | undefined {
@@ -141,6 +142,26 @@ function qemuPid(name: string): number | undefined {
 
 function alive(pid: number | undefined): boolean {
   return pid !== undefined && processStartTime(pid) !== null; // null: gone, or a zombie
+}
+
+async function waitGone(pid: number | undefined, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (alive(pid) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+  return !alive(pid);
+}
+
+/**
+ * ACPI shutdown, then destroy after graceMs. Separate virsh calls, so that it works the same in
+ * the owner that holds the domain and in the short-lived stop command its monitor runs.
+ */
+async function shutDownDomain(dir: SandboxDir, endpoint: SshEndpoint, name: string, pid: number | undefined, graceMs: number, reporter: Reporter): Promise<void> {
+  await closeSshMaster(dir, endpoint);
+  await virsh(["shutdown", name], 30_000).catch(() => undefined);
+  if (!(await waitGone(pid, graceMs))) {
+    reporter.info(`guest did not power off within ${graceMs / 1000} s; destroying it`);
+    await virsh(["destroy", name], 30_000).catch(() => undefined);
+    await waitGone(pid, 10_000);
+  }
 }
 
 async function boot(context: BootContext): Promise<RunningMachine> {
@@ -180,10 +201,11 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   writeFileSync(xmlPath, xml);
 
   let serialText = "";
-  const stopFollowing = followSerial(serialLog, (text) => {
+  const serial = followSerial(serialLog, (text) => {
     serialText += text;
     context.console(text);
   });
+  const stopFollowing = serial.stop;
   const session = new VirshSession();
   const endpoint = { host: "127.0.0.1", port, user: "heyo" };
   const cleanupOnFailure = async () => {
@@ -234,11 +256,6 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       }
     });
   });
-  const waitGone = async (ms: number) => {
-    const until = Date.now() + ms;
-    while (alive(pid) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
-    return !alive(pid);
-  };
   return {
     info: { guestIp: GUEST_IP, ssh: endpoint, machine: {
         domain: name,
@@ -252,17 +269,29 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     exited,
     async stop(graceMs: number) {
       stopping = true;
-      await closeSshMaster(dir, endpoint);
-      session.send(`shutdown ${name}`);
-      if (!(await waitGone(graceMs))) {
-        reporter.info(`guest did not power off within ${graceMs / 1000} s; destroying it`);
-        session.send(`destroy ${name}`);
-        await waitGone(10_000);
-      }
+      await shutDownDomain(dir, endpoint, name, pid, graceMs, reporter);
       await session.close();
       stopFollowing();
     },
+    handover() {
+      const virshProcess = session.handover();
+      return {
+        child: { pid: virshProcess.pid, name: "virsh" },
+        keepFds: [virshProcess.stdin],
+        consoleFds: [],
+        drainFds: virshProcess.output,
+        watch: pid === undefined ? null : { pid, reason: "the virtual machine powered off or crashed" },
+        follow: { path: serialLog, offset: serial.offset() },
+      };
+    },
   };
+}
+
+/** The graceful part of a stop, from what owner.json records (the monitor then ends virsh). */
+async function shutDownGracefully(access: MachineAccess, graceMs: number, reporter: Reporter): Promise<void> {
+  const name = str(access.owner.machine, "domain");
+  if (!name || !access.owner.ssh) return;
+  await shutDownDomain(access.dir, access.owner.ssh, name, num(access.owner.machine, "qemuPid"), graceMs, reporter);
 }
 
 /** A domain left by an owner that was killed before virsh could close. */
@@ -288,7 +317,7 @@ function endpointOf(access: { owner: { ssh: { host: string; port: number; user: 
   return access.owner.ssh;
 }
 
-export const libvirtBackend: Backend & ImagePreparer & SandboxPreparer & OrphanReaper = {
+export const libvirtBackend: Backend & ImagePreparer & SandboxPreparer & OrphanReaper & GracefulStopper = {
   name: "libvirt",
   features: { workspace: "virtiofs", virtualMachine: true, images: true, networkIsolation: true, ssh: true },
   probe,
@@ -296,6 +325,7 @@ export const libvirtBackend: Backend & ImagePreparer & SandboxPreparer & OrphanR
   prepareImage,
   prepareSandbox,
   reapOrphans,
+  shutDownGracefully,
   shellCommand: (access, options) => sshShell(access.dir, endpointOf(access), options),
   execCommand: (access, argv, options) => sshExec(access.dir, endpointOf(access), argv, options),
 };

@@ -3,6 +3,7 @@
 // (and so to the owner that holds its stdin: if the owner dies, the pipe closes, virsh quits
 // and libvirt destroys the domain).
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { handleFd } from "../../shared/handle-fd.js";
 import { OperationFailedError } from "../../shared/errors.js";
 import { run, type RunResult } from "../../shared/run.js";
 
@@ -64,6 +65,14 @@ export class VirshSession {
   /** Fire-and-forget command (shutdown, destroy): the caller watches the domain itself. */
   send(line: string): void {
     if (this.child.exitCode === null) this.child.stdin.write(`${line}\n`);
+  }
+
+  /** virsh's pid and pipes, for the owner's native monitor to keep (stdin open: the domain lives). */
+  handover(): { pid: number; stdin: number; output: number[] } {
+    const stdin = handleFd(this.child.stdin);
+    const output = [handleFd(this.child.stdout), handleFd(this.child.stderr)].filter((fd) => fd !== undefined);
+    if (this.child.pid === undefined || stdin === undefined || output.length !== 2) throw new OperationFailedError("virsh's pipes are not available for the owner monitor");
+    return { pid: this.child.pid, stdin, output };
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,15 @@
+{
+  "targets": [
+    {
+      "target_name": "heyvm_exec",
+      "sources": ["native/exec-addon.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "heyvm-owner-monitor",
+      "type": "executable",
+      "sources": ["native/owner-monitor.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}

@@ -1,0 +1,84 @@
+// The owner's hand-over: once its sandbox is ready, the Node owner replaces itself (execve) with
+// heyvm's native owner monitor (native/owner-monitor.c). The pid stays, so owner.json stays true;
+// the machine stays its child; the control socket, the machine's pipes and the readiness pipe
+// pass by number. An idle Node process holds about 40 MB of memory; the monitor well under 1 MB.
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { MachineHandover } from "../backends/types.js";
+
+const MONITOR = "heyvm-owner-monitor";
+const ADDON = "heyvm_exec.node";
+
+interface ExecAddon {
+  execKeepingFds(file: string, argv: string[], env: string[], keepFds: number[]): never;
+}
+
+export interface HandoverPlan {
+  id: string;
+  logPath: string;
+  ownerPath: string;
+  exitPath: string;
+  liveMarker: string;
+  socketPath: string;
+  /** The control socket's listening descriptor. */
+  listenFd: number;
+  /** The pipe to the heyvm command waiting for readiness, if it is still open. */
+  readyFd: number | undefined;
+  attached: boolean;
+  machine: MachineHandover;
+  /** What the monitor runs on a stop request: the backend's graceful shutdown. */
+  stopCommand: string[];
+  stopTimeoutMs: number;
+}
+
+/** build/Release (node-gyp's output) of the checkout or package, searched upward from here. */
+function nativeDir(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth++) {
+    const candidate = join(dir, "build", "Release");
+    if (existsSync(join(candidate, MONITOR)) && existsSync(join(candidate, ADDON))) return candidate;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/** The monitor's argv; argv[0..2] keep the process looking like `heyvm __sandbox_owner <id>`. */
+export function monitorArgv(plan: HandoverPlan): string[] {
+  const { machine } = plan;
+  const argv = ["heyvm", "__sandbox_owner", plan.id, "--monitor"];
+  argv.push("--log", plan.logPath, "--owner-json", plan.ownerPath, "--exit-json", plan.exitPath, "--live", plan.liveMarker, "--socket", plan.socketPath);
+  argv.push("--listen-fd", String(plan.listenFd), "--child", String(machine.child.pid), "--child-name", machine.child.name);
+  if (plan.readyFd !== undefined) argv.push("--ready-fd", String(plan.readyFd));
+  for (const fd of machine.keepFds) argv.push("--keep-fd", String(fd));
+  for (const fd of machine.consoleFds) argv.push("--console-fd", String(fd));
+  for (const fd of machine.drainFds) argv.push("--drain-fd", String(fd));
+  if (machine.watch) argv.push("--watch-pid", String(machine.watch.pid), "--watch-reason", machine.watch.reason);
+  if (machine.follow) argv.push("--follow", machine.follow.path, "--follow-offset", String(machine.follow.offset));
+  if (plan.attached) argv.push("--attached");
+  argv.push("--stop-timeout-ms", String(plan.stopTimeoutMs), "--", ...plan.stopCommand);
+  return argv;
+}
+
+/** Replaces this process with the monitor. Returns only if it could not, saying why. */
+export function handOver(plan: HandoverPlan): string {
+  const dir = nativeDir();
+  if (!dir) return `the native owner monitor is not built (${MONITOR} and ${ADDON}; run \`npm run build\`)`;
+  let addon: ExecAddon;
+  try {
+    addon = createRequire(import.meta.url)(join(dir, ADDON)) as ExecAddon;
+  } catch (error) {
+    return `could not load ${ADDON}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const { machine } = plan;
+  // stdin too when attached (its end is the attached command going away): node marks it close-on-exec
+  const keep = [plan.listenFd, ...(plan.readyFd === undefined ? [] : [plan.readyFd]), ...(plan.attached ? [0] : []), ...machine.keepFds, ...machine.consoleFds, ...machine.drainFds];
+  const env = Object.entries(process.env).flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${value}`]));
+  try {
+    addon.execKeepingFds(join(dir, MONITOR), monitorArgv(plan), env, keep);
+  } catch (error) {
+    return `execve of ${MONITOR} failed: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  return "execve returned";
+}

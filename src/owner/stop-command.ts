@@ -1,0 +1,31 @@
+// `heyvm __sandbox_stop <id>`: what the native owner monitor runs on a stop request. It marks the
+// owner stopping in owner.json and runs the backend's graceful shutdown (SIGTERM to the sandbox's
+// processes, ACPI power-off…), logging to owner.log. Ending the machine by force after that is the
+// monitor's part: it kills its child.
+import { loadBackend } from "../backends/registry.js";
+import { canStopGracefully } from "../backends/types.js";
+import { heyoHome } from "../state/home.js";
+import { readOwner, readSpec, writeOwner } from "../state/records.js";
+import { SandboxDir } from "../state/sandbox-dir.js";
+import { STOP_GRACE_MS } from "../shared/owner-protocol.js";
+import { OwnerLog } from "./log.js";
+
+export async function runStopCommand(id: string): Promise<number> {
+  const dir = new SandboxDir(heyoHome(), id);
+  const log = new OwnerLog(dir.logPath);
+  const spec = readSpec(dir);
+  const owner = readOwner(dir);
+  if (!spec || !owner) {
+    log.line("owner", "stop: sandbox.json or owner.json is missing; the machine is ended by force");
+    return 1;
+  }
+  writeOwner(dir, { ...owner, state: "stopping" });
+  const backend = await loadBackend(spec.backend);
+  if (!canStopGracefully(backend)) {
+    log.line("owner", `stop: ${spec.backend} has no graceful shutdown; the machine is ended by force`);
+    return 1;
+  }
+  const reporter = { progress: (message: string) => log.line("owner", message), info: (message: string) => log.line("owner", message) };
+  await backend.shutDownGracefully({ dir, spec, owner }, STOP_GRACE_MS, reporter);
+  return 0;
+}
