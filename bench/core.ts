@@ -84,11 +84,16 @@ function main(): void {
     console.log(row("heyvm list --all (1,000 records + 7 live)", `${listAll1000.toFixed(1)} ms`, `${(listAll1000 / baselineLarge).toFixed(2)}× baseline`));
     console.log(row("heyvm wt <branch> --detach, call to ready", `${median(detachTimes).toFixed(0)} ms`, `median of ${detachTimes.length} (target < 1000 ms)`));
 
-    const owners = ids.map((sandbox) => (JSON.parse(readFileSync(join(home, "sandboxes", sandbox, "owner.json"), "utf8")) as { pid: number }).pid);
-    const memories = owners.map(memoryOf);
-    console.log(row("idle owner RSS", `${median(memories.map((m) => m.rss)).toFixed(1)} MB`, "(target < 40 MB; includes node's binary, shared by all owners)"));
-    console.log(row(`idle owner PSS (${owners.length} owners running)`, `${median(memories.map((m) => m.pss)).toFixed(1)} MB`, "proportional share: what each owner really adds"));
-    console.log(row("idle owner private dirty memory", `${median(memories.map((m) => m.privateDirty)).toFixed(1)} MB`));
+    const ownerPid = (sandbox: string) => (JSON.parse(readFileSync(join(home, "sandboxes", sandbox, "owner.json"), "utf8")) as { pid: number }).pid;
+    const memories = ids.map(ownerPid).map(memoryOf);
+    // the same owner kept as a Node process, for comparison
+    const nodeOwnerId = sh(`${HEYVM} wt bench/node-owner --detach -q`, repo, { ...env, HEYVM_OWNER_MONITOR: "0" });
+    ids.push(nodeOwnerId);
+    const nodeOwner = memoryOf(ownerPid(nodeOwnerId));
+    const rss = median(memories.map((m) => m.rss));
+    console.log(row("idle owner RSS (native monitor)", `${rss.toFixed(1)} MB`, `median of ${memories.length} (target < 40 MB)`));
+    console.log(row(`idle owner PSS (${memories.length + 1} owners running)`, `${median(memories.map((m) => m.pss)).toFixed(1)} MB`, "proportional share: what each owner really adds"));
+    console.log(row("idle owner kept in Node (HEYVM_OWNER_MONITOR=0)", `${nodeOwner.rss.toFixed(1)} MB`, `RSS; PSS ${nodeOwner.pss.toFixed(1)} MB; the monitor uses ${(rss / nodeOwner.rss).toFixed(3)}× of it`));
   } finally {
     for (const id of ids) spawnSync(HEYVM, ["stop", id], { env });
     rmSync(root, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 // them directly; any other argv (options, help, mistakes) returns undefined and goes to the full
 // CLI in main.ts. It is bundled on its own as CommonJS (dist/bundle/fast.cjs): node loads one
 // CommonJS file markedly faster than a graph of ES modules.
-import type { CliIO } from "./io.js";
+import { fdOutput, type CliIO } from "./io.js";
 import { reportError } from "./report-error.js";
 import { isCloudId } from "../shared/ids.js";
 import { VERSION } from "../shared/version.js";
@@ -12,7 +12,7 @@ import { VERSION } from "../shared/version.js";
 const LIST_FLAGS = new Set(["--json", "--all", "-a"]);
 
 /** The exit code when argv was handled here, or undefined to hand it to the full CLI. */
-export async function fastPath(argv: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number | undefined> {
+export async function fastPath(argv: readonly string[], io: CliIO = { stdout: fdOutput(1), stderr: fdOutput(2) }): Promise<number | undefined> {
   const [command, id, separator, ...rest] = argv;
   try {
     if (argv.length === 1 && (command === "--version" || command === "-V")) {

@@ -1,9 +1,40 @@
 // The CLI's output streams and progress reporting; tests pass their own streams to main().
+import { writeSync } from "node:fs";
 import type { Reporter } from "../backends/types.js";
 
+/** Where the CLI writes text: process.stdout, a test's stream, or a plain file descriptor. */
+export interface TextOutput {
+  write(text: string | Uint8Array): unknown;
+}
+
 export interface CliIO {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
+  stdout: TextOutput;
+  stderr: TextOutput;
+}
+
+/**
+ * Text written straight to a file descriptor. Building process.stdout loads node's stream
+ * machinery (about 4 ms); the fast path (exec, list) skips it. A full non-blocking pipe is
+ * waited on, a reader that went away (EPIPE) ends the output quietly.
+ */
+export function fdOutput(fd: number): TextOutput {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  return {
+    write(text: string | Uint8Array) {
+      let bytes = typeof text === "string" ? Buffer.from(text) : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+      while (bytes.length > 0) {
+        try {
+          bytes = bytes.subarray(writeSync(fd, bytes));
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === "EPIPE") return false;
+          if (code !== "EAGAIN") throw error;
+          Atomics.wait(pause, 0, 0, 1);
+        }
+      }
+      return true;
+    },
+  };
 }
 
 export function print(io: CliIO, text: string): void {

@@ -1,6 +1,7 @@
 // The set of local sandboxes: reading their records, deriving each one's status from liveness,
 // resolving what a user typed (id, id prefix, wt-name or branch) to exactly one sandbox, and
 // creating new records.
+import { compareCodePoints } from "../shared/compare.js";
 import { mkdirSync, readdirSync } from "node:fs";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError, NotFoundError, isErrnoError } from "../shared/errors.js";
@@ -82,7 +83,7 @@ export function resolveSandbox(home: HeyoHome, query: string): SandboxEntry {
 /** The sandbox made for a branch of a repository, if there is one. */
 export function findByBranch(home: HeyoHome, commonDir: string, branch: string): SandboxEntry | undefined {
   const matches = allSandboxes(home).filter((e) => e.spec.git?.commonDir === commonDir && e.spec.git.branch === branch);
-  return matches.sort((a, b) => b.spec.createdAt.localeCompare(a.spec.createdAt))[0];
+  return matches.sort((a, b) => compareCodePoints(b.spec.createdAt, a.spec.createdAt))[0];
 }
 
 export interface NewSandbox {

@@ -1,4 +1,5 @@
 // `heyvm list` / `heyvm wt --list`: local sandboxes with their derived status.
+import { compareCodePoints } from "../shared/compare.js";
 import { readdirSync, rmSync } from "node:fs";
 import type { HeyoHome } from "../state/home.js";
 import { isSameProcess } from "../state/liveness.js";
@@ -56,7 +57,7 @@ export async function listSandboxes(home: HeyoHome, options: ListOptions): Promi
   const views = await viewAll(entries, options.all);
   return views
     .filter((v) => options.all || v.status !== "stopped")
-    .sort((a, b) => a.spec.createdAt.localeCompare(b.spec.createdAt))
+    .sort((a, b) => compareCodePoints(a.spec.createdAt, b.spec.createdAt))
     .map((v) => ({
       id: v.spec.id,
       name: v.spec.name,
