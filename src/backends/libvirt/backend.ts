@@ -119,6 +119,9 @@ function freePort(): Promise<number> {
   });
 }
 
+/** How often the serial log is read while booting: readiness is noticed this late at most. */
+const SERIAL_POLL_MS = 40;
+
 /** Follows the serial log file as QEMU writes it, handing new text to the owner log. */
 function followSerial(path: string, onText: (text: string) => void): { stop(): void; offset(): number } {
   let offset = 0;
@@ -127,7 +130,7 @@ function followSerial(path: string, onText: (text: string) => void): { stop(): v
     if (!chunk?.text) return;
     offset = chunk.end;
     onText(chunk.text);
-  }, 100);
+  }, SERIAL_POLL_MS);
   return { stop: () => clearInterval(timer), offset: () => offset };
 }
 
@@ -222,7 +225,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       if (serialText.includes("HEYVM_FAILED")) throw new OperationFailedError(`the guest failed to start: ${/HEYVM_FAILED[^\n]*/.exec(serialText)?.[0] ?? ""}`);
       if (Date.now() > deadline) throw new TimeoutError(`the guest did not print HEYVM_READY within ${READY_TIMEOUT_MS / 1000} s`);
       if (Date.now() - started > 5000 && !alive(qemuPid(name))) throw new OperationFailedError("QEMU exited during boot (see the console output above)");
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, SERIAL_POLL_MS));
     }
     reporter.info(`guest ready after ${((Date.now() - started) / 1000).toFixed(1)} s; checking SSH`);
     for (;;) {
