@@ -1,6 +1,6 @@
 // Stopping a local sandbox: ask its owner to shut the machine down, wait for the owner to go,
 // and clean up anything a dead owner left behind. Stopping a stopped sandbox is not an error.
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { loadBackend } from "../backends/registry.js";
 import { canReapOrphans } from "../backends/types.js";
 import { STOP_GRACE_MS, askOwner } from "../shared/owner-protocol.js";
@@ -52,6 +52,7 @@ export async function cleanUpAfterDeadOwner(home: HeyoHome, entry: SandboxEntry)
     rmSync(entry.dir.liveMarker, { force: true });
     cleaned.push(`stale owner record of pid ${owner.pid}`);
   }
+  if (!existsSync(entry.dir.logPath)) return cleaned; // never started (owner.log comes first): nothing can be left
   const backend = await loadBackend(entry.spec.backend);
   if (canReapOrphans(backend)) cleaned.push(...(await backend.reapOrphans(home, entry.dir, entry.spec)));
   return cleaned;

@@ -7,7 +7,7 @@
 import { closeSync, fstatSync, mkdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import type { Server } from "node:net";
 import { loadBackend } from "../backends/registry.js";
-import { canReapOrphans, canStopGracefully, type Backend, type RunningMachine } from "../backends/types.js";
+import { canStopGracefully, type Backend, type RunningMachine } from "../backends/types.js";
 import { handleFd } from "../shared/handle-fd.js";
 import { heyvmBin } from "../shared/heyvm-bin.js";
 import { heyoHome } from "../state/home.js";
@@ -129,10 +129,8 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     writeOwner(dir, record());
     mkdirSync(home.live, { recursive: true });
     writeFileSync(dir.liveMarker, "");
+    // whatever an earlier owner left running was reaped by ensureOwner, under the same lock
     backend = await loadBackend(spec.backend);
-    if (canReapOrphans(backend)) {
-      for (const line of await backend.reapOrphans(home, dir, spec)) log.line("owner", `cleaned up: ${line}`);
-    }
     const reporter = { progress: (message: string) => log.line("owner", message), info: (message: string) => log.line("owner", message) };
     machine = await backend.boot({ home, dir, spec, reporter, console: (chunk) => log.console(chunk) });
   } catch (error) {
