@@ -1,19 +1,28 @@
 /*
- * A Node addon with one function: replace the calling process with another program (execve),
- * keeping chosen file descriptors open. Node 20 has no process.execve; the owner process needs it
- * to become the small native monitor while keeping its pid, its children and their pipes.
+ * A Node addon that lets the owner process become heyvm's native owner monitor. Node 20 has no
+ * process.execve; the owner needs it to keep its pid, its children and their pipes.
  *
+ *   holdSignals(): void      blocks SIGTERM, SIGINT, SIGHUP and SIGCHLD on this thread: from
+ *                            here on they stay pending, survive execve, and the monitor reads
+ *                            them from its signalfd instead of losing them in Node's queue
+ *   releaseSignals(): void   restores the mask from before holdSignals (the hand-over is off)
  *   execKeepingFds(file: string, argv: string[], env: string[] ("K=V"), keep: number[]): never
- *
- * Returns only by throwing, when execve fails.
+ *                            execve, with close-on-exec cleared on the fds to keep; on failure
+ *                            the flags are put back and it throws
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define MAX_KEEP 64
+
+static sigset_t saved_mask;
+static int holding;
 
 static char *copy_string(napi_env env, napi_value value) {
   size_t length = 0;
@@ -24,7 +33,13 @@ static char *copy_string(napi_env env, napi_value value) {
   return text;
 }
 
-/* A NULL-terminated copy of a JS string array (leaked on purpose: execve replaces the process). */
+static void free_strings(char **items) {
+  if (!items) return;
+  for (char **item = items; *item; item++) free(*item);
+  free(items);
+}
+
+/* A NULL-terminated copy of a JS string array. */
 static char **copy_string_array(napi_env env, napi_value array) {
   uint32_t length = 0;
   if (napi_get_array_length(env, array, &length) != napi_ok) return NULL;
@@ -34,9 +49,36 @@ static char **copy_string_array(napi_env env, napi_value array) {
     napi_value item;
     napi_get_element(env, array, i, &item);
     items[i] = copy_string(env, item);
-    if (!items[i]) return NULL;
+    if (!items[i]) {
+      free_strings(items);
+      return NULL;
+    }
   }
   return items;
+}
+
+static napi_value hold_signals(napi_env env, napi_callback_info info) {
+  (void)info;
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
+  sigaddset(&stop_signals, SIGCHLD);
+  if (!holding) pthread_sigmask(SIG_BLOCK, &stop_signals, &saved_mask);
+  holding = 1;
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  return undefined;
+}
+
+static napi_value release_signals(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (holding) pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+  holding = 0;
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  return undefined;
 }
 
 static napi_value exec_keeping_fds(napi_env env, napi_callback_info info) {
@@ -51,31 +93,50 @@ static napi_value exec_keeping_fds(napi_env env, napi_callback_info info) {
   char **argv = copy_string_array(env, args[1]);
   char **envp = copy_string_array(env, args[2]);
   uint32_t keep_count = 0;
-  if (!file || !argv || !envp || napi_get_array_length(env, args[3], &keep_count) != napi_ok) {
-    napi_throw_type_error(env, NULL, "execKeepingFds: file must be a string, argv, env and keepFds arrays");
+  if (!file || !argv || !envp || napi_get_array_length(env, args[3], &keep_count) != napi_ok || keep_count > MAX_KEEP) {
+    free(file);
+    free_strings(argv);
+    free_strings(envp);
+    napi_throw_type_error(env, NULL, "execKeepingFds: file must be a string; argv, env and keepFds arrays (at most 64 fds)");
     return NULL;
   }
-  for (uint32_t i = 0; i < keep_count; i++) {
+  int fds[MAX_KEEP], old_flags[MAX_KEEP];
+  uint32_t cleared = 0;
+  const char *problem = NULL;
+  for (uint32_t i = 0; i < keep_count && !problem; i++) {
     napi_value item;
     int32_t fd = -1;
     napi_get_element(env, args[3], i, &item);
-    if (napi_get_value_int32(env, item, &fd) != napi_ok || fcntl(fd, F_SETFD, 0) != 0) {
-      napi_throw_error(env, NULL, "execKeepingFds: a file descriptor to keep is not open");
-      return NULL;
+    int flags = napi_get_value_int32(env, item, &fd) == napi_ok ? fcntl(fd, F_GETFD) : -1;
+    if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) != 0) {
+      problem = "execKeepingFds: a file descriptor to keep is not open";
+    } else {
+      fds[cleared] = fd;
+      old_flags[cleared++] = flags;
     }
   }
-  /* Node blocks no signals on its main thread, but a clean mask for the new program costs nothing. */
-  sigset_t none;
-  sigemptyset(&none);
-  pthread_sigmask(SIG_SETMASK, &none, NULL);
-  execve(file, argv, envp);
-  napi_throw_error(env, NULL, strerror(errno));
+  if (!problem) {
+    execve(file, argv, envp);
+    problem = strerror(errno);
+  }
+  for (uint32_t i = 0; i < cleared; i++) fcntl(fds[i], F_SETFD, old_flags[i]); /* the fallback owner's children must not inherit them */
+  free(file);
+  free_strings(argv);
+  free_strings(envp);
+  napi_throw_error(env, NULL, problem);
   return NULL;
 }
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
-  napi_value fn;
-  napi_create_function(env, "execKeepingFds", NAPI_AUTO_LENGTH, exec_keeping_fds, NULL, &fn);
-  napi_set_named_property(env, exports, "execKeepingFds", fn);
+  static const struct { const char *name; napi_callback callback; } functions[] = {
+      {"holdSignals", hold_signals},
+      {"releaseSignals", release_signals},
+      {"execKeepingFds", exec_keeping_fds},
+  };
+  for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
+    napi_value fn;
+    napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].callback, NULL, &fn);
+    napi_set_named_property(env, exports, functions[i].name, fn);
+  }
   return exports;
 }

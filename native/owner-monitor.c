@@ -38,6 +38,8 @@
 
 #define MAX_FDS 8
 #define MAX_CLIENTS 32
+#define REQUEST_MAX_BYTES 4096
+#define FORCE_WAIT_MS 10000
 #define LINE_MAX_BYTES 8192
 
 enum { RUNNING, STOPPING };
@@ -50,7 +52,8 @@ struct line_buffer {
 
 struct client {
   int fd;
-  char text[1024];
+  long long since; /* when it connected: the oldest one makes room when all slots are taken */
+  char text[REQUEST_MAX_BYTES];
   size_t used;
 };
 
@@ -72,6 +75,7 @@ static struct {
 } cfg;
 
 static int log_fd = -1;
+static int stop_driver_killed;
 static int state = RUNNING;
 static int child_done, watch_done;
 static int child_status;
@@ -95,6 +99,22 @@ static void iso_time(char *out, size_t size) {
   snprintf(out + n, size - n, ".%03dZ", (int)(tv.tv_usec / 1000));
 }
 
+/* "SIGTERM" and the like (sigabbrev_np is too new for older C libraries). */
+static void signal_name(int number, char *out, size_t size) {
+  static const struct { int number; const char *name; } names[] = {
+      {SIGHUP, "SIGHUP"}, {SIGINT, "SIGINT"}, {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"}, {SIGABRT, "SIGABRT"},
+      {SIGBUS, "SIGBUS"}, {SIGFPE, "SIGFPE"}, {SIGKILL, "SIGKILL"}, {SIGSEGV, "SIGSEGV"}, {SIGPIPE, "SIGPIPE"},
+      {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"}, {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGSYS, "SIGSYS"},
+  };
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    if (names[i].number == number) {
+      snprintf(out, size, "%s", names[i].name);
+      return;
+    }
+  }
+  snprintf(out, size, "signal %d", number);
+}
+
 static void write_all(int fd, const char *text, size_t length) {
   while (length > 0) {
     ssize_t n = write(fd, text, length);
@@ -115,7 +135,8 @@ static void log_line(const char *source, const char *text, size_t length) {
   memcpy(line, head, (size_t)n);
   size_t used = (size_t)n;
   for (size_t i = 0; i < length; i++) {
-    if (text[i] != '\r') line[used++] = text[i];
+    if (text[i] == '\n') line[used++] = ' '; /* one log line per call: a reason cannot forge others */
+    else if (text[i] != '\r') line[used++] = text[i];
   }
   line[used++] = '\n';
   write_all(log_fd, line, used);
@@ -188,9 +209,12 @@ static int watch_alive(void) {
 }
 
 static void describe_child_end(char *out, size_t size) {
-  if (WIFSIGNALED(child_status)) {
-    const char *name = sigabbrev_np(WTERMSIG(child_status));
-    snprintf(out, size, "%s was ended by SIG%s", cfg.child_name, name ? name : "?");
+  if (child_status == -1) {
+    snprintf(out, size, "%s ended", cfg.child_name); /* reaped before the hand-over: status unknown */
+  } else if (WIFSIGNALED(child_status)) {
+    char name[32];
+    signal_name(WTERMSIG(child_status), name, sizeof name);
+    snprintf(out, size, "%s was ended by %s", cfg.child_name, name);
   } else {
     snprintf(out, size, "%s exited with code %d", cfg.child_name, WEXITSTATUS(child_status));
   }
@@ -224,17 +248,19 @@ static void start_stop(const char *reason) {
   stop_deadline = now_ms() + cfg.stop_timeout_ms;
   pid_t pid = fork();
   if (pid == 0) {
+    setpgid(0, 0); /* its own group, so that ending it at the deadline ends what it started too */
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
-    int null_fd = open("/dev/null", O_RDONLY);
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd >= 0) dup2(null_fd, 0);
     dup2(log_fd, 1);
     dup2(log_fd, 2);
     execvp(cfg.stop_argv[0], cfg.stop_argv);
     _exit(127);
   }
+  if (pid > 0) setpgid(pid, pid); /* as in the child: whichever runs first */
   if (pid < 0) {
     log_owner("could not run the stop command (%s); ending the machine by force", strerror(errno));
     stop_deadline = now_ms();
@@ -247,20 +273,21 @@ static void advance_stop(void) {
   if (state != STOPPING) return;
   long long now = now_ms();
   if (stop_driver > 0) {
-    if (now < stop_deadline) return;
+    if (now < stop_deadline || stop_driver_killed) return;
     log_owner("the stop command did not finish within %ld s; ending it", cfg.stop_timeout_ms / 1000);
-    kill(stop_driver, SIGKILL);
+    kill(-stop_driver, SIGKILL);
+    stop_driver_killed = 1;
     return; /* reaped through SIGCHLD */
   }
   if (child_alive()) {
     if (force_deadline == 0) {
       kill(cfg.child, SIGKILL);
-      force_deadline = now + 10000;
+      force_deadline = now + FORCE_WAIT_MS;
     }
     return;
   }
   if (watch_alive()) {
-    if (force_deadline == 0) force_deadline = now + 10000;
+    if (force_deadline == 0) force_deadline = now + FORCE_WAIT_MS;
     if (now < force_deadline) return;
     log_owner("%s (pid %d) is still running after its parent ended", cfg.watch_reason, (int)cfg.watch_pid);
   }
@@ -270,6 +297,16 @@ static void advance_stop(void) {
 static void reap_children(void) {
   int status;
   pid_t pid;
+  if (!child_done) {
+    pid = waitpid(cfg.child, &status, WNOHANG);
+    if (pid == cfg.child) {
+      child_done = 1;
+      child_status = status;
+    } else if (pid < 0 && errno == ECHILD) {
+      child_done = 1; /* not (or no longer) our child: it ended before the hand-over */
+      child_status = -1;
+    }
+  }
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     if (pid == cfg.child) {
       child_done = 1;
@@ -295,20 +332,24 @@ static int json_string(const char *line, const char *key, char *out, size_t size
   while (*at == ' ' || *at == '\t') at++;
   if (*at++ != '"') return 0;
   size_t used = 0;
-  for (; *at && *at != '"' && used + 1 < size; at++) {
-    if (*at == '\\' && at[1]) {
+  for (; *at && *at != '"'; at++) {
+    char c = *at;
+    if (c == '\\' && at[1]) {
       at++;
-      out[used++] = *at == 'n' ? '\n' : *at;
-    } else {
-      out[used++] = *at;
+      c = *at == 'n' ? '\n' : *at == 't' ? '\t' : *at == 'r' ? '\r' : *at == 'b' || *at == 'f' ? ' ' : *at;
+      if (*at == 'u') { /* \uXXXX: kept as '?' (reasons are for people to read) */
+        for (int i = 0; i < 4 && at[1]; i++) at++;
+        c = '?';
+      }
     }
+    if (used + 1 < size) out[used++] = c; /* a long value is cut, not refused */
   }
   out[used] = '\0';
   return *at == '"';
 }
 
 static void handle_request(struct client *client, const char *line) {
-  char op[32], reason[400];
+  char op[32], reason[1000];
   if (!json_string(line, "op", op, sizeof op)) {
     answer(client, "{\"ok\":false,\"error\":\"malformed request\"}\n");
   } else if (strcmp(op, "status") == 0) {
@@ -357,15 +398,22 @@ static void read_client(struct client *client) {
 
 static void accept_client(void) {
   int fd = accept4(cfg.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-  if (fd < 0) return;
+  if (fd < 0) {
+    if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) usleep(100000); /* EMFILE…: do not spin */
+    return;
+  }
+  int slot = 0;
   for (int i = 0; i < MAX_CLIENTS; i++) {
     if (clients[i].fd < 0) {
-      clients[i].fd = fd;
-      clients[i].used = 0;
-      return;
+      slot = i;
+      break;
     }
+    if (clients[i].since < clients[slot].since) slot = i;
   }
-  close(fd); /* too many at once: the caller retries or times out */
+  if (clients[slot].fd >= 0) close_client(&clients[slot]); /* all taken: the oldest (idle) one goes */
+  clients[slot].fd = fd;
+  clients[slot].since = now_ms();
+  clients[slot].used = 0;
 }
 
 static void follow_file(void) {
@@ -432,7 +480,7 @@ static void parse_args(int argc, char **argv) {
     else if (strcmp(flag, "--watch-pid") == 0) cfg.watch_pid = parse_int(value);
     else if (strcmp(flag, "--watch-reason") == 0) cfg.watch_reason = value;
     else if (strcmp(flag, "--follow") == 0) cfg.follow_path = value;
-    else if (strcmp(flag, "--follow-offset") == 0) cfg.follow_offset = parse_int(value);
+    else if (strcmp(flag, "--follow-offset") == 0) cfg.follow_offset = (off_t)strtoll(value, NULL, 10);
     else if (strcmp(flag, "--stop-timeout-ms") == 0) cfg.stop_timeout_ms = parse_int(value);
     else {
       fprintf(stderr, "heyvm owner monitor: unknown option %s\n", flag);
@@ -470,14 +518,16 @@ int main(int argc, char **argv) {
 #ifdef SYS_pidfd_open
   if (cfg.watch_pid > 0) cfg.watch_fd = (int)syscall(SYS_pidfd_open, cfg.watch_pid, 0);
 #endif
-  if (cfg.watch_pid > 0 && cfg.watch_fd < 0 && kill(cfg.watch_pid, 0) != 0) watch_done = 1;
+  /* EPERM means alive (QEMU runs as another user under qemu:///system); only ESRCH means gone */
+  if (cfg.watch_pid > 0 && cfg.watch_fd < 0 && kill(cfg.watch_pid, 0) != 0 && errno == ESRCH) watch_done = 1;
 
   log_owner("owner now runs as a small native monitor (pid %d, same process)", (int)getpid());
   reap_children(); /* the child may have ended during the hand-over */
   follow_file();
   if (cfg.ready_fd >= 0) {
     /* the heyvm command waiting for this sandbox learns it is ready only now, after the hand-over */
-    const char *message = state == RUNNING && child_alive() ? "ready\n" : "failed: the machine ended while the owner handed over\n";
+    int machine_up = state == RUNNING && child_alive() && (cfg.watch_pid <= 0 || watch_alive());
+    const char *message = machine_up ? "ready\n" : "failed: the machine ended while the owner handed over\n";
     write_all(cfg.ready_fd, message, strlen(message));
     close(cfg.ready_fd);
   }
@@ -535,8 +585,9 @@ int main(int argc, char **argv) {
           while (read(signal_fd, &info, sizeof info) == sizeof info) {
             if (info.ssi_signo == SIGCHLD) reap_children();
             else {
-              char reason[64];
-              snprintf(reason, sizeof reason, "received SIG%s", sigabbrev_np((int)info.ssi_signo));
+              char name[32], reason[64];
+              signal_name((int)info.ssi_signo, name, sizeof name);
+              snprintf(reason, sizeof reason, "received %s", name);
               start_stop(reason);
             }
           }

@@ -8,13 +8,12 @@ import { closeSync, fstatSync, mkdirSync, rmSync, writeFileSync, writeSync } fro
 import type { Server } from "node:net";
 import { loadBackend } from "../backends/registry.js";
 import { canStopGracefully, type Backend, type RunningMachine } from "../backends/types.js";
-import { handleFd } from "../shared/handle-fd.js";
 import { heyvmBin } from "../shared/heyvm-bin.js";
 import { heyoHome } from "../state/home.js";
 import { currentBootId, liveOwner, processStartTime } from "../state/liveness.js";
 import { readSpec, writeExit, writeOwner, type OwnerMode, type OwnerRecord, type OwnerState } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
-import { STOP_GRACE_MS } from "../shared/owner-protocol.js";
+import { STOP_COMMAND_TIMEOUT_MS, STOP_GRACE_MS } from "../shared/owner-protocol.js";
 import { serveControl } from "./control-server.js";
 import { handOver } from "./hand-over.js";
 import { OwnerLog } from "./log.js";
@@ -112,6 +111,31 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     return stopping;
   };
 
+  /** Turns this process into the native monitor; resolves only if it stays, saying why. */
+  const becomeMonitor = async (running: RunningMachine, booter: Backend | undefined, control: Server | undefined): Promise<string> => {
+    if (process.env.HEYVM_OWNER_MONITOR === "0") return "the hand-over to the native monitor is off (HEYVM_OWNER_MONITOR=0)";
+    if (!running.handover || !booter || !canStopGracefully(booter) || !control) return `${spec.backend} machines cannot be handed to the native monitor`;
+    const describeMachine = running.handover.bind(running);
+    log.flush();
+    return handOver(
+      {
+        id,
+        server: control,
+        logPath: dir.logPath,
+        ownerPath: dir.ownerPath,
+        exitPath: dir.exitPath,
+        liveMarker: dir.liveMarker,
+        socketPath: dir.socketPath,
+        readyFd: readinessPipeOpen() ? READY_FD : undefined,
+        attached: mode === "attached",
+        machine: describeMachine,
+        stopCommand: [process.execPath, heyvmBin(), "__sandbox_stop", id],
+        stopTimeoutMs: STOP_COMMAND_TIMEOUT_MS,
+      },
+      () => stopping !== undefined,
+    );
+  };
+
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     process.on(signal, () => void stop(`received ${signal}`));
   }
@@ -144,42 +168,14 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
   }
 
   bootSettled();
-  if (stopping) {
-    tellStarter("failed: stopped while starting");
-  } else {
+  if (!stopping) {
     state = "running";
     writeOwner(dir, record());
     log.line("owner", "sandbox ready");
-    if (process.env.HEYVM_OWNER_MONITOR === "0") {
-      log.line("owner", "staying a Node process: the hand-over to the native monitor is off (HEYVM_OWNER_MONITOR=0)");
-    } else if (machine.handover && backend && canStopGracefully(backend)) {
-      log.flush();
-      const listenFd = handleFd(server);
-      let problem = "the control socket's descriptor is not available";
-      if (listenFd !== undefined) {
-        try {
-          problem = handOver({
-            id,
-            logPath: dir.logPath,
-            ownerPath: dir.ownerPath,
-            exitPath: dir.exitPath,
-            liveMarker: dir.liveMarker,
-            socketPath: dir.socketPath,
-            listenFd,
-            readyFd: readinessPipeOpen() ? READY_FD : undefined,
-            attached: mode === "attached",
-            machine: machine.handover(),
-            stopCommand: [process.execPath, heyvmBin(), "__sandbox_stop", id],
-            stopTimeoutMs: STOP_GRACE_MS + 20_000,
-          }); // returns only when the monitor could not take over
-        } catch (error) {
-          problem = describe(error);
-        }
-      }
-      log.line("owner", `staying a Node process (uses more memory): ${problem}`);
-    }
-    tellStarter("ready");
+    const problem = await becomeMonitor(machine, backend, server);
+    if (problem) log.line("owner", `staying a Node process (uses more memory): ${problem}`);
   }
+  tellStarter(stopping ? "failed: stopped while starting" : "ready");
   void machine.exited.then((reason) => {
     if (!stopping) {
       log.line("owner", `machine ended on its own: ${reason}`);

@@ -5,6 +5,13 @@ import { createConnection } from "node:net";
 /** How long an owner gives its guest to shut down on its own before ending it by force. */
 export const STOP_GRACE_MS = 10_000;
 
+/**
+ * How long the native owner monitor lets its stop command (the graceful shutdown) run before
+ * ending the machine by force; with the monitor's 10 s wait for QEMU after that, a stop ends
+ * within 30 s, inside the 35 s the `heyvm stop` command waits.
+ */
+export const STOP_COMMAND_TIMEOUT_MS = STOP_GRACE_MS + 10_000;
+
 export type OwnerRequest = { op: "status" } | { op: "stop"; reason?: string };
 
 export interface OwnerStatusAnswer {

@@ -162,6 +162,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     },
     handover() {
       const consoleFds = [child.stdout, child.stderr].map(handleFd).filter((fd) => fd !== undefined);
+      if (child.exitCode !== null || child.signalCode !== null) throw new OperationFailedError("bwrap has already exited");
       if (child.pid === undefined || consoleFds.length !== 2) throw new OperationFailedError("bwrap's pipes are not available for the owner monitor");
       return { child: { pid: child.pid, name: "bwrap" }, keepFds: [], consoleFds, drainFds: [], watch: null, follow: null };
     },

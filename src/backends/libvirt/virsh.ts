@@ -69,6 +69,7 @@ export class VirshSession {
 
   /** virsh's pid and pipes, for the owner's native monitor to keep (stdin open: the domain lives). */
   handover(): { pid: number; stdin: number; output: number[] } {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) throw new OperationFailedError("virsh has already exited");
     const stdin = handleFd(this.child.stdin);
     const output = [handleFd(this.child.stdout), handleFd(this.child.stderr)].filter((fd) => fd !== undefined);
     if (this.child.pid === undefined || stdin === undefined || output.length !== 2) throw new OperationFailedError("virsh's pipes are not available for the owner monitor");
