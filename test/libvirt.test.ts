@@ -142,4 +142,23 @@ describe("heyvm wt on libvirt", { skip }, () => {
     assert.equal(used.code, 4, "an image in use is not removed");
     await t.run(["stop", id]);
   });
+
+  test("stop during a boot cuts it short: the guest never comes up and the start fails saying so", { timeout: 300_000 }, async () => {
+    const logPath = join(t.home, "sandboxes", id, "owner.log");
+    const boots = () => readFileSync(logPath, "utf8").split("creating domain").length;
+    const before = boots();
+    const starting = t.spawn(["wt", branch, "--detach"]);
+    let startErr = "";
+    starting.stderr?.setEncoding("utf8").on("data", (chunk: string) => (startErr += chunk));
+    const startCode = new Promise<number | null>((resolve) => starting.on("close", (code) => resolve(code)));
+    await waitFor(() => boots() > before, 60_000, "the new boot to create its domain");
+    const stop = await t.run(["stop", id]);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stdout, /stopped/);
+    assert.equal(await startCode, 6);
+    assert.match(startErr, /failed to start: stopped while starting/);
+    const lastBoot = readFileSync(logPath, "utf8").split("creating domain").pop() ?? "";
+    assert.doesNotMatch(lastBoot, /sandbox ready/);
+    assert.ok(!domainExists(`heyvm-${id}`));
+  });
 });

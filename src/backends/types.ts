@@ -39,6 +39,8 @@ export interface BootContext {
   reporter: Reporter;
   /** Appends raw machine console output (serial) to the owner log. */
   console(chunk: string): void;
+  /** Aborted when a stop arrives during a long boot: the backend gives up and cleans up. */
+  signal: AbortSignal;
 }
 
 /** What the owner writes into owner.json so that later commands can reach the machine. */

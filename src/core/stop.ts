@@ -63,13 +63,21 @@ const START_IN_PROGRESS_WAIT_MS = 300_000;
 
 /**
  * Stops a sandbox. A start in progress holds the sandbox's lock until its owner is ready (or has
- * failed): stop waits for it first, so it never misses an owner that is about to appear.
+ * failed): stop waits for it first, so it never misses an owner that is about to appear. An
+ * owner that is still booting is told to stop at once, so that a long boot (a VM) is cut short
+ * instead of waited for.
  */
 export async function stopEntry(home: HeyoHome, entry: SandboxEntry): Promise<StopResult> {
+  const booting = await liveOwner(entry.dir);
+  const cutShort = booting?.status === "starting" && (await askOwner(entry.dir.socketPath, { op: "stop", reason: "heyvm stop" }).then(() => true, () => false));
+  const stopUnderLock = async () => {
+    const result = await stopNow(home, entry);
+    return cutShort ? { ...result, wasRunning: true } : result;
+  };
   try {
-    return await withLock(home, `sandbox:${entry.spec.id}`, START_IN_PROGRESS_WAIT_MS, () => stopNow(home, entry));
+    return await withLock(home, `sandbox:${entry.spec.id}`, START_IN_PROGRESS_WAIT_MS, stopUnderLock);
   } catch (error) {
-    if (error instanceof TimeoutError) return stopNow(home, entry); // a start that hangs: stop anyway
+    if (error instanceof TimeoutError) return stopUnderLock(); // a start that hangs: stop anyway
     throw error;
   }
 }

@@ -68,6 +68,7 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
   let finish: (code: number) => void = () => undefined;
   let bootSettled: () => void = () => undefined;
   const booted = new Promise<void>((resolve) => (bootSettled = resolve));
+  const bootAborter = new AbortController();
   const finished = new Promise<number>((resolve) => (finish = resolve));
   const record = (): OwnerRecord => ({
     pid: process.pid,
@@ -99,6 +100,7 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     log.line("owner", `stopping: ${reason}`);
     state = "stopping";
     if (machine) writeOwner(dir, record());
+    if (!machine) bootAborter.abort(); // a long boot (a VM) gives up and cleans up after itself
     stopping = (async () => {
       await booted; // a stop during boot waits for the machine, so it is never left behind
       try {
@@ -156,10 +158,13 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     // whatever an earlier owner left running was reaped by ensureOwner, under the same lock
     backend = await loadBackend(spec.backend);
     const reporter = { progress: (message: string) => log.line("owner", message), info: (message: string) => log.line("owner", message) };
-    machine = await backend.boot({ home, dir, spec, reporter, console: (chunk) => log.console(chunk) });
+    machine = await backend.boot({ home, dir, spec, reporter, console: (chunk) => log.console(chunk), signal: bootAborter.signal });
   } catch (error) {
     bootSettled();
-    if (stopping) return finished;
+    if (stopping) {
+      tellStarter("failed: stopped while starting");
+      return finished;
+    }
     const reason = `boot failed: ${describe(error)}`;
     log.line("owner", reason);
     tellStarter(`failed: ${reason}`);

@@ -221,7 +221,11 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     reporter.info(`creating domain ${name} (${kvm.usable ? "kvm" : "tcg"}), ssh on 127.0.0.1:${port}`);
     await session.command(`create --autodestroy ${virshQuote(xmlPath)}`, /Domain .* created/, 120_000);
     const deadline = Date.now() + READY_TIMEOUT_MS;
+    const stoppedWhileStarting = () => {
+      if (context.signal.aborted) throw new OperationFailedError("stopped while starting");
+    };
     while (!serialText.includes("HEYVM_READY")) {
+      stoppedWhileStarting();
       if (serialText.includes("HEYVM_FAILED")) throw new OperationFailedError(`the guest failed to start: ${/HEYVM_FAILED[^\n]*/.exec(serialText)?.[0] ?? ""}`);
       if (Date.now() > deadline) throw new TimeoutError(`the guest did not print HEYVM_READY within ${READY_TIMEOUT_MS / 1000} s`);
       if (Date.now() - started > 5000 && !alive(qemuPid(name))) throw new OperationFailedError("QEMU exited during boot (see the console output above)");
@@ -229,6 +233,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     }
     reporter.info(`guest ready after ${((Date.now() - started) / 1000).toFixed(1)} s; checking SSH`);
     for (;;) {
+      stoppedWhileStarting();
       const probeResult = await sshRun(dir, endpoint, "true", 20_000);
       if (probeResult.code === 0) break;
       if (Date.now() > deadline) throw new TimeoutError(`SSH to the guest did not work: ${probeResult.stderr.trim()}`);
