@@ -1,6 +1,6 @@
 // Turns what the cloud answered (status + body) or a failed connection into one UserError
 // subclass with a line the user can act on.
-import { AuthError, ConflictError, NotFoundError, OperationFailedError, UnavailableError, UserError } from "../shared/errors.js";
+import { AuthError, ConflictError, NotFoundError, OperationFailedError, UnavailableError, UserError, errorMessage } from "../shared/errors.js";
 import { ErrorBody } from "./schema.js";
 
 export function messageFromBody(text: string): string | undefined {
@@ -41,6 +41,6 @@ function causeCode(error: unknown): string | undefined {
 /** fetch/ws failed before any answer: the cloud is down, unreachable or the address is wrong. */
 export function cloudConnectionError(baseUrl: string, error: unknown): UserError {
   const code = causeCode(error);
-  const why = code ?? (error instanceof Error ? error.message : String(error));
+  const why = code ?? errorMessage(error);
   return new UnavailableError(`cannot reach the cloud at ${baseUrl} (${why})`, "check --cloud-url / HEYO_CLOUD_URL, and that the server is running");
 }

@@ -2,6 +2,7 @@
 // heyvm's native owner monitor (native/owner-monitor.c). The pid stays, so owner.json stays true;
 // the machine stays its child; the control socket, the machine's pipes and the readiness pipe
 // pass by number. An idle Node process holds about 40 MB of memory; the monitor well under 1 MB.
+import { errorMessage } from "../shared/errors.js";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Server } from "node:net";
@@ -95,7 +96,7 @@ export async function handOver(plan: HandoverPlan, isStopping: () => boolean): P
   try {
     addon = createRequire(import.meta.url)(join(dir, ADDON)) as ExecAddon;
   } catch (error) {
-    return `could not load ${ADDON}: ${describe(error)}`;
+    return `could not load ${ADDON}: ${errorMessage(error)}`;
   }
   const listenFd = handleFd(plan.server);
   if (listenFd === undefined) return "the control socket's descriptor is not available";
@@ -110,12 +111,8 @@ export async function handOver(plan: HandoverPlan, isStopping: () => boolean): P
     addon.execKeepingFds(join(dir, MONITOR), monitorArgv(plan, machine, listenFd), env, keep);
     return "execve returned";
   } catch (error) {
-    return `the hand-over failed: ${describe(error)}`;
+    return `the hand-over failed: ${errorMessage(error)}`;
   } finally {
     addon.releaseSignals(); // reached only when this process stays the owner
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -4,6 +4,7 @@
 // CLI that started it goes away. The machine is its child and cannot outlive it. Once the sandbox
 // is ready, this Node process turns into the native owner monitor (hand-over.ts), which carries
 // on with the same pid; if that cannot happen it stays and does the same work itself.
+import { errorMessage } from "../shared/errors.js";
 import { closeSync, fstatSync, mkdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import type { Server } from "node:net";
 import { loadBackend } from "../backends/registry.js";
@@ -37,11 +38,6 @@ function tellStarter(message: string): void {
   } catch {
     // the starter is gone; nothing to tell
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
 }
 
 export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
@@ -106,7 +102,7 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
       try {
         await machine?.stop(STOP_GRACE_MS);
       } catch (error) {
-        log.line("owner", `stop failed: ${describe(error)}`);
+        log.line("owner", `stop failed: ${errorMessage(error)}`);
       }
       cleanUp(reason, 0);
     })();
@@ -165,7 +161,7 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
       tellStarter("failed: stopped while starting");
       return finished;
     }
-    const reason = `boot failed: ${describe(error)}`;
+    const reason = `boot failed: ${errorMessage(error)}`;
     log.line("owner", reason);
     tellStarter(`failed: ${reason}`);
     cleanUp(reason, 1);

@@ -2,6 +2,7 @@
 // owner started), running, stopped, failed; TTL expiry (stopped and freed); and reconciliation
 // with what really runs, so a row never says "running" for a machine that is gone. Operations on
 // one deployment run one after another.
+import { errorMessage } from "../shared/errors.js";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { lastLines, readFrom } from "../shared/file-tail.js";
@@ -32,10 +33,6 @@ export interface DeploymentHooks {
   onStopped(deploymentId: string): void;
   /** The public URL of an exposed port. */
   endpointUrl(endpointId: string): string;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function parseJson<T>(text: string, fallback: T): T {
@@ -162,7 +159,7 @@ export class Deployments {
       this.setStatus(row, "running", { started_at: new Date().toISOString(), error_message: null });
       await this.afterStart({ ...row, status: "running", sandbox_id: entry.spec.id }, entry);
     } catch (error) {
-      const message = error instanceof ArchiveRejectedError ? `archive refused: ${error.message}` : describe(error).split("\n")[0] ?? "start failed";
+      const message = error instanceof ArchiveRejectedError ? `archive refused: ${error.message}` : errorMessage(error).split("\n")[0] ?? "start failed";
       await this.free({ ...row, sandbox_id: this.store.deployment(id)?.sandbox_id ?? null });
       this.setStatus(row, "failed", { error_message: message, stopped_at: new Date().toISOString(), freed: 1 });
     }
@@ -264,7 +261,7 @@ export class Deployments {
       try {
         await startWorkspaceSandbox(this.data.home, entry, reporter);
       } catch (error) {
-        throw new HttpError(409, `${id} did not start: ${describe(error).split("\n")[0]}`, "start_failed");
+        throw new HttpError(409, `${id} did not start: ${errorMessage(error).split("\n")[0]}`, "start_failed");
       }
       this.setStatus(row, "running", { started_at: new Date().toISOString(), error_message: null, stopped_at: null });
       await this.afterStart({ ...row, status: "running" }, entry);

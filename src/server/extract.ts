@@ -2,6 +2,7 @@
 // workspace/, be a plain file, folder, or link that stays inside, and never go through a link.
 // Checked once when the archive is finalized (so the client hears at once) and again, entry by
 // entry, while it is extracted (node-tar's own path guards are on too, in strict mode).
+import { errorMessage } from "../shared/errors.js";
 import { mkdirSync, rmSync } from "node:fs";
 import { posix } from "node:path";
 import { list, extract, type ReadEntry } from "tar";
@@ -109,7 +110,7 @@ export async function checkArchive(file: string, limits: ExtractLimits): Promise
       },
     });
   } catch (error) {
-    throw new ArchiveRejectedError(`the archive is not a readable tar.gz: ${error instanceof Error ? error.message : String(error)}`);
+    throw new ArchiveRejectedError(`the archive is not a readable tar.gz: ${errorMessage(error)}`);
   }
   if (first) throw new ArchiveRejectedError(first);
   return count;
@@ -137,7 +138,7 @@ export async function extractArchive(file: string, dest: string, limits: Extract
       },
     });
   } catch (error) {
-    first ??= `extraction failed: ${error instanceof Error ? error.message : String(error)}`;
+    first ??= `extraction failed: ${errorMessage(error)}`;
   }
   if (first) {
     rmSync(dest, { recursive: true, force: true });

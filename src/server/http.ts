@@ -1,5 +1,6 @@
 // The small HTTP toolkit of the server (plain node:http): a route table with :params, JSON
 // bodies read with a size limit and checked against the shared schema, and errors as JSON.
+import { errorMessage } from "../shared/errors.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import { describeIssues } from "../cloud/schema.js";
@@ -102,7 +103,7 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema
     try {
       value = JSON.parse(raw);
     } catch (error) {
-      throw new HttpError(400, `malformed JSON body: ${error instanceof Error ? error.message : String(error)}`, "malformed_json");
+      throw new HttpError(400, `malformed JSON body: ${errorMessage(error)}`, "malformed_json");
     }
   }
   const parsed = schema.safeParse(value);

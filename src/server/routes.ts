@@ -1,4 +1,5 @@
 // The route table of the cloud API (DESIGN §7), each handler a few lines over the services.
+import { errorMessage } from "../shared/errors.js";
 import { createWriteStream, renameSync, rmSync, statSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
@@ -74,7 +75,7 @@ async function receiveUpload(services: RouteServices, context: RequestContext): 
       context.res.setHeader("connection", "close");
       throw error;
     }
-    throw new HttpError(400, `the upload did not complete: ${error instanceof Error ? error.message : String(error)}`, "upload_incomplete");
+    throw new HttpError(400, `the upload did not complete: ${errorMessage(error)}`, "upload_incomplete");
   }
   services.store.updateArchive(id, { size_bytes: size });
   return size;

@@ -9,7 +9,7 @@ import { WebSocketServer } from "ws";
 import { loadBackend } from "../backends/registry.js";
 import { viewOf } from "../core/catalog.js";
 import { workspaceShellCommand } from "../core/workspace-sandbox.js";
-import { NotFoundError, ConflictError, UserError } from "../shared/errors.js";
+import { NotFoundError, ConflictError, UserError, errorMessage } from "../shared/errors.js";
 import { DriverCatalog } from "./catalog.js";
 import { ServerData, type ServerConfig } from "./config.js";
 import { Deployments, type LogLine } from "./deployments.js";
@@ -210,7 +210,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
       .expire()
       .then(() => deployments.reconcileAll("stopped on its own"))
       .then(dropAbandonedUploads)
-      .catch((error: unknown) => log(`sweep failed: ${error instanceof Error ? error.message : String(error)}`))
+      .catch((error: unknown) => log(`sweep failed: ${errorMessage(error)}`))
       .finally(() => (sweeping = false));
   }, config.sweepMs);
 

@@ -1,6 +1,7 @@
 // Server side of the shell stream (DESIGN §7): one pty per session (node-pty), output numbered
 // and kept until the client acknowledges it, so a client that reconnects with its sessionId gets
 // everything it missed. A session whose client is gone waits graceMs for it, then ends.
+import { errorMessage } from "../shared/errors.js";
 import { randomBytes } from "node:crypto";
 import type { IPty } from "node-pty";
 import type WebSocket from "ws";
@@ -102,7 +103,7 @@ export class ShellSessions {
           this.attach(session, socket);
         })
         .catch((error: unknown) => {
-          send(socket, { type: "error", code: "not_running", message: error instanceof Error ? error.message : String(error) });
+          send(socket, { type: "error", code: "not_running", message: errorMessage(error) });
           socket.close(1011);
         });
     });

@@ -73,3 +73,8 @@ export class TimeoutError extends UserError {
 export function isErrnoError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === "string";
 }
+
+/** The message of anything thrown, for one-line reports and logs. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
