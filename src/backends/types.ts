@@ -77,7 +77,7 @@ export interface RunningMachine {
   exited: Promise<string>;
   /** Shuts the machine down gracefully, then by force after graceMs. */
   stop(graceMs: number): Promise<void>;
-  /** Describes the machine for the native monitor; the Node side stops watching it. */
+  /** Describes the running machine for the native monitor (throws if it has already ended). */
   handover?(): MachineHandover;
 }
 

@@ -10,6 +10,8 @@ import { registerCloudCommands } from "./commands/cloud.js";
 import { VERSION } from "../shared/version.js";
 
 const CLOUD_COMMANDS = ["login", "logout", "server"];
+/** Commands heyvm runs of itself (the owner, and the stop its native monitor runs). */
+const INTERNAL_COMMANDS = ["__sandbox_owner", "__sandbox_stop"];
 
 /**
  * The command about to run when argv names one plainly (no help asked for): only it is
@@ -18,7 +20,7 @@ const CLOUD_COMMANDS = ["login", "logout", "server"];
 function soleCommand(argv: readonly string[]): string | undefined {
   const [first] = argv;
   if (!first || first === "help" || argv.includes("--help") || argv.includes("-h")) return undefined;
-  return [...LOCAL_COMMANDS, ...CLOUD_COMMANDS, "images", "__sandbox_owner", "__sandbox_stop"].includes(first) ? first : undefined;
+  return [...LOCAL_COMMANDS, ...CLOUD_COMMANDS, ...INTERNAL_COMMANDS, "images"].includes(first) ? first : undefined;
 }
 
 export function buildProgram(io: CliIO, setExitCode: (code: number) => void, argv: readonly string[] = []): Command {
@@ -36,7 +38,7 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void, arg
   if (only === undefined || LOCAL_COMMANDS.includes(only)) registerLocalCommands(program, io, setExitCode, only);
   if (only === undefined || only === "images") registerImageCommands(program, io);
   if (only === undefined || CLOUD_COMMANDS.includes(only)) registerCloudCommands(program, io, setExitCode);
-  if (only !== undefined && only !== "__sandbox_owner" && only !== "__sandbox_stop") return program;
+  if (only !== undefined && !INTERNAL_COMMANDS.includes(only)) return program;
   program
     .command("__sandbox_owner", { hidden: true })
     .argument("<id>")

@@ -8,7 +8,7 @@ import { OperationFailedError, TimeoutError } from "../shared/errors.js";
 import type { OwnerMode } from "../state/records.js";
 import type { SandboxDir } from "../state/sandbox-dir.js";
 
-/** Node flags that keep an idle owner small; it only waits on a socket and a child. */
+/** Node flags for the owner: small heaps (it boots, then normally becomes the native monitor). */
 const OWNER_NODE_FLAGS = ["--max-semi-space-size=1", "--max-old-space-size=64"];
 
 export interface StartedOwner {

@@ -68,7 +68,8 @@ const START_IN_PROGRESS_WAIT_MS = 300_000;
  * instead of waited for.
  */
 export async function stopEntry(home: HeyoHome, entry: SandboxEntry): Promise<StopResult> {
-  const booting = await liveOwner(entry.dir);
+  // owner.json says "starting" from the owner's first moment; only then is the socket asked now
+  const booting = readOwner(entry.dir)?.state === "starting" ? await liveOwner(entry.dir) : undefined;
   const cutShort = booting?.status === "starting" && (await askOwner(entry.dir.socketPath, { op: "stop", reason: "heyvm stop" }).then(() => true, () => false));
   const stopUnderLock = async () => {
     const result = await stopNow(home, entry);

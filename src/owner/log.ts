@@ -1,6 +1,7 @@
 // The owner's log (owner.log): every line timestamped, console output line-buffered, so that
 // `heyvm logs -f` reads like a boot transcript.
 import { appendFileSync } from "node:fs";
+import type { Reporter } from "../shared/reporter.js";
 
 export class OwnerLog {
   private pendingConsole = "";
@@ -22,6 +23,11 @@ export class OwnerLog {
     const complete = this.pendingConsole.slice(0, lastNewline);
     this.pendingConsole = this.pendingConsole.slice(lastNewline + 1);
     this.line("console", complete);
+  }
+
+  /** A backend's progress and notes, as owner lines. */
+  reporter(): Reporter {
+    return { progress: (message) => this.line("owner", message), info: (message) => this.line("owner", message) };
   }
 
   flush(): void {

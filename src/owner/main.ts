@@ -153,7 +153,7 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     writeFileSync(dir.liveMarker, "");
     // whatever an earlier owner left running was reaped by ensureOwner, under the same lock
     backend = await loadBackend(spec.backend);
-    const reporter = { progress: (message: string) => log.line("owner", message), info: (message: string) => log.line("owner", message) };
+    const reporter = log.reporter();
     machine = await backend.boot({ home, dir, spec, reporter, console: (chunk) => log.console(chunk), signal: bootAborter.signal });
   } catch (error) {
     bootSettled();

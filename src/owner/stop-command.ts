@@ -25,7 +25,7 @@ export async function runStopCommand(id: string): Promise<number> {
     log.line("owner", `stop: ${spec.backend} has no graceful shutdown; the machine is ended by force`);
     return 1;
   }
-  const reporter = { progress: (message: string) => log.line("owner", message), info: (message: string) => log.line("owner", message) };
+  const reporter = log.reporter();
   await backend.shutDownGracefully({ dir, spec, owner }, STOP_GRACE_MS, reporter);
   return 0;
 }

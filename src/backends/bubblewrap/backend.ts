@@ -161,8 +161,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       await exited;
     },
     handover() {
-      const consoleFds = [child.stdout, child.stderr].map(handleFd).filter((fd) => fd !== undefined);
       if (child.exitCode !== null || child.signalCode !== null) throw new OperationFailedError("bwrap has already exited");
+      const consoleFds = [child.stdout, child.stderr].map(handleFd).filter((fd) => fd !== undefined);
       if (child.pid === undefined || consoleFds.length !== 2) throw new OperationFailedError("bwrap's pipes are not available for the owner monitor");
       return { child: { pid: child.pid, name: "bwrap" }, keepFds: [], consoleFds, drainFds: [], watch: null, follow: null };
     },
