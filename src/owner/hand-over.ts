@@ -54,7 +54,7 @@ function nativeDir(): string | undefined {
 }
 
 /** The monitor's argv; argv[0..2] keep the process looking like `heyvm __sandbox_owner <id>`. */
-export function monitorArgv(plan: Omit<HandoverPlan, "server" | "machine">, machine: MachineHandover, listenFd: number): string[] {
+function monitorArgv(plan: Omit<HandoverPlan, "server" | "machine">, machine: MachineHandover, listenFd: number): string[] {
   const argv = ["heyvm", "__sandbox_owner", plan.id, "--monitor"];
   argv.push("--log", plan.logPath, "--owner-json", plan.ownerPath, "--exit-json", plan.exitPath, "--live", plan.liveMarker, "--socket", plan.socketPath);
   argv.push("--listen-fd", String(listenFd), "--child", String(machine.child.pid), "--child-name", machine.child.name);
