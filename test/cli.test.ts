@@ -3,11 +3,21 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { makeTestEnv, type TestEnv } from "./helpers/env.js";
+import type { CommandSpec } from "../src/cli/command.js";
+import { COMMAND_LOADERS } from "../src/cli/commands/index.js";
+import { COMMAND_NAMES, INTERNAL_COMMANDS } from "../src/cli/commands/names.js";
 
-const COMMANDS = [
-  [], ["wt"], ["sh"], ["exec"], ["stop"], ["logs"], ["list"], ["images"], ["images", "list"], ["images", "rm"], ["images", "build"],
-  ["login"], ["logout"], ["server"], ["server", "token"],
-];
+/** Every command path a user can type (top-level and nested), from the CLI's own list. */
+async function commandPaths(): Promise<string[][]> {
+  const paths: string[][] = [[]];
+  const walk = (spec: CommandSpec<never>, prefix: string[]) => {
+    const path = [...prefix, spec.name];
+    paths.push(path);
+    for (const sub of spec.subcommands ?? []) walk(sub, path);
+  };
+  for (const name of COMMAND_NAMES.filter((n) => !INTERNAL_COMMANDS.includes(n))) walk(await COMMAND_LOADERS[name](), []);
+  return paths;
+}
 
 describe("heyvm command line", () => {
   let t: TestEnv;
@@ -17,7 +27,9 @@ describe("heyvm command line", () => {
   after(async () => t.cleanup());
 
   test("every command has --help", async () => {
-    for (const command of COMMANDS) {
+    const commands = await commandPaths();
+    assert.ok(commands.length >= 15, `the command list has every command (${commands.length})`);
+    for (const command of commands) {
       const result = await t.run([...command, "--help"]);
       assert.equal(result.code, 0, `${command.join(" ")} --help: ${result.stderr}`);
       assert.match(result.stdout, /^Usage: heyvm/m, command.join(" "));

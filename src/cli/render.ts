@@ -1,13 +1,18 @@
 // Plain-text tables and ages for terminal output.
 
-export function age(fromIso: string | null, now = Date.now()): string {
-  if (!fromIso) return "-";
-  const seconds = Math.max(0, Math.round((now - Date.parse(fromIso)) / 1000));
-  if (!Number.isFinite(seconds)) return "-";
+/** A span of seconds in its largest whole unit: 42s, 5m, 3h, 2d ("-" when unknown). */
+export function formatDuration(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return "-";
   if (seconds < 60) return `${seconds}s`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
   if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`;
   return `${Math.floor(seconds / 86400)}d`;
+}
+
+/** How long ago an ISO time was, as formatDuration says it. */
+export function age(fromIso: string | null, now = Date.now()): string {
+  if (!fromIso) return "-";
+  return formatDuration(Math.max(0, Math.round((now - Date.parse(fromIso)) / 1000)));
 }
 
 export function table(headers: string[], rows: string[][]): string {

@@ -2,36 +2,17 @@
 // terminal to the backend's command (nsenter, ssh…).
 import { loadBackend } from "../backends/registry.js";
 import type { CommandOptions, MachineAccess } from "../backends/types.js";
-import { OperationFailedError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
-import { isSameProcess, liveOwner } from "../state/liveness.js";
-import { readOwner } from "../state/records.js";
+import { requireRunning } from "../state/status.js";
 import { resolveSandbox, type SandboxEntry } from "./catalog.js";
 import { runInteractive } from "./interactive.js";
 
 /**
- * exec's fast path: the owner process is alive (same pid, start time, boot) and said running.
- * It skips the socket round trip; the backend then checks the machine itself (init pid, SSH).
+ * exec trusts a live owner process that says running (no socket round trip: exec runs in agents'
+ * loops); the backend then checks the machine itself (init pid, SSH).
  */
-function runningOwnerFast(entry: SandboxEntry): MachineAccess | undefined {
-  const owner = readOwner(entry.dir);
-  if (owner?.state !== "running" || !isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) return undefined;
-  return { dir: entry.dir, spec: entry.spec, owner };
-}
-
 async function accessTo(entry: SandboxEntry, waitForStartMs = 0): Promise<MachineAccess> {
-  const fast = runningOwnerFast(entry);
-  if (fast) return fast;
-  const deadline = Date.now() + waitForStartMs;
-  for (;;) {
-    const live = await liveOwner(entry.dir);
-    if (live?.status === "running") return { dir: entry.dir, spec: entry.spec, owner: live.owner };
-    if (live?.status !== "starting" || Date.now() > deadline) {
-      const how = entry.spec.git ? `heyvm wt ${entry.spec.git.branch} --detach` : "start it again";
-      throw new OperationFailedError(`sandbox ${entry.spec.id} (${entry.spec.name}) is ${live?.status ?? "stopped"}`, `start it with \`${how}\``);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return { dir: entry.dir, spec: entry.spec, owner: await requireRunning(entry, { fast: true, waitForStartMs }) };
 }
 
 export async function execInSandbox(home: HeyoHome, query: string, argv: readonly string[], options: CommandOptions): Promise<number> {
@@ -48,8 +29,4 @@ export async function shellInEntry(entry: SandboxEntry, options: CommandOptions,
   const access = await accessTo(entry, waitForStartMs);
   const backend = await loadBackend(entry.spec.backend);
   return runInteractive(backend.shellCommand(access, options));
-}
-
-export async function shellInSandbox(home: HeyoHome, query: string, options: CommandOptions): Promise<number> {
-  return shellInEntry(resolveSandbox(home, query), options, 120_000);
 }

@@ -6,14 +6,11 @@ import { mkdirSync, readdirSync } from "node:fs";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError, NotFoundError, isErrnoError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
-import { isSameProcess, liveOwner, type SandboxStatus } from "../state/liveness.js";
-import { readExit, readOwner, readSpec, writeSpec, type ExitRecord, type OwnerRecord, type SandboxSpec } from "../state/records.js";
+import { readSpec, writeSpec, type ExitRecord, type OwnerRecord, type SandboxEntry, type SandboxSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
+import { lastExit, sandboxStatus, type SandboxStatus } from "../state/status.js";
 
-export interface SandboxEntry {
-  dir: SandboxDir;
-  spec: SandboxSpec;
-}
+export type { SandboxEntry };
 
 export interface SandboxView extends SandboxEntry {
   status: SandboxStatus;
@@ -40,14 +37,10 @@ export function allSandboxes(home: HeyoHome): SandboxEntry[] {
   return entries;
 }
 
-/** Derives status from liveness; only owners whose process is alive are asked over their socket. */
+/** A sandbox with its status (state/status.ts) and, while stopped, why its owner last ended. */
 export async function viewOf(entry: SandboxEntry, withLastExit = true): Promise<SandboxView> {
-  const owner = readOwner(entry.dir);
-  if (owner && isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) {
-    const live = await liveOwner(entry.dir);
-    if (live) return { ...entry, status: live.status, owner: live.owner, lastExit: undefined };
-  }
-  return { ...entry, status: "stopped", owner: undefined, lastExit: withLastExit ? readExit(entry.dir) : undefined };
+  const { status, owner } = await sandboxStatus(entry.dir);
+  return { ...entry, status, owner, lastExit: status === "stopped" && withLastExit ? lastExit(entry.dir) : undefined };
 }
 
 export function viewAll(entries: SandboxEntry[], withLastExit = true): Promise<SandboxView[]> {

@@ -8,12 +8,10 @@ import type { Reporter } from "../backends/types.js";
 import type { CloudClient, UploadProgress } from "../cloud/client.js";
 import { packWorkspace, workspaceFiles, type WorkspaceArchive } from "../cloud/archive.js";
 import type { Deployment, Region } from "../cloud/schema.js";
-import { findRepository } from "../git/repo.js";
 import { OperationFailedError, TimeoutError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
-import { withLock } from "../state/lock.js";
 import { findByBranch } from "./catalog.js";
-import { applyWorktreePlan, planWorktree } from "./worktree.js";
+import { withBranchWorktree } from "./worktree.js";
 
 export const DEFAULT_DEPLOY_DRIVER = "libvirt";
 export const DEFAULT_DEPLOY_IMAGE = "ubuntu:24.04";
@@ -53,15 +51,11 @@ export interface DeployResult {
   timings: DeployTimings;
 }
 
-/** Finds or creates the branch's worktree exactly like local `wt` (same plan, same lock). */
-async function ensureWorktree(home: HeyoHome, request: DeployRequest, reporter: Reporter) {
-  const repo = await findRepository(request.cwd);
-  return withLock(home, `repo:${repo.commonDir}`, 120_000, async () => {
-    const plan = await planWorktree(repo, request.branch, request.path, request.cwd);
-    await applyWorktreePlan(repo, plan);
-    if (plan.action.kind === "create") reporter.info(`created worktree ${plan.path} for branch ${plan.branch}`);
-    const local = findByBranch(home, repo.commonDir, request.branch);
-    return { plan, localId: local?.spec.id };
+/** Finds or creates the branch's worktree exactly like local `wt` (the same step, same lock). */
+function ensureWorktree(home: HeyoHome, request: DeployRequest, reporter: Reporter) {
+  return withBranchWorktree(home, request, reporter, async (repo, plan, create) => {
+    await create();
+    return { plan, localId: findByBranch(home, repo.commonDir, request.branch)?.spec.id };
   });
 }
 

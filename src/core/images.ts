@@ -3,10 +3,11 @@
 import { loadBackend } from "../backends/registry.js";
 import { canPrepareImages, type Reporter } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
-import { UnavailableError, UserError } from "../shared/errors.js";
+import { ConflictError, NotFoundError, UnavailableError, UserError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
 import { rmSync } from "node:fs";
-import { DEFAULT_IMAGE, imageDir } from "../images/store.js";
+import { DEFAULT_IMAGE, imageDir, listImages, type ImageEntry } from "../images/store.js";
+import { allSandboxes } from "./catalog.js";
 import { dockerReachable } from "./docker.js";
 
 export interface ImageBuildRequest {
@@ -39,4 +40,40 @@ export async function buildImage(home: HeyoHome, request: ImageBuildRequest, rep
   if (request.force) rmSync(dir, { recursive: true, force: true });
   await backend.prepareImage(home, null, reporter);
   return dir;
+}
+
+/** A local image as `heyvm images list` shows it. */
+export interface ImageRow {
+  name: string;
+  backend: string;
+  sizeBytes: number;
+  createdAt: string;
+  path: string;
+  /** Has a readable image.json. */
+  valid: boolean;
+}
+
+export function listImageRows(home: HeyoHome): ImageRow[] {
+  return listImages(home).map((image) => ({
+    name: image.name,
+    backend: image.backend,
+    sizeBytes: image.sizeBytes,
+    createdAt: image.createdAt,
+    path: image.dir,
+    valid: image.manifest !== undefined,
+  }));
+}
+
+/** Removes a local image; refused while a sandbox uses it or when the name is ambiguous. */
+export function removeImage(home: HeyoHome, name: string, backend: string | undefined): { backend: string; name: string } {
+  const matches = listImages(home).filter((image) => image.name === name && (!backend || image.backend === backend));
+  if (matches.length === 0) throw new NotFoundError(`no local image named "${name}"`, "see `heyvm images list`");
+  if (matches.length > 1) throw new ConflictError(`"${name}" exists for several backends (${matches.map((m) => m.backend).join(", ")})`, "pick one with --backend-type");
+  const [image] = matches as [ImageEntry];
+  const users = allSandboxes(home).filter((s) => s.spec.backend === image.backend && (s.spec.image ?? DEFAULT_IMAGE) === image.name);
+  if (users.length > 0) {
+    throw new ConflictError(`image ${name} is used by ${users.map((u) => u.spec.id).join(", ")}`, "remove those sandboxes first (rm -rf ~/.heyo/sandboxes/<id> once stopped)");
+  }
+  rmSync(image.dir, { recursive: true, force: true });
+  return { backend: image.backend, name: image.name };
 }

@@ -2,9 +2,9 @@
 import { compareCodePoints } from "../shared/compare.js";
 import { readdirSync, rmSync } from "node:fs";
 import type { HeyoHome } from "../state/home.js";
-import { isSameProcess } from "../state/liveness.js";
-import { readOwner, readSpec } from "../state/records.js";
+import { readSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
+import { processStatus } from "../state/status.js";
 import { sandboxIds, viewAll, type SandboxEntry, type SandboxView } from "./catalog.js";
 
 export interface ListOptions {
@@ -45,8 +45,7 @@ export async function listSandboxes(home: HeyoHome, options: ListOptions): Promi
   for (const id of ids) {
     const dir = new SandboxDir(home, id);
     if (!options.all) {
-      const owner = readOwner(dir);
-      if (!owner || !isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) {
+      if (processStatus(dir).status === "stopped") {
         rmSync(dir.liveMarker, { force: true });
         continue;
       }

@@ -1,22 +1,14 @@
 // Reading owner.log: the last lines, and with follow, new lines as they come until the sandbox
 // stops (the owner's exit line is the last thing shown).
 import { lastLines, readFrom } from "../shared/file-tail.js";
-import type { HeyoHome } from "../state/home.js";
-import { isSameProcess } from "../state/liveness.js";
-import { readOwner } from "../state/records.js";
-import { resolveSandbox, type SandboxEntry } from "./catalog.js";
+import { processStatus } from "../state/status.js";
+import type { SandboxEntry } from "./catalog.js";
 
 export interface LogOptions {
   follow: boolean;
   /** How many lines from the end to start with; 0 means the whole log. */
   lines: number;
   pollMs?: number;
-}
-
-
-function ownerAlive(entry: SandboxEntry): boolean {
-  const owner = readOwner(entry.dir);
-  return owner !== undefined && isSameProcess(owner.pid, owner.pidStartTime, owner.bootId);
 }
 
 export async function* followLog(entry: SandboxEntry, options: LogOptions): AsyncGenerator<string> {
@@ -27,15 +19,11 @@ export async function* followLog(entry: SandboxEntry, options: LogOptions): Asyn
   if (!options.follow) return;
   const pollMs = options.pollMs ?? 200;
   for (;;) {
-    const alive = ownerAlive(entry);
+    const alive = processStatus(entry.dir).status !== "stopped";
     const next = readFrom(path, offset);
     if (next) offset = next.end;
     if (next?.text) yield next.text;
     if (!alive) return;
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
-}
-
-export function sandboxLog(home: HeyoHome, query: string, options: LogOptions): AsyncGenerator<string> {
-  return followLog(resolveSandbox(home, query), options);
 }

@@ -3,12 +3,12 @@
 // started under the sandbox's lock, so concurrent callers end with exactly one owner.
 import { canPrepareImages, canPrepareSandboxes, type Backend, type Reporter } from "../backends/types.js";
 import type { HeyoHome } from "../state/home.js";
-import { liveOwner } from "../state/liveness.js";
 import { withLock } from "../state/lock.js";
 import type { OwnerMode } from "../state/records.js";
+import { sandboxStatus, waitForOwnerExit } from "../state/status.js";
 import type { SandboxEntry } from "./catalog.js";
 import { startOwner, type StartedOwner } from "./owner-launch.js";
-import { STOP_WAIT_MS, cleanUpAfterDeadOwner, waitForOwnerExit } from "./stop.js";
+import { STOP_WAIT_MS, cleanUpAfterDeadOwner } from "./stop.js";
 
 /** How long a sandbox may take from owner start to ready. */
 function bootTimeoutMs(backend: Backend): number {
@@ -22,12 +22,12 @@ export type EnsuredOwner = { reused: true } | { reused: false; owner: StartedOwn
 
 export function ensureOwner(home: HeyoHome, entry: SandboxEntry, backend: Backend, mode: OwnerMode, reporter: Reporter): Promise<EnsuredOwner> {
   return withLock(home, `sandbox:${entry.spec.id}`, START_LOCK_WAIT_MS, async (): Promise<EnsuredOwner> => {
-    const live = await liveOwner(entry.dir);
-    if (live?.status === "stopping") {
+    const live = await sandboxStatus(entry.dir);
+    if (live.status === "stopping" && live.owner) {
       // It is going away: wait for it, then start afresh (reusing it would hand out a dying sandbox).
       reporter.progress(`sandbox ${entry.spec.id} is stopping; waiting to start it again`);
       await waitForOwnerExit(live.owner, STOP_WAIT_MS);
-    } else if (live) {
+    } else if (live.status !== "stopped") {
       return { reused: true };
     }
     for (const line of await cleanUpAfterDeadOwner(home, entry)) reporter.info(`cleaned up ${line}`);

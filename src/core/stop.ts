@@ -5,11 +5,10 @@ import { loadBackend } from "../backends/registry.js";
 import { canReapOrphans } from "../backends/types.js";
 import { STOP_GRACE_MS, askOwner } from "../shared/owner-protocol.js";
 import type { HeyoHome } from "../state/home.js";
-import { isSameProcess, liveOwner } from "../state/liveness.js";
-import { readOwner, type OwnerRecord } from "../state/records.js";
+import { processStatus, sandboxStatus, staleOwnerRecord, waitForOwnerExit } from "../state/status.js";
 import { ConflictError, TimeoutError } from "../shared/errors.js";
 import { withLock } from "../state/lock.js";
-import { resolveSandbox, type SandboxEntry } from "./catalog.js";
+import type { SandboxEntry } from "./catalog.js";
 
 /**
  * How long stop waits for an owner before ending it by force: the guest's grace period, the
@@ -24,28 +23,15 @@ export interface StopResult {
   cleaned: string[];
 }
 
-/** Waits (up to ms) for this owner process to be gone; true if it is. */
-export function waitForOwnerExit(owner: OwnerRecord, ms: number): Promise<boolean> {
-  return waitForExit(owner.pid, owner.pidStartTime, owner.bootId, ms);
-}
-
-async function waitForExit(pid: number, startTime: string | null, bootId: string | null, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (!isSameProcess(pid, startTime, bootId)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return !isSameProcess(pid, startTime, bootId);
-}
-
 /** Removes a dead owner's leftovers: its records and whatever the backend left running. */
 export async function cleanUpAfterDeadOwner(home: HeyoHome, entry: SandboxEntry): Promise<string[]> {
   const cleaned: string[] = [];
-  const owner = readOwner(entry.dir);
-  if (owner && isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) {
+  const alive = processStatus(entry.dir).owner;
+  if (alive) {
     // Alive but not answering its socket: its machine is not an orphan, so leave it alone.
-    throw new ConflictError(`the owner of ${entry.spec.id} (pid ${owner.pid}) is running but does not answer`, `stop it with \`heyvm stop ${entry.spec.id}\` (it is ended by force if it stays silent)`);
+    throw new ConflictError(`the owner of ${entry.spec.id} (pid ${alive.pid}) is running but does not answer`, `stop it with \`heyvm stop ${entry.spec.id}\` (it is ended by force if it stays silent)`);
   }
+  const owner = staleOwnerRecord(entry.dir);
   if (owner) {
     rmSync(entry.dir.ownerPath, { force: true });
     rmSync(entry.dir.socketPath, { force: true });
@@ -69,7 +55,7 @@ const START_IN_PROGRESS_WAIT_MS = 300_000;
  */
 export async function stopEntry(home: HeyoHome, entry: SandboxEntry): Promise<StopResult> {
   // owner.json says "starting" from the owner's first moment; only then is the socket asked now
-  const booting = readOwner(entry.dir)?.state === "starting" ? await liveOwner(entry.dir) : undefined;
+  const booting = processStatus(entry.dir).status === "starting" ? await sandboxStatus(entry.dir) : undefined;
   const cutShort = booting?.status === "starting" && (await askOwner(entry.dir.socketPath, { op: "stop", reason: "heyvm stop" }).then(() => true, () => false));
   const stopUnderLock = async () => {
     const result = await stopNow(home, entry);
@@ -85,27 +71,22 @@ export async function stopEntry(home: HeyoHome, entry: SandboxEntry): Promise<St
 
 async function stopNow(home: HeyoHome, entry: SandboxEntry): Promise<StopResult> {
   const result: StopResult = { id: entry.spec.id, name: entry.spec.name, wasRunning: false, cleaned: [] };
-  const live = await liveOwner(entry.dir);
-  const silent = live ? undefined : readOwner(entry.dir);
-  if (silent && isSameProcess(silent.pid, silent.pidStartTime, silent.bootId)) {
+  const state = await sandboxStatus(entry.dir);
+  const silent = state.silentOwner;
+  if (silent) {
     process.kill(silent.pid, "SIGTERM"); // alive but not answering its socket
     if (!(await waitForOwnerExit(silent, STOP_WAIT_MS))) process.kill(silent.pid, "SIGKILL");
     await waitForOwnerExit(silent, 5_000);
     result.wasRunning = true;
   }
-  if (live) {
+  if (state.owner) {
     result.wasRunning = true;
-    const { pid, pidStartTime, bootId } = live.owner;
     await askOwner(entry.dir.socketPath, { op: "stop", reason: "heyvm stop" }).catch(() => undefined);
-    if (!(await waitForExit(pid, pidStartTime, bootId, STOP_WAIT_MS))) {
-      process.kill(pid, "SIGKILL"); // the machine is tied to the owner and goes with it
-      await waitForExit(pid, pidStartTime, bootId, 5_000);
+    if (!(await waitForOwnerExit(state.owner, STOP_WAIT_MS))) {
+      process.kill(state.owner.pid, "SIGKILL"); // the machine is tied to the owner and goes with it
+      await waitForOwnerExit(state.owner, 5_000);
     }
   }
   result.cleaned = await cleanUpAfterDeadOwner(home, entry);
   return result;
-}
-
-export function stopSandbox(home: HeyoHome, query: string): Promise<StopResult> {
-  return stopEntry(home, resolveSandbox(home, query));
 }

@@ -6,9 +6,8 @@ import { rmSync } from "node:fs";
 import { loadBackend, usableBackend } from "../backends/registry.js";
 import { type CommandOptions, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
-import { ConflictError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
-import { liveOwner } from "../state/liveness.js";
+import { requireRunning } from "../state/status.js";
 import { readSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { createSandbox, viewOf, type SandboxEntry } from "./catalog.js";
@@ -62,9 +61,7 @@ export async function destroyWorkspaceSandbox(home: HeyoHome, entry: SandboxEntr
 }
 
 async function runningAccess(entry: SandboxEntry): Promise<MachineAccess> {
-  const live = await liveOwner(entry.dir);
-  if (live?.status !== "running") throw new ConflictError(`sandbox ${entry.spec.id} is ${live?.status ?? "stopped"}`);
-  return { dir: entry.dir, spec: entry.spec, owner: live.owner };
+  return { dir: entry.dir, spec: entry.spec, owner: await requireRunning(entry) };
 }
 
 /** The command (for a pty) that opens a login shell in the running sandbox. */

@@ -3,8 +3,12 @@
 // nothing here ever touches files of an existing checkout (uncommitted work stays as it is).
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import type { Reporter } from "../shared/reporter.js";
+import type { HeyoHome } from "../state/home.js";
+import { withLock } from "../state/lock.js";
 import {
   checkBranchName,
+  findRepository,
   git,
   hasCommits,
   listWorktrees,
@@ -36,8 +40,9 @@ export async function planWorktree(repo: Repository, branch: string, requestedPa
   await checkBranchName(repo.top, branch);
   const slug = slugify(branch);
   if (!slug) throw new UserError(`the branch name "${branch}" has no letters or digits to name a folder after`, { hint: "pass --path to choose the folder" });
-  const target = requestedPath ? resolve(cwd, requestedPath) : join(dirname(repo.mainTop), slug);
   let worktrees = await listWorktrees(repo.top);
+  const mainTop = worktrees[0]?.path ?? dirname(repo.commonDir); // the main worktree comes first
+  const target = requestedPath ? resolve(cwd, requestedPath) : join(dirname(mainTop), slug);
   if (worktrees.some((w) => w.prunable && (w.branch === branch || samePath(w.path, target)))) {
     // A folder deleted by hand leaves its registration behind, which blocks `worktree add` for
     // this branch or folder. Only then is git asked to prune (it keeps locked worktrees, e.g.
@@ -80,4 +85,43 @@ export async function applyWorktreePlan(repo: Repository, plan: WorktreePlan): P
   if (action.from === "local") await git(repo.top, ["worktree", "add", "--quiet", plan.path, plan.branch]);
   else if (action.from === "remote") await git(repo.top, ["worktree", "add", "--quiet", "--track", "-b", plan.branch, plan.path, action.remoteRef]);
   else await git(repo.top, ["worktree", "add", "--quiet", "-b", plan.branch, plan.path, "HEAD"]);
+}
+
+export interface BranchWorktreeRequest {
+  branch: string;
+  cwd: string;
+  /** --path: where the worktree goes instead of ../<slug>. */
+  path?: string;
+}
+
+/** Creates the planned worktree (once; nothing when it exists) and says so. */
+export type CreateWorktree = () => Promise<void>;
+
+/** How long a wt or deploy waits for another one working on the same repository. */
+const REPOSITORY_LOCK_WAIT_MS = 120_000;
+
+/**
+ * The one "find the repository, take its lock, plan the branch's worktree, create it" step of
+ * `wt` and `wt --deploy`. Git's worktree list is read only under the lock (another heyvm may be
+ * in the middle of `git worktree add`). `use` runs under the lock with the plan; it calls
+ * `create` once its own checks have passed, so a refused request creates nothing.
+ */
+export async function withBranchWorktree<T>(
+  home: HeyoHome,
+  request: BranchWorktreeRequest,
+  reporter: Reporter,
+  use: (repo: Repository, plan: WorktreePlan, create: CreateWorktree) => Promise<T>,
+): Promise<T> {
+  const repo = await findRepository(request.cwd);
+  return withLock(home, `repo:${repo.commonDir}`, REPOSITORY_LOCK_WAIT_MS, async () => {
+    const plan = await planWorktree(repo, request.branch, request.path, request.cwd);
+    let created = false;
+    const create = async () => {
+      if (created) return;
+      created = true;
+      await applyWorktreePlan(repo, plan);
+      if (plan.action.kind === "create") reporter.info(`created worktree ${plan.path} for branch ${plan.branch}`);
+    };
+    return use(repo, plan, create);
+  });
 }

@@ -9,14 +9,13 @@ import { configValue, findRepository, type Repository } from "../git/repo.js";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError, UserError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
-import { liveOwner } from "../state/liveness.js";
-import { withLock } from "../state/lock.js";
+import { sandboxStatus } from "../state/status.js";
 import { writeSpec, type ExtraMount, type SandboxSpec } from "../state/records.js";
 import { createSandbox, findByBranch, type SandboxEntry } from "./catalog.js";
 import { shellInEntry } from "./attach.js";
 import { stopEntry } from "./stop.js";
 import { ensureOwner } from "./owner-start.js";
-import { applyWorktreePlan, planWorktree } from "./worktree.js";
+import { withBranchWorktree } from "./worktree.js";
 
 export interface WtRequest {
   branch: string;
@@ -77,18 +76,15 @@ async function pickBackend(request: WtRequest, existing: SandboxEntry | undefine
 }
 
 /** Finds or creates the worktree and the sandbox record for a branch (nothing is started). */
-export async function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Reporter): Promise<{ sandbox: WtSandbox; backend: Backend }> {
-  const repo = await findRepository(request.cwd);
-  return withLock(home, `repo:${repo.commonDir}`, 120_000, async () => {
-    const plan = await planWorktree(repo, request.branch, request.path, request.cwd);
+export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Reporter): Promise<{ sandbox: WtSandbox; backend: Backend }> {
+  return withBranchWorktree(home, request, reporter, async (repo, plan, createWorktree) => {
     const existing = findByBranch(home, repo.commonDir, request.branch);
     // A live sandbox on the asked-for backend is reused as it is: no need to probe the host
     // (for libvirt that is a round trip to libvirtd) while every wt of this repository waits.
-    const live = existing ? await liveOwner(existing.dir) : undefined;
+    const live = existing !== undefined && (await sandboxStatus(existing.dir)).status !== "stopped";
     const reusable = existing && live && (!request.backend || request.backend === existing.spec.backend);
     const backend = reusable ? await loadBackend(existing.spec.backend) : await pickBackend(request, existing);
-    await applyWorktreePlan(repo, plan);
-    if (plan.action.kind === "create") reporter.info(`created worktree ${plan.path} for branch ${plan.branch}`);
+    await createWorktree();
     const wanted = {
       backend: backend.name,
       image: request.image ?? (existing && existing.spec.backend === backend.name ? existing.spec.image : null),

@@ -1,14 +1,12 @@
 // The git facts heyvm needs, always asked of git itself (git is the standard here): which
 // repository we are in, its worktrees, which branches exist, and whether a name is valid.
-import { dirname, isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { CommandFailedError, run } from "../shared/run.js";
 import { NotFoundError, OperationFailedError, UnavailableError, UserError, isErrnoError } from "../shared/errors.js";
 
 export interface Repository {
   /** Top folder of the worktree the command was run in. */
   top: string;
-  /** Top folder of the main worktree; new worktrees go beside it. */
-  mainTop: string;
   /** The shared .git folder of all worktrees. */
   commonDir: string;
 }
@@ -40,6 +38,11 @@ export async function git(cwd: string, args: readonly string[]): Promise<string>
   }
 }
 
+/**
+ * Which repository cwd is in, from `git rev-parse` alone. It lists no worktrees: that reads
+ * .git/worktrees/*, which another heyvm may be in the middle of writing (`git worktree add`),
+ * so worktrees are listed only under the repository's lock (core/worktree.ts).
+ */
 export async function findRepository(cwd: string): Promise<Repository> {
   let output: string;
   try {
@@ -56,10 +59,7 @@ export async function findRepository(cwd: string): Promise<Repository> {
   }
   const [top, common] = output.trim().split("\n");
   if (!top || !common) throw new UserError(`not inside a git working tree (${cwd})`, { hint: "run heyvm wt from a checkout, not a bare repository" });
-  const commonDir = isAbsolute(common) ? common : resolve(cwd, common);
-  const worktrees = await listWorktrees(top);
-  const mainTop = worktrees[0]?.path ?? dirname(commonDir);
-  return { top, mainTop, commonDir };
+  return { top, commonDir: isAbsolute(common) ? common : resolve(cwd, common) };
 }
 
 /** Parses `git worktree list --porcelain`; the first entry is the main worktree. */

@@ -11,7 +11,8 @@ import { loadBackend } from "../backends/registry.js";
 import { canStopGracefully, type Backend, type RunningMachine } from "../backends/types.js";
 import { heyvmBin } from "../shared/heyvm-bin.js";
 import { heyoHome } from "../state/home.js";
-import { currentBootId, liveOwner, processStartTime } from "../state/liveness.js";
+import { currentBootId, processStartTime } from "../state/liveness.js";
+import { sandboxStatus } from "../state/status.js";
 import { readSpec, writeExit, writeOwner, type OwnerMode, type OwnerRecord, type OwnerState } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { STOP_COMMAND_TIMEOUT_MS, STOP_GRACE_MS } from "../shared/owner-protocol.js";
@@ -50,7 +51,7 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
   }
   const log = new OwnerLog(dir.logPath);
   log.line("owner", `owner ${process.pid} starting sandbox ${id} (${spec.name}) on ${spec.backend}, ${mode}`);
-  if (await liveOwner(dir, 500)) {
+  if ((await sandboxStatus(dir, 500)).status !== "stopped") {
     log.line("owner", "another owner is already running this sandbox; exiting");
     tellStarter("failed: another owner is already running this sandbox");
     return 1;

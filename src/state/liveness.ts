@@ -1,12 +1,6 @@
-// Status is derived, never trusted from a file: an owner counts as alive only if its pid is
-// alive, it is from this boot, its process start time matches (no pid reuse), and its control
-// socket answers. A stale owner.json (crash, reboot, kill -9) therefore reads as stopped.
+// The process facts status is derived from (status.ts): this boot's id, a process's start time,
+// and whether a recorded pid is still the very process that was recorded.
 import { readFileSync } from "node:fs";
-import { askOwner } from "../shared/owner-protocol.js";
-import { readOwner, type OwnerRecord } from "./records.js";
-import type { SandboxDir } from "./sandbox-dir.js";
-
-export type SandboxStatus = "starting" | "running" | "stopping" | "stopped";
 
 let cachedBootId: string | null | undefined;
 
@@ -55,22 +49,4 @@ export function isSameProcess(pid: number, startTime: string | null, bootId: str
   if (actualStart === null && currentBootId() !== null) return false; // gone or a zombie (Linux)
   if (startTime !== null && actualStart !== startTime) return false;
   return true;
-}
-
-export interface LiveOwner {
-  status: Exclude<SandboxStatus, "stopped">;
-  owner: OwnerRecord;
-}
-
-/** The owner of a sandbox if it is really alive and answering, else undefined. */
-export async function liveOwner(dir: SandboxDir, timeoutMs = 1500): Promise<LiveOwner | undefined> {
-  const owner = readOwner(dir);
-  if (!owner || !isSameProcess(owner.pid, owner.pidStartTime, owner.bootId)) return undefined;
-  try {
-    const answer = await askOwner(dir.socketPath, { op: "status" }, timeoutMs);
-    if (!answer.ok || !("state" in answer) || answer.pid !== owner.pid) return undefined;
-    return { status: answer.state, owner: { ...owner, state: answer.state } };
-  } catch {
-    return undefined;
-  }
 }

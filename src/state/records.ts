@@ -11,6 +11,12 @@ export interface GitLink {
   branch: string;
 }
 
+/** A sandbox's folder with what was asked of it: what every use case passes around. */
+export interface SandboxEntry {
+  dir: SandboxDir;
+  spec: SandboxSpec;
+}
+
 export interface ExtraMount {
   host: string;
   guest: string;

@@ -1,6 +1,6 @@
 // The --deploy… flags of `heyvm wt`, declared in one place (the product guide names them all),
 // and their checking into typed values.
-import { Command, Option } from "commander";
+import type { OptionSpec } from "../command.js";
 import { UserError } from "../../shared/errors.js";
 
 export interface DeployFlags {
@@ -22,21 +22,21 @@ export interface DeployFlags {
   quiet?: boolean;
 }
 
-export function addDeployOptions(command: Command): void {
-  command
-    .option("--deploy", "deploy the worktree to a cloud sandbox instead of starting a local one")
-    .option("--deploy-driver <driver>", "cloud sandbox driver (default libvirt)")
-    .option("--deploy-image <image>", "cloud sandbox image (default ubuntu:24.04)")
-    .addOption(new Option("--deploy-region <region>", "cloud region").choices(["US", "EU"]))
-    .option("--deploy-ttl-seconds <n>", "stop the cloud sandbox after this many seconds")
-    .option("--deploy-port <port...>", "expose a port of the cloud sandbox (repeatable)")
-    .option("--publish-image", "build a custom firecracker image from --deploy-dockerfile and deploy with it")
-    .option("--deploy-dockerfile <file>", "Dockerfile for --publish-image")
-    .option("--deploy-image-name <name>", "name of the published image")
-    .option("--deploy-image-size-mb <n>", "size of the published image's rootfs")
-    .option("--no-ignore", "with --deploy: upload everything, ignoring .gitignore and the default skips")
-    .option("--cloud-url <url>", "cloud API address (default $HEYO_CLOUD_URL or the config)");
-}
+/** The --deploy… options as `heyvm wt` declares them. */
+export const DEPLOY_OPTIONS: OptionSpec[] = [
+  { flags: "--deploy", description: "deploy the worktree to a cloud sandbox instead of starting a local one" },
+  { flags: "--deploy-driver <driver>", description: "cloud sandbox driver (default libvirt)" },
+  { flags: "--deploy-image <image>", description: "cloud sandbox image (default ubuntu:24.04)" },
+  { flags: "--deploy-region <region>", description: "cloud region", choices: ["US", "EU"] },
+  { flags: "--deploy-ttl-seconds <n>", description: "stop the cloud sandbox after this many seconds" },
+  { flags: "--deploy-port <port...>", description: "expose a port of the cloud sandbox (repeatable)" },
+  { flags: "--publish-image", description: "build a custom firecracker image from --deploy-dockerfile and deploy with it" },
+  { flags: "--deploy-dockerfile <file>", description: "Dockerfile for --publish-image" },
+  { flags: "--deploy-image-name <name>", description: "name of the published image" },
+  { flags: "--deploy-image-size-mb <n>", description: "size of the published image's rootfs" },
+  { flags: "--no-ignore", description: "with --deploy: upload everything, ignoring .gitignore and the default skips" },
+  { flags: "--cloud-url <url>", description: "cloud API address (default $HEYO_CLOUD_URL or the config)" },
+];
 
 export interface CheckedDeployFlags {
   driver: string;

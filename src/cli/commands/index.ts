@@ -1,0 +1,19 @@
+// Loads a command's declaration by name; each lives in its own file and is imported only when
+// that command runs (the record's type makes every name in names.ts have a loader).
+import type { CommandSpec } from "../command.js";
+import type { CommandName } from "./names.js";
+
+export const COMMAND_LOADERS: Record<CommandName, () => Promise<CommandSpec<never>>> = {
+  wt: async () => (await import("./wt.js")).wtCommand,
+  sh: async () => (await import("./sh.js")).shCommand,
+  exec: async () => (await import("./exec.js")).execCommand,
+  stop: async () => (await import("./stop.js")).stopCommand,
+  logs: async () => (await import("./logs.js")).logsCommand,
+  list: async () => (await import("./list.js")).listCommand,
+  images: async () => (await import("./images.js")).imagesCommand,
+  login: async () => (await import("./login.js")).loginCommand,
+  logout: async () => (await import("./logout.js")).logoutCommand,
+  server: async () => (await import("./server.js")).serverCommand,
+  __sandbox_owner: async () => (await import("./sandbox-owner.js")).sandboxOwnerCommand,
+  __sandbox_stop: async () => (await import("./sandbox-stop.js")).sandboxStopCommand,
+};

@@ -1,0 +1,38 @@
+// `heyvm list`: local sandboxes with their derived status (or the cloud's with --cloud).
+import { heyoHome } from "../../state/home.js";
+import { defineCommand } from "../command.js";
+import { print, printJson } from "../io.js";
+import { printList } from "../list-output.js";
+import { formatDuration, table } from "../render.js";
+
+interface ListFlags {
+  all?: boolean;
+  cloud?: boolean;
+  json?: boolean;
+  wt?: boolean;
+}
+
+export const listCommand = defineCommand<ListFlags>({
+  name: "list",
+  description: "list sandboxes across backends (running ones unless --all)",
+  options: [
+    { flags: "-a, --all", description: "include stopped sandboxes" },
+    { flags: "--cloud", description: "list cloud sandboxes instead" },
+    { flags: "--json", description: "print JSON" },
+    { flags: "--wt", description: "only wt-* sandboxes", hidden: true },
+  ],
+  async run({ io, flags }) {
+    if (!flags.cloud) return printList(io, { all: flags.all ?? false, wtOnly: flags.wt ?? false, json: flags.json ?? false });
+    const { listCloudSandboxes } = await import("../../core/targets/cloud.js");
+    const rows = await listCloudSandboxes(heyoHome());
+    if (flags.json) return printJson(io, rows);
+    if (rows.length === 0) return print(io, "no cloud sandboxes");
+    print(
+      io,
+      table(
+        ["ID", "NAME", "STATE", "DRIVER", "IMAGE", "REGION", "UPTIME", "TTL", "URLS / ERROR"],
+        rows.map((r) => [r.id, r.name, r.status, r.driver ?? "-", r.image, r.region, formatDuration(r.uptime_secs), r.ttl_seconds ? `${r.ttl_seconds}s` : "-", r.urls.join(" ") || r.error_message || ""]),
+      ),
+    );
+  },
+});

@@ -1,0 +1,116 @@
+// `heyvm server`: run the self-hostable cloud, and `heyvm server token …` for its API tokens.
+import { UserError } from "../../shared/errors.js";
+import { defineCommand } from "../command.js";
+import { print, printJson, type CliIO } from "../io.js";
+import { age, table } from "../render.js";
+
+interface ServerFlags {
+  listen: string;
+  dataDir?: string;
+  publicUrl?: string;
+  maxUploadMb?: string;
+  images?: string;
+  sweepMs?: string;
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UserError(`--listen takes HOST:PORT (e.g. 127.0.0.1:8787), not "${value}"`);
+  }
+  return { host: match[1] || match[2] || "127.0.0.1", port };
+}
+
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${flag} takes a positive number, not "${value}"`);
+  return n;
+}
+
+async function runServer(io: CliIO, flags: ServerFlags): Promise<number> {
+  const { defaultDataDir, defaultServerConfig } = await import("../../server/config.js");
+  const config = defaultServerConfig(flags.dataDir ?? defaultDataDir());
+  const listen = parseListen(flags.listen);
+  config.host = listen.host;
+  config.port = listen.port;
+  if (flags.publicUrl) config.publicUrl = flags.publicUrl;
+  if (flags.maxUploadMb) config.maxUploadBytes = Math.round(positive("--max-upload-mb", flags.maxUploadMb) * 1024 * 1024);
+  if (flags.sweepMs) config.sweepMs = positive("--sweep-ms", flags.sweepMs);
+  if (flags.images) {
+    const { loadImageCatalog } = await import("../../server/image-file.js");
+    config.images = loadImageCatalog(flags.images);
+  }
+  const { startCloudServer } = await import("../../server/server.js");
+  const log = (line: string) => io.stderr.write(`${line}\n`);
+  const server = await startCloudServer(config, log);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  log("shutting down (deployed sandboxes keep running; they are reconciled on the next start)");
+  await server.close();
+  return 0;
+}
+
+const DATA_DIR_OPTION = { flags: "--data-dir <dir>", description: "the server's data folder" };
+
+const createTokenCommand = defineCommand<{ name: string; dataDir?: string; json?: boolean }>({
+  name: "create",
+  description: "make a new API token and print it (only its hash is stored)",
+  options: [{ flags: "--name <name>", description: "who or what the token is for", default: "default" }, DATA_DIR_OPTION, { flags: "--json", description: "print JSON" }],
+  async run({ io, flags }) {
+    const { createServerToken } = await import("../../server/token-admin.js");
+    const created = createServerToken(flags.dataDir, flags.name);
+    if (flags.json) return printJson(io, created);
+    io.stderr.write(`created ${created.id} (${created.name}); the token is shown only now:\n`);
+    print(io, created.token);
+  },
+});
+
+const listTokensCommand = defineCommand<{ dataDir?: string; json?: boolean }>({
+  name: "list",
+  description: "list API tokens (ids and names, never the secrets)",
+  options: [DATA_DIR_OPTION, { flags: "--json", description: "print JSON" }],
+  async run({ io, flags }) {
+    const { listServerTokens } = await import("../../server/token-admin.js");
+    const rows = listServerTokens(flags.dataDir);
+    if (flags.json) printJson(io, rows);
+    else if (rows.length === 0) print(io, "no tokens (make one with `heyvm server token create`)");
+    else print(io, table(["ID", "NAME", "CREATED", "STATE"], rows.map((r) => [r.id, r.name, `${age(r.createdAt)} ago`, r.revokedAt ? "revoked" : "active"])));
+  },
+});
+
+const revokeTokenCommand = defineCommand<{ dataDir?: string }>({
+  name: "revoke",
+  description: "revoke an API token (effective on its next request)",
+  arguments: [{ name: "<id>", description: "token id (tok-…) or name" }],
+  options: [DATA_DIR_OPTION],
+  async run({ io, args: [query], flags }) {
+    const { revokeServerToken } = await import("../../server/token-admin.js");
+    const revoked = revokeServerToken(flags.dataDir, String(query));
+    print(io, `revoked ${revoked.id} (${revoked.name})`);
+  },
+});
+
+export const serverCommand = defineCommand<ServerFlags>({
+  name: "server",
+  description: "run the self-hostable heyvm cloud (the API `--deploy` talks to) on this host",
+  options: [
+    { flags: "--listen <host:port>", description: "address to serve on", default: "127.0.0.1:8787" },
+    { flags: "--data-dir <dir>", description: "where state, archives and sandboxes live (default $HEYVM_SERVER_DATA or ~/.heyo/server)" },
+    { flags: "--public-url <url>", description: "the address clients reach this server at (for upload and port URLs)" },
+    { flags: "--max-upload-mb <n>", description: "largest workspace archive accepted (default 2048)" },
+    { flags: "--images <file>", description: 'JSON image catalog: {"bubblewrap": {"ubuntu:24.04": null}, …}' },
+    { flags: "--sweep-ms <n>", description: "how often TTLs and liveness are checked (default 1000)" },
+  ],
+  helpAfter: "\nTokens:\n  heyvm server token create --name alice   prints a new API token (shown once)\n  heyvm server token list\n  heyvm server token revoke <tok-id>",
+  subcommands: [
+    defineCommand({
+      name: "token",
+      description: "manage the server's API tokens",
+      subcommands: [createTokenCommand, listTokensCommand, revokeTokenCommand],
+    }),
+  ],
+  run: ({ io, flags }) => runServer(io, flags),
+});

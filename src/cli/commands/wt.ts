@@ -1,0 +1,81 @@
+// `heyvm wt <branch>`: the branch's worktree plus a sandbox whose /workspace is it (attached,
+// --detach, --shell, --list, or --deploy to the cloud).
+import { UserError } from "../../shared/errors.js";
+import { heyoHome } from "../../state/home.js";
+import type { BackendName } from "../../shared/backend-name.js";
+import { defineCommand } from "../command.js";
+import { print, printJson, stderrReporter } from "../io.js";
+import { printList } from "../list-output.js";
+import { DEPLOY_OPTIONS, type DeployFlags } from "./deploy-options.js";
+
+interface WtFlags extends DeployFlags {
+  detach?: boolean;
+  shell?: boolean;
+  list?: boolean;
+  all?: boolean;
+  path?: string;
+  backend?: string;
+  image?: string;
+  network: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+async function backendOption(name: string | undefined): Promise<BackendName | undefined> {
+  if (!name) return undefined;
+  const { parseBackendName } = await import("../../backends/registry.js");
+  return parseBackendName(name);
+}
+
+export const wtCommand = defineCommand<WtFlags>({
+  name: "wt",
+  description: "create (or reuse) a branch's worktree at ../<slug> and a sandbox whose /workspace is it, then open a shell",
+  arguments: [{ name: "[branch]", description: "branch to work on; created from HEAD if it does not exist" }],
+  options: [
+    { flags: "-d, --detach", description: "start the sandbox in the background and return once it is ready" },
+    { flags: "--shell", description: "open a shell in the branch's running sandbox" },
+    { flags: "--list", description: "list only wt-* sandboxes" },
+    { flags: "--all", description: "with --list: include stopped sandboxes" },
+    { flags: "--path <dir>", description: "where to put the worktree (default: ../<slugified-branch> beside the repository)" },
+    { flags: "--backend <name>", description: "bubblewrap, libvirt, firecracker or apple_virt (default: the first usable)" },
+    { flags: "--image <name>", description: "base image for the sandbox (see `heyvm images list`)" },
+    { flags: "--no-network", description: "cut the sandbox off from the network" },
+    { flags: "--json", description: "print the result as JSON" },
+    { flags: "-q, --quiet", description: "no progress messages" },
+    ...DEPLOY_OPTIONS,
+  ],
+  helpAfter:
+    "\nExamples:\n  heyvm wt feature/x            worktree + sandbox + shell; the sandbox stops when the shell exits\n  heyvm wt feature/x --detach   same, in the background (an owner process keeps it running)\n  heyvm wt feature/x --shell    a shell in the running sandbox\n  heyvm wt --list               wt sandboxes",
+  async run({ io, args: [branchArg], flags }) {
+    if (flags.list) return printList(io, { all: flags.all ?? false, wtOnly: true, json: flags.json ?? false });
+    const branch = typeof branchArg === "string" ? branchArg : undefined;
+    if (!branch) throw new UserError("a branch name is needed", { hint: "usage: heyvm wt <branch> [--detach|--shell]" });
+    if (flags.deploy) {
+      const { deployWorktree } = await import("./deploy.js");
+      return deployWorktree(io, branch, flags);
+    }
+    const home = heyoHome();
+    if (flags.shell) {
+      const { wtShell } = await import("../../core/wt.js");
+      return wtShell(home, branch, process.cwd(), Boolean(process.stdin.isTTY));
+    }
+    const request = { branch, cwd: process.cwd(), path: flags.path, backend: await backendOption(flags.backend), image: flags.image, network: flags.network, tty: Boolean(process.stdin.isTTY) };
+    const reporter = stderrReporter(io, flags.quiet || flags.json);
+    if (flags.detach) {
+      const { wtDetached } = await import("../../core/wt.js");
+      const result = await wtDetached(home, request, reporter);
+      const { spec } = result.entry;
+      if (flags.json) {
+        printJson(io, { id: spec.id, name: spec.name, backend: spec.backend, branch, worktree: result.worktree, reused: result.reused });
+      } else {
+        if (!flags.quiet) io.stderr.write(`${result.reused ? "already running" : "ready"}: ${spec.name} (${spec.backend}), /workspace = ${result.worktree}\n  heyvm sh ${spec.id}    heyvm exec ${spec.id} -- <cmd>    heyvm stop ${spec.id}\n`);
+        print(io, spec.id);
+      }
+      return;
+    }
+    const { wtAttached } = await import("../../core/wt.js");
+    const { sandbox, exitCode } = await wtAttached(home, request, reporter);
+    if (!sandbox.reused && !flags.quiet) io.stderr.write(`sandbox ${sandbox.entry.spec.id} stopped; the worktree stays at ${sandbox.worktree}\n`);
+    return exitCode;
+  },
+});

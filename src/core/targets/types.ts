@@ -1,0 +1,52 @@
+// The operations every sandbox offers, local (sb-…) or cloud (dep-…), so that sh, exec, stop and
+// logs are written once against this interface instead of branching on the id in each command.
+
+/** Where a command's output goes when the sandbox cannot hand it the terminal (the cloud). */
+export interface OutputSink {
+  write(text: string | Uint8Array): unknown;
+}
+
+/** What an interactive shell needs of the user's terminal; the CLI provides it. */
+export interface UserTerminal {
+  /** stdin is a terminal (raw mode, window size) rather than a pipe. */
+  tty: boolean;
+  input: NodeJS.ReadableStream;
+  output: OutputSink;
+  /** Short notices (reconnecting…) that must not mix with the shell's own output. */
+  notices: OutputSink;
+  size(): { cols: number; rows: number };
+  setRawMode(on: boolean): void;
+  /** Calls listener on every window-size change; returns the function that stops it. */
+  onResize(listener: () => void): () => void;
+}
+
+export interface ExecRequest {
+  cwd?: string;
+  env: Record<string, string>;
+}
+
+export interface StopOutcome {
+  id: string;
+  name: string;
+  wasRunning: boolean;
+  /** Local: what a dead owner left behind and was removed. */
+  cleaned?: string[];
+  /** Cloud: the deployment's state afterwards. */
+  status?: string;
+}
+
+export interface LogRequest {
+  follow: boolean;
+  /** How many lines from the end to start with; 0 means the whole log. */
+  lines: number;
+}
+
+export interface SandboxTarget {
+  readonly id: string;
+  /** Runs argv in /workspace; stdio passes through (or into out for the cloud). Resolves with its exit code. */
+  exec(argv: readonly string[], request: ExecRequest, out: { stdout: OutputSink; stderr: OutputSink }): Promise<number>;
+  /** An interactive shell; resolves with the shell's exit code. */
+  shell(terminal: UserTerminal): Promise<number>;
+  stop(): Promise<StopOutcome>;
+  logs(request: LogRequest): AsyncGenerator<string>;
+}
