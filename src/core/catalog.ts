@@ -2,11 +2,12 @@
 // resolving what a user typed (id, id prefix, wt-name or branch) to exactly one sandbox, and
 // creating new records.
 import { compareCodePoints } from "../shared/compare.js";
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError, NotFoundError, isErrnoError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
 import { readSpec, writeSpec, type ExitRecord, type OwnerRecord, type SandboxEntry, type SandboxSpec } from "../state/records.js";
+import { catalogEntries, type CatalogEntry } from "../state/catalog-index.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { lastExit, sandboxStatus, type SandboxStatus } from "../state/status.js";
 
@@ -18,23 +19,9 @@ export interface SandboxView extends SandboxEntry {
   lastExit: ExitRecord | undefined;
 }
 
-export function sandboxIds(home: HeyoHome): string[] {
-  try {
-    return readdirSync(home.sandboxes).filter((name) => name.startsWith("sb-"));
-  } catch {
-    return [];
-  }
-}
-
 /** Every sandbox with a readable sandbox.json (others are ignored, never fatal). */
-export function allSandboxes(home: HeyoHome): SandboxEntry[] {
-  const entries: SandboxEntry[] = [];
-  for (const id of sandboxIds(home)) {
-    const dir = new SandboxDir(home, id);
-    const spec = readSpec(dir);
-    if (spec) entries.push({ dir, spec });
-  }
-  return entries;
+export function allSandboxes(home: HeyoHome): CatalogEntry[] {
+  return catalogEntries(home);
 }
 
 /** A sandbox with its status (state/status.ts) and, while stopped, why its owner last ended. */

@@ -2,10 +2,11 @@
 import { compareCodePoints } from "../shared/compare.js";
 import { readdirSync, rmSync } from "node:fs";
 import type { HeyoHome } from "../state/home.js";
-import { readSpec } from "../state/records.js";
+import { catalogEntries, type CatalogEntry } from "../state/catalog-index.js";
+import { readSpec, type SandboxSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { processStatus } from "../state/status.js";
-import { sandboxIds, viewAll, type SandboxEntry, type SandboxView } from "./catalog.js";
+import { viewAll, viewOf, type SandboxEntry, type SandboxView } from "./catalog.js";
 
 export interface ListOptions {
   /** Include stopped sandboxes. */
@@ -28,34 +29,51 @@ export interface SandboxRow {
   lastExit: string | null;
 }
 
-function liveIds(home: HeyoHome): string[] {
+/**
+ * The sandboxes in the live index whose owner process still lives; a marker an owner left
+ * behind when it died (kill -9) is removed here. Every owner writes its marker before its
+ * owner.json, so a sandbox without one is stopped.
+ */
+function liveIds(home: HeyoHome): Set<string> {
+  const ids = new Set<string>();
+  let names: string[] = [];
   try {
-    return readdirSync(home.live).filter((name) => name.startsWith("sb-"));
+    names = readdirSync(home.live).filter((name) => name.startsWith("sb-"));
   } catch {
-    return [];
+    return ids;
   }
+  for (const id of names) {
+    const dir = new SandboxDir(home, id);
+    if (processStatus(dir).status === "stopped") rmSync(dir.liveMarker, { force: true });
+    else ids.add(id);
+  }
+  return ids;
+}
+
+function stoppedView(entry: CatalogEntry): SandboxView {
+  return { dir: entry.dir, spec: entry.spec, status: "stopped", owner: undefined, lastExit: entry.lastExit };
 }
 
 export async function listSandboxes(home: HeyoHome, options: ListOptions): Promise<SandboxRow[]> {
-  const entries: SandboxEntry[] = [];
   // Without --all only live sandboxes are shown, so only the live index is read (list runs in
-  // agents' loops; a thousand stopped sandboxes must not slow it down). The index is a hint:
-  // status is still derived from each owner's liveness, and dead entries are dropped.
-  const ids = options.all ? sandboxIds(home) : liveIds(home);
-  for (const id of ids) {
-    const dir = new SandboxDir(home, id);
-    if (!options.all) {
-      if (processStatus(dir).status === "stopped") {
-        rmSync(dir.liveMarker, { force: true });
-        continue;
-      }
+  // agents' loops). With --all, the catalog index gives every sandbox's records from one file,
+  // and only live ones have their status derived (asked of their owner).
+  const live = liveIds(home);
+  const wanted = (spec: SandboxSpec) => !options.wtOnly || spec.name.startsWith("wt-");
+  let views: SandboxView[];
+  if (options.all) {
+    const entries = catalogEntries(home).filter((entry) => wanted(entry.spec));
+    views = await Promise.all(entries.map((entry) => (live.has(entry.spec.id) ? viewOf(entry) : stoppedView(entry))));
+  } else {
+    const entries: SandboxEntry[] = [];
+    for (const id of live) {
+      const dir = new SandboxDir(home, id);
+      const spec = readSpec(dir);
+      if (spec && wanted(spec)) entries.push({ dir, spec });
     }
-    const spec = readSpec(dir);
-    if (spec && (!options.wtOnly || spec.name.startsWith("wt-"))) entries.push({ dir, spec });
+    views = (await viewAll(entries, false)).filter((view) => view.status !== "stopped");
   }
-  const views = await viewAll(entries, options.all);
   return views
-    .filter((v) => options.all || v.status !== "stopped")
     .sort((a, b) => compareCodePoints(a.spec.createdAt, b.spec.createdAt))
     .map((v) => ({
       id: v.spec.id,

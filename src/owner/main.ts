@@ -149,9 +149,10 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
       status: () => ({ ok: true, id, pid: process.pid, state }),
       stop: (reason) => void stop(reason),
     });
-    writeOwner(dir, record());
+    // the live marker first: whoever sees owner.json must find the sandbox in the live index
     mkdirSync(home.live, { recursive: true });
     writeFileSync(dir.liveMarker, "");
+    writeOwner(dir, record());
     // whatever an earlier owner left running was reaped by ensureOwner, under the same lock
     backend = await loadBackend(spec.backend);
     const reporter = log.reporter();

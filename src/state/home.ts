@@ -10,6 +10,10 @@ export interface HeyoHome {
   locks: string;
   /** One empty file per sandbox whose owner is (or was, if it crashed) running: a hint for list. */
   live: string;
+  /** One empty file per sandbox whose records changed since the catalog index read them. */
+  changed: string;
+  /** The catalog index: every sandbox's records in one file, so list --all reads one file. */
+  catalogIndex: string;
   tokenFile: string;
   configFile: string;
 }
@@ -22,6 +26,8 @@ export function heyoHome(env: NodeJS.ProcessEnv = process.env): HeyoHome {
     images: join(root, "images"),
     locks: join(root, "locks"),
     live: join(root, "live"),
+    changed: join(root, "changed"),
+    catalogIndex: join(root, "catalog.json"),
     tokenFile: join(root, "token.json"),
     configFile: join(root, "config.json"),
   };

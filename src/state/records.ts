@@ -1,7 +1,10 @@
 // The two records of a sandbox: what was asked (sandbox.json, written once by the CLI) and what
 // the owner reports (owner.json, written by the owner process). Neither is trusted for status:
 // see liveness.ts.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { isBackendName, type BackendName } from "../shared/backend-name.js";
+import { isErrnoError } from "../shared/errors.js";
 import { isObject, num, readJsonFile, str, writeJsonFile, type JsonObject } from "../shared/json.js";
 import type { SandboxDir } from "./sandbox-dir.js";
 
@@ -68,7 +71,7 @@ export interface ExitRecord {
   reason: string;
 }
 
-function parseSpec(raw: JsonObject): SandboxSpec | undefined {
+export function parseSpec(raw: JsonObject): SandboxSpec | undefined {
   const id = str(raw, "id");
   const name = str(raw, "name");
   const backend = raw.backend;
@@ -121,8 +124,20 @@ export function readSpec(dir: SandboxDir): SandboxSpec | undefined {
   return raw ? parseSpec(raw) : undefined;
 }
 
+/** Tells the catalog index (catalog-index.ts) that a record changed: after the write, always. */
+export function markChanged(dir: SandboxDir): void {
+  try {
+    writeFileSync(dir.changedMarker, "");
+  } catch (error) {
+    if (!isErrnoError(error) || error.code !== "ENOENT") throw error;
+    mkdirSync(dirname(dir.changedMarker), { recursive: true });
+    writeFileSync(dir.changedMarker, "");
+  }
+}
+
 export function writeSpec(dir: SandboxDir, spec: SandboxSpec): void {
   writeJsonFile(dir.specPath, spec);
+  markChanged(dir);
 }
 
 export function readOwner(dir: SandboxDir): OwnerRecord | undefined {
@@ -134,12 +149,16 @@ export function writeOwner(dir: SandboxDir, owner: OwnerRecord): void {
   writeJsonFile(dir.ownerPath, owner);
 }
 
+export function parseExit(raw: JsonObject): ExitRecord {
+  return { at: str(raw, "at") ?? "", reason: str(raw, "reason") ?? "" };
+}
+
 export function readExit(dir: SandboxDir): ExitRecord | undefined {
   const raw = readJsonFile(dir.exitPath);
-  if (!raw) return undefined;
-  return { at: str(raw, "at") ?? "", reason: str(raw, "reason") ?? "" };
+  return raw ? parseExit(raw) : undefined;
 }
 
 export function writeExit(dir: SandboxDir, exit: ExitRecord): void {
   writeJsonFile(dir.exitPath, exit);
+  markChanged(dir);
 }

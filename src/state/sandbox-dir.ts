@@ -19,10 +19,13 @@ export class SandboxDir {
   readonly root: string;
   /** This sandbox's entry in the live index (HEYO_HOME/live/<id>), present while an owner runs. */
   readonly liveMarker: string;
+  /** HEYO_HOME/changed/<id>: written after this sandbox's records change (catalog-index.ts). */
+  readonly changedMarker: string;
   constructor(home: HeyoHome, id: string) {
     this.id = id;
     this.root = `${home.sandboxes}/${id}`; // home paths are absolute and normalised already
     this.liveMarker = `${home.live}/${id}`;
+    this.changedMarker = `${home.changed}/${id}`;
   }
   get specPath(): string {
     return `${this.root}/${SANDBOX_FILES.spec}`;

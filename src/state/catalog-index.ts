@@ -1,0 +1,153 @@
+// Every sandbox's records (sandbox.json, exit.json) in one file, HEYO_HOME/catalog.json, so that
+// `heyvm list --all` and name resolution read one file instead of two or three per sandbox
+// (each file read is several system calls, and agents list in loops).
+//
+// It is a cache, never the truth: the set of sandboxes always comes from listing sandboxes/
+// (a folder removed by hand drops out, a new one is read), and every writer of a record marks
+// the sandbox in HEYO_HOME/changed/ afterwards (records.ts markChanged; the native owner
+// monitor too, after exit.json). A reader removes a marker *before* it reads the records, so a
+// write racing with the read leaves a new marker behind and is read next time. Index updates
+// happen under a lock, re-reading the index inside it, so two readers never write back an
+// older picture over a newer one; a reader that finds the lock taken reads the marked
+// sandboxes' records directly and writes nothing.
+import { closeSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { isErrnoError } from "../shared/errors.js";
+import { isObject } from "../shared/json.js";
+import type { HeyoHome } from "./home.js";
+import { isPidAlive } from "./liveness.js";
+import { parseExit, parseSpec, readExit, readSpec, type ExitRecord, type SandboxEntry, type SandboxSpec } from "./records.js";
+import { SandboxDir } from "./sandbox-dir.js";
+
+const INDEX_VERSION = 1;
+
+/** A sandbox with the records the catalog keeps of it. */
+export interface CatalogEntry extends SandboxEntry {
+  lastExit: ExitRecord | undefined;
+}
+
+interface IndexedRecords {
+  spec: SandboxSpec;
+  exit: ExitRecord | null;
+}
+
+function listNames(path: string): string[] {
+  try {
+    return readdirSync(path).filter((name) => name.startsWith("sb-"));
+  } catch (error) {
+    if (isErrnoError(error) && (error.code === "ENOENT" || error.code === "ENOTDIR")) return [];
+    throw error;
+  }
+}
+
+function readIndex(home: HeyoHome): Map<string, IndexedRecords> {
+  const index = new Map<string, IndexedRecords>();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(home.catalogIndex, "utf8"));
+  } catch {
+    return index; // absent or torn: rebuilt from the records
+  }
+  if (!isObject(raw) || raw.version !== INDEX_VERSION || !isObject(raw.sandboxes)) return index;
+  for (const [id, value] of Object.entries(raw.sandboxes)) {
+    if (!isObject(value) || !isObject(value.spec)) continue;
+    const spec = parseSpec(value.spec);
+    if (spec && spec.id === id) index.set(id, { spec, exit: isObject(value.exit) ? parseExit(value.exit) : null });
+  }
+  return index;
+}
+
+function writeIndex(home: HeyoHome, index: Map<string, IndexedRecords>): void {
+  const sandboxes: Record<string, IndexedRecords> = {};
+  for (const [id, records] of index) sandboxes[id] = records;
+  const temp = `${home.catalogIndex}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify({ version: INDEX_VERSION, sandboxes }));
+  renameSync(temp, home.catalogIndex);
+}
+
+function readRecords(home: HeyoHome, id: string): IndexedRecords | undefined {
+  const dir = new SandboxDir(home, id);
+  const spec = readSpec(dir);
+  return spec ? { spec, exit: readExit(dir) ?? null } : undefined;
+}
+
+/** Takes the index lock without waiting; undefined when another reader holds it. */
+function tryLock(home: HeyoHome): (() => void) | undefined {
+  const path = `${home.catalogIndex}.lock`;
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => unlinkSync(path);
+    } catch (error) {
+      if (!isErrnoError(error) || error.code !== "EEXIST") return undefined; // e.g. read-only home
+      let holder = Number.NaN;
+      try {
+        holder = Number(readFileSync(path, "utf8"));
+      } catch {
+        continue; // released meanwhile
+      }
+      if (Number.isInteger(holder) && holder > 0 && isPidAlive(holder)) return undefined;
+      try {
+        unlinkSync(path); // left by a reader that died
+      } catch {
+        // someone else removed it first
+      }
+    }
+  }
+  return undefined;
+}
+
+function takeMarkers(home: HeyoHome, ids: readonly string[]): void {
+  for (const id of ids) {
+    try {
+      unlinkSync(`${home.changed}/${id}`);
+    } catch {
+      // gone already: another reader took it
+    }
+  }
+}
+
+/** Every sandbox with a readable sandbox.json, with why its last owner ended. */
+export function catalogEntries(home: HeyoHome): CatalogEntry[] {
+  const ids = listNames(home.sandboxes);
+  const present = new Set(ids);
+  const index = readIndex(home);
+  const marked = listNames(home.changed);
+  const stale = new Set(marked);
+  for (const id of ids) if (!index.has(id)) stale.add(id);
+  const gone = [...index.keys()].some((id) => !present.has(id));
+
+  let result = index;
+  if (stale.size > 0 || gone) {
+    const unlock = tryLock(home);
+    if (unlock) {
+      try {
+        takeMarkers(home, marked);
+        result = readIndex(home); // inside the lock: the newest picture
+        for (const id of result.keys()) if (!present.has(id)) result.delete(id);
+        for (const id of stale) {
+          const records = present.has(id) ? readRecords(home, id) : undefined;
+          if (records) result.set(id, records);
+          else result.delete(id);
+        }
+        writeIndex(home, result);
+      } finally {
+        unlock();
+      }
+    } else {
+      result = new Map(index);
+      for (const id of stale) {
+        const records = present.has(id) ? readRecords(home, id) : undefined;
+        if (records) result.set(id, records);
+        else result.delete(id);
+      }
+    }
+  }
+  const entries: CatalogEntry[] = [];
+  for (const id of ids) {
+    const records = result.get(id);
+    if (records) entries.push({ dir: new SandboxDir(home, id), spec: records.spec, lastExit: records.exit ?? undefined });
+  }
+  return entries;
+}
