@@ -1,7 +1,7 @@
 // Shell and exec into a running local sandbox: find it, check it is really alive, and hand the
 // terminal to the backend's command (nsenter, ssh…).
 import { loadBackend } from "../backends/registry.js";
-import type { CommandOptions, MachineAccess } from "../backends/types.js";
+import type { CommandOptions, MachineAccess, SpawnSpec } from "../backends/types.js";
 import type { HeyoHome } from "../state/home.js";
 import { requireRunning } from "../state/status.js";
 import { resolveSandbox, type SandboxEntry } from "./catalog.js";
@@ -19,10 +19,15 @@ export async function execInSandbox(home: HeyoHome, query: string, argv: readonl
   return execInEntry(resolveSandbox(home, query), argv, options);
 }
 
-export async function execInEntry(entry: SandboxEntry, argv: readonly string[], options: CommandOptions): Promise<number> {
+/** The command that runs argv in the running sandbox (nsenter, ssh…), for the caller to spawn. */
+export async function execCommandFor(entry: SandboxEntry, argv: readonly string[], options: CommandOptions): Promise<SpawnSpec> {
   const access = await accessTo(entry);
   const backend = await loadBackend(entry.spec.backend);
-  return runInteractive(backend.execCommand(access, argv, options));
+  return backend.execCommand(access, argv, options);
+}
+
+export async function execInEntry(entry: SandboxEntry, argv: readonly string[], options: CommandOptions): Promise<number> {
+  return runInteractive(await execCommandFor(entry, argv, options));
 }
 
 export async function shellInEntry(entry: SandboxEntry, options: CommandOptions, waitForStartMs = 0): Promise<number> {

@@ -42,12 +42,12 @@ export async function buildImage(home: HeyoHome, request: ImageBuildRequest, rep
   return dir;
 }
 
-/** A local image as `heyvm images list` shows it. */
+/** A local image as `heyvm images list` shows it (snake_case: scripts read its JSON). */
 export interface ImageRow {
   name: string;
   backend: string;
-  sizeBytes: number;
-  createdAt: string;
+  size_bytes: number;
+  created_at: string;
   path: string;
   /** Has a readable image.json. */
   valid: boolean;
@@ -57,8 +57,8 @@ export function listImageRows(home: HeyoHome): ImageRow[] {
   return listImages(home).map((image) => ({
     name: image.name,
     backend: image.backend,
-    sizeBytes: image.sizeBytes,
-    createdAt: image.createdAt,
+    size_bytes: image.sizeBytes,
+    created_at: image.createdAt,
     path: image.dir,
     valid: image.manifest !== undefined,
   }));

@@ -12,7 +12,7 @@ import { readSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { createSandbox, viewOf, type SandboxEntry } from "./catalog.js";
 import { ensureOwner } from "./owner-start.js";
-import { exitStatus } from "../shared/exit-status.js";
+import { runCaptured, type CapturedRun } from "./capture.js";
 import { stopEntry } from "./stop.js";
 
 export interface WorkspaceSandboxRequest {
@@ -70,13 +70,7 @@ export async function workspaceShellCommand(entry: SandboxEntry, options: Comman
   return backend.shellCommand(await runningAccess(entry), options);
 }
 
-export interface CapturedRun {
-  stdout: string;
-  stderr: string;
-  /** stdout and stderr interleaved in the order they came. */
-  output: string;
-  exitCode: number;
-}
+export type { CapturedRun } from "./capture.js";
 
 export interface CaptureOptions extends Omit<CommandOptions, "tty"> {
   /** Output beyond this many bytes (per stream) is cut, with a note. */
@@ -89,34 +83,7 @@ export interface CaptureOptions extends Omit<CommandOptions, "tty"> {
 export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: CaptureOptions): Promise<CapturedRun> {
   const backend = await loadBackend(entry.spec.backend);
   const command = backend.execCommand(await runningAccess(entry), argv, { tty: false, cwd: options.cwd, env: options.env });
-  return new Promise((resolve, reject) => {
-    const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-    const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[], output: [] as Buffer[] };
-    const sizes = { stdout: 0, stderr: 0 };
-    const collect = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
-      if (sizes[stream] >= options.maxOutputBytes) return;
-      const part = chunk.subarray(0, options.maxOutputBytes - sizes[stream]);
-      sizes[stream] += part.length;
-      chunks[stream].push(part);
-      chunks.output.push(part);
-    };
-    child.stdout.on("data", collect("stdout"));
-    child.stderr.on("data", collect("stderr"));
-    const abort = () => child.kill("SIGKILL");
-    options.signal?.addEventListener("abort", abort, { once: true });
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      options.signal?.removeEventListener("abort", abort);
-      const text = (parts: Buffer[], cut: boolean) => Buffer.concat(parts).toString("utf8") + (cut ? "\n[heyvm: output cut]\n" : "");
-      const cut = (s: "stdout" | "stderr") => sizes[s] >= options.maxOutputBytes;
-      resolve({
-        stdout: text(chunks.stdout, cut("stdout")),
-        stderr: text(chunks.stderr, cut("stderr")),
-        output: text(chunks.output, false),
-        exitCode: exitStatus(code, signal),
-      });
-    });
-  });
+  return runCaptured(command, { stdin: "ignore", maxOutputBytes: options.maxOutputBytes, signal: options.signal });
 }
 
 /** Starts argv in the running sandbox in the background, its output appended to logFile. */

@@ -5,6 +5,7 @@ import { CloudClient } from "../../cloud/client.js";
 import { shellQuote } from "../../shared/shell-quote.js";
 import type { Deployment } from "../../cloud/schema.js";
 import type { HeyoHome } from "../../state/home.js";
+import { timedOut, wrapCommand } from "../exec-wrap.js";
 import type { SandboxTarget, UserTerminal } from "./types.js";
 
 const LOG_POLL_MS = 500;
@@ -49,16 +50,18 @@ export function cloudTarget(home: HeyoHome, id: string): SandboxTarget {
   const client = new CloudClient({ baseUrl: resolveCloudUrl(home, undefined), token });
   return {
     id,
-    async exec(argv, request, out) {
+    async exec(argv, request) {
+      const wrapped = wrapCommand(argv, request.env, request);
+      const started = performance.now();
       const result = await client.exec(id, {
-        command: argv.map(shellQuote).join(" "), // the cloud runs it with sh -c
+        command: wrapped.argv.map(shellQuote).join(" "), // the cloud runs it with sh -c
         ...(request.cwd ? { cwd: request.cwd } : {}),
-        ...(Object.keys(request.env).length ? { env: request.env } : {}),
+        ...(Object.keys(wrapped.env).length ? { env: wrapped.env } : {}),
       });
-      out.stdout.write(result.stdout);
-      out.stderr.write(result.stderr);
-      return result.exit_code;
+      const exitCode = result.exit_code;
+      return { exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: timedOut(exitCode, performance.now() - started, request.timeoutMs) };
     },
+    describe: () => client.getDeployment(id),
     shell: (terminal) => cloudShell(client, token, id, terminal),
     async stop() {
       const before = await client.getDeployment(id);
