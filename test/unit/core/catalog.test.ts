@@ -3,7 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { allSandboxes, findByBranch, resolveSandbox, sandboxIds } from "../../../src/core/catalog.js";
+import { allSandboxes, findByBranch, resolveSandbox } from "../../../src/core/catalog.js";
 import { ConflictError, ExitCode, NotFoundError } from "../../../src/shared/errors.js";
 import { heyoHome, type HeyoHome } from "../../../src/state/home.js";
 import { writeSpec, type SandboxSpec } from "../../../src/state/records.js";
@@ -127,16 +127,19 @@ describe("resolveSandbox", () => {
     }));
 });
 
-describe("sandboxIds / allSandboxes", () => {
-  test("only sb- folders count, and a missing sandboxes folder means none", () =>
+describe("allSandboxes", () => {
+  test("only sb- folders with a readable sandbox.json count, and a missing sandboxes folder means none", () =>
     withHome([], (home) => {
-      assert.deepEqual(sandboxIds(home), []);
       assert.deepEqual(allSandboxes(home), []);
       mkdirSync(home.sandboxes, { recursive: true });
       mkdirSync(`${home.sandboxes}/sb-00000001`);
       mkdirSync(`${home.sandboxes}/tmp-upload`);
       writeFileSync(`${home.sandboxes}/notes.txt`, "x");
-      assert.deepEqual(sandboxIds(home), ["sb-00000001"]);
+      assert.deepEqual(allSandboxes(home), []);
+      const spec = sandboxSpec({ id: "sb-00000002" });
+      mkdirSync(`${home.sandboxes}/sb-00000002`);
+      writeSpec(new SandboxDir(home, spec.id), spec);
+      assert.deepEqual(allSandboxes(home).map((e) => e.spec.id), ["sb-00000002"]);
     }));
 });
 

@@ -2,8 +2,8 @@
 // (with which message) before anything is created.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Command, CommanderError } from "commander";
-import { addDeployOptions, checkDeployFlags, type DeployFlags } from "../../../../src/cli/commands/deploy-options.js";
+import { DEPLOY_OPTIONS, checkDeployFlags, type DeployFlags } from "../../../../src/cli/commands/deploy-options.js";
+import { parseOptionWords } from "../../../../src/cli/command.js";
 import { ExitCode, UserError } from "../../../../src/shared/errors.js";
 
 const defaults = { driver: "libvirt", image: "ubuntu:24.04", region: "US" as const };
@@ -25,12 +25,9 @@ function assertRefused(overrides: Partial<DeployFlags>, message: string): void {
   );
 }
 
-/** Parses argv with a fresh command carrying the deploy options; commander errors are thrown, not printed. */
+/** Parses argv with the declared deploy options, as `heyvm wt` does; mistakes are UserErrors. */
 function parse(argv: string[]): DeployFlags {
-  const command = new Command("wt").exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
-  addDeployOptions(command);
-  command.parse(argv, { from: "user" });
-  return command.opts<DeployFlags>();
+  return parseOptionWords<DeployFlags>(DEPLOY_OPTIONS, argv);
 }
 
 describe("checkDeployFlags", () => {
@@ -80,7 +77,7 @@ describe("checkDeployFlags", () => {
   });
 });
 
-describe("addDeployOptions", () => {
+describe("DEPLOY_OPTIONS", () => {
   test("parses every flag into its camel-case option, --deploy-port taking several values", () => {
     const parsed = parse([
       "--deploy",
@@ -116,10 +113,10 @@ describe("addDeployOptions", () => {
     assert.deepEqual(parse([]), { ignore: true });
   });
 
-  test("commander itself refuses a region outside its choices", () => {
+  test("a region outside its choices is refused as a usage error", () => {
     assert.throws(() => parse(["--deploy-region", "ASIA"]), (error: unknown) => {
-      assert.ok(error instanceof CommanderError);
-      assert.equal(error.code, "commander.invalidArgument");
+      assert.ok(error instanceof UserError);
+      assert.equal(error.exitCode, ExitCode.usage);
       assert.match(error.message, /Allowed choices are US, EU/);
       return true;
     });
