@@ -19,11 +19,17 @@ export async function execInSandbox(home: HeyoHome, query: string, argv: readonl
   return execInEntry(resolveSandbox(home, query), argv, options);
 }
 
+/** The sandbox's own variables and folder (`create --env/--working-directory`), then the call's. */
+function withSandboxDefaults(entry: SandboxEntry, options: CommandOptions): CommandOptions {
+  const { env, workingDirectory } = entry.spec;
+  return { ...options, cwd: options.cwd ?? workingDirectory ?? undefined, env: { ...env, ...options.env } };
+}
+
 /** The command that runs argv in the running sandbox (nsenter, ssh…), for the caller to spawn. */
 export async function execCommandFor(entry: SandboxEntry, argv: readonly string[], options: CommandOptions): Promise<SpawnSpec> {
   const access = await accessTo(entry);
   const backend = await loadBackend(entry.spec.backend);
-  return backend.execCommand(access, argv, options);
+  return backend.execCommand(access, argv, withSandboxDefaults(entry, options));
 }
 
 export async function execInEntry(entry: SandboxEntry, argv: readonly string[], options: CommandOptions): Promise<number> {
@@ -33,5 +39,5 @@ export async function execInEntry(entry: SandboxEntry, argv: readonly string[], 
 export async function shellInEntry(entry: SandboxEntry, options: CommandOptions, waitForStartMs = 0): Promise<number> {
   const access = await accessTo(entry, waitForStartMs);
   const backend = await loadBackend(entry.spec.backend);
-  return runInteractive(backend.shellCommand(access, options));
+  return runInteractive(backend.shellCommand(access, withSandboxDefaults(entry, options)));
 }

@@ -21,6 +21,8 @@ export interface WtRequest {
   branch: string;
   cwd: string;
   path?: string;
+  /** -b: a missing branch is made from HEAD, never from a remote branch of that name. */
+  createBranch?: boolean;
   backend?: BackendName;
   image?: string;
   network: boolean;

@@ -39,6 +39,16 @@ export interface SandboxSpec {
   network: boolean;
   /** Guest TCP ports to make reachable on the host's 127.0.0.1 (VMs forward each one). */
   ports: number[];
+  /** Host ports asked for some of those guest ports (`create --open-port 8080:80`), by guest port. */
+  hostPorts: Record<string, number>;
+  /** Variables every exec and shell in the sandbox gets (`create --env`). */
+  env: Record<string, string>;
+  /** Where exec and shells start inside; null means /workspace. */
+  workingDirectory: string | null;
+  /** Run in the background once the sandbox is ready (`create --start-command`). */
+  startCommand: string | null;
+  /** The sandbox is stopped this long after it starts; null means no limit. */
+  ttlSeconds: number | null;
   createdAt: string;
 }
 
@@ -71,6 +81,10 @@ export interface ExitRecord {
   reason: string;
 }
 
+function isPort(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 && value < 65536;
+}
+
 export function parseSpec(raw: JsonObject): SandboxSpec | undefined {
   const id = str(raw, "id");
   const name = str(raw, "name");
@@ -91,7 +105,12 @@ export function parseSpec(raw: JsonObject): SandboxSpec | undefined {
     git: git && git.commonDir && git.branch ? git : null,
     mounts: mounts.filter((m) => m.host && m.guest),
     network: raw.network !== false,
-    ports: Array.isArray(raw.ports) ? raw.ports.filter((p): p is number => typeof p === "number" && Number.isInteger(p) && p > 0 && p < 65536) : [],
+    ports: Array.isArray(raw.ports) ? raw.ports.filter(isPort) : [],
+    hostPorts: isObject(raw.hostPorts) ? Object.fromEntries(Object.entries(raw.hostPorts).filter((pair): pair is [string, number] => isPort(pair[1]))) : {},
+    env: isObject(raw.env) ? Object.fromEntries(Object.entries(raw.env).filter((pair): pair is [string, string] => typeof pair[1] === "string")) : {},
+    workingDirectory: str(raw, "workingDirectory") ?? null,
+    startCommand: str(raw, "startCommand") ?? null,
+    ttlSeconds: num(raw, "ttlSeconds") ?? null,
     createdAt,
   };
 }

@@ -175,7 +175,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const name = domainName(spec.id);
   const port = await freePort();
   const forwards: Array<{ host: number; guest: number }> = [];
-  for (const guest of spec.ports) forwards.push({ host: await freePort(), guest });
+  for (const guest of spec.ports) forwards.push({ host: spec.hostPorts[String(guest)] ?? (await freePort()), guest });
   const serialLog = join(dir.root, "serial.log");
   rmSync(serialLog, { force: true });
   const files = guestConfigFiles(dir);

@@ -17,6 +17,11 @@ export function sandboxSpec(overrides: Partial<SandboxSpec> = {}): SandboxSpec {
     mounts: [],
     network: true,
     ports: [],
+    hostPorts: {},
+    env: {},
+    workingDirectory: null,
+    startCommand: null,
+    ttlSeconds: null,
     createdAt: "2025-01-02T03:04:05.000Z",
     ...overrides,
   };
