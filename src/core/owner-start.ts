@@ -8,7 +8,8 @@ import { withLock } from "../state/lock.js";
 import type { OwnerMode } from "../state/records.js";
 import type { SandboxEntry } from "./catalog.js";
 import { startOwner, type StartedOwner } from "./owner-launch.js";
-import { STOP_WAIT_MS, cleanUpAfterDeadOwner, waitForOwnerExit } from "./stop.js";
+import { STOP_WAIT_MS } from "../shared/owner-protocol.js";
+import { cleanUpAfterDeadOwner, waitForOwnerExit } from "./stop.js";
 
 /** How long a sandbox may take from owner start to ready. */
 function bootTimeoutMs(backend: Backend): number {
