@@ -8,7 +8,7 @@
     {
       "target_name": "heyvm-owner-monitor",
       "type": "executable",
-      "sources": ["native/owner-monitor.c"],
+      "sources": ["native/monitor/main.c", "native/monitor/args.c", "native/monitor/log.c", "native/monitor/control.c", "native/monitor/stop.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]

@@ -15,9 +15,8 @@ import { currentBootId, processStartTime } from "../state/liveness.js";
 import { sandboxStatus } from "../state/status.js";
 import { readSpec, writeExit, writeOwner, type OwnerMode, type OwnerRecord, type OwnerState } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
-import { STOP_COMMAND_TIMEOUT_MS, STOP_GRACE_MS } from "../shared/owner-protocol.js";
-import { serveControl } from "./control-server.js";
-import { handOver } from "./hand-over.js";
+import { STOP_GRACE_MS, serveControl } from "../shared/owner-protocol.js";
+import { findNativeMonitor, handOver } from "./hand-over.js";
 import { OwnerLog } from "./log.js";
 
 const READY_FD = 3;
@@ -110,9 +109,12 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     return stopping;
   };
 
+  // which monitor to hand over to, and whether it speaks this heyvm's API version: asked during the boot
+  const nativeMonitor = process.env.HEYVM_OWNER_MONITOR === "0" ? undefined : findNativeMonitor();
+
   /** Turns this process into the native monitor; resolves only if it stays, saying why. */
   const becomeMonitor = async (running: RunningMachine, booter: Backend | undefined, control: Server | undefined): Promise<string> => {
-    if (process.env.HEYVM_OWNER_MONITOR === "0") return "the hand-over to the native monitor is off (HEYVM_OWNER_MONITOR=0)";
+    if (!nativeMonitor) return "the hand-over to the native monitor is off (HEYVM_OWNER_MONITOR=0)";
     if (!running.handover || !booter || !canStopGracefully(booter) || !control) return `${spec.backend} machines cannot be handed to the native monitor`;
     const describeMachine = running.handover.bind(running);
     log.flush();
@@ -129,8 +131,8 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
         attached: mode === "attached",
         machine: describeMachine,
         stopCommand: [process.execPath, heyvmBin(), "__sandbox_stop", id],
-        stopTimeoutMs: STOP_COMMAND_TIMEOUT_MS,
       },
+      nativeMonitor,
       () => stopping !== undefined,
     );
   };
