@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { loadBackend, usableBackend } from "../backends/registry.js";
-import { type CommandOptions, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
+import { canReachPorts, type CommandOptions, type HostEndpoint, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
@@ -71,6 +71,13 @@ async function runningAccess(entry: SandboxEntry): Promise<MachineAccess> {
 export async function workspaceShellCommand(entry: SandboxEntry, options: CommandOptions): Promise<SpawnSpec> {
   const backend = await loadBackend(entry.spec.backend);
   return backend.shellCommand(await runningAccess(entry), options);
+}
+
+/** Where on this host guest port `guestPort` of the running sandbox answers; undefined when nothing leads there. */
+export async function workspacePortEndpoint(entry: SandboxEntry, guestPort: number): Promise<HostEndpoint | undefined> {
+  const backend = await loadBackend(entry.spec.backend);
+  if (!canReachPorts(backend)) return undefined;
+  return backend.portEndpoint(await runningAccess(entry), guestPort);
 }
 
 export interface CapturedRun {

@@ -6,9 +6,8 @@ import { rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
-import { loadBackend } from "../backends/registry.js";
-import { viewOf } from "../core/catalog.js";
-import { workspaceShellCommand } from "../core/workspace-sandbox.js";
+import { detectBackend } from "../backends/registry.js";
+import { workspacePortEndpoint, workspaceShellCommand } from "../core/workspace-sandbox.js";
 import { NotFoundError, ConflictError, UserError, errorMessage } from "../shared/errors.js";
 import { DriverCatalog } from "./catalog.js";
 import { ServerData, type ServerConfig } from "./config.js";
@@ -60,7 +59,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
   let publicUrl = config.publicUrl?.replace(/\/+$/, "") ?? "";
   const shells = new ShellSessions(config.shellGraceMs, log);
   const catalog = new DriverCatalog(config.images, async (name) => {
-    const availability = await (await loadBackend(name)).probe();
+    const availability = await (await detectBackend(name)).probe();
     return availability.usable ? { usable: true } : { usable: false, reason: `${availability.reason} (${availability.hint})` };
   });
   const deployments = new Deployments(store, data, config, catalog, log, {
@@ -82,21 +81,14 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     if (!endpoint) throw new HttpError(404, "no such endpoint", "not_found");
     if (!endpoint.is_public && tokenOf(req) !== endpoint.token_id) throw new HttpError(404, "no such endpoint", "not_found");
     const { entry } = await deployments.runningEntry(endpoint.token_id, endpoint.deployment_id);
-    const view = await viewOf(entry);
-    // bubblewrap sandboxes share this host's network, so their ports are its own; a VM's guest IP
-    // lives inside QEMU's user-mode network, so its ports are reached through the forwards it
-    // got at boot (one per open port, on 127.0.0.1), never through the guest address.
-    const host = "127.0.0.1";
-    const forwards = view.owner?.machine.forwards;
-    const forwarded = typeof forwards === "object" && forwards !== null && !Array.isArray(forwards) ? forwards[String(endpoint.port)] : undefined;
-    const port = entry.spec.backend === "bubblewrap" && view.owner ? endpoint.port : typeof forwarded === "number" ? forwarded : undefined;
-    if (port === undefined) {
+    const target = await workspacePortEndpoint(entry, endpoint.port);
+    if (!target) {
       throw new HttpError(502, `port ${endpoint.port} of ${endpoint.deployment_id} is not forwarded: only ports listed in open_ports when the sandbox was created are`, "no_route");
     }
     await new Promise<void>((resolve) => {
-      const headers = { ...req.headers, host: `${host}:${endpoint.port}` };
+      const headers = { ...req.headers, host: `${target.host}:${endpoint.port}` };
       delete headers.authorization;
-      const upstream = httpRequest({ host, port, method: req.method, path: `${rest}${search}`, headers }, (answer) => {
+      const upstream = httpRequest({ host: target.host, port: target.port, method: req.method, path: `${rest}${search}`, headers }, (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
         answer.on("end", resolve);
