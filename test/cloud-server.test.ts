@@ -1,8 +1,9 @@
 // The self-hosted server's rules, through its HTTP API: input validation, signed uploads and
-// their limits, archives that try to write outside /workspace, open ports through the proxy,
-// TTL expiry, and what it reports after a restart (nothing runs that is not running).
+// their limits, archives that try to write outside /workspace, TTL expiry, what it reports
+// after a restart (nothing runs that is not running), and reads that never write.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import Database from "better-sqlite3";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -275,6 +276,70 @@ describe("cloud server API", () => {
     assert.equal((await api(server, token, "POST", `/sandbox/${survivor}/exec`, { command: "cat hello.txt" })).json.stdout, "hello from the archive\n");
     assert.match(server.log(), new RegExp(`deployment ${victim}: running -> stopped`));
     await api(server, token, "POST", `/sandbox/${survivor}/stop`);
+  });
+});
+
+describe("cloud server reads", { skip: bwrap }, () => {
+  let server: CloudServer;
+  let token = "";
+  const dataDir = mkdtempSync(join(tmpdir(), "heyvm-cloud-reads-"));
+
+  before(async () => {
+    // no sweep during the test: only requests could change the database
+    server = await startCloudServer({ dataDir, args: ["--sweep-ms", "3600000"] });
+    token = createToken(dataDir, "alice");
+  });
+  after(async () => {
+    await server?.cleanup();
+    await stopOwners(join(dataDir, "h"));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("GETs report a sandbox that died as stopped without writing to the database; start records it", async () => {
+    const id = await deployGood(server, token);
+    const home = join(dataDir, "h");
+    const sandbox = readdirSync(join(home, "sandboxes")).find((sb) => readSpecName(join(home, "sandboxes", sb)) === id);
+    assert.ok(sandbox, "found the deployment's sandbox");
+    const ownerPid = ownerPidOf(join(home, "sandboxes", sandbox));
+    process.kill(ownerPid, "SIGKILL");
+    await waitFor(() => !isAlive(ownerPid), 10_000, "the owner to die");
+
+    const db = new Database(join(dataDir, "heyvm-cloud.db"), { readonly: true, fileMustExist: true });
+    try {
+      const version = () => db.pragma("data_version", { simple: true });
+      const row = () => db.prepare("SELECT * FROM deployments WHERE id = ?").get(id) as Record<string, unknown>;
+      const versionBefore = version();
+      const rowBefore = row();
+      assert.equal(rowBefore.status, "running", "the row still says running: nothing has looked yet");
+      const reads = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          i % 2 === 0 ? api(server, token, "GET", `/deployed-sandboxes/${id}`) : api(server, token, "GET", "/deployed-sandboxes"),
+        ),
+      );
+      for (const read of reads) {
+        assert.equal(read.status, 200);
+        const view = Array.isArray(read.json) ? (read.json as Array<Record<string, unknown>>).find((d) => d.id === id) : read.json;
+        assert.equal(view?.status, "stopped", JSON.stringify(read.json));
+        assert.match(String(view?.error_message), /not running/);
+        assert.equal(view?.uptime_secs, null);
+      }
+      assert.equal((await api(server, token, "GET", `/deployed-sandboxes/${id}/logs`)).status, 200);
+      assert.equal(version(), versionBefore, "no GET committed anything to the database");
+      assert.deepEqual(row(), rowBefore);
+      assert.doesNotMatch(server.log(), new RegExp(`deployment ${id}: running -> stopped`));
+
+      // an explicit transition records what the reads only reported, then starts it again
+      const start = await api(server, token, "POST", `/sandbox/${id}/start`);
+      assert.equal(start.status, 200, JSON.stringify(start.json));
+      assert.equal(start.json.status, "running");
+      assert.match(server.log(), new RegExp(`deployment ${id}: running -> stopped \\(not running: `));
+      assert.match(server.log(), new RegExp(`deployment ${id}: stopped -> running`));
+      assert.notEqual(version(), versionBefore);
+      assert.equal((await api(server, token, "POST", `/sandbox/${id}/exec`, { command: "cat hello.txt" })).json.stdout, "hello from the archive\n");
+    } finally {
+      db.close();
+    }
+    await api(server, token, "POST", `/sandbox/${id}/stop`);
   });
 });
 

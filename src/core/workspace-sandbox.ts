@@ -9,7 +9,7 @@ import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
 import { liveOwner } from "../state/liveness.js";
-import { readSpec } from "../state/records.js";
+import { readExit, readSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { createSandbox, viewOf, type SandboxEntry } from "./catalog.js";
 import { ensureOwner } from "./owner-start.js";
@@ -41,14 +41,18 @@ export async function startWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry,
   await ensureOwner(home, entry, await usableBackend(entry.spec.backend), "detached", reporter);
 }
 
-/** Whether the owner really runs the sandbox right now (derived from liveness, never a file). */
+/**
+ * Whether the sandbox's machine is up, or still coming up, right now: derived from its owner's
+ * liveness, never from a file. A stopping or stopped sandbox is not running.
+ */
 export async function isWorkspaceSandboxRunning(entry: SandboxEntry): Promise<boolean> {
-  const view = await viewOf(entry);
-  return view.status === "running";
+  const view = await viewOf(entry, false);
+  return view.status === "running" || view.status === "starting";
 }
 
-export function lastExitReason(view: Awaited<ReturnType<typeof viewOf>>): string | undefined {
-  return view.lastExit?.reason;
+/** Why the sandbox last stopped, as its owner recorded it (undefined if it never ran). */
+export function lastExitReason(entry: SandboxEntry): string | undefined {
+  return readExit(entry.dir)?.reason;
 }
 
 export async function stopWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry): Promise<boolean> {
