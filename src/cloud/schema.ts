@@ -10,6 +10,13 @@ export type Region = (typeof REGIONS)[number];
 export type SizeClass = (typeof SIZE_CLASSES)[number];
 export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
 
+/** The states in which a deployment holds, or is getting, a machine (what the quota counts). */
+export const ACTIVE_DEPLOYMENT_STATES = ["provisioning", "running"] as const satisfies readonly DeploymentState[];
+
+export function isActiveDeployment(state: DeploymentState): boolean {
+  return (ACTIVE_DEPLOYMENT_STATES as readonly DeploymentState[]).includes(state);
+}
+
 /** The folder every archive entry starts with, and where it lands in the sandbox. */
 export const ARCHIVE_ROOT = "workspace";
 export const SANDBOX_WORKSPACE = "/workspace";

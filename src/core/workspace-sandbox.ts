@@ -4,10 +4,10 @@
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { loadBackend, usableBackend } from "../backends/registry.js";
-import { type CommandOptions, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
+import { canReachPorts, type CommandOptions, type HostEndpoint, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
 import type { HeyoHome } from "../state/home.js";
-import { requireRunning } from "../state/status.js";
+import { lastExit, requireRunning } from "../state/status.js";
 import { readSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { createSandbox, viewOf, type SandboxEntry } from "./catalog.js";
@@ -40,14 +40,18 @@ export async function startWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry,
   await ensureOwner(home, entry, await usableBackend(entry.spec.backend), "detached", reporter);
 }
 
-/** Whether the owner really runs the sandbox right now (derived from liveness, never a file). */
+/**
+ * Whether the sandbox's machine is up, or still coming up, right now: derived from its owner's
+ * liveness, never from a file. A stopping or stopped sandbox is not running.
+ */
 export async function isWorkspaceSandboxRunning(entry: SandboxEntry): Promise<boolean> {
-  const view = await viewOf(entry);
-  return view.status === "running";
+  const view = await viewOf(entry, false);
+  return view.status === "running" || view.status === "starting";
 }
 
-export function lastExitReason(view: Awaited<ReturnType<typeof viewOf>>): string | undefined {
-  return view.lastExit?.reason;
+/** Why the sandbox last stopped, as its owner recorded it (undefined if it never ran). */
+export function lastExitReason(entry: SandboxEntry): string | undefined {
+  return lastExit(entry.dir)?.reason;
 }
 
 export async function stopWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry): Promise<boolean> {
@@ -71,6 +75,13 @@ export async function workspaceShellCommand(entry: SandboxEntry, options: Comman
 }
 
 export type { CapturedRun } from "./capture.js";
+
+/** Where on this host guest port `guestPort` of the running sandbox answers; undefined when nothing leads there. */
+export async function workspacePortEndpoint(entry: SandboxEntry, guestPort: number): Promise<HostEndpoint | undefined> {
+  const backend = await loadBackend(entry.spec.backend);
+  if (!canReachPorts(backend)) return undefined;
+  return backend.portEndpoint(await runningAccess(entry), guestPort);
+}
 
 export interface CaptureOptions extends Omit<CommandOptions, "tty"> {
   /** Output beyond this many bytes (per stream) is cut, with a note. */

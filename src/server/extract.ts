@@ -7,6 +7,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { posix } from "node:path";
 import { list, extract, type ReadEntry } from "tar";
 import { ARCHIVE_ROOT } from "../cloud/schema.js";
+import type { ServerConfig } from "./config.js";
 
 export interface ExtractLimits {
   /** Total size of the files once extracted. */
@@ -15,6 +16,11 @@ export interface ExtractLimits {
 }
 
 /** The archive breaks a rule; the message says which entry and why (answered as 422). */
+/** The limits an archive is held to on this server (maxEntries against a flood of tiny files). */
+export function extractLimitsOf(config: Pick<ServerConfig, "maxExtractedBytes">): ExtractLimits {
+  return { maxBytes: config.maxExtractedBytes, maxEntries: 1_000_000 };
+}
+
 export class ArchiveRejectedError extends Error {
   constructor(message: string) {
     super(message);

@@ -8,7 +8,7 @@ import type WebSocket from "ws";
 import { ShellClientMessage, type ShellServerMessage } from "../cloud/schema.js";
 import { decodeFrame, stdoutFrame } from "../cloud/shell-frames.js";
 import type { SpawnSpec } from "../backends/types.js";
-import type { LogLine } from "./deployments.js";
+import type { LogLine } from "./context.js";
 
 export interface ShellTarget {
   tokenId: string;

@@ -11,7 +11,7 @@ import { handleFd } from "../../shared/handle-fd.js";
 import { processStartTime } from "../../state/liveness.js";
 import { imageDir, readManifest } from "../../images/store.js";
 import type { HeyoHome } from "../../state/home.js";
-import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, ImagePreparer, MachineAccess, RunningMachine, SpawnSpec } from "../types.js";
+import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, PortReacher, RunningMachine, SpawnSpec } from "../types.js";
 import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment } from "../guest-env.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
 
@@ -199,6 +199,11 @@ function commandIn(access: MachineAccess, script: string, argv: readonly string[
   };
 }
 
+/** With network the sandbox shares the host's network namespace, so its ports are the host's own. */
+function portEndpoint(access: MachineAccess, guestPort: number): HostEndpoint | undefined {
+  return access.spec.network ? { host: "127.0.0.1", port: guestPort } : undefined;
+}
+
 async function probe(): Promise<Availability> {
   if (process.platform !== "linux") return { usable: false, reason: "bubblewrap needs Linux", hint: "use apple_virt on macOS" };
   if (!bwrapPath()) return { usable: false, reason: `bwrap is not installed${process.env.HEYVM_BWRAP ? ` at ${process.env.HEYVM_BWRAP}` : ""}`, hint: INSTALL_HINT };
@@ -206,14 +211,15 @@ async function probe(): Promise<Availability> {
   return { usable: true, notes: [] };
 }
 
-export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper = {
+export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper & PortReacher = {
   name: "bubblewrap",
-  features: { workspace: "bind", virtualMachine: false, images: true, networkIsolation: true, ssh: false },
+  features: { virtualMachine: false, images: true, networkIsolation: true },
   probe,
   boot,
   shellCommand: (access, options) => commandIn(access, LOGIN_SHELL, [], options),
   execCommand: (access, argv, options) => commandIn(access, CD_AND_EXEC, argv, options),
   shutDownGracefully,
+  portEndpoint,
   async prepareImage(home, image) {
     imageRoot(home, image);
   },

@@ -10,7 +10,7 @@ import { OperationFailedError, TimeoutError, UnavailableError } from "../../shar
 import { findSystemExecutable } from "../../shared/run.js";
 import type { HeyoHome } from "../../state/home.js";
 import type { SandboxSpec, SshEndpoint } from "../../state/records.js";
-import { num, str } from "../../shared/json.js";
+import { isObject, num, str } from "../../shared/json.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
 import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
 import { VM_IMAGE_FILES } from "../../images/vm/files.js";
@@ -18,7 +18,7 @@ import { kvmStatus } from "../kvm.js";
 import { processStartTime } from "../../state/liveness.js";
 import { closeSshMaster, ensureSshMaterial, sshExec, sshMaterial, sshRun, sshShell } from "../ssh.js";
 import { ensureOverlay } from "../vm-disk.js";
-import type { Availability, Backend, BootContext, GracefulStopper, ImagePreparer, MachineAccess, OrphanReaper, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
+import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess } from "./access.js";
 import { domainXml } from "./domain-xml.js";
 import { domainName, libvirtUri, virsh, virshQuote, VirshSession } from "./virsh.js";
@@ -270,7 +270,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
         uri: libvirtUri(),
         accel: kvm.usable ? "kvm" : "tcg",
         qemuPid: pid ?? null,
-        // guest port → the 127.0.0.1 port that reaches it, for whoever exposes it (the cloud's proxy)
+        // guest port → the 127.0.0.1 port that reaches it (read back by portEndpoint)
         forwards: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
       },
     },
@@ -320,20 +320,31 @@ async function reapOrphans(_home: HeyoHome, dir: SandboxDir): Promise<string[]> 
   return cleaned;
 }
 
+/**
+ * The guest lives inside QEMU's user-mode network, so its ports are reached only through the
+ * forwards it got at boot (one per port the sandbox asked for, on 127.0.0.1), never its address.
+ */
+function portEndpoint(access: MachineAccess, guestPort: number): HostEndpoint | undefined {
+  const forwards = access.owner.machine.forwards;
+  const hostPort = isObject(forwards) ? num(forwards, String(guestPort)) : undefined;
+  return hostPort === undefined ? undefined : { host: "127.0.0.1", port: hostPort };
+}
+
 function endpointOf(access: { owner: { ssh: { host: string; port: number; user: string } | null; machine: Record<string, unknown> }; spec: SandboxSpec }) {
   if (!access.owner.ssh) throw new OperationFailedError(`sandbox ${access.spec.id} has no SSH endpoint recorded`, "restart it with `heyvm stop` and `heyvm wt --detach`");
   return access.owner.ssh;
 }
 
-export const libvirtBackend: Backend & ImagePreparer & SandboxPreparer & OrphanReaper & GracefulStopper = {
+export const libvirtBackend: Backend & ImagePreparer & SandboxPreparer & OrphanReaper & GracefulStopper & PortReacher = {
   name: "libvirt",
-  features: { workspace: "virtiofs", virtualMachine: true, images: true, networkIsolation: true, ssh: true },
+  features: { virtualMachine: true, images: true, networkIsolation: true },
   probe,
   boot,
   prepareImage,
   prepareSandbox,
   reapOrphans,
   shutDownGracefully,
+  portEndpoint,
   shellCommand: (access, options) => sshShell(access.dir, endpointOf(access), options),
   execCommand: (access, argv, options) => sshExec(access.dir, endpointOf(access), argv, options),
 };
