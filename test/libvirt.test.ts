@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 
 function skipReason(): string | false {
   if (process.platform !== "linux") return "libvirt tests need Linux";
@@ -42,7 +42,7 @@ describe("heyvm wt on libvirt", { skip }, () => {
   test("wt --detach builds the default image on first use and boots a VM", { timeout: 900_000 }, async () => {
     const result = await t.run(["wt", branch, "--backend", "libvirt", "--detach"], { timeoutMs: 900_000 });
     assert.equal(result.code, 0, result.stderr);
-    id = result.stdout.trim();
+    id = idOf(result.stdout);
     assert.match(result.stderr, /building the default VM image/, "progress is shown");
     const image = JSON.parse(readFileSync(join(t.home, "images", "libvirt", "default", "image.json"), "utf8")) as { checksums: Record<string, string>; files: Record<string, string> };
     for (const role of ["kernel", "initrd", "rootfs"]) assert.match(image.checksums[role] ?? "", /^[0-9a-f]{64}$/, `${role} checksum recorded`);
@@ -87,7 +87,7 @@ describe("heyvm wt on libvirt", { skip }, () => {
     const before = owner(t, id).pid;
     const again = await t.run(["wt", branch, "--detach"]);
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(again.stdout.trim(), id);
+    assert.equal(idOf(again.stdout), id);
     assert.equal(owner(t, id).pid, before);
   });
 
@@ -113,10 +113,10 @@ describe("heyvm wt on libvirt", { skip }, () => {
     await waitFor(() => /console: late-console-line\n/.test(readFileSync(logPath, "utf8")), 10_000, "the serial line in owner.log");
     await t.run(["exec", id, "--", "poweroff"]);
     await waitFor(() => !isAlive(record.pid), 60_000, "the owner to exit after the guest powered off");
-    const rows = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<{ id: string; state: string; lastExit: string }>;
+    const rows = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<{ id: string; state: string; last_exit: string }>;
     const row = rows.find((r) => r.id === id);
     assert.equal(row?.state, "stopped");
-    assert.match(row?.lastExit ?? "", /machine ended on its own: the virtual machine powered off/);
+    assert.match(row?.last_exit ?? "", /machine ended on its own: the virtual machine powered off/);
     await waitFor(() => !domainExists(record.machine.domain), 30_000, "the domain to be gone");
     const again = await t.run(["wt", branch, "--detach"], { timeoutMs: 300_000 });
     assert.equal(again.code, 0, again.stderr);

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MONITOR_API_VERSION } from "../src/owner/monitor-argv.js";
 import { askOwner } from "../src/shared/owner-protocol.js";
-import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 
 const MONITOR = fileURLToPath(new URL("../../build/Release/heyvm-owner-monitor", import.meta.url));
 const skip = !hasCommand("bwrap") ? "bubblewrap (bwrap) is not installed" : !existsSync(MONITOR) ? `the native owner monitor is not built (${MONITOR}); run npm run build` : false;
@@ -36,7 +36,7 @@ describe("the owner's native monitor", { skip }, () => {
   async function start(branch: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
     const started = await t.run(["wt", branch, "--detach", "-q"], { env });
     assert.equal(started.code, 0, started.stderr);
-    return started.stdout.trim();
+    return idOf(started.stdout);
   }
   async function rowOf(id: string): Promise<Record<string, unknown> | undefined> {
     const rows = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<Record<string, unknown>>;
@@ -72,7 +72,7 @@ describe("the owner's native monitor", { skip }, () => {
     await waitFor(() => !isAlive(pid), 5000, "the owner to exit after its machine ended");
     const row = await rowOf(id);
     assert.equal(row?.state, "stopped");
-    assert.match(String(row?.lastExit), /machine ended on its own: bwrap was ended by SIGKILL/);
+    assert.match(String(row?.last_exit), /machine ended on its own: bwrap was ended by SIGKILL/);
     assert.ok(!existsSync(join(t.home, "live", id)));
   });
 

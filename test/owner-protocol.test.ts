@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MONITOR_API_VERSION, MONITOR_OPTIONS, MONITOR_WRONG_VERSION_EXIT_CODE, monitorArgv, type MonitorInvocation } from "../src/owner/monitor-argv.js";
 import { OWNER_REQUEST_MAX_BYTES, STOP_COMMAND_TIMEOUT_MS, STOP_FORCE_WAIT_MS } from "../src/shared/owner-protocol.js";
-import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 
 const MONITOR = fileURLToPath(new URL("../../build/Release/heyvm-owner-monitor", import.meta.url));
 const notBuilt = existsSync(MONITOR) ? false : `the native owner monitor is not built (${MONITOR}); run npm run build`;
@@ -107,7 +107,7 @@ describe("owner.sock: the Node owner and the native monitor answer alike", { ski
   async function start(branch: string, env: NodeJS.ProcessEnv): Promise<{ id: string; pid: number }> {
     const started = await t.run(["wt", branch, "--detach", "-q"], { env });
     assert.equal(started.code, 0, started.stderr);
-    const id = started.stdout.trim();
+    const id = idOf(started.stdout);
     const { pid } = JSON.parse(readFileSync(join(t.home, "sandboxes", id, "owner.json"), "utf8")) as { pid: number };
     return { id, pid };
   }
@@ -168,6 +168,8 @@ describe("the monitor's command line", { skip: notBuilt }, () => {
       ownerPath: path("owner.json"),
       exitPath: path("exit.json"),
       liveMarker: path("live"),
+      changedMarker: path("changed"),
+      deadlineEpochMs: Date.now() + 3_600_000,
       socketPath: path("owner.sock"),
       listenFd: 0,
       readyFd: 3,
@@ -205,6 +207,7 @@ describe("the monitor's command line", { skip: notBuilt }, () => {
     const exit = JSON.parse(readFileSync(given.exitPath, "utf8")) as { reason: string };
     assert.equal(exit.reason, "machine ended on its own: fake-machine ended");
     assert.ok(!existsSync(given.ownerPath) && !existsSync(given.liveMarker), "owner.json and the live marker are removed");
+    assert.ok(existsSync(given.changedMarker), "the catalog index is told exit.json changed");
     const log = readFileSync(given.logPath, "utf8");
     assert.match(log, /owner: owner now runs as a small native monitor/);
     assert.match(log, /console: logged after\n/);

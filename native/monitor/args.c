@@ -72,6 +72,8 @@ void parse_args(int argc, char **argv) {
     else if (strcmp(flag, "--owner-json") == 0) cfg.owner_json = value;
     else if (strcmp(flag, "--exit-json") == 0) cfg.exit_json = value;
     else if (strcmp(flag, "--live") == 0) cfg.live = value;
+    else if (strcmp(flag, "--changed") == 0) cfg.changed = value;
+    else if (strcmp(flag, "--deadline-epoch-ms") == 0) cfg.deadline_epoch_ms = parse_number(value);
     else if (strcmp(flag, "--socket") == 0) cfg.socket_path = value;
     else if (strcmp(flag, "--listen-fd") == 0) cfg.listen_fd = (int)parse_number(value);
     else if (strcmp(flag, "--ready-fd") == 0) cfg.ready_fd = (int)parse_number(value);
@@ -90,7 +92,7 @@ void parse_args(int argc, char **argv) {
     else if (strcmp(flag, "--force-wait-ms") == 0) cfg.force_wait_ms = (long)parse_number(value);
     else refuse(EXIT_USAGE, "unknown option ", flag);
   }
-  if (!cfg.log_path || !cfg.owner_json || !cfg.exit_json || !cfg.live || !cfg.socket_path || cfg.listen_fd < 0 || cfg.child <= 0 ||
+  if (!cfg.log_path || !cfg.owner_json || !cfg.exit_json || !cfg.live || !cfg.changed || !cfg.socket_path || cfg.listen_fd < 0 || cfg.child <= 0 ||
       !cfg.child_name || cfg.stop_timeout_ms < 0 || cfg.force_wait_ms < 0 || (cfg.watch_pid > 0 && !cfg.watch_reason) ||
       !cfg.stop_argv || !cfg.stop_argv[0])
     refuse(EXIT_USAGE, "missing a required option (see src/owner/monitor-argv.ts)", "");

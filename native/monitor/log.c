@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,4 +148,27 @@ void write_file_atomically(const char *path, const char *text) {
   write_all(fd, text, strlen(text));
   close(fd);
   rename(temp, path);
+}
+
+/* Creates an empty file (and its folder): the catalog index's change marker. */
+void touch_file(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == ENOENT) {
+    char folder[4096];
+    snprintf(folder, sizeof folder, "%s", path);
+    char *slash = strrchr(folder, '/');
+    if (slash && slash != folder) {
+      *slash = '\0';
+      mkdir(folder, 0755);
+      fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
+  }
+  if (fd >= 0) close(fd);
+}
+
+/* Wall-clock milliseconds since the epoch (for a TTL given by the Node owner as Date.now()). */
+long long epoch_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

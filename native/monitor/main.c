@@ -163,6 +163,7 @@ int main(int argc, char **argv) {
 
   for (;;) {
     check_machine();
+    if (state == RUNNING && cfg.deadline_epoch_ms > 0 && epoch_ms() >= cfg.deadline_epoch_ms) start_stop("its TTL ran out");
     advance_stop();
 
     struct polled polled = {.count = 0};
@@ -180,6 +181,11 @@ int main(int argc, char **argv) {
     int timeout = -1;
     if (cfg.follow_path || (cfg.watch_pid > 0 && cfg.watch_fd < 0)) timeout = 200; /* nothing to wake on: look again */
     if (state == STOPPING) timeout = 100;
+    if (state == RUNNING && cfg.deadline_epoch_ms > 0) {
+      long long left = cfg.deadline_epoch_ms - epoch_ms();
+      if (left < 0) left = 0;
+      if (timeout < 0 || left < timeout) timeout = left > 60000 ? 60000 : (int)left;
+    }
     int ready = poll(polled.fds, (nfds_t)polled.count, timeout);
     if (ready < 0 && errno != EINTR) {
       log_owner("poll failed: %s", strerror(errno));

@@ -30,7 +30,7 @@
 #include <sys/types.h>
 
 /* The contract with the Node owner; MONITOR_API_VERSION in src/owner/monitor-argv.ts is the same. */
-#define MONITOR_API_VERSION 1
+#define MONITOR_API_VERSION 2
 #define EXIT_USAGE 2
 #define EXIT_WRONG_API_VERSION 3 /* MONITOR_WRONG_VERSION_EXIT_CODE in src/owner/monitor-argv.ts */
 
@@ -56,7 +56,7 @@ struct client {
 
 /* What the command line says (args.c). */
 struct config {
-  const char *id, *log_path, *owner_json, *exit_json, *live, *socket_path, *child_name;
+  const char *id, *log_path, *owner_json, *exit_json, *live, *changed, *socket_path, *child_name;
   const char *watch_reason, *follow_path;
   int listen_fd, ready_fd, attached;
   pid_t child;
@@ -69,6 +69,7 @@ struct config {
   off_t follow_offset;
   struct line_buffer follow;
   long stop_timeout_ms, force_wait_ms;
+  long long deadline_epoch_ms; /* the sandbox's TTL runs out then (wall clock); 0 for none */
   char **stop_argv;
 };
 
@@ -96,6 +97,8 @@ void flush_console(struct line_buffer *buffer);
 void follow_file(void);
 void json_escape(char *out, size_t size, const char *text);
 void write_file_atomically(const char *path, const char *text);
+void touch_file(const char *path);
+long long epoch_ms(void);
 
 /* control.c */
 void control_init(void);

@@ -54,6 +54,7 @@ void finish(const char *reason, int code) {
   json_escape(escaped, sizeof escaped, reason);
   snprintf(json, sizeof json, "{\n  \"at\": \"%s\",\n  \"reason\": \"%s\"\n}\n", at, escaped);
   write_file_atomically(cfg.exit_json, json);
+  touch_file(cfg.changed); /* after exit.json: the catalog index reads the new reason */
   unlink(cfg.owner_json);
   unlink(cfg.live);
   unlink(cfg.socket_path);

@@ -119,5 +119,5 @@ export async function createStandalone(home: HeyoHome, request: CreateRequest, r
   }
   await ensureOwner(home, entry, backend, "detached", reporter);
   if (entry.spec.startCommand) await launchStartCommand(entry, entry.spec.startCommand);
-  return sandboxInfo(await viewOf(entry));
+  return await sandboxInfo(await viewOf(entry));
 }

@@ -21,7 +21,7 @@ export async function startEntry(home: HeyoHome, entry: SandboxEntry, reporter: 
     throw new ConflictError(`the workspace of ${entry.spec.id} (${entry.spec.workspace}) no longer exists`, `remove the sandbox with \`heyvm rm ${entry.spec.id} -y\`, or make the folder again`);
   }
   await ensureOwner(home, entry, await usableBackend(entry.spec.backend), "detached", reporter);
-  return sandboxInfo(await viewOf(entry));
+  return await sandboxInfo(await viewOf(entry));
 }
 
 export function startSandbox(home: HeyoHome, query: string, reporter: Reporter): Promise<SandboxInfo> {

@@ -60,7 +60,5 @@ export async function listSandboxes(home: HeyoHome, options: ListOptions): Promi
     }
     views = (await viewAll(entries, false)).filter((view) => view.status !== "stopped");
   }
-  return views
-    .sort((a, b) => compareCodePoints(a.spec.createdAt, b.spec.createdAt))
-    .map(sandboxInfo);
+  return Promise.all(views.sort((a, b) => compareCodePoints(a.spec.createdAt, b.spec.createdAt)).map(sandboxInfo));
 }

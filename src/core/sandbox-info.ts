@@ -1,5 +1,7 @@
 // A sandbox as heyvm shows it to scripts: one object, snake_case, the same in `list`, `get`,
 // `create` and `wt --format json` (heyvm's scripting dialect).
+import { loadBackend } from "../backends/registry.js";
+import { canReachPorts } from "../backends/types.js";
 import type { SandboxStatus } from "../state/status.js";
 import type { SandboxView } from "./catalog.js";
 
@@ -29,18 +31,20 @@ export interface SandboxInfo {
   port_mappings: PortMapping[];
 }
 
-/** Where each exposed guest port is reached on the host, as the owner recorded it. */
-function portMappings(view: SandboxView): PortMapping[] {
-  if (!view.owner) return [];
-  const forwards = view.owner.machine.forwards;
-  const recorded = typeof forwards === "object" && forwards !== null && !Array.isArray(forwards) ? forwards : {};
-  return view.spec.ports.map((guest) => {
-    const host = recorded[String(guest)];
-    return { host_port: typeof host === "number" ? host : guest, guest_port: guest };
+/** Where each exposed guest port is reached on the host while it runs, as its backend says. */
+async function portMappings(view: SandboxView): Promise<PortMapping[]> {
+  const { owner } = view;
+  if (!owner || view.spec.ports.length === 0) return []; // the backend is loaded only when needed
+  const backend = await loadBackend(view.spec.backend);
+  if (!canReachPorts(backend)) return [];
+  const access = { dir: view.dir, spec: view.spec, owner };
+  return view.spec.ports.flatMap((guest) => {
+    const endpoint = backend.portEndpoint(access, guest);
+    return endpoint ? [{ host_port: endpoint.port, guest_port: guest }] : [];
   });
 }
 
-export function sandboxInfo(view: SandboxView): SandboxInfo {
+export async function sandboxInfo(view: SandboxView): Promise<SandboxInfo> {
   const { spec, owner } = view;
   return {
     id: spec.id,
@@ -57,6 +61,6 @@ export function sandboxInfo(view: SandboxView): SandboxInfo {
     created_at: spec.createdAt,
     started_at: owner?.startedAt ?? null,
     last_exit: view.lastExit?.reason ?? null,
-    port_mappings: portMappings(view),
+    port_mappings: await portMappings(view),
   };
 }

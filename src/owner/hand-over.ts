@@ -39,6 +39,9 @@ export interface HandoverPlan {
   ownerPath: string;
   exitPath: string;
   liveMarker: string;
+  changedMarker: string;
+  /** When the sandbox's TTL runs out (Date.now() scale), if it has one. */
+  deadlineEpochMs: number | undefined;
   socketPath: string;
   /** The pipe to the heyvm command waiting for readiness, if it is still open. */
   readyFd: number | undefined;

@@ -79,6 +79,8 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     machine: machine?.info.machine ?? {},
   });
   const startedAt = new Date().toISOString();
+  /** The sandbox is stopped when its TTL (`create --ttl-seconds`) runs out, counted from now. */
+  const ttlDeadline = spec.ttlSeconds === null ? undefined : Date.now() + spec.ttlSeconds * 1000;
 
   const cleanUp = (reason: string, code: number) => {
     log.flush();
@@ -126,6 +128,8 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
         ownerPath: dir.ownerPath,
         exitPath: dir.exitPath,
         liveMarker: dir.liveMarker,
+        changedMarker: dir.changedMarker,
+        deadlineEpochMs: ttlDeadline,
         socketPath: dir.socketPath,
         readyFd: readinessPipeOpen() ? READY_FD : undefined,
         attached: mode === "attached",
@@ -177,6 +181,15 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     state = "running";
     writeOwner(dir, record());
     log.line("owner", "sandbox ready");
+    if (ttlDeadline !== undefined) {
+      log.line("owner", `its TTL runs out at ${new Date(ttlDeadline).toISOString()}`);
+      const expire = () => {
+        const left = ttlDeadline - Date.now();
+        if (left <= 0) void stop("its TTL ran out");
+        else setTimeout(expire, Math.min(left, 2 ** 31 - 1)).unref(); // timers hold at most ~24 days
+      };
+      expire();
+    }
     const problem = await becomeMonitor(machine, backend, server);
     if (problem) log.line("owner", `staying a Node process (uses more memory): ${problem}`);
   }

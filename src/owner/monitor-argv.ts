@@ -10,7 +10,7 @@ import { STOP_COMMAND_TIMEOUT_MS, STOP_FORCE_WAIT_MS } from "../shared/owner-pro
  * here and in native/monitor/monitor.h (MONITOR_API_VERSION) together on any change to them;
  * a test checks that the built monitor speaks this one.
  */
-export const MONITOR_API_VERSION = 1;
+export const MONITOR_API_VERSION = 2;
 
 /** How the monitor exits when it is given another API version (before it touches anything). */
 export const MONITOR_WRONG_VERSION_EXIT_CODE = 3;
@@ -22,6 +22,9 @@ export interface MonitorInvocation {
   ownerPath: string;
   exitPath: string;
   liveMarker: string;
+  changedMarker: string;
+  /** When the sandbox's TTL runs out (Date.now() scale), if it has one. */
+  deadlineEpochMs: number | undefined;
   socketPath: string;
   listenFd: number;
   readyFd: number | undefined;
@@ -51,6 +54,8 @@ export const MONITOR_OPTIONS: readonly MonitorOption[] = [
   { flag: "--owner-json", kind: "required", meaning: "owner.json, removed when the owner ends", value: (i) => i.ownerPath },
   { flag: "--exit-json", kind: "required", meaning: "exit.json, written with why the owner ended", value: (i) => i.exitPath },
   { flag: "--live", kind: "required", meaning: "the sandbox's live marker, removed when the owner ends", value: (i) => i.liveMarker },
+  { flag: "--changed", kind: "required", meaning: "the sandbox's change marker for the catalog index, created after exit.json is written", value: (i) => i.changedMarker },
+  { flag: "--deadline-epoch-ms", kind: "optional", meaning: "when the sandbox's TTL runs out (milliseconds since the epoch): the monitor stops it then", value: (i) => i.deadlineEpochMs },
   { flag: "--socket", kind: "required", meaning: "owner.sock's path, removed when the owner ends", value: (i) => i.socketPath },
   { flag: "--listen-fd", kind: "required", meaning: "owner.sock's listening socket, already listening; the monitor answers on it", value: (i) => i.listenFd },
   { flag: "--ready-fd", kind: "optional", meaning: "the pipe to the heyvm command waiting for readiness: `ready` or `failed: …` is written to it once the monitor runs", value: (i) => i.readyFd },

@@ -132,3 +132,10 @@ export function makeTestEnv(prefix = "heyvm-test-"): TestEnv {
 export function hasCommand(name: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).status === 0;
 }
+
+/** The sandbox id a `wt`/`create`/`start` printed, read as a client reads it: the `ID: …` line (or the bare id of -q). */
+export function idOf(stdout: string): string {
+  const match = /^ID: (\S+)$/m.exec(stdout) ?? /^(sb-[0-9a-f]{8})\n$/.exec(stdout);
+  if (!match?.[1]) throw new Error(`no "ID: …" line in: ${JSON.stringify(stdout)}`);
+  return match[1];
+}

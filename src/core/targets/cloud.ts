@@ -3,7 +3,7 @@
 import { resolveCloudUrl, resolveToken } from "../../cloud/credentials.js";
 import { CloudClient } from "../../cloud/client.js";
 import { shellQuote } from "../../shared/shell-quote.js";
-import type { Deployment } from "../../cloud/schema.js";
+import { isActiveDeployment, type Deployment } from "../../cloud/schema.js";
 import type { HeyoHome } from "../../state/home.js";
 import { timedOut, wrapCommand } from "../exec-wrap.js";
 import type { SandboxTarget, UserTerminal } from "./types.js";
@@ -66,7 +66,7 @@ export function cloudTarget(home: HeyoHome, id: string): SandboxTarget {
     async stop() {
       const before = await client.getDeployment(id);
       const after = await client.stop(id);
-      return { id: after.id, name: after.name, wasRunning: before.status === "running" || before.status === "provisioning", status: after.status };
+      return { id: after.id, name: after.name, wasRunning: isActiveDeployment(before.status), status: after.status };
     },
     async *logs(request) {
       let offset = 0;

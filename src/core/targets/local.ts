@@ -31,7 +31,7 @@ export function localTarget(home: HeyoHome, query: string): SandboxTarget {
       const exitCode = await runInteractive(command);
       return { exitCode, timedOut: timedOut(exitCode, performance.now() - started, request.timeoutMs) };
     },
-    describe: async () => sandboxInfo(await viewOf(entry)),
+    describe: async () => await sandboxInfo(await viewOf(entry)),
     shell: (terminal) => shellInEntry(entry, { tty: terminal.tty }, SHELL_START_WAIT_MS),
     stop: () => stopEntry(home, entry),
     logs: (request) => followLog(entry, request),
