@@ -49,6 +49,14 @@ export interface SoakReport {
   errors: SoakError[];
   /** wt calls that ended with "stopped while starting" because the racing stop cut the start short. */
   cutShort: number;
+  /** Successful wt calls that started an owner, and those that found one running. */
+  started: number;
+  reused: number;
+  /** Racing stops that stopped a running sandbox, and those that found it stopped already. */
+  stopsOfRunning: number;
+  stopsOfStopped: number;
+  /** Stops meant to land while the owner started that came only after the wt calls had ended. */
+  stopsMissedStart: number;
   /** Every sandbox id seen for each branch (printed by wt or found in the records). */
   idsPerBranch: Record<string, string[]>;
   /** Live owner processes of each branch's sandbox at the check of each round. */
@@ -66,6 +74,8 @@ const DEFAULT_BRANCHES = ["soak/churn", "soak/recycled-a", "soak/recycled-b", "s
 /** Gap between the starts of successive calls of a fan-out, by round (round % 4). */
 const STAGGER_MS = [0, 15, 40, 80];
 const ID = /^sb-[0-9a-f]{8}$/;
+/** When the racing stop of the churn branch is sent, by round (round % 3). */
+const STOP_MODES = ["at once", "while starting", "after the first wt"] as const;
 
 function cmdline(pid: number | string): string {
   try {
@@ -168,6 +178,11 @@ export async function runSoak(t: TestEnv, options: SoakOptions): Promise<SoakRep
     calls: {},
     errors: [],
     cutShort: 0,
+    started: 0,
+    reused: 0,
+    stopsOfRunning: 0,
+    stopsOfStopped: 0,
+    stopsMissedStart: 0,
     idsPerBranch: Object.fromEntries(branches.map((b) => [b, []])),
     ownersPerBranch: Object.fromEntries(branches.map((b) => [b, []])),
     fanOutMs: [],
@@ -196,7 +211,12 @@ export async function runSoak(t: TestEnv, options: SoakOptions): Promise<SoakRep
     if (result.code !== 0 && !allowed?.(result)) noteError(round, args, result);
     return result;
   };
-  const wt = (round: number, branch: string, allowed?: (result: RunResult) => boolean) => call(round, ["wt", branch, "--detach", "--backend", "bubblewrap"], allowed);
+  const wt = async (round: number, branch: string, allowed?: (result: RunResult) => boolean) => {
+    const result = await call(round, ["wt", branch, "--detach", "--backend", "bubblewrap"], allowed);
+    if (result.code === 0 && /^ready: /m.test(result.stderr)) report.started++;
+    if (result.code === 0 && /^already running: /m.test(result.stderr)) report.reused++;
+    return result;
+  };
   const stopCutShort = (result: RunResult) => {
     const cut = /stopped while starting/.test(result.stderr);
     if (cut) report.cutShort++;
@@ -209,21 +229,38 @@ export async function runSoak(t: TestEnv, options: SoakOptions): Promise<SoakRep
       const roundStart = Date.now();
       const broken = (what: string) => report.violations.push(`round ${round}: ${what}`);
 
-      // 1. fan-out: callsPerBranch wt calls per branch at once; from round 2 on (when the churn
-      // branch has a record to stop) a stop of the churn branch races them, started a little
-      // later each round so that it lands before, during and after the start of that branch.
-      const fanOut: Array<Promise<{ branch: string; result: RunResult }>> = [];
+      // 1. fan-out: callsPerBranch wt calls per branch at once. From round 2 on (when the churn
+      // branch has a record to stop) a stop of the churn branch races them, in turn: at once
+      // (it stops the last round's owner while the wt calls come), while its new owner is
+      // starting (the churn branch is stopped before the fan-out, and the stop waits for
+      // owner.json to say "starting"), or once the first of its wt calls has returned.
       const staggerMs = STAGGER_MS[round % STAGGER_MS.length] ?? 0;
+      const stopMode = round > 1 && churn ? STOP_MODES[round % STOP_MODES.length] : undefined;
+      const churnId = churn ? report.idsPerBranch[churn]?.[0] : undefined;
+      if (stopMode === "while starting" && churn) await call(round, ["stop", churn]);
+      const fanOut: Array<Promise<{ branch: string; result: RunResult }>> = [];
+      const fanOutStart = Date.now();
       for (let i = 0; i < perBranch; i++) {
         for (const [b, branch] of branches.entries()) {
           const startAfter = (i * branches.length + b) * staggerMs;
-          const allowed = branch === churn && round > 1 ? stopCutShort : undefined;
+          const allowed = branch === churn && stopMode ? stopCutShort : undefined;
           fanOut.push(sleep(startAfter).then(() => wt(round, branch, allowed)).then((result) => ({ branch, result })));
         }
       }
-      const stopDelayMs = ((round - 1) * 137) % 700;
-      const racingStop = churn && round > 1 ? sleep(stopDelayMs).then(() => call(round, ["stop", churn])) : Promise.resolve(undefined);
-      const fanOutStart = Date.now();
+      const churnCalls = fanOut.filter((_, index) => branches[index % branches.length] === churn);
+      const startingSeen = async () => {
+        const ownerPath = join(t.home, "sandboxes", churnId ?? "?", "owner.json");
+        let done = false;
+        void Promise.all(churnCalls).then(() => (done = true));
+        while (!done && readJson(ownerPath)?.state !== "starting") await sleep(2);
+        if (done) report.stopsMissedStart++;
+      };
+      const cue = stopMode === "at once" ? Promise.resolve() : stopMode === "while starting" ? startingSeen() : Promise.race(churnCalls);
+      const racingStop = stopMode && churn ? cue.then(() => call(round, ["stop", churn])) : Promise.resolve(undefined);
+      void racingStop.then((result) => {
+        if (result?.code === 0 && /^stopped /.test(result.stdout)) report.stopsOfRunning++;
+        else if (result?.code === 0) report.stopsOfStopped++;
+      });
       const results = await Promise.all(fanOut);
       await racingStop;
       report.fanOutMs.push(Date.now() - fanOutStart);
@@ -233,12 +270,19 @@ export async function runSoak(t: TestEnv, options: SoakOptions): Promise<SoakRep
         if (!ID.test(id)) broken(`wt ${branch} printed ${JSON.stringify(id)}, not a sandbox id`);
         else noteId(branch, id);
       }
+      // with nothing stopping it, the first wt of a branch starts its owner and the others find it
+      for (const branch of branches.filter((b) => b !== churn)) {
+        const starts = results.filter((r) => r.branch === branch && r.result.code === 0 && /^ready: /m.test(r.result.stderr)).length;
+        if (starts > 1) broken(`${branch}: ${starts} wt calls of one fan-out each started an owner`);
+      }
 
       // 2. settle: one more wt per branch, so that every branch must now be running
       const settled = await Promise.all(branches.map(async (branch) => ({ branch, result: await wt(round, branch) })));
       for (const { branch, result } of settled) {
         const id = result.stdout.trim();
         if (result.code === 0 && ID.test(id)) noteId(branch, id);
+        const leftRunning = results.some((r) => r.branch === branch && r.result.code === 0);
+        if (branch !== churn && leftRunning && result.code === 0 && !/^already running: /m.test(result.stderr)) broken(`${branch}: the settling wt started an owner although the fan-out had left one running`);
       }
 
       // 3. check: one id, one record, one live owner process, one worktree per branch
@@ -335,6 +379,9 @@ export function describeSoak(report: SoakReport): string[] {
     `errors: ${errorCount}${report.cutShort ? ` (besides ${report.cutShort} wt cut short by the racing stop: "stopped while starting")` : ""}`,
   ];
   for (const e of report.errors) lines.push(`  ${e.count}× ${e.message}  — first in round ${e.round}: ${e.example}`);
+  lines.push(`wt outcomes: ${report.started} started an owner, ${report.reused} found it running`);
+  const missed = report.stopsMissedStart ? ` (${report.stopsMissedStart} meant for a start in progress came after it)` : "";
+  lines.push(`racing stops: ${report.stopsOfRunning} stopped it running or starting, ${report.stopsOfStopped} found it stopped${missed}`);
   for (const branch of report.branches) {
     const ids = report.idsPerBranch[branch] ?? [];
     const owners = report.ownersPerBranch[branch] ?? [];
