@@ -1,11 +1,11 @@
 // Core figures (issue 2): CLI start-up of exec/list/--version against `node -e 0`, wt --detach
 // from call to ready on bubblewrap, and the memory of idle owner processes.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, row, timeInterleaved } from "./lib.js";
+import { fakeRecords, median, row, timeInterleaved } from "./lib.js";
 
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 21);
@@ -20,25 +20,6 @@ function memoryOf(pid: number): { rss: number; pss: number; privateDirty: number
   const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0) / 1024;
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
   return { rss: field(rollup, "Rss"), pss: field(rollup, "Pss"), privateDirty: field(rollup, "Private_Dirty") };
-}
-
-function fakeRecords(home: string, count: number): void {
-  const sandboxes = join(home, "sandboxes");
-  for (let i = 0; i < count; i++) {
-    const id = `sb-${(0x10000000 + i).toString(16)}`;
-    mkdirSync(join(sandboxes, id), { recursive: true });
-    const spec = { id, name: `wt-branch-${i}`, backend: "bubblewrap", image: null, workspace: `/tmp/nowhere/branch-${i}`, git: { commonDir: "/tmp/nowhere/.git", branch: `branch-${i}` }, mounts: [], network: true, createdAt: new Date(Date.now() - i * 1000).toISOString() };
-    writeFileSync(join(sandboxes, id, "sandbox.json"), JSON.stringify(spec));
-    if (i % 10 === 0) {
-      // a crashed owner leaves its live-index entry behind; the first list drops it
-      mkdirSync(join(home, "live"), { recursive: true });
-      writeFileSync(join(home, "live", id), "");
-    }
-    if (i % 2 === 0) {
-      // half of them have an owner.json left by a dead owner: the expensive case for liveness
-      writeFileSync(join(sandboxes, id, "owner.json"), JSON.stringify({ pid: 4_000_000 - i, pidStartTime: "1", bootId: "x", startedAt: spec.createdAt, state: "running", mode: "detached", backend: "bubblewrap", guestIp: null, ssh: null, machine: {} }));
-    }
-  }
 }
 
 function main(): void {
