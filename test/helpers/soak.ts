@@ -129,6 +129,11 @@ function worktreeOf(repo: string, branch: string): string | undefined {
   return undefined;
 }
 
+/** The id a wt printed, as a client reads it: its `ID: …` line. */
+function printedId(stdout: string): string {
+  return /^ID: (\S+)$/m.exec(stdout)?.[1] ?? stdout.trim();
+}
+
 /** How long the soak holds git's half-added worktree state unless told otherwise. */
 export const DEFAULT_WIDEN_MS = 250;
 
@@ -265,7 +270,7 @@ export async function runSoak(t: TestEnv, options: SoakOptions): Promise<SoakRep
       await racingStop;
       report.fanOutMs.push(Date.now() - fanOutStart);
       for (const { branch, result } of results) {
-        const id = result.stdout.trim();
+        const id = printedId(result.stdout);
         if (result.code !== 0) continue;
         if (!ID.test(id)) broken(`wt ${branch} printed ${JSON.stringify(id)}, not a sandbox id`);
         else noteId(branch, id);
@@ -279,7 +284,7 @@ export async function runSoak(t: TestEnv, options: SoakOptions): Promise<SoakRep
       // 2. settle: one more wt per branch, so that every branch must now be running
       const settled = await Promise.all(branches.map(async (branch) => ({ branch, result: await wt(round, branch) })));
       for (const { branch, result } of settled) {
-        const id = result.stdout.trim();
+        const id = printedId(result.stdout);
         if (result.code === 0 && ID.test(id)) noteId(branch, id);
         const leftRunning = results.some((r) => r.branch === branch && r.result.code === 0);
         if (branch !== churn && leftRunning && result.code === 0 && !/^already running: /m.test(result.stderr)) broken(`${branch}: the settling wt started an owner although the fan-out had left one running`);
