@@ -1,4 +1,4 @@
-// The interactive shell of a cloud sandbox over the WebSocket protocol of DESIGN §7: driven by
+// The interactive shell of a cloud sandbox over the WebSocket protocol of ARCHITECTURE.md §5: driven by
 // the test through the client class and through raw frames (resize, reconnect with sessionId
 // and replay of unacknowledged output), and through the real `heyvm sh` (piped and in a pty).
 import { after, before, describe, test } from "node:test";

@@ -1,5 +1,5 @@
 // The per-sandbox folder as an object with one property per file, so no file name is spelled
-// twice anywhere in the code (the layout is in DESIGN §3).
+// twice anywhere in the code (the layout is in ARCHITECTURE.md §2).
 import type { HeyoHome } from "./home.js";
 
 export const SANDBOX_FILES = {
