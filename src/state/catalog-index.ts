@@ -56,9 +56,23 @@ function readIndex(home: HeyoHome): Map<string, IndexedRecords> {
   return index;
 }
 
+/** A spec without the fields that hold their defaults (parseSpec fills them in): a smaller file to read. */
+function compact(spec: SandboxSpec): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(spec)) {
+    const isDefault =
+      value === null ||
+      (key === "network" && value === true) ||
+      (Array.isArray(value) && value.length === 0) ||
+      (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0);
+    if (!isDefault) kept[key] = value;
+  }
+  return kept;
+}
+
 function writeIndex(home: HeyoHome, index: Map<string, IndexedRecords>): void {
-  const sandboxes: Record<string, IndexedRecords> = {};
-  for (const [id, records] of index) sandboxes[id] = records;
+  const sandboxes: Record<string, { spec: Record<string, unknown>; exit?: ExitRecord }> = {};
+  for (const [id, records] of index) sandboxes[id] = records.exit ? { spec: compact(records.spec), exit: records.exit } : { spec: compact(records.spec) };
   const temp = `${home.catalogIndex}.${process.pid}.tmp`;
   writeFileSync(temp, JSON.stringify({ version: INDEX_VERSION, sandboxes }));
   renameSync(temp, home.catalogIndex);
