@@ -161,4 +161,28 @@ describe("heyvm wt on libvirt", { skip }, () => {
     assert.doesNotMatch(lastBoot, /sandbox ready/);
     assert.ok(!domainExists(`heyvm-${id}`));
   });
+
+  test("the dialect on a VM: get shows the guest IP and ssh endpoint, start boots the same sandbox again, rm -y removes it", { timeout: 300_000 }, async () => {
+    const start = await t.run(["start", id, "--format", "json"], { timeoutMs: 300_000 });
+    assert.equal(start.code, 0, start.stderr);
+    const started = JSON.parse(start.stdout) as { id: string; status: string; worktree: string };
+    assert.deepEqual([started.id, started.status], [id, "running"]);
+    const exec = await t.run(["exec", id, "--", "cat", "from-guest.txt"]);
+    assert.equal(exec.stdout, "guest\n", "the same worktree and disk");
+    const get = JSON.parse((await t.run(["get", id, "--format", "json"])).stdout) as { guest_ip: string; ssh: string; backend: string };
+    assert.equal(get.backend, "libvirt");
+    assert.equal(get.guest_ip, "10.0.2.15");
+    assert.match(get.ssh, /^heyo@127\.0\.0\.1:\d+$/);
+    const again = await t.run(["start", id]);
+    assert.equal(again.code, 4, "a running sandbox is not started twice");
+    const domain = owner(t, id).machine.domain;
+    const removed = await t.run(["rm", id, "-y", "--format", "json"], { timeoutMs: 120_000 });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((JSON.parse(removed.stdout) as { was_running: boolean }).was_running, true);
+    assert.ok(!domainExists(domain), "the VM is gone");
+    assert.ok(!existsSync(join(t.home, "sandboxes", id)), "record and disk are gone");
+    assert.ok(existsSync(join(t.root, "vm-feature", "from-guest.txt")), "the worktree stays");
+    assert.equal((await t.run(["get", id])).code, 3);
+    id = "";
+  });
 });
