@@ -36,10 +36,29 @@ export interface SandboxSpec {
   git: GitLink | null;
   /** Further host folders the sandbox sees, e.g. the git common folder at its own path. */
   mounts: ExtraMount[];
-  network: boolean;
+  /**
+   * true: network through the sandbox's own namespace (or VM network) with outbound-only
+   * user-mode NAT, the default; false: no network; "host": the host's own network, shared
+   * (local sandboxes only, asked for with --network host). See networkMode().
+   */
+  network: boolean | "host";
   /** Guest TCP ports to make reachable on the host's 127.0.0.1 (VMs forward each one). */
   ports: number[];
   createdAt: string;
+}
+
+/** How a sandbox reaches the network, as the CLI names it (`--network <mode>`). */
+export type NetworkMode = "outbound" | "none" | "host";
+
+export const NETWORK_MODES: readonly NetworkMode[] = ["outbound", "none", "host"];
+
+export function networkMode(spec: Pick<SandboxSpec, "network">): NetworkMode {
+  return spec.network === "host" ? "host" : spec.network ? "outbound" : "none";
+}
+
+/** What sandbox.json stores for a mode (true/false as records always had, "host" for sharing). */
+export function networkSetting(mode: NetworkMode): SandboxSpec["network"] {
+  return mode === "host" ? "host" : mode === "outbound";
 }
 
 export type OwnerState = "starting" | "running" | "stopping";
@@ -90,7 +109,8 @@ export function parseSpec(raw: JsonObject): SandboxSpec | undefined {
     workspace,
     git: git && git.commonDir && git.branch ? git : null,
     mounts: mounts.filter((m) => m.host && m.guest),
-    network: raw.network !== false,
+    // records written before --network host existed say true (on) or false (off)
+    network: raw.network === "host" ? "host" : raw.network !== false,
     ports: Array.isArray(raw.ports) ? raw.ports.filter((p): p is number => typeof p === "number" && Number.isInteger(p) && p > 0 && p < 65536) : [],
     createdAt,
   };
