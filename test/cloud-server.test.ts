@@ -7,11 +7,11 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ArchiveRejectedError, extractArchive } from "../src/server/extract.js";
-import { hasCommand, isAlive, waitFor } from "./helpers/env.js";
+import { bubblewrapMissing, isAlive, waitFor } from "./helpers/env.js";
 import { api, createToken, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";
 
-const bwrap = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+const bwrap = bubblewrapMissing();
 if (bwrap) console.log(`# skipping the cloud server tests that run sandboxes: ${bwrap}`);
 
 const GOOD = makeTarGz([

@@ -9,10 +9,10 @@ import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { askOwner } from "../src/shared/owner-protocol.js";
-import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
 
 const MONITOR = fileURLToPath(new URL("../../build/Release/heyvm-owner-monitor", import.meta.url));
-const skip = !hasCommand("bwrap") ? "bubblewrap (bwrap) is not installed" : !existsSync(MONITOR) ? `the native owner monitor is not built (${MONITOR}); run npm run build` : false;
+const skip = bubblewrapMissing() || (!existsSync(MONITOR) ? `the native owner monitor is not built (${MONITOR}); run npm run build` : false);
 
 interface OwnerFile {
   pid: number;

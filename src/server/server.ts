@@ -83,13 +83,13 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     if (!endpoint.is_public && tokenOf(req) !== endpoint.token_id) throw new HttpError(404, "no such endpoint", "not_found");
     const { entry } = await deployments.runningEntry(endpoint.token_id, endpoint.deployment_id);
     const view = await viewOf(entry);
-    // bubblewrap sandboxes share this host's network, so their ports are its own; a VM's guest IP
-    // lives inside QEMU's user-mode network, so its ports are reached through the forwards it
-    // got at boot (one per open port, on 127.0.0.1), never through the guest address.
+    // A sandbox's ports are reached only through the forwards it got at boot (one per open port,
+    // on 127.0.0.1, into its own network namespace or VM), never through its guest address or a
+    // port of this host's own: the server's sandboxes never share the host's network.
     const host = "127.0.0.1";
     const forwards = view.owner?.machine.forwards;
     const forwarded = typeof forwards === "object" && forwards !== null && !Array.isArray(forwards) ? forwards[String(endpoint.port)] : undefined;
-    const port = entry.spec.backend === "bubblewrap" && view.owner ? endpoint.port : typeof forwarded === "number" ? forwarded : undefined;
+    const port = typeof forwarded === "number" ? forwarded : undefined;
     if (port === undefined) {
       throw new HttpError(502, `port ${endpoint.port} of ${endpoint.deployment_id} is not forwarded: only ports listed in open_ports when the sandbox was created are`, "no_route");
     }

@@ -132,3 +132,13 @@ export function makeTestEnv(prefix = "heyvm-test-"): TestEnv {
 export function hasCommand(name: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).status === 0;
 }
+
+/**
+ * Why bubblewrap sandboxes cannot run here, or false: bwrap itself, and pasta (Debian's passt),
+ * which gives them their default network (outbound only).
+ */
+export function bubblewrapMissing(): string | false {
+  if (!hasCommand("bwrap")) return "bubblewrap (bwrap) is not installed";
+  if (!hasCommand("pasta")) return "pasta (apt-get install passt) is not installed: bubblewrap sandboxes get their default network from it";
+  return false;
+}
