@@ -139,3 +139,13 @@ export function idOf(stdout: string): string {
   if (!match?.[1]) throw new Error(`no "ID: …" line in: ${JSON.stringify(stdout)}`);
   return match[1];
 }
+
+/**
+ * Why bubblewrap sandboxes cannot run here, or false: bwrap itself, and pasta (Debian's passt),
+ * which gives them their default network (outbound only).
+ */
+export function bubblewrapMissing(): string | false {
+  if (!hasCommand("bwrap")) return "bubblewrap (bwrap) is not installed";
+  if (!hasCommand("pasta")) return "pasta (apt-get install passt) is not installed: bubblewrap sandboxes get their default network from it";
+  return false;
+}

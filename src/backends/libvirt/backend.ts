@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { OperationFailedError, TimeoutError, UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import type { HeyoHome } from "../../state/home.js";
-import type { SandboxSpec, SshEndpoint } from "../../state/records.js";
+import { networkMode, type SandboxSpec, type SshEndpoint } from "../../state/records.js";
 import { isObject, num, str } from "../../shared/json.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
 import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
@@ -198,7 +198,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       { name: "opt/heyvm/ssh_host_ed25519_key", file: files.hostKey },
       { name: "opt/heyvm/gitconfig", file: files.gitconfig },
     ],
-    network: spec.network,
+    network: networkMode(spec) !== "none",
   });
   const xmlPath = join(dir.root, "domain.xml");
   writeFileSync(xmlPath, xml);

@@ -1,0 +1,273 @@
+// What a bubblewrap sandbox can reach of its host, tried from inside as a hostile tenant would:
+// root-only files when heyvm runs as root, the host's loopback and abstract unix sockets, host
+// ports it might squat, and (through the real server) host services behind an endpoint. The
+// peer "outside" is a host in a network namespace this test makes itself (veth, 198.18.x.y):
+// traffic goes only to 127.0.0.0/8 and to that namespace.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bubblewrapMissing, hasCommand, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
+import { api, createToken, startCloudServer, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
+import { makeTarGz } from "./helpers/cloud-tar.js";
+
+const isRoot = process.getuid?.() === 0;
+// the probes inside are small node scripts: node must be where the sandbox sees the host's /usr
+const nodeInside = process.execPath.startsWith("/usr/") ? process.execPath : undefined;
+const skip = bubblewrapMissing() || (nodeInside ? false : `node (${process.execPath}) is not under /usr, so sandboxes cannot run the probes`);
+const peerSkip = !isRoot ? "a peer network namespace needs root" : !hasCommand("ip") ? "ip (iproute2) is not installed" : false;
+
+/** A node one-liner that connects and prints what it hears, or the error code (exit 3). */
+function connectProbe(host: string, port: number): string[] {
+  const script = `const s=require("net").connect(${port},${JSON.stringify(host)});let d="";s.setTimeout(4000,()=>{console.log("TIMEOUT");process.exit(3)});s.on("data",c=>d+=c);s.on("end",()=>{console.log(d.trim());process.exit(0)});s.on("error",e=>{console.log(e.code);process.exit(3)})`;
+  return [nodeInside ?? "node", "-e", script];
+}
+
+/** A TCP server on the host that greets every connection with `text`. */
+function greeter(host: string, text: string): Promise<Server & { port: number }> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((socket) => socket.end(`${text}\n`));
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      resolve(Object.assign(server, { port: typeof address === "object" && address ? address.port : 0 }));
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return greeter("127.0.0.1", "").then((server) => new Promise((resolve) => server.close(() => resolve(server.port))));
+}
+
+function ownerMachine(t: TestEnv, id: string): Record<string, unknown> {
+  return (JSON.parse(readFileSync(join(t.home, "sandboxes", id, "owner.json"), "utf8")) as { machine: Record<string, unknown> }).machine;
+}
+
+/** A host in a network namespace of its own, reached over a veth pair from this host. */
+interface Peer {
+  address: string;
+  port: number;
+  cleanup(): Promise<void>;
+}
+
+function ip(...args: string[]): void {
+  const result = spawnSync("ip", args, { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`ip ${args.join(" ")}: ${result.stderr}`);
+}
+
+async function startPeer(): Promise<Peer> {
+  const tag = randomBytes(3).toString("hex");
+  const namespace = `heyvm-peer-${tag}`;
+  const [hostSide, peerSide] = [`hvp${tag}a`, `hvp${tag}b`];
+  const octet = 1 + (parseInt(tag.slice(0, 2), 16) % 254);
+  const [hostAddress, peerAddress] = [`198.18.${octet}.1`, `198.18.${octet}.2`];
+  let listener: ChildProcess | undefined;
+  const cleanup = async () => {
+    if (listener && listener.exitCode === null && listener.signalCode === null) {
+      const exited = new Promise((resolve) => listener?.once("exit", resolve));
+      listener.kill("SIGKILL");
+      await exited;
+    }
+    spawnSync("ip", ["netns", "del", namespace]); // takes the veth pair with it
+    spawnSync("ip", ["link", "del", hostSide]);
+  };
+  try {
+    ip("netns", "add", namespace);
+    ip("link", "add", hostSide, "type", "veth", "peer", "name", peerSide);
+    ip("link", "set", peerSide, "netns", namespace);
+    ip("addr", "add", `${hostAddress}/30`, "dev", hostSide);
+    ip("link", "set", hostSide, "up");
+    ip("-n", namespace, "addr", "add", `${peerAddress}/30`, "dev", peerSide);
+    ip("-n", namespace, "link", "set", peerSide, "up");
+    ip("-n", namespace, "link", "set", "lo", "up");
+    const script = `const s=require("net").createServer(c=>c.end("hello from the peer\\n"));s.listen(0,${JSON.stringify(peerAddress)},()=>console.log("port",s.address().port))`;
+    const child = spawn("ip", ["netns", "exec", namespace, process.execPath, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    listener = child;
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    await waitFor(() => /port \d+/.test(output) || child.exitCode !== null, 10_000, "the peer to listen");
+    const port = Number(/port (\d+)/.exec(output)?.[1]);
+    if (!port) throw new Error(`the peer did not start: ${output}`);
+    return { address: peerAddress, port, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+describe("a bubblewrap sandbox reaches nothing of its host it was not given", { skip }, () => {
+  let t: TestEnv;
+  let hostOnly: Server & { port: number };
+  const abstractName = `heyvm-test-${randomBytes(4).toString("hex")}`;
+  let abstract: Server;
+  let id = "";
+  const inside = (command: string[], sandbox = id) => t.run(["exec", sandbox, "--", ...command]);
+
+  before(async () => {
+    t = makeTestEnv();
+    hostOnly = await greeter("127.0.0.1", "host-only service");
+    abstract = createServer((socket) => socket.end("host abstract socket\n"));
+    await new Promise<void>((resolve) => abstract.listen(`\0${abstractName}`, resolve));
+    const started = await t.run(["wt", "iso/default", "--detach"]);
+    assert.equal(started.code, 0, started.stderr);
+    id = idOf(started.stdout);
+  });
+  after(async () => {
+    await t.cleanup();
+    hostOnly?.close();
+    abstract?.close();
+  });
+
+  test("as root, heyo is not root on the host: root-only files under /etc and /usr stay unreadable", { skip: isRoot ? false : "only meaningful when heyvm runs as root" }, async () => {
+    const secrets = [`/etc/heyvm-test-${randomBytes(4).toString("hex")}.key`, `/usr/share/heyvm-test-${randomBytes(4).toString("hex")}.key`];
+    try {
+      for (const path of secrets) {
+        writeFileSync(path, "root-only secret\n", { mode: 0o600 });
+        chmodSync(path, 0o600);
+      }
+      assert.equal((await inside(["id", "-u"])).stdout.trim(), "1000");
+      const hostUid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${String(ownerMachine(t, id).initPid)}/status`, "utf8"))?.[1];
+      assert.notEqual(hostUid, "0", "the sandbox's processes are not root on the host");
+      for (const path of ["/etc/shadow", "/etc/gshadow", ...secrets].filter((p) => existsSync(p))) {
+        const read = await inside(["cat", path]);
+        assert.notEqual(read.code, 0, `${path} is not readable inside`);
+        assert.match(read.stderr, /Permission denied/, path);
+        assert.doesNotMatch(read.stdout, /root|secret/, path);
+      }
+      const write = await inside(["sh", "-c", `echo planted >> ${secrets[0]}`]);
+      assert.notEqual(write.code, 0, "nor writable");
+      assert.equal(readFileSync(secrets[0] ?? "", "utf8"), "root-only secret\n");
+      // what the sandbox is given stays its own: /workspace is writable, and the host user keeps it
+      const made = await inside(["sh", "-c", "echo made inside > /workspace/inside.txt && git -C /workspace add inside.txt && git -C /workspace commit -qm inside && echo ok"]);
+      assert.equal(made.stdout.trim(), "ok", made.stderr);
+      const worktree = join(t.root, "iso-default");
+      assert.equal(readFileSync(join(worktree, "inside.txt"), "utf8"), "made inside\n");
+      writeFileSync(join(worktree, "inside.txt"), "changed on the host\n");
+      assert.equal((await inside(["cat", "/workspace/inside.txt"])).stdout, "changed on the host\n");
+    } finally {
+      for (const path of secrets) rmSync(path, { force: true });
+    }
+  });
+
+  test("the host's 127.0.0.1 and its abstract unix sockets are out of reach by default", async () => {
+    assert.equal(spawnSync("grep", ["-c", abstractName, "/proc/net/unix"], { encoding: "utf8" }).stdout.trim(), "1", "the host lists its abstract socket");
+    const loopback = await inside(connectProbe("127.0.0.1", hostOnly.port));
+    assert.equal(loopback.code, 3, loopback.stdout);
+    assert.equal(loopback.stdout.trim(), "ECONNREFUSED", "127.0.0.1 inside is the sandbox's own");
+    const sockets = await inside(["cat", "/proc/net/unix"]);
+    assert.equal(sockets.code, 0, sockets.stderr);
+    assert.doesNotMatch(sockets.stdout, new RegExp(abstractName));
+    const devices = await inside(["sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort"]);
+    assert.ok(devices.stdout.trim().split("\n").length >= 2, `its own loopback and a pasta interface: ${devices.stdout}`);
+  });
+
+  test("a port bound inside is the sandbox's own: it never takes the host's (nor the server's) port", async () => {
+    const port = await freePort();
+    const script = `require("net").createServer().listen(${port},"127.0.0.1",()=>console.log("bound"));setTimeout(()=>process.exit(0),8000)`;
+    const squatter = t.spawn(["exec", id, "--", nodeInside ?? "node", "-e", script]);
+    let said = "";
+    squatter.stdout?.setEncoding("utf8").on("data", (chunk: string) => (said += chunk));
+    try {
+      await waitFor(() => said.includes("bound"), 10_000, "the sandbox to bind the port");
+      const taken = createServer();
+      const result = await new Promise<string>((resolve) => {
+        taken.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
+        taken.listen(port, "127.0.0.1", () => resolve("listening"));
+      });
+      taken.close();
+      assert.equal(result, "listening", `the host can still listen on 127.0.0.1:${port}`);
+    } finally {
+      squatter.kill("SIGKILL");
+    }
+  });
+
+  describe("with a peer outside (a host in a network namespace of its own)", { skip: peerSkip }, () => {
+    let peer: Peer | undefined;
+    before(async () => {
+      peer = await startPeer();
+    });
+    after(async () => {
+      await peer?.cleanup();
+    });
+
+    test("network on: the peer is reachable, the host's 127.0.0.1 is not", async () => {
+      assert.ok(peer);
+      const out = await inside(connectProbe(peer.address, peer.port));
+      assert.equal(out.stdout.trim(), "hello from the peer", out.stderr);
+      assert.equal((await inside(connectProbe("127.0.0.1", hostOnly.port))).stdout.trim(), "ECONNREFUSED");
+    });
+
+    test("--no-network reaches neither; --network host shares the host's network, with a warning", async () => {
+      assert.ok(peer);
+      const cut = await t.run(["wt", "iso/none", "--detach", "--no-network"]);
+      assert.equal(cut.code, 0, cut.stderr);
+      const none = await inside(connectProbe(peer.address, peer.port), idOf(cut.stdout));
+      assert.equal(none.code, 3);
+      assert.match(none.stdout, /ENETUNREACH|EHOSTUNREACH|TIMEOUT/);
+      assert.equal((await inside(connectProbe("127.0.0.1", hostOnly.port), idOf(cut.stdout))).stdout.trim(), "ECONNREFUSED");
+      const shared = await t.run(["wt", "iso/host", "--detach", "--network", "host"]);
+      assert.equal(shared.code, 0, shared.stderr);
+      assert.equal(shared.stderr.split("\n").filter((line) => line.startsWith("warning: --network host")).length, 1, shared.stderr);
+      const host = await inside(connectProbe("127.0.0.1", hostOnly.port), idOf(shared.stdout));
+      assert.equal(host.stdout.trim(), "host-only service", "today's sharing, when asked for");
+      const wrong = await t.run(["wt", "iso/wrong", "--detach", "--network", "bridge"]);
+      assert.equal(wrong.code, 2);
+      assert.match(wrong.stderr, /--network takes outbound, none, host/);
+      for (const sandbox of [idOf(cut.stdout), idOf(shared.stdout)]) await t.run(["stop", sandbox]);
+    });
+  });
+});
+
+describe("the server's endpoints reach a bubblewrap sandbox's own ports, never the host's", { skip }, () => {
+  let server: CloudServer;
+  let token = "";
+  let hostOnly: HttpServer;
+  let hostPort = 0;
+  const dataDir = mkdtempSync(join(tmpdir(), "heyvm-cloud-iso-"));
+
+  before(async () => {
+    server = await startCloudServer({ dataDir });
+    token = createToken(dataDir, "tenant");
+    // a host-only web service: what an endpoint on its port must never serve
+    hostOnly = createHttpServer((_request, response) => response.end("host-only service\n"));
+    await new Promise<void>((resolve) => hostOnly.listen(0, "127.0.0.1", resolve));
+    const address = hostOnly.address();
+    hostPort = typeof address === "object" && address ? address.port : 0;
+  });
+  after(async () => {
+    await server?.cleanup();
+    hostOnly?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("an open port is forwarded into the sandbox; an endpoint on any other port gets 502, not a host service", async () => {
+    const { archiveId } = await uploadArchive(server, token, makeTarGz([{ path: "workspace/", type: "dir" }, { path: "workspace/page.txt", content: "from inside the sandbox\n" }]));
+    const serve = `exec ${nodeInside ?? "node"} -e 'require("http").createServer((q,r)=>r.end(require("fs").readFileSync("page.txt"))).listen(8080)'`;
+    const created = await api(server, token, "POST", "/sandbox-deploy", { region: "US", image: "ubuntu:24.04", size_class: "small", open_ports: [8080], driver: "bubblewrap", archive_id: archiveId, start_command: serve });
+    assert.equal(created.status, 202, JSON.stringify(created.json));
+    const sandbox = String(created.json.id);
+    await waitFor(async () => (await api(server, token, "GET", `/deployed-sandboxes/${sandbox}`)).json.status === "running", 30_000, "the sandbox to run");
+    const view = await api(server, token, "GET", `/deployed-sandboxes/${sandbox}`);
+    const [url] = view.json.urls as string[];
+    assert.ok(url, JSON.stringify(view.json));
+    let body = "";
+    await waitFor(async () => {
+      const answer = await fetch(url).catch(() => undefined);
+      body = answer?.ok ? await answer.text() : "";
+      return body !== "";
+    }, 15_000, "the sandbox's server to answer through the endpoint");
+    assert.equal(body, "from inside the sandbox\n");
+    const other = await api(server, token, "POST", "/proxy-endpoints/for-deployed", { sandbox_id: sandbox, port: hostPort, is_public: true });
+    assert.equal(other.status, 200, JSON.stringify(other.json));
+    const answer = await fetch(String(other.json.url));
+    const text = await answer.text();
+    assert.equal(answer.status, 502, text);
+    assert.doesNotMatch(text, /host-only service/);
+    await api(server, token, "POST", `/sandbox/${sandbox}/stop`);
+  });
+});
