@@ -5,14 +5,15 @@
 // traffic goes only to 127.0.0.0/8 and to that namespace.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bubblewrapMissing, hasCommand, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
+import { bubblewrapMissing, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
+import { netnsMissing, startTestNetwork, type TestNetwork } from "./helpers/netns.js";
 import { api, createToken, startCloudServer, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";
 
@@ -20,7 +21,6 @@ const isRoot = process.getuid?.() === 0;
 // the probes inside are small node scripts: node must be where the sandbox sees the host's /usr
 const nodeInside = process.execPath.startsWith("/usr/") ? process.execPath : undefined;
 const skip = bubblewrapMissing() || (nodeInside ? false : `node (${process.execPath}) is not under /usr, so sandboxes cannot run the probes`);
-const peerSkip = !isRoot ? "a peer network namespace needs root" : !hasCommand("ip") ? "ip (iproute2) is not installed" : false;
 
 /** A node one-liner that connects and prints what it hears, or the error code (exit 3). */
 function connectProbe(host: string, port: number): string[] {
@@ -46,58 +46,6 @@ function freePort(): Promise<number> {
 
 function ownerMachine(t: TestEnv, id: string): Record<string, unknown> {
   return (JSON.parse(readFileSync(join(t.home, "sandboxes", id, "owner.json"), "utf8")) as { machine: Record<string, unknown> }).machine;
-}
-
-/** A host in a network namespace of its own, reached over a veth pair from this host. */
-interface Peer {
-  address: string;
-  port: number;
-  cleanup(): Promise<void>;
-}
-
-function ip(...args: string[]): void {
-  const result = spawnSync("ip", args, { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`ip ${args.join(" ")}: ${result.stderr}`);
-}
-
-async function startPeer(): Promise<Peer> {
-  const tag = randomBytes(3).toString("hex");
-  const namespace = `heyvm-peer-${tag}`;
-  const [hostSide, peerSide] = [`hvp${tag}a`, `hvp${tag}b`];
-  const octet = 1 + (parseInt(tag.slice(0, 2), 16) % 254);
-  const [hostAddress, peerAddress] = [`198.18.${octet}.1`, `198.18.${octet}.2`];
-  let listener: ChildProcess | undefined;
-  const cleanup = async () => {
-    if (listener && listener.exitCode === null && listener.signalCode === null) {
-      const exited = new Promise((resolve) => listener?.once("exit", resolve));
-      listener.kill("SIGKILL");
-      await exited;
-    }
-    spawnSync("ip", ["netns", "del", namespace]); // takes the veth pair with it
-    spawnSync("ip", ["link", "del", hostSide]);
-  };
-  try {
-    ip("netns", "add", namespace);
-    ip("link", "add", hostSide, "type", "veth", "peer", "name", peerSide);
-    ip("link", "set", peerSide, "netns", namespace);
-    ip("addr", "add", `${hostAddress}/30`, "dev", hostSide);
-    ip("link", "set", hostSide, "up");
-    ip("-n", namespace, "addr", "add", `${peerAddress}/30`, "dev", peerSide);
-    ip("-n", namespace, "link", "set", peerSide, "up");
-    ip("-n", namespace, "link", "set", "lo", "up");
-    const script = `const s=require("net").createServer(c=>c.end("hello from the peer\\n"));s.listen(0,${JSON.stringify(peerAddress)},()=>console.log("port",s.address().port))`;
-    const child = spawn("ip", ["netns", "exec", namespace, process.execPath, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
-    listener = child;
-    let output = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-    await waitFor(() => /port \d+/.test(output) || child.exitCode !== null, 10_000, "the peer to listen");
-    const port = Number(/port (\d+)/.exec(output)?.[1]);
-    if (!port) throw new Error(`the peer did not start: ${output}`);
-    return { address: peerAddress, port, cleanup };
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
 }
 
 describe("a bubblewrap sandbox reaches nothing of its host it was not given", { skip }, () => {
@@ -186,10 +134,10 @@ describe("a bubblewrap sandbox reaches nothing of its host it was not given", { 
     }
   });
 
-  describe("with a peer outside (a host in a network namespace of its own)", { skip: peerSkip }, () => {
-    let peer: Peer | undefined;
+  describe("with a peer outside (a host in a network namespace of its own)", { skip: netnsMissing() }, () => {
+    let peer: TestNetwork | undefined;
     before(async () => {
-      peer = await startPeer();
+      peer = await startTestNetwork({ ownHost: false });
     });
     after(async () => {
       await peer?.cleanup();
@@ -197,7 +145,7 @@ describe("a bubblewrap sandbox reaches nothing of its host it was not given", { 
 
     test("network on: the peer is reachable, the host's 127.0.0.1 is not", async () => {
       assert.ok(peer);
-      const out = await inside(connectProbe(peer.address, peer.port));
+      const out = await inside(connectProbe(peer.peerAddress, peer.peerPort));
       assert.equal(out.stdout.trim(), "hello from the peer", out.stderr);
       assert.equal((await inside(connectProbe("127.0.0.1", hostOnly.port))).stdout.trim(), "ECONNREFUSED");
     });
@@ -206,7 +154,7 @@ describe("a bubblewrap sandbox reaches nothing of its host it was not given", { 
       assert.ok(peer);
       const cut = await t.run(["wt", "iso/none", "--detach", "--no-network"]);
       assert.equal(cut.code, 0, cut.stderr);
-      const none = await inside(connectProbe(peer.address, peer.port), idOf(cut.stdout));
+      const none = await inside(connectProbe(peer.peerAddress, peer.peerPort), idOf(cut.stdout));
       assert.equal(none.code, 3);
       assert.match(none.stdout, /ENETUNREACH|EHOSTUNREACH|TIMEOUT/);
       assert.equal((await inside(connectProbe("127.0.0.1", hostOnly.port), idOf(cut.stdout))).stdout.trim(), "ECONNREFUSED");
@@ -219,6 +167,33 @@ describe("a bubblewrap sandbox reaches nothing of its host it was not given", { 
       assert.equal(wrong.code, 2);
       assert.match(wrong.stderr, /--network takes outbound, none, host/);
       for (const sandbox of [idOf(cut.stdout), idOf(shared.stdout)]) await t.run(["stop", sandbox]);
+    });
+  });
+
+  describe("on a host of its own (heyvm in a network namespace whose way out is the peer)", { skip: netnsMissing() }, () => {
+    let network: TestNetwork | undefined;
+    before(async () => {
+      network = await startTestNetwork({ ownHost: true });
+    });
+    after(async () => {
+      await network?.cleanup();
+    });
+
+    test("DNS goes to the host's resolver, even through an address that is nobody's", async () => {
+      assert.ok(network);
+      const prefix = network.wrap([]);
+      const started = await t.run(["wt", "iso/dns", "--detach"], { prefix });
+      assert.equal(started.code, 0, started.stderr);
+      const sandbox = idOf(started.stdout);
+      const resolv = await t.run(["exec", sandbox, "--", "cat", "/etc/resolv.conf"], { prefix });
+      const server = /^nameserver (\S+)/m.exec(resolv.stdout)?.[1];
+      assert.ok(server, resolv.stdout);
+      const query = `const s=require("dgram").createSocket("udp4");s.on("message",m=>{console.log(String(m));process.exit(0)});setTimeout(()=>{console.log("TIMEOUT");process.exit(3)},4000);s.send("query",53,${JSON.stringify(server)})`;
+      const answer = await t.run(["exec", sandbox, "--", nodeInside ?? "node", "-e", query], { prefix });
+      assert.equal(answer.stdout.trim(), "dns:query", "the host's resolver (the peer, here) answered");
+      const loopback = await t.run(["exec", sandbox, "--", ...connectProbe("127.0.0.1", network.hostOnlyPort ?? 0)], { prefix });
+      assert.equal(loopback.stdout.trim(), "ECONNREFUSED", "its host's 127.0.0.1 service stays out of reach");
+      await t.run(["stop", sandbox], { prefix });
     });
   });
 });

@@ -20,7 +20,8 @@ export interface TestEnv {
   home: string;
   repo: string;
   env: NodeJS.ProcessEnv;
-  run(args: string[], options?: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult>;
+  /** prefix: argv the heyvm command runs under (e.g. `ip netns exec <name>`). */
+  run(args: string[], options?: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; prefix?: string[] }): Promise<RunResult>;
   spawn(args: string[], options?: { cwd?: string; env?: NodeJS.ProcessEnv }): ChildProcess;
   cleanup(): Promise<void>;
 }
@@ -96,7 +97,8 @@ export function makeTestEnv(prefix = "heyvm-test-"): TestEnv {
     env,
     run(args, options = {}) {
       return new Promise((resolve, reject) => {
-        const child = spawn(HEYVM, args, { cwd: options.cwd ?? repo, env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+        const [file, ...argv] = [...(options.prefix ?? []), HEYVM, ...args];
+        const child = spawn(file ?? HEYVM, argv, { cwd: options.cwd ?? repo, env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

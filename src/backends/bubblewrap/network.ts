@@ -5,7 +5,7 @@
 // what the sandbox listens on (-t/-u none), and only the sandbox's exposed ports come in, each
 // on a free port of the host's 127.0.0.1 forwarded to its own port inside. The host's loopback,
 // its abstract unix sockets and the other sandboxes live in other namespaces: nothing inside can
-// name them.
+// name them. DNS goes to the host's resolver through pasta (SANDBOX_DNS).
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, lstatSync, openSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer } from "node:net";
@@ -13,6 +13,13 @@ import { isAbsolute, join, resolve } from "node:path";
 import { OperationFailedError, UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import type { HostUser } from "./host-user.js";
+
+/**
+ * The address the sandbox sends DNS queries to: pasta forwards them (UDP, port 53) to the host's
+ * first resolver, even one on the host's loopback (systemd-resolved's 127.0.0.53), which is the
+ * one thing of the host's loopback a sandbox reaches. Link-local, so it is nobody's real server.
+ */
+export const SANDBOX_DNS = "169.254.0.53";
 
 export const PASTA_HINT = "install it with `apt-get install passt` (Debian/Ubuntu) or `dnf install passt`, or start the sandbox with --no-network or --network host";
 
@@ -67,6 +74,7 @@ export function pastaArgs(target: PastaTarget, pidFile: string): string[] {
     "--userns", `/proc/${target.outerPid}/ns/user`,
     "--netns", `/proc/${target.initPid}/ns/net`,
     "--no-map-gw",
+    "--dns-forward", SANDBOX_DNS,
     "--tcp-ns", "none", "--udp-ns", "none",
     "--udp-ports", "none",
     "--tcp-ports", inbound || "none",
@@ -119,19 +127,9 @@ export async function startPasta(target: PastaTarget, signal: AbortSignal): Prom
   }
 }
 
-function isLoopback(address: string): boolean {
-  return address.startsWith("127.") || address === "::1";
-}
-
-function nameservers(text: string): string[] {
-  return text.split("\n").map((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1]).filter((address): address is string => Boolean(address));
-}
-
 /**
- * The resolv.conf for a sandbox with its own network: the host's, unless its resolvers are on
- * the host's loopback (systemd-resolved's 127.0.0.53, a local dnsmasq), which the sandbox
- * cannot reach; then the upstream servers systemd-resolved lists, as Docker does. Undefined
- * when the host's own file serves.
+ * The resolv.conf for a sandbox with its own network: SANDBOX_DNS, with the host's search and
+ * options lines; undefined when the host has no resolver either.
  */
 export function sandboxResolvConf(): string | undefined {
   let host = "";
@@ -140,15 +138,10 @@ export function sandboxResolvConf(): string | undefined {
   } catch {
     return undefined;
   }
-  const servers = nameservers(host);
-  if (servers.length === 0 || servers.some((address) => !isLoopback(address))) return undefined;
-  try {
-    const upstream = readFileSync("/run/systemd/resolve/resolv.conf", "utf8");
-    if (nameservers(upstream).some((address) => !isLoopback(address))) return upstream;
-  } catch {
-    // not systemd-resolved
-  }
-  return undefined;
+  const lines = host.split("\n");
+  if (!lines.some((line) => /^\s*nameserver\s+\S/.test(line))) return undefined;
+  const kept = lines.filter((line) => /^\s*(search|domain|options)\s/.test(line));
+  return [`# made by heyvm: pasta forwards this address to the host's resolver`, `nameserver ${SANDBOX_DNS}`, ...kept, ""].join("\n");
 }
 
 /**
