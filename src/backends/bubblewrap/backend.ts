@@ -6,13 +6,14 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFi
 import { join } from "node:path";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { num } from "../../shared/json.js";
-import { findSystemExecutable } from "../../shared/run.js";
+import { SYSTEM_PATH, findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { processStartTime } from "../../state/liveness.js";
 import { imageDir, readManifest } from "../../images/store.js";
 import type { HeyoHome } from "../../state/home.js";
 import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, PortReacher, RunningMachine, SpawnSpec } from "../types.js";
-import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment } from "../guest-env.js";
+import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment, guestEnvironmentRecipe } from "../guest-env.js";
+import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
 
 const READY_MARK = "HEYVM_READY";
@@ -176,26 +177,47 @@ async function shutDownGracefully(access: MachineAccess, graceMs: number): Promi
   await shutDownNamespace(initPid, num(access.owner.machine, "keeperPid"), graceMs);
 }
 
-function enterArgs(access: MachineAccess): { nsenter: string; args: string[] } {
+/** The sandbox's init process, checked to still be the recorded one (a reused pid is not it). */
+function initProcess(access: MachineAccess): { pid: number; checks: ProcessCheck[] } {
   const initPid = num(access.owner.machine, "initPid");
   const recordedStart = access.owner.machine.initStartTime;
   if (initPid === undefined || (typeof recordedStart === "string" && processStartTime(initPid) !== recordedStart)) {
     throw new OperationFailedError(`sandbox ${access.spec.id} has no running init process`, `see \`heyvm logs ${access.spec.id}\`; restart it with \`heyvm stop\` and \`heyvm wt --detach\``);
   }
-  const nsenter = findSystemExecutable("nsenter");
-  if (!nsenter) throw new UnavailableError("nsenter is not installed", "install util-linux");
-  const args = ["--target", String(initPid), "--user", "--mount", "--pid", "--uts", "--ipc", "--preserve-credentials"];
-  if (!access.spec.network) args.push("--net");
-  return { nsenter, args };
+  return { pid: initPid, checks: typeof recordedStart === "string" ? [{ pid: initPid, startTime: recordedStart }] : [] };
 }
 
-function commandIn(access: MachineAccess, script: string, argv: readonly string[], options: CommandOptions): SpawnSpec {
+function enterArgs(access: MachineAccess): { nsenter: string; args: string[]; checks: ProcessCheck[] } {
+  const init = initProcess(access);
+  const nsenter = findSystemExecutable("nsenter");
+  if (!nsenter) throw new UnavailableError("nsenter is not installed", "install util-linux");
+  const args = ["--target", String(init.pid), "--user", "--mount", "--pid", "--uts", "--ipc", "--preserve-credentials"];
+  if (!access.spec.network) args.push("--net");
+  return { nsenter, args, checks: init.checks };
+}
+
+function shellIn(access: MachineAccess, options: CommandOptions): SpawnSpec {
   const { nsenter, args } = enterArgs(access);
   return {
     file: nsenter,
-    args: [...args, "--", "/bin/sh", "-c", script, "heyvm", ...enterWords(options.cwd ?? WORKSPACE, options.env), ...argv],
+    args: [...args, "--", "/bin/sh", "-c", LOGIN_SHELL, "heyvm", ...enterWords(options.cwd ?? WORKSPACE, options.env)],
     // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
     env: guestEnvironment(access.spec, SANDBOX_HOME),
+  };
+}
+
+/** nsenter into the sandbox's namespaces, then a script that enters the folder, exports the variables and execs argv. */
+function execRecipe(access: MachineAccess): ExecRecipe {
+  const { nsenter, args, checks } = enterArgs(access);
+  return {
+    program: nsenter,
+    lookup: { name: "nsenter", extraPath: SYSTEM_PATH },
+    args: [...args, "--", "/bin/sh", "-c", CD_AND_EXEC, "heyvm", { join: [{ value: "cwd", quote: false }] }, { join: [{ value: "envCount" }] }, { each: "env" }, { each: "argv" }],
+    // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
+    env: guestEnvironmentRecipe(access.spec, SANDBOX_HOME),
+    cwd: WORKSPACE,
+    checkEnvNames: true,
+    checks,
   };
 }
 
@@ -216,8 +238,8 @@ export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper & Port
   features: { virtualMachine: false, images: true, networkIsolation: true },
   probe,
   boot,
-  shellCommand: (access, options) => commandIn(access, LOGIN_SHELL, [], options),
-  execCommand: (access, argv, options) => commandIn(access, CD_AND_EXEC, argv, options),
+  shellCommand: shellIn,
+  execRecipe,
   shutDownGracefully,
   portEndpoint,
   async prepareImage(home, image) {
