@@ -135,7 +135,8 @@ export function parseSpec(raw: JsonObject): SandboxSpec | undefined {
   };
 }
 
-function parseOwner(raw: JsonObject): OwnerRecord | undefined {
+/** An owner.json as read (readOwner); undefined when it is not one. */
+export function parseOwner(raw: JsonObject): OwnerRecord | undefined {
   const pid = num(raw, "pid");
   const backend = raw.backend;
   const state = raw.state;

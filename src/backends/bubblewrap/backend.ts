@@ -9,14 +9,15 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFi
 import { join } from "node:path";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { isObject, num } from "../../shared/json.js";
-import { findSystemExecutable } from "../../shared/run.js";
+import { SYSTEM_PATH, findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { processStartTime } from "../../state/liveness.js";
 import { networkMode } from "../../state/records.js";
 import { imageDir, readManifest } from "../../images/store.js";
 import type { HeyoHome } from "../../state/home.js";
 import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, PortReacher, RunningMachine, SpawnSpec } from "../types.js";
-import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment } from "../guest-env.js";
+import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment, guestEnvironmentRecipe } from "../guest-env.js";
+import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
 import { grantSandboxAccess, sandboxHostUser } from "./host-user.js";
 import { PASTA_HINT, hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta } from "./network.js";
@@ -250,43 +251,59 @@ async function shutDownGracefully(access: MachineAccess, graceMs: number): Promi
 }
 
 /** A recorded pid, if that process is still the one recorded (its start time matches). */
-function liveRecordedPid(access: MachineAccess, pidKey: string, startKey: string): number | undefined {
+function liveRecordedPid(access: MachineAccess, pidKey: string, startKey: string): ProcessCheck | undefined {
   const pid = num(access.owner.machine, pidKey);
   const recordedStart = access.owner.machine[startKey];
-  if (pid === undefined || (typeof recordedStart === "string" && processStartTime(pid) !== recordedStart)) return undefined;
-  return pid;
+  if (pid === undefined || typeof recordedStart !== "string" || processStartTime(pid) !== recordedStart) return undefined;
+  return { pid, startTime: recordedStart };
 }
 
-function enterArgs(access: MachineAccess): { nsenter: string; args: string[] } {
-  const initPid = liveRecordedPid(access, "initPid", "initStartTime");
-  if (initPid === undefined) {
+/** How to enter the sandbox, and the processes that must still be the recorded ones (the launcher checks them too). */
+function enterArgs(access: MachineAccess): { nsenter: string; args: string[]; checks: ProcessCheck[] } {
+  const init = liveRecordedPid(access, "initPid", "initStartTime");
+  if (init === undefined) {
     throw new OperationFailedError(`sandbox ${access.spec.id} has no running init process`, `see \`heyvm logs ${access.spec.id}\`; restart it with \`heyvm stop\` and \`heyvm wt --detach\``);
   }
   const nsenter = findSystemExecutable("nsenter");
   if (!nsenter) throw new UnavailableError("nsenter is not installed", "install util-linux");
-  const inner = ["--target", String(initPid), "--user", "--mount", "--pid", "--uts", "--ipc", "--preserve-credentials"];
+  const inner = ["--target", String(init.pid), "--user", "--mount", "--pid", "--uts", "--ipc", "--preserve-credentials"];
   if (access.owner.machine.outerPid === undefined) {
     // started by a heyvm from before the outer user namespace: bwrap straight in the host's
     if (networkMode(access.spec) === "none") inner.push("--net");
-    return { nsenter, args: inner };
+    return { nsenter, args: inner, checks: [init] };
   }
   if (networkMode(access.spec) !== "host") inner.push("--net");
-  const outerPid = liveRecordedPid(access, "outerPid", "outerStartTime");
-  if (outerPid === undefined) throw new OperationFailedError(`sandbox ${access.spec.id} has lost its bwrap process`, `restart it with \`heyvm stop ${access.spec.id}\` and \`heyvm wt --detach\``);
+  const outer = liveRecordedPid(access, "outerPid", "outerStartTime");
+  if (outer === undefined) throw new OperationFailedError(`sandbox ${access.spec.id} has lost its bwrap process`, `restart it with \`heyvm stop ${access.spec.id}\` and \`heyvm wt --detach\``);
   // First the outer user namespace, as its root: that is the sandbox's host user (root, who
   // runs heyvm, becomes it there; anyone else already is it). Its rights then let the second
   // nsenter (the host's binary: still the host's mounts) join the sandbox's namespaces as heyo.
   const asRoot = process.getuid?.() === 0;
-  return { nsenter, args: [`--user=/proc/${outerPid}/ns/user`, ...(asRoot ? [] : ["--preserve-credentials"]), "--", nsenter, ...inner] };
+  return { nsenter, args: [`--user=/proc/${outer.pid}/ns/user`, ...(asRoot ? [] : ["--preserve-credentials"]), "--", nsenter, ...inner], checks: [init, outer] };
 }
 
-function commandIn(access: MachineAccess, script: string, argv: readonly string[], options: CommandOptions): SpawnSpec {
+function shellIn(access: MachineAccess, options: CommandOptions): SpawnSpec {
   const { nsenter, args } = enterArgs(access);
   return {
     file: nsenter,
-    args: [...args, "--", "/bin/sh", "-c", script, "heyvm", ...enterWords(options.cwd ?? WORKSPACE, options.env), ...argv],
+    args: [...args, "--", "/bin/sh", "-c", LOGIN_SHELL, "heyvm", ...enterWords(options.cwd ?? WORKSPACE, options.env)],
     // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
     env: guestEnvironment(access.spec, SANDBOX_HOME),
+  };
+}
+
+/** nsenter into the sandbox's namespaces, then a script that enters the folder, exports the variables and execs argv. */
+function execRecipe(access: MachineAccess): ExecRecipe {
+  const { nsenter, args, checks } = enterArgs(access);
+  return {
+    program: nsenter,
+    lookup: { name: "nsenter", extraPath: SYSTEM_PATH },
+    args: [...args, "--", "/bin/sh", "-c", CD_AND_EXEC, "heyvm", { join: [{ value: "cwd", quote: false }] }, { join: [{ value: "envCount" }] }, { each: "env" }, { each: "argv" }],
+    // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
+    env: guestEnvironmentRecipe(access.spec, SANDBOX_HOME),
+    cwd: WORKSPACE,
+    checkEnvNames: true,
+    checks,
   };
 }
 
@@ -316,8 +333,8 @@ export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper & Port
   features: { virtualMachine: false, images: true, networkIsolation: true },
   probe,
   boot,
-  shellCommand: (access, options) => commandIn(access, LOGIN_SHELL, [], options),
-  execCommand: (access, argv, options) => commandIn(access, CD_AND_EXEC, argv, options),
+  shellCommand: shellIn,
+  execRecipe,
   shutDownGracefully,
   portEndpoint,
   async prepareImage(home, image) {

@@ -16,7 +16,7 @@ import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
 import { VM_IMAGE_FILES } from "../../images/vm/files.js";
 import { kvmStatus } from "../kvm.js";
 import { processStartTime } from "../../state/liveness.js";
-import { closeSshMaster, ensureSshMaterial, sshExec, sshMaterial, sshRun, sshShell } from "../ssh.js";
+import { closeSshMaster, ensureSshMaterial, sshExecRecipe, sshMaterial, sshRun, sshShell } from "../ssh.js";
 import { ensureOverlay } from "../vm-disk.js";
 import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess } from "./access.js";
@@ -346,6 +346,6 @@ export const libvirtBackend: Backend & ImagePreparer & SandboxPreparer & OrphanR
   shutDownGracefully,
   portEndpoint,
   shellCommand: (access, options) => sshShell(access.dir, endpointOf(access), options),
-  execCommand: (access, argv, options) => sshExec(access.dir, endpointOf(access), argv, options),
+  execRecipe: (access) => sshExecRecipe(access.dir, endpointOf(access)),
 };
 
