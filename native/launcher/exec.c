@@ -423,13 +423,20 @@ static int run(const char *file, char **argv, char **envp) {
   handle(SIGQUIT, ignore_signal);
   handle(SIGTERM, forward_signal);
   handle(SIGHUP, forward_signal);
+  /* held until the child's pid is known: one arriving meanwhile is passed on, not lost */
+  sigset_t forwarded, before;
+  sigemptyset(&forwarded);
+  sigaddset(&forwarded, SIGTERM);
+  sigaddset(&forwarded, SIGHUP);
+  sigprocmask(SIG_BLOCK, &forwarded, &before);
   pid_t pid;
   int error = posix_spawn(&pid, file, NULL, &attr, argv, envp);
+  if (error == 0) child_pid = pid;
+  sigprocmask(SIG_SETMASK, &before, NULL);
   if (error != 0) {
     for (int s = 0; s < 4; s++) signal((int[]){SIGINT, SIGQUIT, SIGTERM, SIGHUP}[s], SIG_DFL);
     fall_back("the program could not be started");
   }
-  child_pid = pid;
   int status;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return 1;

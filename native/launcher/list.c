@@ -204,12 +204,18 @@ int run_list(int argc, char **argv) {
   } else if (count == 0) {
     write_text("[]\n");
   } else {
-    write_text("[\n");
+    size_t length = 4, at = 0;
+    for (size_t i = 0; i < count; i++) length += strlen(rows[i].json) + 2;
+    char *text = malloc(length + 1);
+    if (!text) fall_back("out of memory");
+    memcpy(text, "[\n", 2), at = 2;
     for (size_t i = 0; i < count; i++) {
-      if (i > 0) write_text(",\n");
-      write_text(rows[i].json);
+      if (i > 0) memcpy(text + at, ",\n", 2), at += 2;
+      size_t n = strlen(rows[i].json);
+      memcpy(text + at, rows[i].json, n), at += n;
     }
-    write_text("\n]\n");
+    memcpy(text + at, "\n]\n", 3), at += 3;
+    write_out(text, at); /* one write, as Node's one writeSync */
   }
   return 0;
 }
