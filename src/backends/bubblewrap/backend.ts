@@ -194,13 +194,16 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   let initPid: number;
   try {
     ({ initPid } = await Promise.race([readInfo(info as NodeJS.ReadableStream), early, spawnError]));
+    // pasta attaches only once bwrap has finished setting the namespace up (the ready mark comes
+    // after that; info-fd comes before bwrap's own loopback set-up, and pasta configuring the
+    // namespace at the same moment made bwrap fail with "loopback: Failed RTM_NEWADDR")
+    await Promise.race([ready, early, spawnError]);
     const outerPid = child.pid;
     if (mode === "outbound" && outerPid !== undefined) {
       const starting = startPasta({ outerPid, initPid, forwards, runDir, logPath: join(dir.root, "pasta.log"), user }, context.signal);
       pasta = await Promise.race([starting, early, spawnError]);
       reporter.info(`network: own namespace, outbound only through pasta (pid ${pasta.pid})${forwards.length ? `; ${forwards.map((f) => `127.0.0.1:${f.host} -> port ${f.guest}`).join(", ")}` : ""}`);
     }
-    await Promise.race([ready, early, spawnError]);
   } catch (error) {
     pasta?.kill("SIGKILL");
     child.kill("SIGKILL");
