@@ -2,6 +2,7 @@
 // really run a guest, software emulation otherwise). The owner holds an interactive virsh that
 // created the domain with --autodestroy, so the VM cannot outlive the owner. /workspace is the
 // live worktree over virtiofs; shell and exec go over SSH to a pinned host key.
+import type { ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { readFrom } from "../../shared/file-tail.js";
 import { createServer } from "node:net";
@@ -20,11 +21,11 @@ import { closeSshMaster, ensureSshMaterial, sshExec, sshMaterial, sshRun, sshShe
 import { ensureOverlay } from "../vm-disk.js";
 import type { Availability, Backend, BootContext, GracefulStopper, ImagePreparer, MachineAccess, OrphanReaper, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess } from "./access.js";
-import { domainXml } from "./domain-xml.js";
+import { domainXml, type DomainNetwork } from "./domain-xml.js";
+import { GUEST_ADDRESS, preparePasstFiles, startPasst } from "./passt.js";
 import { domainName, libvirtUri, virsh, virshQuote, VirshSession } from "./virsh.js";
 
 const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd"];
-const GUEST_IP = "10.0.2.15";
 const READY_TIMEOUT_MS = 240_000;
 const START_HINT = "start it with `sudo systemctl start libvirtd`, or where there is no systemd: `sudo virtlogd -d && sudo libvirtd -d`";
 
@@ -179,6 +180,21 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const serialLog = join(dir.root, "serial.log");
   rmSync(serialLog, { force: true });
   const files = guestConfigFiles(dir);
+  const mode = networkMode(spec);
+  // outbound (the default): passt, which never maps the gateway onto the host; none and host
+  // (today's QEMU user networking, whose gateway is the host's 127.0.0.1): QEMU's own
+  let passt: ChildProcess | undefined;
+  let network: DomainNetwork;
+  if (mode === "outbound") {
+    const passtFiles = preparePasstFiles(dir);
+    await grantQemuAccess([passtFiles.socket], reporter); // QEMU (and passt, as QEMU's user) reach its folder
+    passt = await startPasst(passtFiles, [{ host: port, guest: 22 }, ...forwards], context.signal);
+    network = { kind: "passt", socket: passtFiles.socket };
+    reporter.info(`network: outbound only through passt (pid ${passt.pid}), no way to the host's loopback`);
+  } else {
+    network = { kind: "qemu-user", restrict: mode === "none", sshPort: port, forwards };
+    if (mode === "host") reporter.info("network: QEMU user networking shared with the host: the guest reaches the host's 127.0.0.1 through 10.0.2.2");
+  }
   const xml = domainXml({
     name,
     kvm: kvm.usable,
@@ -188,8 +204,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     initrd: join(image, VM_IMAGE_FILES.initrd),
     disk: dir.diskPath,
     serialLog,
-    sshPort: port,
-    forwards,
+    network,
     virtiofsd: virtiofsd() ?? VIRTIOFSD_PATHS[0] ?? "",
     shares: [{ source: spec.workspace, tag: "workspace" }, ...spec.mounts.slice(0, 1).map((m) => ({ source: m.host, tag: "gitdir" }))],
     firmwareConfig: [
@@ -198,7 +213,6 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       { name: "opt/heyvm/ssh_host_ed25519_key", file: files.hostKey },
       { name: "opt/heyvm/gitconfig", file: files.gitconfig },
     ],
-    network: networkMode(spec) !== "none",
   });
   const xmlPath = join(dir.root, "domain.xml");
   writeFileSync(xmlPath, xml);
@@ -215,6 +229,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     stopFollowing();
     session.send(`destroy ${name}`);
     await session.close();
+    passt?.kill("SIGKILL");
   };
   try {
     const started = Date.now();
@@ -265,11 +280,12 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     });
   });
   return {
-    info: { guestIp: GUEST_IP, ssh: endpoint, machine: {
+    info: { guestIp: GUEST_ADDRESS, ssh: endpoint, machine: {
         domain: name,
         uri: libvirtUri(),
         accel: kvm.usable ? "kvm" : "tcg",
         qemuPid: pid ?? null,
+        passtPid: passt?.pid ?? null,
         // guest port → the 127.0.0.1 port that reaches it, for whoever exposes it (the cloud's proxy)
         forwards: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
       },
@@ -280,6 +296,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       await shutDownDomain(dir, endpoint, name, pid, graceMs, reporter);
       await session.close();
       stopFollowing();
+      passt?.kill("SIGKILL"); // it quits by itself once QEMU has let go; this is for a QEMU that did not
     },
     handover() {
       const virshProcess = session.handover();

@@ -1,8 +1,29 @@
 // The libvirt domain of a VM sandbox: direct kernel boot (PVH vmlinux), a qcow2 overlay disk,
 // /workspace (and the git common folder) over virtiofs, the per-sandbox config in fw_cfg, the
 // serial console to a file, ACPI for graceful shutdown. libvirt's own user networking cannot
-// forward ports and its passt backend is broken in 9.0, so QEMU's user networking with an SSH
-// forward to 127.0.0.1 is passed through <qemu:commandline>.
+// forward ports and its passt backend is broken in 9.0, so the network is passed through
+// <qemu:commandline>: a stream to heyvm's own passt (passt.ts) by default, or QEMU's user
+// networking with SSH (and exposed ports) forwarded from 127.0.0.1: restricted (no network) or,
+// for --network host, open, its gateway being the host's loopback as QEMU makes it.
+
+/** passt's unix socket (it forwards SSH and the exposed ports itself), or QEMU's user networking. */
+export type DomainNetwork =
+  | { kind: "passt"; socket: string }
+  | {
+      kind: "qemu-user";
+      /** No way out (--no-network); SSH and the forwards still come in. */
+      restrict: boolean;
+      sshPort: number;
+      /** Further guest TCP ports forwarded to 127.0.0.1 on the host. */
+      forwards: Array<{ host: number; guest: number }>;
+    };
+
+function netdev(network: DomainNetwork): string {
+  // QEMU option values escape a comma by doubling it
+  if (network.kind === "passt") return `stream,id=heyvmnet,server=off,addr.type=unix,addr.path=${network.socket.replace(/,/g, ",,")}`;
+  const forwards = [{ host: network.sshPort, guest: 22 }, ...network.forwards].map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join("");
+  return `user,id=heyvmnet,restrict=${network.restrict ? "on" : "off"}${forwards}`;
+}
 
 export interface DomainOptions {
   name: string;
@@ -13,11 +34,7 @@ export interface DomainOptions {
   initrd: string;
   disk: string;
   serialLog: string;
-  sshPort: number;
-  /** Further guest TCP ports forwarded to 127.0.0.1 on the host. */
-  forwards: Array<{ host: number; guest: number }>;
-  /** Outbound network for the guest; without it QEMU's user network is restricted (SSH still forwarded). */
-  network: boolean;
+  network: DomainNetwork;
   virtiofsd: string;
   shares: Array<{ source: string; tag: string }>;
   firmwareConfig: Array<{ name: string; file: string }>;
@@ -75,7 +92,7 @@ ${shares}
   </devices>
   <qemu:commandline>
     <qemu:arg value='-netdev'/>
-    <qemu:arg value='user,id=heyvmnet,restrict=${options.network ? "off" : "on"},hostfwd=tcp:127.0.0.1:${options.sshPort}-:22${options.forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join("")}'/>
+    <qemu:arg value='${e(netdev(options.network))}'/>
     <qemu:arg value='-device'/>
     <qemu:arg value='virtio-net-pci,netdev=heyvmnet,bus=pcie.0,addr=0x10'/>
   </qemu:commandline>
