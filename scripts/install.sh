@@ -9,15 +9,13 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 PACKAGES=(
-  git bubblewrap util-linux            # worktrees and the bubblewrap backend (nsenter, unshare, setpriv)
-  passt                                # sandboxes' default network: pasta (bubblewrap) and passt (VMs)
+  git bubblewrap util-linux            # worktrees and the bubblewrap backend (nsenter)
   qemu-system-x86 qemu-utils           # VM backends: QEMU and qemu-img
-  libvirt-daemon-system libvirt-clients acl # the libvirt backend (libvirtd, virsh); setfacl for it and for root's sandboxes
+  libvirt-daemon-system libvirt-clients acl # the libvirt backend (libvirtd, virsh; setfacl)
   openssh-client                       # ssh and ssh-keygen for VM sandboxes
   busybox-static cpio e2fsprogs xz-utils # building the default VM image (initramfs, ext4 root)
   mmdebstrap                           # the default VM image's root filesystem
   tmux                                 # interactive-shell tests
-  iproute2                             # the network tests' own namespaces (ip netns)
   build-essential python3              # node-gyp builds of better-sqlite3 and node-pty (cloud server)
 )
 
