@@ -189,7 +189,7 @@ describe("heyvm wt on libvirt", { skip }, () => {
     try {
       const started = await t.run(["wt", "vm/net", "--backend", "libvirt", "--detach"], { prefix, timeoutMs: 300_000 });
       assert.equal(started.code, 0, started.stderr);
-      const vm = started.stdout.trim();
+      const vm = /sb-[0-9a-f]{8}/.exec(started.stdout)?.[0] ?? "";
       const gateway = await t.run(["exec", vm, "--", ...TCP_PROBE("10.0.2.2", thisMachine.port)], { prefix });
       assert.notEqual(gateway.code, 0, gateway.stdout);
       assert.doesNotMatch(gateway.stdout, /host-only/, "10.0.2.2 is not the host's loopback");
@@ -210,7 +210,7 @@ describe("heyvm wt on libvirt", { skip }, () => {
       const started = await t.run(["wt", "vm/hostnet", "--backend", "libvirt", "--network", "host", "--detach"], { timeoutMs: 300_000 });
       assert.equal(started.code, 0, started.stderr);
       assert.match(started.stderr, /^warning: --network host/m);
-      const vm = started.stdout.trim();
+      const vm = /sb-[0-9a-f]{8}/.exec(started.stdout)?.[0] ?? "";
       const gateway = await t.run(["exec", vm, "--", ...TCP_PROBE("10.0.2.2", thisMachine.port)]);
       assert.equal(gateway.stdout.trim(), "host-only service", gateway.stderr);
       await t.run(["stop", vm]);

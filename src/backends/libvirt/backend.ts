@@ -21,11 +21,12 @@ import { closeSshMaster, ensureSshMaterial, sshExec, sshMaterial, sshRun, sshShe
 import { ensureOverlay } from "../vm-disk.js";
 import type { Availability, Backend, BootContext, GracefulStopper, ImagePreparer, MachineAccess, OrphanReaper, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess } from "./access.js";
-import { domainXml, type DomainNetwork } from "./domain-xml.js";
-import { GUEST_ADDRESS, preparePasstFiles, startPasst } from "./passt.js";
+import { domainXml } from "./domain-xml.js";
+import { preparePasstFiles, startPasst } from "./passt.js";
 import { domainName, libvirtUri, virsh, virshQuote, VirshSession } from "./virsh.js";
 
 const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd"];
+const GUEST_IP = "10.0.2.15";
 const READY_TIMEOUT_MS = 240_000;
 const START_HINT = "start it with `sudo systemctl start libvirtd`, or where there is no systemd: `sudo virtlogd -d && sudo libvirtd -d`";
 
@@ -184,16 +185,15 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   // outbound (the default): passt, which never maps the gateway onto the host; none and host
   // (today's QEMU user networking, whose gateway is the host's 127.0.0.1): QEMU's own
   let passt: ChildProcess | undefined;
-  let network: DomainNetwork;
+  let passtSocket: string | undefined;
   if (mode === "outbound") {
     const passtFiles = preparePasstFiles(dir);
     await grantQemuAccess([passtFiles.socket], reporter); // QEMU (and passt, as QEMU's user) reach its folder
     passt = await startPasst(passtFiles, [{ host: port, guest: 22 }, ...forwards], context.signal);
-    network = { kind: "passt", socket: passtFiles.socket };
+    passtSocket = passtFiles.socket;
     reporter.info(`network: outbound only through passt (pid ${passt.pid}), no way to the host's loopback`);
-  } else {
-    network = { kind: "qemu-user", restrict: mode === "none", sshPort: port, forwards };
-    if (mode === "host") reporter.info("network: QEMU user networking shared with the host: the guest reaches the host's 127.0.0.1 through 10.0.2.2");
+  } else if (mode === "host") {
+    reporter.info("network: QEMU user networking shared with the host: the guest reaches the host's 127.0.0.1 through 10.0.2.2");
   }
   const xml = domainXml({
     name,
@@ -204,7 +204,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     initrd: join(image, VM_IMAGE_FILES.initrd),
     disk: dir.diskPath,
     serialLog,
-    network,
+    sshPort: port,
+    forwards,
     virtiofsd: virtiofsd() ?? VIRTIOFSD_PATHS[0] ?? "",
     shares: [{ source: spec.workspace, tag: "workspace" }, ...spec.mounts.slice(0, 1).map((m) => ({ source: m.host, tag: "gitdir" }))],
     firmwareConfig: [
@@ -213,6 +214,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       { name: "opt/heyvm/ssh_host_ed25519_key", file: files.hostKey },
       { name: "opt/heyvm/gitconfig", file: files.gitconfig },
     ],
+    network: networkMode(spec) !== "none",
+    passtSocket,
   });
   const xmlPath = join(dir.root, "domain.xml");
   writeFileSync(xmlPath, xml);
@@ -280,12 +283,12 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     });
   });
   return {
-    info: { guestIp: GUEST_ADDRESS, ssh: endpoint, machine: {
+    info: { guestIp: GUEST_IP, ssh: endpoint, machine: {
+        passtPid: passt?.pid ?? null,
         domain: name,
         uri: libvirtUri(),
         accel: kvm.usable ? "kvm" : "tcg",
         qemuPid: pid ?? null,
-        passtPid: passt?.pid ?? null,
         // guest port → the 127.0.0.1 port that reaches it, for whoever exposes it (the cloud's proxy)
         forwards: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
       },

@@ -2,28 +2,9 @@
 // /workspace (and the git common folder) over virtiofs, the per-sandbox config in fw_cfg, the
 // serial console to a file, ACPI for graceful shutdown. libvirt's own user networking cannot
 // forward ports and its passt backend is broken in 9.0, so the network is passed through
-// <qemu:commandline>: a stream to heyvm's own passt (passt.ts) by default, or QEMU's user
-// networking with SSH (and exposed ports) forwarded from 127.0.0.1: restricted (no network) or,
-// for --network host, open, its gateway being the host's loopback as QEMU makes it.
-
-/** passt's unix socket (it forwards SSH and the exposed ports itself), or QEMU's user networking. */
-export type DomainNetwork =
-  | { kind: "passt"; socket: string }
-  | {
-      kind: "qemu-user";
-      /** No way out (--no-network); SSH and the forwards still come in. */
-      restrict: boolean;
-      sshPort: number;
-      /** Further guest TCP ports forwarded to 127.0.0.1 on the host. */
-      forwards: Array<{ host: number; guest: number }>;
-    };
-
-function netdev(network: DomainNetwork): string {
-  // QEMU option values escape a comma by doubling it
-  if (network.kind === "passt") return `stream,id=heyvmnet,server=off,addr.type=unix,addr.path=${network.socket.replace(/,/g, ",,")}`;
-  const forwards = [{ host: network.sshPort, guest: 22 }, ...network.forwards].map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join("");
-  return `user,id=heyvmnet,restrict=${network.restrict ? "on" : "off"}${forwards}`;
-}
+// <qemu:commandline>: by default a stream to heyvm's own passt (passt.ts), else QEMU's user
+// networking with an SSH forward to 127.0.0.1 (restricted without network; open for --network
+// host, whose gateway QEMU makes the host's loopback).
 
 export interface DomainOptions {
   name: string;
@@ -34,10 +15,23 @@ export interface DomainOptions {
   initrd: string;
   disk: string;
   serialLog: string;
-  network: DomainNetwork;
+  sshPort: number;
+  /** Further guest TCP ports forwarded to 127.0.0.1 on the host. */
+  forwards: Array<{ host: number; guest: number }>;
+  /** Outbound network for the guest; without it QEMU's user network is restricted (SSH still forwarded). */
+  network: boolean;
+  /** passt's unix socket: the guest's network is then passt's (it forwards SSH and the ports itself). */
+  passtSocket?: string;
   virtiofsd: string;
   shares: Array<{ source: string; tag: string }>;
   firmwareConfig: Array<{ name: string; file: string }>;
+}
+
+function netdev(options: DomainOptions): string {
+  // QEMU option values escape a comma by doubling it
+  if (options.passtSocket) return `stream,id=heyvmnet,server=off,addr.type=unix,addr.path=${options.passtSocket.replace(/,/g, ",,")}`;
+  const forwards = [{ host: options.sshPort, guest: 22 }, ...options.forwards].map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join("");
+  return `user,id=heyvmnet,restrict=${options.network ? "off" : "on"}${forwards}`;
 }
 
 function escape(value: string): string {
@@ -92,7 +86,7 @@ ${shares}
   </devices>
   <qemu:commandline>
     <qemu:arg value='-netdev'/>
-    <qemu:arg value='${e(netdev(options.network))}'/>
+    <qemu:arg value='${e(netdev(options))}'/>
     <qemu:arg value='-device'/>
     <qemu:arg value='virtio-net-pci,netdev=heyvmnet,bus=pcie.0,addr=0x10'/>
   </qemu:commandline>

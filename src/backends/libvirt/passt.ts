@@ -15,7 +15,8 @@ import { findSystemExecutable } from "../../shared/run.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
 import { qemuAccount } from "./access.js";
 
-export const GUEST_ADDRESS = "10.0.2.15";
+/** The guest's static addresses (images/vm/guest-files.ts), kept as QEMU's user network had them. */
+const GUEST_ADDRESS = "10.0.2.15";
 const GATEWAY = "10.0.2.2";
 const GUEST_DNS = "10.0.2.3";
 /** Who passt runs as when heyvm is root and QEMU is root too: never root itself. */
