@@ -189,18 +189,20 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   if (!info) throw new OperationFailedError("bwrap info pipe missing");
   const spawnError = new Promise<never>((_, reject) => child.on("error", reject));
   const early = exited.then((reason) => Promise.reject(new OperationFailedError(`the sandbox did not start: ${reason}`)));
-  // bwrap's first process (unshare became it): it holds the outer user namespace
-  const outerPid = child.pid ?? null;
   let pasta: ChildProcess | undefined;
   let initPid: number;
   try {
     ({ initPid } = await Promise.race([readInfo(info as NodeJS.ReadableStream), early, spawnError]));
-    if (mode === "outbound" && outerPid !== null) {
+    // pasta attaches only once bwrap has finished setting the namespace up (the ready mark comes
+    // after that; info-fd comes before bwrap's own loopback set-up, and pasta configuring the
+    // namespace at the same moment made bwrap fail with "loopback: Failed RTM_NEWADDR")
+    await Promise.race([ready, early, spawnError]);
+    const outerPid = child.pid;
+    if (mode === "outbound" && outerPid !== undefined) {
       const starting = startPasta({ outerPid, initPid, forwards, runDir, logPath: join(dir.root, "pasta.log"), user }, context.signal);
       pasta = await Promise.race([starting, early, spawnError]);
       reporter.info(`network: own namespace, outbound only through pasta (pid ${pasta.pid})${forwards.length ? `; ${forwards.map((f) => `127.0.0.1:${f.host} -> port ${f.guest}`).join(", ")}` : ""}`);
     }
-    await Promise.race([ready, early, spawnError]);
   } catch (error) {
     pasta?.kill("SIGKILL");
     child.kill("SIGKILL");
@@ -209,6 +211,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const initStartTime = processStartTime(initPid);
   const keeper = keeperPid(initPid); // right after readiness it is pid 1's only child
   reporter.info(`sandbox init is pid ${initPid}`);
+  const outerPid = child.pid ?? null;
   return {
     info: {
       guestIp: null,
@@ -217,7 +220,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
         initPid,
         initStartTime,
         keeperPid: keeper ?? null,
-        // shell and exec enter the outer user namespace first, through this process
+        // bwrap's first process: it holds the outer user namespace that shell and exec enter first
         outerPid,
         outerStartTime: outerPid === null ? null : processStartTime(outerPid),
         // guest port → the 127.0.0.1 port that reaches it, for whoever exposes it (the cloud's proxy)
