@@ -5,14 +5,14 @@
 // traffic goes only to 127.0.0.0/8 and to that namespace.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bubblewrapMissing, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
+import { HEYVM, bubblewrapMissing, isAlive, makeRepo, makeTestEnv, ownerPids, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 import { netnsMissing, startTestNetwork, type TestNetwork } from "./helpers/netns.js";
 import { api, createToken, startCloudServer, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";
@@ -195,6 +195,49 @@ describe("a bubblewrap sandbox reaches nothing of its host it was not given", { 
       assert.equal(loopback.stdout.trim(), "ECONNREFUSED", "its host's 127.0.0.1 service stays out of reach");
       await t.run(["stop", sandbox], { prefix });
     });
+  });
+});
+
+describe("heyvm run by a regular user", { skip: skip || (isRoot ? false : "needs root to make a folder for another user") }, () => {
+  // nobody (65534): no capabilities, no ranges in /etc/subuid, nothing of its own but this folder
+  const NOBODY = 65534;
+  let root = "";
+  const runAsNobody = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(HEYVM, args, { cwd: join(root, "repo"), uid: NOBODY, gid: NOBODY, env: { PATH: process.env.PATH, HOME: join(root, "home"), HEYO_HOME: join(root, "heyo") }, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), "heyvm-nobody-"));
+    makeRepo(join(root, "repo"));
+    mkdirSync(join(root, "home"));
+    spawnSync("chown", ["-R", `${NOBODY}:${NOBODY}`, root]);
+  });
+  after(async () => {
+    const pids = ownerPids(join(root, "heyo"));
+    for (const pid of pids) process.kill(pid, "SIGTERM");
+    await waitFor(() => pids.every((pid) => !isAlive(pid)), 20_000, "owners to stop").catch(() => pids.forEach((pid) => isAlive(pid) && process.kill(pid, "SIGKILL")));
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test("gets a sandbox as itself, and exec and shell enter it, with and without network", async () => {
+    for (const [branch, flags] of [["mine/default", []], ["mine/none", ["--no-network"]]] as const) {
+      const started = await runAsNobody(["wt", branch, "--detach", ...flags]);
+      assert.equal(started.code, 0, started.stderr);
+      const sandbox = idOf(started.stdout);
+      const inside = await runAsNobody(["exec", sandbox, "--", "sh", "-c", "id -u; echo made > /workspace/by-nobody.txt; tail -n +3 /proc/net/dev | wc -l"]);
+      assert.equal(inside.code, 0, inside.stderr);
+      const [uid, devices] = inside.stdout.trim().split("\n");
+      assert.equal(uid, "1000");
+      assert.equal(Number(devices), flags.length ? 1 : 2, "only its loopback without network, its own interface with it");
+      const file = join(root, branch.replace("/", "-"), "by-nobody.txt");
+      assert.equal(statSync(file).uid, NOBODY, "what it makes is its own on the host");
+      assert.equal((await runAsNobody(["stop", sandbox])).code, 0);
+    }
   });
 });
 

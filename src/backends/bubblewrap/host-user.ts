@@ -7,7 +7,7 @@
 // side creates later stays shared). Files the sandbox creates belong to that uid on the host.
 import { lchownSync, lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { UnavailableError } from "../../shared/errors.js";
+import { OperationFailedError, UnavailableError, errorMessage } from "../../shared/errors.js";
 import { findSystemExecutable, run } from "../../shared/run.js";
 import type { Reporter } from "../types.js";
 
@@ -174,6 +174,9 @@ export async function grantSandboxAccess(user: HostUser, paths: SandboxPaths, re
   }
   for (const path of paths.writable) {
     const started = performance.now();
-    if (await grantTree(user, path)) reporter.info(`granted the sandbox's uid ${user.uid} read/write access (ACL) to ${path} in ${Math.round(performance.now() - started)} ms`);
+    const granted = await grantTree(user, path).catch((error: unknown) => {
+      throw new OperationFailedError(`could not give the sandbox's uid ${user.uid} access to ${path}: ${errorMessage(error)}`, "when heyvm runs as root its sandboxes need ACLs on the worktree's filesystem (ext4, xfs, btrfs, tmpfs have them); or run heyvm as a regular user");
+    });
+    if (granted) reporter.info(`granted the sandbox's uid ${user.uid} read/write access (ACL) to ${path} in ${Math.round(performance.now() - started)} ms`);
   }
 }
