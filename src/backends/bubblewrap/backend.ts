@@ -20,7 +20,8 @@ import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment, guestEnvironmen
 import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
 import { grantSandboxAccess, sandboxHostUser } from "./host-user.js";
-import { PASTA_HINT, hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta } from "./network.js";
+import { PASST_PACKAGE_HINT } from "../user-net.js";
+import { hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta } from "./network.js";
 
 const READY_MARK = "HEYVM_READY";
 const INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`, or point HEYVM_BWRAP at a bwrap binary";
@@ -125,7 +126,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   if (!bwrap) throw new UnavailableError("bwrap is not installed", INSTALL_HINT);
   const unshare = requireTool("unshare");
   const mode = networkMode(spec);
-  if (mode === "outbound" && !pastaPath()) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes: outbound only)", PASTA_HINT);
+  if (mode === "outbound" && !pastaPath()) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes: outbound only)", PASST_PACKAGE_HINT);
   const user = sandboxHostUser();
   const root = imageRoot(context.home, spec.image);
   mkdirSync(dir.homePath, { recursive: true });
@@ -328,7 +329,7 @@ async function probe(): Promise<Availability> {
   if (!bwrapPath()) return { usable: false, reason: `bwrap is not installed${process.env.HEYVM_BWRAP ? ` at ${process.env.HEYVM_BWRAP}` : ""}`, hint: INSTALL_HINT };
   for (const tool of ["nsenter", "unshare"]) if (!findSystemExecutable(tool)) return { usable: false, reason: `${tool} is not installed`, hint: "install util-linux" };
   // without pasta only --no-network and --network host sandboxes can start
-  return { usable: true, notes: pastaPath() ? [] : [`pasta is not installed: only --no-network or --network host sandboxes start (${PASTA_HINT})`] };
+  return { usable: true, notes: pastaPath() ? [] : [`pasta is not installed: only --no-network or --network host sandboxes start (${PASST_PACKAGE_HINT})`] };
 }
 
 export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper & PortReacher = {
