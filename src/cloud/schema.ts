@@ -17,9 +17,8 @@ export function isActiveDeployment(state: DeploymentState): boolean {
   return (ACTIVE_DEPLOYMENT_STATES as readonly DeploymentState[]).includes(state);
 }
 
-/** The folder every archive entry starts with, and where it lands in the sandbox. */
-export const ARCHIVE_ROOT = "workspace";
-export const SANDBOX_WORKSPACE = "/workspace";
+export { ARCHIVE_ROOT, SANDBOX_WORKSPACE } from "./archive-layout.js";
+import { SANDBOX_WORKSPACE } from "./archive-layout.js";
 
 /** Route paths, spelled once for client and server. */
 export const API = {

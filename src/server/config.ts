@@ -26,8 +26,10 @@ export interface ServerConfig {
   /** The address clients reach the server at (for upload and proxy URLs); default http://host:port. */
   publicUrl?: string;
   maxUploadBytes: number;
-  /** Extracted size limit of one archive (against decompression bombs). */
+  /** Extracted size limit of one archive (against decompression bombs; refused as 422). */
   maxExtractedBytes: number;
+  /** Entry count limit of one archive (against a flood of tiny files; refused as 422). */
+  maxArchiveEntries: number;
   uploadUrlTtlSeconds: number;
   /** How often TTLs and liveness are checked. */
   sweepMs: number;
@@ -44,6 +46,7 @@ export function defaultServerConfig(dataDir: string): ServerConfig {
     dataDir,
     maxUploadBytes: 2 * 1024 ** 3,
     maxExtractedBytes: 8 * 1024 ** 3,
+    maxArchiveEntries: 1_000_000,
     uploadUrlTtlSeconds: 900,
     sweepMs: 1000,
     maxActivePerToken: 20,
