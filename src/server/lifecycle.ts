@@ -27,9 +27,7 @@ function startReporter(services: DeploymentServices, id: string): Reporter {
 export async function createDeployment(services: DeploymentServices, tokenId: string, request: DeployRequestParsed): Promise<DeploymentRow> {
   const resolved = await services.catalog.resolve(request.driver ?? "libvirt", request.image);
   if (request.archive_id) readyArchive(services.store, tokenId, request.archive_id);
-  if (services.store.countActive(tokenId) >= services.config.maxActivePerToken) {
-    throw new HttpError(429, `this token already has ${services.config.maxActivePerToken} active sandboxes (the quota)`, "quota");
-  }
+  services.quota.check(tokenId, "deploy another"); // the row inserted below takes the place
   const id = `dep-${randomBytes(4).toString("hex")}`;
   const now = new Date();
   const row: DeploymentRow = {
@@ -116,13 +114,26 @@ export function operateOn<T>(services: DeploymentServices, tokenId: string, id: 
   return services.queue.run(id, () => fn(ownedDeployment(services.store, tokenId, id)));
 }
 
+/** Inside an operation on the deployment: stops its sandbox and records it stopped (with why, if not asked by its token). */
+async function stopRow(services: DeploymentServices, row: DeploymentRow, why: string | null): Promise<void> {
+  services.hooks.onStopped(row.id);
+  const entry = sandboxOf(services, row);
+  if (entry) await stopWorkspaceSandbox(services.data.home, entry);
+  if (isActiveDeployment(row.status)) transition(services, row, "stopped", { stopped_at: new Date().toISOString(), error_message: why });
+}
+
 export function stopDeployment(services: DeploymentServices, tokenId: string, id: string): Promise<Deployment> {
   return operateOn(services, tokenId, id, async (row) => {
-    services.hooks.onStopped(id);
-    const entry = sandboxOf(services, row);
-    if (entry) await stopWorkspaceSandbox(services.data.home, entry);
-    if (isActiveDeployment(row.status)) transition(services, row, "stopped", { stopped_at: new Date().toISOString(), error_message: null });
+    await stopRow(services, row, null);
     return deploymentView(services, ownedDeployment(services.store, tokenId, id));
+  });
+}
+
+/** Stops a deployment whose token was revoked (the sweep's job: that token can no longer ask). */
+export function stopForRevokedToken(services: DeploymentServices, id: string): Promise<void> {
+  return services.queue.run(id, async () => {
+    const row = services.store.deployment(id);
+    if (row && isActiveDeployment(row.status)) await stopRow(services, row, "its API token was revoked");
   });
 }
 
@@ -134,12 +145,17 @@ export function startDeployment(services: DeploymentServices, tokenId: string, i
     if (row.freed || !entry || !existsSync(services.data.workspacePath(id))) {
       throw new HttpError(409, `${id} cannot start again: its resources were freed (${row.error_message ?? row.status}); deploy a new one`, "freed");
     }
+    const release = services.quota.reserve(tokenId, `start ${id}`);
     try {
-      await startWorkspaceSandbox(services.data.home, entry, startReporter(services, id));
-    } catch (error) {
-      throw new HttpError(409, `${id} did not start: ${errorMessage(error).split("\n")[0]}`, "start_failed");
+      try {
+        await startWorkspaceSandbox(services.data.home, entry, startReporter(services, id));
+      } catch (error) {
+        throw new HttpError(409, `${id} did not start: ${errorMessage(error).split("\n")[0]}`, "start_failed");
+      }
+      transition(services, row, "running", { started_at: new Date().toISOString(), error_message: null, stopped_at: null });
+    } finally {
+      release(); // the row says running now (and counts itself), or the start failed
     }
-    transition(services, row, "running", { started_at: new Date().toISOString(), error_message: null, stopped_at: null });
     await afterStart(services, { ...row, status: "running" }, entry);
     return deploymentView(services, ownedDeployment(services.store, tokenId, id));
   });
@@ -148,7 +164,9 @@ export function startDeployment(services: DeploymentServices, tokenId: string, i
 export function removeDeployment(services: DeploymentServices, tokenId: string, id: string): Promise<void> {
   return operateOn(services, tokenId, id, async (row) => {
     await freeDeployment(services, row);
-    services.store.updateDeployment(id, { deleted: 1, freed: 1 });
+    // a deleted row says what it is: nothing of it runs
+    const ended = isActiveDeployment(row.status) ? { status: "stopped" as const, stopped_at: new Date().toISOString() } : {};
+    services.store.updateDeployment(id, { deleted: 1, freed: 1, ...ended });
     services.log(`deployment ${id}: ${row.status} -> deleted`);
   });
 }
