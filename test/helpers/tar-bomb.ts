@@ -54,3 +54,16 @@ export function manyEntries(count: number): Buffer {
   blocks.push(Buffer.alloc(1024));
   return gzipSync(Buffer.concat(blocks), { level: 1 });
 }
+
+/** A tar.gz of `files` files of `gibEach` GiB of zeros each: every header honest, the total past any sane limit. */
+export function zeroFilesBomb(files: number, gibEach: number): Buffer {
+  const size = Math.round(gibEach * 1024 ** 3);
+  const members = Math.ceil(size / MEMBER_BYTES);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < files; i++) {
+    parts.push(gzipSync(tarHeader(`workspace/zeros${i}`, members * MEMBER_BYTES)));
+    for (let m = 0; m < members; m++) parts.push(zeros());
+  }
+  parts.push(gzipSync(Buffer.alloc(1024)));
+  return Buffer.concat(parts);
+}
