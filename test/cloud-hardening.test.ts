@@ -15,7 +15,7 @@ import WebSocket from "ws";
 import { HEYVM, hasCommand, isAlive, waitFor } from "./helpers/env.js";
 import { api, createToken, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";
-import { manyEntries, zeroFileBomb } from "./helpers/tar-bomb.js";
+import { manyEntries, zeroFileBomb, zeroFilesBomb } from "./helpers/tar-bomb.js";
 
 const bwrap = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
 if (bwrap) console.log(`# skipping the hardening tests that run sandboxes: ${bwrap}`);
@@ -276,6 +276,10 @@ describe("archives: uploads, bombs and links", () => {
     const { finalize } = await upload;
     assert.equal(finalize.status, 422, JSON.stringify(finalize.json));
     assert.match(String(finalize.json.error), /unpacks to more than 268435456 bytes/);
+    // zeros with honest headers (files of 128 MiB, each under the size limit): refused by their ratio
+    const honest = await uploadArchive(server, token, zeroFilesBomb(72, 0.125));
+    assert.equal(honest.finalize.status, 422, JSON.stringify(honest.finalize.json));
+    assert.match(String(honest.finalize.json.error), /more than 1000 times its size/);
     const flood = await uploadArchive(server, token, manyEntries(6000));
     assert.equal(flood.finalize.status, 422);
     assert.match(String(flood.finalize.json.error), /more than 5000 entries/);

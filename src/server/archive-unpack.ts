@@ -25,6 +25,7 @@ import {
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
+import { Gunzip } from "minizlib";
 import { errorMessage, isErrnoError } from "../shared/errors.js";
 import { EntryChecker, RuleBroken, type ExtractLimits } from "./archive-rules.js";
 import { TarFormatError, TarReader, type TarHeader } from "./tar-reader.js";
@@ -220,23 +221,8 @@ export async function runArchiveJob(job: ArchiveJob): Promise<ArchiveJobResult> 
         current = "skip";
       },
     });
-    const source = createReadStream(job.file, { highWaterMark: 1 << 20 });
-    let refused: unknown;
-    const consume = async (stream: AsyncIterable<Buffer>) => {
-      try {
-        for await (const chunk of stream) if (!reader.write(chunk)) return; // the end marker: stop reading
-      } catch (error) {
-        refused = error; // the pipeline itself reports the streams it then aborts
-        throw error;
-      }
-    };
-    try {
-      if (isGzip(job.file)) await pipeline(source, createGunzip({ chunkSize: 1 << 18 }), consume);
-      else await pipeline(source, consume);
-    } catch (error) {
-      if (refused !== undefined) throw refused;
-      if (!reader.done) throw error; // past the end marker, only the stopped reading complains
-    }
+    if (job.op === "check") feedSync(job.file, reader);
+    else await feedStreaming(job.file, reader);
     reader.end();
     const problem = checker.finalProblem();
     if (problem) throw new RuleBroken(problem);
@@ -251,5 +237,96 @@ export async function runArchiveJob(job: ArchiveJob): Promise<ArchiveJobResult> 
     if (error instanceof RuleBroken) return { ok: false, rejected: error.message };
     if (error instanceof TarFormatError || isZlibError(error)) return { ok: false, rejected: `the archive is not a readable tar.gz: ${errorMessage(error)}` };
     return { ok: false, failure: errorMessage(error) };
+  }
+}
+
+/**
+ * The most an archive may unpack to per byte uploaded, once past MIN_BYTES_FOR_RATIO: deflate
+ * cannot go much beyond 1032:1, so only an archive of (almost) nothing but repeated bytes, a
+ * decompression bomb, gets there. node-tar, which unpacked archives before, had the same bound.
+ */
+const MAX_RATIO = 1000;
+const MIN_BYTES_FOR_RATIO = 32 * 1024 * 1024;
+
+/** Counts what goes in and comes out of gunzip, and refuses a bomb long before the size limit. */
+class RatioGuard {
+  private out = 0;
+  constructor(private readonly compressedSoFar: () => number) {}
+  add(chunk: Buffer): void {
+    this.out += chunk.length;
+    if (this.out > MIN_BYTES_FOR_RATIO && this.out > this.compressedSoFar() * MAX_RATIO) {
+      throw new RuleBroken(`the archive unpacks to more than ${MAX_RATIO} times its size (a decompression bomb)`);
+    }
+  }
+}
+
+/** How much compressed input the synchronous check decompresses at a time (at most about 8 MiB out). */
+const SYNC_PIECE_BYTES = 8 * 1024;
+
+/**
+ * Feeds the archive to the reader in this thread alone, gunzip included (a check: nothing to
+ * write, so nothing to overlap; and all of its cost then sits in this thread, which the worker
+ * runs at a low priority, so a bomb being refused takes no CPU from the server's requests).
+ */
+function feedSync(file: string, reader: TarReader): void {
+  const fd = openSync(file, "r");
+  try {
+    const gunzip = isGzip(file) ? new Gunzip({}) : undefined;
+    let more = true;
+    let compressed = 0;
+    let refused: unknown;
+    const ratio = new RatioGuard(() => compressed);
+    gunzip?.on("data", (chunk: Buffer) => {
+      if (!more || refused !== undefined) return;
+      try {
+        ratio.add(chunk);
+        more = reader.write(chunk);
+      } catch (error) {
+        refused = error;
+      }
+    });
+    gunzip?.on("error", (error: unknown) => (refused ??= error));
+    // small pieces: the decompressor hands back all a piece unpacks to at once (a bomb's piece x1000)
+    const buffer = Buffer.alloc(SYNC_PIECE_BYTES);
+    while (more) {
+      const read = readSync(fd, buffer, 0, buffer.length, null);
+      if (read === 0) break;
+      compressed += read;
+      const chunk = Buffer.from(buffer.subarray(0, read));
+      if (gunzip) gunzip.write(chunk);
+      else more = reader.write(chunk);
+      if (refused !== undefined) break;
+    }
+    if (more && refused === undefined) gunzip?.end();
+    // past the end marker, what gunzip thinks of the rest (trailing bytes) does not matter
+    if (refused !== undefined && !(reader.done && isZlibError(refused))) throw refused;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Feeds the archive to the reader as a stream: gunzip on libuv's pool, overlapping the writes. */
+async function feedStreaming(file: string, reader: TarReader): Promise<void> {
+  const source = createReadStream(file, { highWaterMark: 1 << 20 });
+  const gzip = isGzip(file);
+  const ratio = new RatioGuard(() => source.bytesRead);
+  let refused: unknown;
+  const consume = async (stream: AsyncIterable<Buffer>) => {
+    try {
+      for await (const chunk of stream) {
+        if (gzip) ratio.add(chunk);
+        if (!reader.write(chunk)) return; // the end marker: stop reading
+      }
+    } catch (error) {
+      refused = error; // the pipeline itself reports the streams it then aborts
+      throw error;
+    }
+  };
+  try {
+    if (gzip) await pipeline(source, createGunzip({ chunkSize: 1 << 18 }), consume);
+    else await pipeline(source, consume);
+  } catch (error) {
+    if (refused !== undefined) throw refused;
+    if (!reader.done) throw error; // past the end marker, only the stopped reading complains
   }
 }

@@ -11,7 +11,7 @@ import { create } from "tar";
 import { ArchiveRejectedError, checkArchive, extractArchive } from "../../../src/server/extract.js";
 import { TarReader, type TarHeader } from "../../../src/server/tar-reader.js";
 import { makeTarGz } from "../../helpers/cloud-tar.js";
-import { manyEntries, tarHeader, zeroFileBomb } from "../../helpers/tar-bomb.js";
+import { manyEntries, tarHeader, zeroFileBomb, zeroFilesBomb } from "../../helpers/tar-bomb.js";
 import { withTempDir } from "../helpers/fixtures.js";
 
 const LIMITS = { maxBytes: 64 * 1024 * 1024, maxEntries: 10_000 };
@@ -141,6 +141,18 @@ describe("archive rules and unpacking", () => {
       assert.deepEqual(readdirSync(dest), []);
       writeFileSync(file, makeTarGz(Array.from({ length: 5 }, (_, i) => ({ path: `workspace/f${i}`, content: "x".repeat(300) }))));
       await assert.rejects(checkArchive(file, { maxBytes: 1000, maxEntries: 100 }), /unpacks to more than 1000 bytes/);
+    });
+  });
+
+  test("an archive of honest headers that unpacks at a bomb's ratio is refused long before its size limit", async () => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, "bomb.tar.gz");
+      writeFileSync(file, zeroFilesBomb(2, 0.25)); // 512 MiB of zeros in about 0.5 MB, under the limit below
+      const limits = { maxBytes: 1024 ** 3, maxEntries: 100 };
+      await assert.rejects(checkArchive(file, limits), /more than 1000 times its size/);
+      const dest = join(dir, "ws");
+      await assert.rejects(extractArchive(file, dest, limits), /more than 1000 times its size/);
+      assert.deepEqual(readdirSync(dest), []);
     });
   });
 
