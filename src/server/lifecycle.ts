@@ -60,21 +60,34 @@ export async function createDeployment(services: DeploymentServices, tokenId: st
   return row;
 }
 
+/**
+ * Unpacks the archive and boots the sandbox at the same time: nothing runs in the sandbox but
+ * its init until the row says running (exec, shells and ports answer 409 before), and the start
+ * command waits for both. A refused archive or a failed boot frees everything.
+ */
 async function provision(services: DeploymentServices, id: string, backendImage: string | null): Promise<void> {
   const row = services.store.deployment(id);
   if (!row || row.status !== "provisioning") return;
   const workspace = services.data.workspacePath(id);
   try {
     mkdirSync(workspace, { recursive: true });
-    if (row.archive_id) {
+    const unpacking = (async () => {
+      if (!row.archive_id) return;
       const began = performance.now();
       await extractArchive(services.data.archivePath(row.archive_id), workspace, extractLimitsOf(services.config));
       services.log(`deployment ${id}: unpacked ${row.archive_id} into its workspace in ${Math.round(performance.now() - began)} ms`);
-    }
-    if (!isBackendName(row.driver)) throw new Error(`unknown driver ${row.driver}`);
-    const entry = await createWorkspaceSandbox(services.data.home, { name: id, backend: row.driver, image: backendImage, workspace, network: true, ports: openPorts(row) });
-    services.store.updateDeployment(id, { sandbox_id: entry.spec.id });
-    await startWorkspaceSandbox(services.data.home, entry, startReporter(services, id));
+    })();
+    const booting = (async () => {
+      if (!isBackendName(row.driver)) throw new Error(`unknown driver ${row.driver}`);
+      const made = await createWorkspaceSandbox(services.data.home, { name: id, backend: row.driver, image: backendImage, workspace, network: true, ports: openPorts(row) });
+      services.store.updateDeployment(id, { sandbox_id: made.spec.id });
+      await startWorkspaceSandbox(services.data.home, made, startReporter(services, id));
+      return made;
+    })();
+    const [unpacked, booted] = await Promise.allSettled([unpacking, booting]);
+    if (unpacked.status === "rejected") throw unpacked.reason;
+    if (booted.status === "rejected") throw booted.reason;
+    const entry = booted.value;
     transition(services, row, "running", { started_at: new Date().toISOString(), error_message: null });
     await afterStart(services, { ...row, status: "running", sandbox_id: entry.spec.id }, entry);
   } catch (error) {
