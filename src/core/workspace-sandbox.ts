@@ -3,6 +3,7 @@
 // behave identically; only the caller (the server) is different.
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
+import { execCommand } from "../backends/exec-recipe.js";
 import { loadBackend, usableBackend } from "../backends/registry.js";
 import { canReachPorts, type CommandOptions, type HostEndpoint, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
@@ -104,7 +105,7 @@ export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: reado
   const backend = await loadBackend(entry.spec.backend);
   const timeoutMs = options.timeoutSeconds === undefined ? undefined : options.timeoutSeconds * 1000;
   const wrapped = wrapCommand(argv, {}, { timeoutMs });
-  const command = backend.execCommand(await runningAccess(entry), wrapped.argv, { tty: false, cwd: options.cwd, env: options.env });
+  const command = execCommand(backend, await runningAccess(entry), wrapped.argv, { cwd: options.cwd, env: options.env });
   // the sandbox's own `timeout` ends the command; should it not, the host ends the transport
   const signals = [options.signal, timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs + TRANSPORT_GRACE_MS)].filter((s): s is AbortSignal => s !== undefined);
   const started = performance.now();
@@ -115,7 +116,7 @@ export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: reado
 /** Starts argv in the running sandbox in the background, its output appended to logFile. */
 export async function launchInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: Omit<CommandOptions, "tty">, logFile: number): Promise<number | undefined> {
   const backend = await loadBackend(entry.spec.backend);
-  const command = backend.execCommand(await runningAccess(entry), argv, { tty: false, cwd: options.cwd, env: options.env });
+  const command = execCommand(backend, await runningAccess(entry), argv, { cwd: options.cwd, env: options.env });
   const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: ["ignore", logFile, logFile], detached: true });
   child.unref();
   return child.pid;
