@@ -1,5 +1,6 @@
 // Benchmark: `wt --deploy` of a 200 MB worktree of 20,000 files against a local `heyvm server`
-// (bubblewrap driver), split into archive / upload / start, next to `tar czf` of the same tree.
+// (bubblewrap driver), split into archive / upload / start, next to `tar czf` of the same tree
+// and `tar xzf` of the same archive (before and after each deploy), timed in the same rounds.
 // Usage: node dist/bench/deploy.js [--files 20000] [--mb 200] [--runs 3]
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -64,29 +65,35 @@ async function main(): Promise<void> {
     const home = heyoHome({ HEYO_HOME: join(root, "heyo") });
     const quiet = { progress: () => undefined, info: () => undefined };
 
+    // each round times the baselines and a deploy one after another, so that drift in the disk's
+    // speed (other work on the machine) affects both sides of each ratio alike
     const tarTimes: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const start = performance.now();
-      const result = spawnSync("tar", ["czf", join(root, "plain.tar.gz"), "--exclude=.git", "."], { cwd: repo });
-      if (result.status !== 0) throw new Error(`tar czf failed: ${String(result.stderr)}`);
-      tarTimes.push(performance.now() - start);
-    }
     const untarTimes: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const out = join(root, "untar");
-      rmSync(out, { recursive: true, force: true });
-      mkdirSync(out);
-      const start = performance.now();
-      const result = spawnSync("tar", ["xzf", join(root, "plain.tar.gz"), "-C", out]);
-      if (result.status !== 0) throw new Error(`tar xzf failed: ${String(result.stderr)}`);
-      untarTimes.push(performance.now() - start);
-      rmSync(out, { recursive: true, force: true });
-    }
-    const tarSize = Number(spawnSync("stat", ["-c", "%s", join(root, "plain.tar.gz")], { encoding: "utf8" }).stdout.trim());
-
+    const roundRatios: number[] = [];
     const phases = { archive: [] as number[], upload: [] as number[], start: [] as number[], total: [] as number[] };
     let archiveSize = 0;
+    let tarSize = 0;
     for (let i = 0; i < RUNS; i++) {
+      const start = performance.now();
+      const packed = spawnSync("tar", ["czf", join(root, "plain.tar.gz"), "--exclude=.git", "."], { cwd: repo });
+      if (packed.status !== 0) throw new Error(`tar czf failed: ${String(packed.stderr)}`);
+      tarTimes.push(performance.now() - start);
+      tarSize = Number(spawnSync("stat", ["-c", "%s", join(root, "plain.tar.gz")], { encoding: "utf8" }).stdout.trim());
+      // data still being written back (or a tree being deleted) would slow whatever is timed next:
+      // every timed unpack starts with nothing pending on the disk (rm, then sync)
+      const untar = (): number => {
+        const out = join(root, "untar");
+        rmSync(out, { recursive: true, force: true });
+        mkdirSync(out);
+        spawnSync("sync");
+        const began = performance.now();
+        const unpacked = spawnSync("tar", ["xzf", join(root, "plain.tar.gz"), "-C", out]);
+        if (unpacked.status !== 0) throw new Error(`tar xzf failed: ${String(unpacked.stderr)}`);
+        return performance.now() - began;
+      };
+      const untarBefore = untar();
+      spawnSync("sync");
+
       const begin = performance.now();
       const result = await deployWorktree(home, client, { branch: "main", cwd: repo, driver: "bubblewrap", image: "ubuntu:24.04", region: "US", ports: [], ignore: true }, { reporter: quiet });
       phases.total.push(performance.now() - begin);
@@ -97,13 +104,23 @@ async function main(): Promise<void> {
       const check = await client.exec(result.deployment.id, { command: "find . -type f | wc -l" });
       if (Number(check.stdout.trim()) !== FILES) throw new Error(`the sandbox has ${check.stdout.trim()} files, expected ${FILES}`);
       await client.remove(result.deployment.id);
+      // the baseline again after the deploy: the round's ratio is against the two around it
+      const untarAfter = untar();
+      rmSync(join(root, "untar"), { recursive: true, force: true });
+      untarTimes.push(untarBefore, untarAfter);
+      roundRatios.push(result.timings.startMs / ((untarBefore + untarAfter) / 2));
     }
     const ms = (values: number[]) => `${Math.round(median(values))} ms`;
     console.log(row("tar czf (same tree, baseline)", ms(tarTimes), `${(tarSize / 1048576).toFixed(1)} MiB`));
     console.log(row("deploy: archive (git ls-files + tar.gz)", ms(phases.archive), `${(archiveSize / 1048576).toFixed(1)} MiB, ${(median(phases.archive) / median(tarTimes)).toFixed(2)}× tar czf`));
     console.log(row("deploy: upload (presign, PUT, finalize)", ms(phases.upload), `${((archiveSize / 1048576) / (median(phases.upload) / 1000)).toFixed(0)} MiB/s incl. server-side check`));
     console.log(row("tar xzf (same archive, baseline)", ms(untarTimes), "the floor for unpacking on this disk"));
+    const unpackTimes = [...server.log().matchAll(/unpacked arc-[0-9a-f]+ into its workspace in (\d+) ms/g)].map((m) => Number(m[1]));
+    console.log(row("server: unpack alone (streaming, in a worker)", ms(unpackTimes), `${(median(unpackTimes) / median(untarTimes)).toFixed(2)}× tar xzf`));
     console.log(row("deploy: start (create, extract, boot, ready)", ms(phases.start), `${(median(phases.start) / median(untarTimes)).toFixed(2)}× tar xzf`));
+    const rounds = phases.start.map((start, i) => `${Math.round(untarTimes[2 * i] ?? 0)}/${Math.round(start)}/${Math.round(untarTimes[2 * i + 1] ?? 0)}`);
+    console.log(`per round, tar xzf before / start / tar xzf after: ${rounds.join(", ")} ms`);
+    console.log(row("deploy: start against the tar xzf around it", `${median(roundRatios).toFixed(2)}×`, `median of the rounds' ratios (${roundRatios.map((r) => r.toFixed(2)).join(", ")})`));
     console.log(row("deploy: total", ms(phases.total), `${(median(phases.total) / (median(tarTimes) + median(untarTimes))).toFixed(2)}× (tar czf + tar xzf)`));
   } finally {
     await server.cleanup();

@@ -23,7 +23,8 @@ const common = {
 
 await build({
   ...common,
-  entryPoints: { heyvm: "dist/src/cli/main.js" },
+  // the archive worker is its own entry: the server starts it as ./archive-worker.js next to itself
+  entryPoints: { heyvm: "dist/src/cli/main.js", "archive-worker": "dist/src/server/archive-worker.js" },
   splitting: true,
   format: "esm",
   // CommonJS dependencies (commander) call require() for node builtins

@@ -17,9 +17,8 @@ export function isActiveDeployment(state: DeploymentState): boolean {
   return (ACTIVE_DEPLOYMENT_STATES as readonly DeploymentState[]).includes(state);
 }
 
-/** The folder every archive entry starts with, and where it lands in the sandbox. */
-export const ARCHIVE_ROOT = "workspace";
-export const SANDBOX_WORKSPACE = "/workspace";
+export { ARCHIVE_ROOT, SANDBOX_WORKSPACE } from "./archive-layout.js";
+import { SANDBOX_WORKSPACE } from "./archive-layout.js";
 
 /** Route paths, spelled once for client and server. */
 export const API = {
@@ -41,10 +40,17 @@ export const API = {
   proxyForDeployed: "/proxy-endpoints/for-deployed",
 } as const;
 
-const name = z.string().min(1).max(200);
+/** Text that reaches a command line, a path or the environment: a NUL byte there cannot be passed on (422, not a crash). */
+const NO_NUL: [RegExp, string] = [/^[^\0]*$/, "must not contain NUL bytes"];
+const name = z.string().min(1).max(200).regex(...NO_NUL);
 const port = z.number().int().min(1).max(65535);
-const envVars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and _"), z.string().max(65536));
-const absolutePath = z.string().max(4096).startsWith("/", "must be an absolute path");
+const envVars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and _"), z.string().max(65536).regex(...NO_NUL));
+const absolutePath = z.string().max(4096).startsWith("/", "must be an absolute path").regex(...NO_NUL);
+const commandLine = (max: number) => z.string().min(1).max(max).regex(...NO_NUL);
+
+/** How long exec lets a command run when the request does not say (Heyo's default), and the most it may ask for. */
+export const EXEC_TIMEOUT_DEFAULT_SECONDS = 120;
+export const EXEC_TIMEOUT_MAX_SECONDS = 24 * 3600;
 
 export const PresignRequest = z.strictObject({ name: name.optional(), size_bytes: z.number().int().nonnegative().optional() });
 export const PresignResponse = z.object({ archive_id: z.string(), upload_url: z.string(), expires_at: z.string().optional() });
@@ -67,7 +73,7 @@ export const DeployRequest = z.strictObject({
   driver: z.string().min(1).max(40).optional(),
   name: name.optional(),
   archive_id: z.string().min(1).max(100).optional(),
-  start_command: z.string().min(1).max(65536).optional(),
+  start_command: commandLine(65536).optional(),
   ttl_seconds: z.number().int().min(1).max(30 * 86400).optional(),
   disk_size_gb: z.number().int().min(1).max(2048).optional(),
   working_directory: absolutePath.optional(),
@@ -97,8 +103,14 @@ export const DeploymentList = z.array(Deployment);
 export const TtlRequest = z.strictObject({ ttl_seconds: z.number().int().min(1).max(30 * 86400) });
 export const ReplaceMountRequest = z.strictObject({ archive_id: z.string().min(1).max(100), sandbox_path: z.literal(SANDBOX_WORKSPACE) });
 
-export const ExecRequest = z.strictObject({ command: z.string().min(1).max(1 << 20), cwd: absolutePath.optional(), env: envVars.optional() });
-export const ExecResponse = z.object({ stdout: z.string(), stderr: z.string(), output: z.string(), exit_code: z.number().int() });
+export const ExecRequest = z.strictObject({
+  command: commandLine(1 << 20),
+  cwd: absolutePath.optional(),
+  env: envVars.optional(),
+  /** The command (and everything it started) is ended after this long: exit code 124, timed_out true. */
+  timeout_seconds: z.number().int().min(1).max(EXEC_TIMEOUT_MAX_SECONDS).default(EXEC_TIMEOUT_DEFAULT_SECONDS),
+});
+export const ExecResponse = z.object({ stdout: z.string(), stderr: z.string(), output: z.string(), exit_code: z.number().int(), timed_out: z.boolean().optional() });
 
 export const ProxyRequest = z.strictObject({ sandbox_id: z.string().min(1).max(100), port, is_public: z.boolean().default(false) });
 export const ProxyEndpoint = z.object({ id: z.string(), url: z.string(), port: z.number(), is_public: z.boolean(), sandbox_id: z.string() });
@@ -140,7 +152,8 @@ export type DeployResponse = z.infer<typeof DeployResponse>;
 export type Deployment = z.infer<typeof Deployment>;
 export type TtlRequest = z.infer<typeof TtlRequest>;
 export type ReplaceMountRequest = z.infer<typeof ReplaceMountRequest>;
-export type ExecRequest = z.infer<typeof ExecRequest>;
+export type ExecRequest = z.input<typeof ExecRequest>;
+export type ExecRequestParsed = z.infer<typeof ExecRequest>;
 export type ExecResponse = z.infer<typeof ExecResponse>;
 export type ProxyRequest = z.input<typeof ProxyRequest>;
 export type ProxyEndpoint = z.infer<typeof ProxyEndpoint>;

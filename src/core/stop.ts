@@ -68,12 +68,12 @@ async function stopNow(home: HeyoHome, entry: SandboxEntry): Promise<StopResult>
   const state = await sandboxStatus(entry.dir);
   const silent = state.silentOwner;
   if (silent) {
-    process.kill(silent.pid, "SIGTERM"); // alive but not answering its socket
+    // alive but not answering its socket: SIGTERM is the same stop request, by signal
+    process.kill(silent.pid, "SIGTERM");
     if (!(await waitForOwnerExit(silent, STOP_WAIT_MS))) process.kill(silent.pid, "SIGKILL");
     await waitForOwnerExit(silent, 5_000);
     result.wasRunning = true;
-  }
-  if (state.owner) {
+  } else if (state.owner) {
     result.wasRunning = true;
     await askOwner(entry.dir.socketPath, { op: "stop", reason: "heyvm stop" }).catch(() => undefined);
     if (!(await waitForOwnerExit(state.owner, STOP_WAIT_MS))) {

@@ -8,12 +8,13 @@ import { loadBackend, usableBackend } from "../backends/registry.js";
 import { canReachPorts, type CommandOptions, type HostEndpoint, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
 import type { HeyoHome } from "../state/home.js";
-import { lastExit, requireRunning } from "../state/status.js";
+import { lastExit, processStatus, requireRunning } from "../state/status.js";
 import { readSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
-import { createSandbox, viewOf, type SandboxEntry } from "./catalog.js";
+import { createSandbox, type SandboxEntry } from "./catalog.js";
 import { ensureOwner } from "./owner-start.js";
 import { runCaptured, type CapturedRun } from "./capture.js";
+import { timedOut, wrapCommand } from "./exec-wrap.js";
 import { stopEntry } from "./stop.js";
 
 export interface WorkspaceSandboxRequest {
@@ -43,11 +44,13 @@ export async function startWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry,
 
 /**
  * Whether the sandbox's machine is up, or still coming up, right now: derived from its owner's
- * liveness, never from a file. A stopping or stopped sandbox is not running.
+ * liveness (pid, boot, start time) and the state it recorded, never from its socket, so a busy
+ * owner (a hundred requests at once) is never taken for a dead one. A stopping or stopped
+ * sandbox is not running.
  */
-export async function isWorkspaceSandboxRunning(entry: SandboxEntry): Promise<boolean> {
-  const view = await viewOf(entry, false);
-  return view.status === "running" || view.status === "starting";
+export function isWorkspaceSandboxRunning(entry: SandboxEntry): boolean {
+  const { status } = processStatus(entry.dir);
+  return status === "running" || status === "starting";
 }
 
 /** Why the sandbox last stopped, as its owner recorded it (undefined if it never ran). */
@@ -65,8 +68,9 @@ export async function destroyWorkspaceSandbox(home: HeyoHome, entry: SandboxEntr
   rmSync(entry.dir.root, { recursive: true, force: true });
 }
 
+/** The running sandbox's access; a live owner that says running is trusted without a socket round trip. */
 async function runningAccess(entry: SandboxEntry): Promise<MachineAccess> {
-  return { dir: entry.dir, spec: entry.spec, owner: await requireRunning(entry) };
+  return { dir: entry.dir, spec: entry.spec, owner: await requireRunning(entry, { fast: true }) };
 }
 
 /** The command (for a pty) that opens a login shell in the running sandbox. */
@@ -89,13 +93,24 @@ export interface CaptureOptions extends Omit<CommandOptions, "tty"> {
   maxOutputBytes: number;
   /** Aborting kills the command (the client went away). */
   signal?: AbortSignal;
+  /** The command and its whole process tree are ended after this long (inside the sandbox, exit 124). */
+  timeoutSeconds?: number;
 }
 
+/** How long after the in-sandbox timeout the host gives up on the command's transport (nsenter, SSH). */
+const TRANSPORT_GRACE_MS = 15_000;
+
 /** Runs argv in the running sandbox without a terminal and collects its output. */
-export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: CaptureOptions): Promise<CapturedRun> {
+export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: CaptureOptions): Promise<CapturedRun & { timedOut: boolean }> {
   const backend = await loadBackend(entry.spec.backend);
-  const command = execCommand(backend, await runningAccess(entry), argv, { cwd: options.cwd, env: options.env });
-  return runCaptured(command, { stdin: "ignore", maxOutputBytes: options.maxOutputBytes, signal: options.signal });
+  const timeoutMs = options.timeoutSeconds === undefined ? undefined : options.timeoutSeconds * 1000;
+  const wrapped = wrapCommand(argv, {}, { timeoutMs });
+  const command = execCommand(backend, await runningAccess(entry), wrapped.argv, { cwd: options.cwd, env: options.env });
+  // the sandbox's own `timeout` ends the command; should it not, the host ends the transport
+  const signals = [options.signal, timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs + TRANSPORT_GRACE_MS)].filter((s): s is AbortSignal => s !== undefined);
+  const started = performance.now();
+  const run = await runCaptured(command, { stdin: "ignore", maxOutputBytes: options.maxOutputBytes, signal: signals.length > 0 ? AbortSignal.any(signals) : undefined });
+  return { ...run, timedOut: timedOut(run.exitCode, performance.now() - started, timeoutMs) };
 }
 
 /** Starts argv in the running sandbox in the background, its output appended to logFile. */

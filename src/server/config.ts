@@ -1,6 +1,6 @@
 // The cloud server's settings and its data folder layout. Everything it keeps lives under one
 // data folder: the database, the archives, the deployments' workspaces and its own HEYO_HOME.
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BackendName } from "../shared/backend-name.js";
 import { heyoHome, type HeyoHome } from "../state/home.js";
@@ -26,8 +26,10 @@ export interface ServerConfig {
   /** The address clients reach the server at (for upload and proxy URLs); default http://host:port. */
   publicUrl?: string;
   maxUploadBytes: number;
-  /** Extracted size limit of one archive (against decompression bombs). */
+  /** Extracted size limit of one archive (against decompression bombs; refused as 422). */
   maxExtractedBytes: number;
+  /** Entry count limit of one archive (against a flood of tiny files; refused as 422). */
+  maxArchiveEntries: number;
   uploadUrlTtlSeconds: number;
   /** How often TTLs and liveness are checked. */
   sweepMs: number;
@@ -44,6 +46,7 @@ export function defaultServerConfig(dataDir: string): ServerConfig {
     dataDir,
     maxUploadBytes: 2 * 1024 ** 3,
     maxExtractedBytes: 8 * 1024 ** 3,
+    maxArchiveEntries: 1_000_000,
     uploadUrlTtlSeconds: 900,
     sweepMs: 1000,
     maxActivePerToken: 20,
@@ -67,6 +70,14 @@ export class ServerData {
   archivePath(id: string): string {
     return join(this.archives, `${id}.tar.gz`);
   }
+  /** Where an upload is written before it is renamed to archivePath (one per PUT). */
+  uploadPartPath(id: string, nonce: string): string {
+    return `${this.archivePath(id)}.${nonce}.part`;
+  }
+  /** Whether a file name in archives/ is an upload's .part file (of archive id, or of any). */
+  isUploadPart(name: string, id?: string): boolean {
+    return name.endsWith(".part") && (id === undefined ? /^arc-[0-9a-f]+\.tar\.gz\.[0-9a-f]+\.part$/.test(name) : name.startsWith(`${id}.tar.gz.`));
+  }
   get workspaces(): string {
     return join(this.root, "workspaces");
   }
@@ -77,8 +88,12 @@ export class ServerData {
   get home(): HeyoHome {
     return heyoHome({ HEYO_HOME: join(this.root, "h") });
   }
+  /** Makes the folders, readable by the server's user only (0700, also when they were there already). */
   ensure(): void {
-    for (const dir of [this.root, this.archives, this.workspaces]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const dir of [this.root, this.archives, this.workspaces]) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      chmodSync(dir, 0o700);
+    }
   }
 }
 

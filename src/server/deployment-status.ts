@@ -1,6 +1,7 @@
 // A deployment's status. It is recorded only by explicit transitions (transition(), which also
 // logs the change); a read derives it (a row that says running whose sandbox is gone reads as
 // stopped) without writing anything, and the sweep or the next operation records what it found.
+// "Gone" means its owner's process is dead (state/status.ts): a busy or silent owner never is.
 import type { DeploymentState } from "../cloud/schema.js";
 import type { SandboxEntry } from "../core/catalog.js";
 import { isWorkspaceSandboxRunning, lastExitReason, openWorkspaceSandbox } from "../core/workspace-sandbox.js";
@@ -25,7 +26,7 @@ export function transition(services: DeploymentServices, row: DeploymentRow, sta
 async function vanished(services: DeploymentServices, row: DeploymentRow): Promise<string | undefined> {
   if (row.status !== "running") return undefined;
   const entry = sandboxOf(services, row);
-  if (entry && (await isWorkspaceSandboxRunning(entry))) return undefined;
+  if (entry && isWorkspaceSandboxRunning(entry)) return undefined;
   return (entry && lastExitReason(entry)) ?? "its sandbox is gone";
 }
 

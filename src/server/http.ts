@@ -76,23 +76,44 @@ export class Router {
   }
 }
 
-/** Reads a request body up to limitBytes (413 beyond). */
+/**
+ * Reads a request body up to limitBytes (413 beyond, refused at once when the declared length is
+ * already too large). The connection is left alone: the answer goes out, then the rest of the
+ * body is drained (drainRequest), so the client reads a 413 instead of a reset.
+ */
 export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const tooLarge = () => new HttpError(413, `the request body is larger than ${limitBytes} bytes`, "too_large");
+    const declared = Number(req.headers["content-length"] ?? NaN);
+    if (Number.isFinite(declared) && declared > limitBytes) return reject(tooLarge());
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limitBytes) {
-        reject(new HttpError(413, `the request body is larger than ${limitBytes} bytes`));
-        req.destroy();
+        req.off("data", onData);
+        chunks.length = 0;
+        reject(tooLarge());
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
+}
+
+/** After an answer: reads and drops what the client still sends, up to limitBytes, then hangs up. */
+export function drainRequest(req: IncomingMessage, limitBytes: number): void {
+  if (req.complete || req.destroyed) return;
+  let drained = 0;
+  req.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > limitBytes) req.socket?.destroy();
+  });
+  req.on("error", () => undefined);
+  req.resume();
 }
 
 /** The JSON body checked against a request schema: 400 when it is not JSON, 422 when it does not fit. */

@@ -27,9 +27,7 @@ function startReporter(services: DeploymentServices, id: string): Reporter {
 export async function createDeployment(services: DeploymentServices, tokenId: string, request: DeployRequestParsed): Promise<DeploymentRow> {
   const resolved = await services.catalog.resolve(request.driver ?? "libvirt", request.image);
   if (request.archive_id) readyArchive(services.store, tokenId, request.archive_id);
-  if (services.store.countActive(tokenId) >= services.config.maxActivePerToken) {
-    throw new HttpError(429, `this token already has ${services.config.maxActivePerToken} active sandboxes (the quota)`, "quota");
-  }
+  services.quota.check(tokenId, "deploy another"); // the row inserted below takes the place
   const id = `dep-${randomBytes(4).toString("hex")}`;
   const now = new Date();
   const row: DeploymentRow = {
@@ -62,21 +60,34 @@ export async function createDeployment(services: DeploymentServices, tokenId: st
   return row;
 }
 
+/**
+ * Unpacks the archive and boots the sandbox at the same time: nothing runs in the sandbox but
+ * its init until the row says running (exec, shells and ports answer 409 before), and the start
+ * command waits for both. A refused archive or a failed boot frees everything.
+ */
 async function provision(services: DeploymentServices, id: string, backendImage: string | null): Promise<void> {
   const row = services.store.deployment(id);
   if (!row || row.status !== "provisioning") return;
   const workspace = services.data.workspacePath(id);
   try {
     mkdirSync(workspace, { recursive: true });
-    if (row.archive_id) {
+    const unpacking = (async () => {
+      if (!row.archive_id) return;
       const began = performance.now();
       await extractArchive(services.data.archivePath(row.archive_id), workspace, extractLimitsOf(services.config));
       services.log(`deployment ${id}: unpacked ${row.archive_id} into its workspace in ${Math.round(performance.now() - began)} ms`);
-    }
-    if (!isBackendName(row.driver)) throw new Error(`unknown driver ${row.driver}`);
-    const entry = await createWorkspaceSandbox(services.data.home, { name: id, backend: row.driver, image: backendImage, workspace, network: true, ports: openPorts(row) });
-    services.store.updateDeployment(id, { sandbox_id: entry.spec.id });
-    await startWorkspaceSandbox(services.data.home, entry, startReporter(services, id));
+    })();
+    const booting = (async () => {
+      if (!isBackendName(row.driver)) throw new Error(`unknown driver ${row.driver}`);
+      const made = await createWorkspaceSandbox(services.data.home, { name: id, backend: row.driver, image: backendImage, workspace, network: true, ports: openPorts(row) });
+      services.store.updateDeployment(id, { sandbox_id: made.spec.id });
+      await startWorkspaceSandbox(services.data.home, made, startReporter(services, id));
+      return made;
+    })();
+    const [unpacked, booted] = await Promise.allSettled([unpacking, booting]);
+    if (unpacked.status === "rejected") throw unpacked.reason;
+    if (booted.status === "rejected") throw booted.reason;
+    const entry = booted.value;
     transition(services, row, "running", { started_at: new Date().toISOString(), error_message: null });
     await afterStart(services, { ...row, status: "running", sandbox_id: entry.spec.id }, entry);
   } catch (error) {
@@ -116,13 +127,26 @@ export function operateOn<T>(services: DeploymentServices, tokenId: string, id: 
   return services.queue.run(id, () => fn(ownedDeployment(services.store, tokenId, id)));
 }
 
+/** Inside an operation on the deployment: stops its sandbox and records it stopped (with why, if not asked by its token). */
+async function stopRow(services: DeploymentServices, row: DeploymentRow, why: string | null): Promise<void> {
+  services.hooks.onStopped(row.id);
+  const entry = sandboxOf(services, row);
+  if (entry) await stopWorkspaceSandbox(services.data.home, entry);
+  if (isActiveDeployment(row.status)) transition(services, row, "stopped", { stopped_at: new Date().toISOString(), error_message: why });
+}
+
 export function stopDeployment(services: DeploymentServices, tokenId: string, id: string): Promise<Deployment> {
   return operateOn(services, tokenId, id, async (row) => {
-    services.hooks.onStopped(id);
-    const entry = sandboxOf(services, row);
-    if (entry) await stopWorkspaceSandbox(services.data.home, entry);
-    if (isActiveDeployment(row.status)) transition(services, row, "stopped", { stopped_at: new Date().toISOString(), error_message: null });
+    await stopRow(services, row, null);
     return deploymentView(services, ownedDeployment(services.store, tokenId, id));
+  });
+}
+
+/** Stops a deployment whose token was revoked (the sweep's job: that token can no longer ask). */
+export function stopForRevokedToken(services: DeploymentServices, id: string): Promise<void> {
+  return services.queue.run(id, async () => {
+    const row = services.store.deployment(id);
+    if (row && isActiveDeployment(row.status)) await stopRow(services, row, "its API token was revoked");
   });
 }
 
@@ -134,12 +158,17 @@ export function startDeployment(services: DeploymentServices, tokenId: string, i
     if (row.freed || !entry || !existsSync(services.data.workspacePath(id))) {
       throw new HttpError(409, `${id} cannot start again: its resources were freed (${row.error_message ?? row.status}); deploy a new one`, "freed");
     }
+    const release = services.quota.reserve(tokenId, `start ${id}`);
     try {
-      await startWorkspaceSandbox(services.data.home, entry, startReporter(services, id));
-    } catch (error) {
-      throw new HttpError(409, `${id} did not start: ${errorMessage(error).split("\n")[0]}`, "start_failed");
+      try {
+        await startWorkspaceSandbox(services.data.home, entry, startReporter(services, id));
+      } catch (error) {
+        throw new HttpError(409, `${id} did not start: ${errorMessage(error).split("\n")[0]}`, "start_failed");
+      }
+      transition(services, row, "running", { started_at: new Date().toISOString(), error_message: null, stopped_at: null });
+    } finally {
+      release(); // the row says running now (and counts itself), or the start failed
     }
-    transition(services, row, "running", { started_at: new Date().toISOString(), error_message: null, stopped_at: null });
     await afterStart(services, { ...row, status: "running" }, entry);
     return deploymentView(services, ownedDeployment(services.store, tokenId, id));
   });
@@ -148,7 +177,9 @@ export function startDeployment(services: DeploymentServices, tokenId: string, i
 export function removeDeployment(services: DeploymentServices, tokenId: string, id: string): Promise<void> {
   return operateOn(services, tokenId, id, async (row) => {
     await freeDeployment(services, row);
-    services.store.updateDeployment(id, { deleted: 1, freed: 1 });
+    // a deleted row says what it is: nothing of it runs
+    const ended = isActiveDeployment(row.status) ? { status: "stopped" as const, stopped_at: new Date().toISOString() } : {};
+    services.store.updateDeployment(id, { deleted: 1, freed: 1, ...ended });
     services.log(`deployment ${id}: ${row.status} -> deleted`);
   });
 }

@@ -1,9 +1,13 @@
 // Exposed ports: an endpoint id per (deployment, port, public or not), and the proxy that
 // forwards /p/<endpoint>/... to that port of the running sandbox. How the port is reached from
 // this host is the backend's business (workspacePortEndpoint); nothing here is backend-specific.
+// The proxy never forwards to the server's own address, and a request that already went
+// through it is refused, so no endpoint can make the server call itself (a loop of hops).
 import { randomBytes } from "node:crypto";
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { workspacePortEndpoint } from "../core/workspace-sandbox.js";
+import type { HostEndpoint } from "../backends/types.js";
+import type { SandboxEntry } from "../core/catalog.js";
+import { isWorkspaceSandboxRunning, openWorkspaceSandbox, workspacePortEndpoint } from "../core/workspace-sandbox.js";
 import type { DeploymentServices } from "./context.js";
 import { HttpError, errorReply, sendReply, type Reply } from "./http.js";
 import { runningSandbox } from "./sandbox-exec.js";
@@ -19,34 +23,76 @@ export function addEndpoint(services: DeploymentServices, row: DeploymentRow, po
 }
 
 /**
+ * Makes (or finds) the endpoint a client asks for. One whose port leads back to this server is
+ * refused now when the sandbox runs (and at every request in any case).
+ */
+export async function requestEndpoint(services: DeploymentServices, row: DeploymentRow, port: number, isPublic: boolean): Promise<{ id: string; url: string }> {
+  const entry = row.sandbox_id ? openWorkspaceSandbox(services.data.home, row.sandbox_id) : undefined;
+  if (entry && isWorkspaceSandboxRunning(entry)) {
+    const target = await workspacePortEndpoint(entry, port).catch(() => undefined);
+    if (target && services.hooks.isOwnAddress(target.host, target.port)) {
+      throw new HttpError(422, `port ${port} of ${row.id} leads back to this server's own address; it cannot be exposed`, "proxy_loop");
+    }
+  }
+  return addEndpoint(services, row, port, isPublic);
+}
+
+/** Set on every forwarded request: one arriving with it is a loop (or a chain of proxies) and is refused. */
+export const HOP_HEADER = "x-heyvm-proxied";
+
+/** Where a running sandbox's guest port answers on this host; never this server itself (508). */
+export async function endpointTarget(services: DeploymentServices, entry: SandboxEntry, deploymentId: string, port: number): Promise<HostEndpoint> {
+  const target = await workspacePortEndpoint(entry, port);
+  if (!target) {
+    throw new HttpError(502, `port ${port} of ${deploymentId} is not forwarded: only ports listed in open_ports when the sandbox was created are`, "no_route");
+  }
+  if (services.hooks.isOwnAddress(target.host, target.port)) {
+    throw new HttpError(508, `port ${port} of ${deploymentId} leads back to this server's own address; it is not proxied`, "proxy_loop");
+  }
+  return target;
+}
+
+/**
  * Forwards one request to an endpoint's port. A private endpoint asks for its owner's token
  * (callerToken throws 401 without a valid one); a wrong token gets the same 404 as no endpoint.
+ * Nothing the sandbox or the client does mid-way (a reset, a bad header) ends more than this request.
  */
 export async function proxyToEndpoint(
   services: DeploymentServices,
   request: { req: IncomingMessage; res: ServerResponse; endpointId: string; path: string; callerToken(): string },
 ): Promise<Reply> {
   const { req, res } = request;
+  if (req.headers[HOP_HEADER] !== undefined) throw new HttpError(508, "this request already went through the port proxy; proxies do not chain", "proxy_loop");
   const endpoint = services.store.endpoint(request.endpointId);
   if (!endpoint) throw new HttpError(404, "no such endpoint", "not_found");
   if (!endpoint.is_public && request.callerToken() !== endpoint.token_id) throw new HttpError(404, "no such endpoint", "not_found");
   const { entry } = await runningSandbox(services, endpoint.token_id, endpoint.deployment_id);
-  const target = await workspacePortEndpoint(entry, endpoint.port);
-  if (!target) {
-    throw new HttpError(502, `port ${endpoint.port} of ${endpoint.deployment_id} is not forwarded: only ports listed in open_ports when the sandbox was created are`, "no_route");
-  }
+  const target = await endpointTarget(services, entry, endpoint.deployment_id, endpoint.port);
   await new Promise<void>((resolve) => {
-    const headers = { ...req.headers, host: `${target.host}:${endpoint.port}` };
+    const headers = { ...req.headers, host: `${target.host}:${endpoint.port}`, [HOP_HEADER]: "1" };
     delete headers.authorization;
     const upstream = httpRequest({ host: target.host, port: target.port, method: req.method, path: request.path, headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
+      answer.on("error", () => res.destroy());
       answer.on("end", resolve);
+      try {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+      } catch {
+        answer.destroy();
+        sendReply(res, errorReply(new HttpError(502, `the answer from port ${endpoint.port} in ${endpoint.deployment_id} is not valid HTTP`, "bad_gateway")));
+        return resolve();
+      }
+      answer.pipe(res);
     });
     upstream.on("error", () => {
       if (!res.headersSent) sendReply(res, errorReply(new HttpError(502, `nothing answers on port ${endpoint.port} in ${endpoint.deployment_id}`, "bad_gateway")));
+      else res.destroy();
       resolve();
     });
+    res.on("close", () => {
+      upstream.destroy(); // the client went away: so does the request to the sandbox
+      resolve();
+    });
+    req.on("error", () => upstream.destroy());
     req.pipe(upstream);
   });
   return { sent: true };

@@ -1,8 +1,5 @@
 // The route table of the cloud API (ARCHITECTURE.md §5), each handler a few lines over the services.
-import { errorMessage } from "../shared/errors.js";
-import { createWriteStream, renameSync, rmSync, statSync } from "node:fs";
-import { pipeline } from "node:stream/promises";
-import { Transform } from "node:stream";
+import { rmSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import {
   API,
@@ -21,14 +18,16 @@ import { ArchiveRejectedError, checkArchive, extractLimitsOf } from "./extract.j
 import { HttpError, Router, readJson, type RequestContext } from "./http.js";
 import { createDeployment, removeDeployment, setDeploymentTtl, startDeployment, stopDeployment } from "./lifecycle.js";
 import { ownedArchive, ownedDeployment } from "./ownership.js";
-import { addEndpoint } from "./port-proxy.js";
+import { requestEndpoint } from "./port-proxy.js";
 import { deploymentLogs, execInDeployment } from "./sandbox-exec.js";
 import { checkUploadSignature, signUpload } from "./signing.js";
 import type { ArchiveRow } from "./store.js";
+import { receiveUpload, type UploadGuard } from "./uploads.js";
 import { replaceWorkspace } from "./workspace-replace.js";
 
 export interface RouteServices extends DeploymentServices {
   secret: Buffer;
+  uploads: UploadGuard;
   /** The address clients reach this server at. */
   publicUrl(): string;
 }
@@ -39,41 +38,6 @@ function archiveJson(row: ArchiveRow): ArchiveRecord {
 
 function param(context: RequestContext, name: string): string {
   return context.params[name] ?? "";
-}
-
-async function receiveUpload(services: RouteServices, context: RequestContext): Promise<number> {
-  const id = param(context, "id");
-  const check = checkUploadSignature(services.secret, id, context.url.searchParams);
-  if (!check.ok) throw new HttpError(403, check.reason, "bad_signature");
-  const row = services.store.archive(id);
-  if (!row) throw new HttpError(404, `no archive ${id}`, "not_found");
-  if (row.status !== "pending") throw new HttpError(409, `archive ${id} is already finalized`, "finalized");
-  const limit = services.config.maxUploadBytes;
-  const declared = Number(context.req.headers["content-length"] ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, `the archive is ${declared} bytes; this server takes at most ${limit}`, "too_large");
-  const final = services.data.archivePath(id);
-  const part = `${final}.${randomBytes(3).toString("hex")}.part`;
-  let size = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      size += chunk.length;
-      if (size > limit) done(new HttpError(413, `the archive is larger than this server's limit of ${limit} bytes`, "too_large"));
-      else done(null, chunk);
-    },
-  });
-  try {
-    await pipeline(context.req, counter, createWriteStream(part, { mode: 0o600 }));
-    renameSync(part, final);
-  } catch (error) {
-    rmSync(part, { force: true });
-    if (error instanceof HttpError) {
-      context.res.setHeader("connection", "close");
-      throw error;
-    }
-    throw new HttpError(400, `the upload did not complete: ${errorMessage(error)}`, "upload_incomplete");
-  }
-  services.store.updateArchive(id, { size_bytes: size });
-  return size;
 }
 
 export function buildRoutes(services: RouteServices): Router {
@@ -93,31 +57,41 @@ export function buildRoutes(services: RouteServices): Router {
   });
 
   router.add("PUT", "/sandbox-archives/:id/upload", async (context) => {
-    const size = await receiveUpload(services, context);
-    return { status: 200, json: { id: param(context, "id"), size_bytes: size } };
+    const id = param(context, "id");
+    const check = checkUploadSignature(services.secret, id, context.url.searchParams);
+    if (!check.ok) throw new HttpError(403, check.reason, "bad_signature");
+    const size = await receiveUpload(services, id, context.req);
+    return { status: 200, json: { id, size_bytes: size } };
   }, { auth: false });
 
   router.add("POST", "/sandbox-archives/:id/finalize", async (context) => {
     const body = await readJson(context.req, FinalizeRequest);
     const row = ownedArchive(store, context.tokenId, param(context, "id"));
     if (row.status === "ready") return { status: 200, json: archiveJson(row) };
-    const file = data.archivePath(row.id);
-    let size: number;
+    // from here until it is ready (or refused) the archive takes no upload: what is checked is what is kept
+    const end = services.uploads.beginFinalize(row.id);
     try {
-      size = statSync(file).size;
-    } catch {
-      throw new HttpError(409, `nothing was uploaded to archive ${row.id} yet`, "not_uploaded");
+      const file = data.archivePath(row.id);
+      let size: number;
+      try {
+        size = statSync(file).size;
+      } catch {
+        throw new HttpError(409, `nothing was uploaded to archive ${row.id} yet`, "not_uploaded");
+      }
+      try {
+        await checkArchive(file, extractLimitsOf(services.config));
+      } catch (error) {
+        if (!(error instanceof ArchiveRejectedError)) throw error;
+        rmSync(file, { force: true });
+        store.deleteArchive(row.id);
+        throw new HttpError(422, `archive refused: ${error.message}`, "archive_rejected");
+      }
+      if (!store.archive(row.id)) throw new HttpError(404, `archive ${row.id} was removed while it was checked`, "not_found");
+      store.updateArchive(row.id, { status: "ready", size_bytes: size, sandbox_id: body.sandbox_id, name: body.name ?? row.name });
+      return { status: 200, json: archiveJson({ ...row, status: "ready", size_bytes: size, sandbox_id: body.sandbox_id, name: body.name ?? row.name }) };
+    } finally {
+      end();
     }
-    try {
-      await checkArchive(file, extractLimitsOf(services.config));
-    } catch (error) {
-      if (!(error instanceof ArchiveRejectedError)) throw error;
-      rmSync(file, { force: true });
-      store.deleteArchive(row.id);
-      throw new HttpError(422, `archive refused: ${error.message}`, "archive_rejected");
-    }
-    store.updateArchive(row.id, { status: "ready", size_bytes: size, sandbox_id: body.sandbox_id, name: body.name ?? row.name });
-    return { status: 200, json: archiveJson({ ...row, status: "ready", size_bytes: size, sandbox_id: body.sandbox_id, name: body.name ?? row.name }) };
   });
 
   router.add("GET", API.archives, (context) => ({ status: 200, json: store.archivesOf(context.tokenId).map(archiveJson) }));
@@ -163,7 +137,7 @@ export function buildRoutes(services: RouteServices): Router {
 
   router.add("POST", "/sandbox/:id/exec", async (context) => {
     const body = await readJson(context.req, ExecRequest);
-    const result = await execInDeployment(services, context.tokenId, param(context, "id"), body.command, { cwd: body.cwd, env: body.env, signal: context.signal });
+    const result = await execInDeployment(services, context.tokenId, param(context, "id"), body.command, { cwd: body.cwd, env: body.env, timeoutSeconds: body.timeout_seconds, signal: context.signal });
     return { status: 200, json: result };
   });
 
@@ -177,7 +151,7 @@ export function buildRoutes(services: RouteServices): Router {
     const body = await readJson(context.req, ProxyRequest);
     const row = ownedDeployment(store, context.tokenId, body.sandbox_id);
     if (row.freed) throw new HttpError(409, `${row.id} has been freed`, "freed");
-    const endpoint = addEndpoint(services, row, body.port, body.is_public);
+    const endpoint = await requestEndpoint(services, row, body.port, body.is_public);
     return { status: 200, json: { id: endpoint.id, url: endpoint.url, port: body.port, is_public: body.is_public, sandbox_id: row.id } };
   });
 

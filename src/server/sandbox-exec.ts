@@ -1,15 +1,19 @@
 // Reaching into a running deployment: the running sandbox itself (for exec, the shell stream and
 // the port proxy), a command's captured output, and the sandbox's log read by offset.
 import type { ExecResponse, LogsResponse } from "../cloud/schema.js";
-import { isActiveDeployment } from "../cloud/schema.js";
+import { SANDBOX_WORKSPACE, isActiveDeployment } from "../cloud/schema.js";
 import type { SandboxEntry } from "../core/catalog.js";
 import { captureInWorkspaceSandbox } from "../core/workspace-sandbox.js";
 import { lastLines, readFrom } from "../shared/file-tail.js";
 import type { DeploymentServices } from "./context.js";
 import { currentRow, sandboxOf } from "./deployment-status.js";
 import { HttpError } from "./http.js";
+import { tenantLogText, wholeLines } from "./log-view.js";
 import { ownedDeployment } from "./ownership.js";
 import { envVars, type DeploymentRow } from "./store.js";
+
+/** How much of the log one read returns. */
+const LOG_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** A token's deployment and its sandbox, which runs now (409 when it does not). */
 export async function runningSandbox(services: DeploymentServices, tokenId: string, id: string): Promise<{ row: DeploymentRow; entry: SandboxEntry }> {
@@ -24,7 +28,7 @@ export async function execInDeployment(
   tokenId: string,
   id: string,
   command: string,
-  options: { cwd?: string; env?: Record<string, string>; signal: AbortSignal },
+  options: { cwd?: string; env?: Record<string, string>; timeoutSeconds: number; signal: AbortSignal },
 ): Promise<ExecResponse> {
   const { row, entry } = await runningSandbox(services, tokenId, id);
   const result = await captureInWorkspaceSandbox(entry, ["sh", "-c", command], {
@@ -32,18 +36,30 @@ export async function execInDeployment(
     env: { ...envVars(row), ...options.env },
     maxOutputBytes: 16 * 1024 * 1024,
     signal: options.signal,
+    timeoutSeconds: options.timeoutSeconds,
   });
-  return { stdout: result.stdout, stderr: result.stderr, output: result.output, exit_code: result.exitCode };
+  const note = result.timedOut ? `[heyvm: the command was ended after timeout_seconds=${options.timeoutSeconds}]\n` : "";
+  return { stdout: result.stdout, stderr: result.stderr + note, output: result.output + note, exit_code: result.timedOut ? 124 : result.exitCode, timed_out: result.timedOut };
 }
 
-/** The sandbox's log from offset (or its last `lines` lines when reading from the start). */
+/**
+ * The sandbox's log from offset (or its last `lines` lines when reading from the start), as the
+ * tenant may see it (log-view.ts): whole lines only while it runs, so no line is redacted in halves.
+ */
 export function deploymentLogs(services: DeploymentServices, tokenId: string, id: string, offset: number, lines: number): LogsResponse {
   const row = ownedDeployment(services.store, tokenId, id);
   const entry = sandboxOf(services, row);
   const running = isActiveDeployment(row.status);
-  if (!entry) return { text: offset === 0 && row.error_message ? `${row.error_message}\n` : "", offset, running };
-  const chunk = readFrom(entry.dir.logPath, offset, 4 * 1024 * 1024);
+  const hostPaths: Array<[string, string]> = [
+    [services.data.workspacePath(row.id), SANDBOX_WORKSPACE],
+    ...(entry ? [[entry.dir.root, "<sandbox>"] as [string, string]] : []),
+    [services.data.root, "<server>"],
+  ];
+  if (!entry) return { text: offset === 0 && row.error_message ? tenantLogText(`${row.error_message}\n`, hostPaths) : "", offset, running };
+  const chunk = readFrom(entry.dir.logPath, offset, LOG_CHUNK_BYTES);
   if (!chunk) return { text: "", offset, running };
-  const text = offset === 0 && lines > 0 ? lastLines(chunk.text, lines) : chunk.text;
-  return { text, offset: chunk.end, running };
+  const whole = wholeLines(chunk.text, !running && chunk.end - offset < LOG_CHUNK_BYTES);
+  const text = tenantLogText(offset === 0 && lines > 0 ? lastLines(whole, lines) : whole, hostPaths);
+  // the cut-off partial line is read again next time
+  return { text, offset: chunk.end - Buffer.byteLength(chunk.text.slice(whole.length)), running };
 }

@@ -2,7 +2,6 @@
 // over ws, state in SQLite, sandboxes run by heyvm's own backends on this host. One log line per
 // request and one per sandbox state change go to the injected log function.
 import { createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import { detectBackend } from "../backends/registry.js";
@@ -12,9 +11,11 @@ import { DriverCatalog } from "./catalog.js";
 import { ServerData, type ServerConfig } from "./config.js";
 import type { DeploymentServices, LogLine } from "./context.js";
 import { ArchiveRejectedError } from "./extract.js";
-import { HttpError, bearerToken, errorReply, sendReply, type Reply } from "./http.js";
+import { HttpError, bearerToken, drainRequest, errorReply, sendReply, type Reply } from "./http.js";
+import { listenExclusively, type Listening } from "./listen.js";
 import { OperationQueue } from "./operation-queue.js";
 import { proxyToEndpoint } from "./port-proxy.js";
+import { ActiveQuota } from "./quota.js";
 import { buildRoutes } from "./routes.js";
 import { runningSandbox } from "./sandbox-exec.js";
 import { ShellSessions } from "./shell.js";
@@ -22,6 +23,7 @@ import { loadOrCreateSecret } from "./signing.js";
 import { Store } from "./store.js";
 import { reconcileDeployments, startSweeping } from "./sweep.js";
 import { authenticate } from "./tokens.js";
+import { UploadGuard, removeUploadParts } from "./uploads.js";
 
 export interface RunningServer {
   url: string;
@@ -31,6 +33,8 @@ export interface RunningServer {
 }
 
 const SHELL_PATH = /^\/deployed-sandboxes\/([^/]+)\/shell-stream$/;
+/** What is still read (and dropped) of a refused request's body before the connection is cut. */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
 const PROXY_PATH = /^\/p\/(ep-[0-9a-f]+)(\/.*)?$/;
 
 /** Maps an error thrown by a handler to an HTTP answer; unexpected ones are logged with their stack. */
@@ -60,6 +64,8 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
   const store = new Store(data.database);
   const secret = loadOrCreateSecret(data.secretFile);
   let publicUrl = config.publicUrl?.replace(/\/+$/, "") ?? "";
+  /** Where the server listens, once it does (the proxy's loop check needs it). */
+  const bound: { listening?: Listening } = {};
   const shells = new ShellSessions(config.shellGraceMs, log);
   const catalog = new DriverCatalog(config.images, async (name) => {
     const availability = await (await detectBackend(name)).probe();
@@ -71,10 +77,17 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     config,
     catalog,
     log,
-    hooks: { onStopped: (id) => shells.endFor(id), endpointUrl: (id) => `${publicUrl}/p/${id}/` },
+    hooks: {
+      onStopped: (id) => shells.endFor(id),
+      onRevoked: (tokenId) => shells.endForToken(tokenId),
+      endpointUrl: (id) => `${publicUrl}/p/${id}/`,
+      isOwnAddress: (host, port) => bound.listening?.isOwnAddress(host, port) ?? false,
+    },
     queue: new OperationQueue(),
+    quota: new ActiveQuota(store, config.maxActivePerToken),
   };
-  const router = buildRoutes({ ...services, secret, publicUrl: () => publicUrl });
+  const uploads = new UploadGuard();
+  const router = buildRoutes({ ...services, secret, uploads, publicUrl: () => publicUrl });
 
   const tokenOf = (req: IncomingMessage): string => {
     const token = bearerToken(req);
@@ -86,16 +99,19 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
 
   const server = createServer((req, res) => {
     const started = performance.now();
+    // read now: once the client is gone the socket may be detached (req.socket is then null)
+    const remote = req.socket?.remoteAddress ?? "-";
+    req.on("error", () => undefined); // a client that hangs up mid-body is not the server's error
     const url = parseRequestUrl(req.url);
     if (!url) {
       sendReply(res, errorReply(new HttpError(400, "the request path is not a valid URL", "bad_request")));
-      req.resume();
-      log(`${req.socket.remoteAddress ?? "-"} ${req.method} (unparsable path) 400`);
+      drainRequest(req, DRAIN_LIMIT_BYTES);
+      log(`${remote} ${req.method} (unparsable path) 400`);
       return;
     }
     let tokenId = "-";
     res.on("finish", () => {
-      log(`${req.socket.remoteAddress ?? "-"} ${req.method} ${url.pathname} ${res.statusCode} ${Math.round(performance.now() - started)}ms ${tokenId}`);
+      log(`${remote} ${req.method} ${url.pathname} ${res.statusCode} ${Math.round(performance.now() - started)}ms ${tokenId}`);
     });
     const aborter = new AbortController();
     res.on("close", () => {
@@ -117,21 +133,25 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
       .then((reply) => {
         if (!res.headersSent) sendReply(res, reply);
         else if (!("sent" in reply)) res.end();
-        req.resume(); // drain what a refused request still sends
+        drainRequest(req, DRAIN_LIMIT_BYTES); // what a refused request still sends
       })
       .catch(() => res.destroy());
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // node hands the socket over without an error listener: a client's reset would end the server
+    socket.on("error", () => socket.destroy());
+    const remote = req.socket?.remoteAddress ?? "-";
     const url = parseRequestUrl(req.url) ?? new URL("http://server/invalid");
     const started = performance.now();
     const refuse = (error: unknown) => {
       const reply = toReply(error, log);
       const status = "status" in reply ? reply.status : 500;
       const body = "json" in reply ? JSON.stringify(reply.json) : "";
-      socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-      log(`${req.socket.remoteAddress ?? "-"} GET ${url.pathname} (websocket) ${status} ${Math.round(performance.now() - started)}ms`);
+      if (socket.writable) socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      else socket.destroy();
+      log(`${remote} GET ${url.pathname} (websocket) ${status} ${Math.round(performance.now() - started)}ms`);
     };
     const match = SHELL_PATH.exec(url.pathname);
     if (!match) return refuse(new HttpError(404, `no websocket route ${url.pathname}`, "not_found"));
@@ -149,8 +169,9 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     }
     runningSandbox(services, tokenId, deploymentId)
       .then(({ entry }) => {
+        if (socket.destroyed) return; // the client left while the sandbox was looked up
         wss.handleUpgrade(req, socket, head, (ws) => {
-          log(`${req.socket.remoteAddress ?? "-"} GET ${url.pathname} (websocket) 101 ${Math.round(performance.now() - started)}ms ${tokenId}`);
+          log(`${remote} GET ${url.pathname} (websocket) 101 ${Math.round(performance.now() - started)}ms ${tokenId}`);
           shells.serve(ws, { tokenId, deploymentId, command: (options) => workspaceShellCommand(entry, { tty: true, cwd: options.cwd, env: options.env }) });
         });
       })
@@ -158,24 +179,27 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
   });
 
   await reconcileDeployments(services, "server restarted");
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.port, config.host, () => resolve());
+  const parts = removeUploadParts(data); // no upload is under way before the server listens
+  if (parts > 0) log(`removed ${parts} partial upload(s) left by an earlier run`);
+  const listening = await listenExclusively(server, config.host, config.port).catch((error: unknown) => {
+    store.close();
+    throw error;
   });
-  const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  publicUrl ||= `http://${host}:${address.port}`;
-  log(`heyvm cloud server listening on http://${host}:${address.port} (data ${data.root})`);
+  bound.listening = listening;
+  const host = listening.urlHost;
+  publicUrl ||= `http://${host}:${listening.port}`;
+  log(`heyvm cloud server listening on http://${host}:${listening.port} (data ${data.root})`);
 
   const stopSweeping = startSweeping(services);
 
   return {
-    url: `http://${host}:${address.port}`,
-    port: address.port,
+    url: `http://${host}:${listening.port}`,
+    port: listening.port,
     async close() {
       stopSweeping();
       shells.endAll();
       for (const client of wss.clients) client.terminate();
+      await listening.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -48,6 +48,8 @@ export class ShellSessions {
 
   /** Serves one WebSocket: waits for init, then attaches it to a new or an existing session. */
   serve(socket: WebSocket, target: ShellTarget): void {
+    // a bad frame (too large, not UTF-8) is an error event: without a listener it would end the server
+    socket.on("error", () => socket.terminate());
     const initTimer = setTimeout(() => {
       send(socket, { type: "error", code: "no_init", message: "no init message within 10 s" });
       socket.close(1008);
@@ -194,6 +196,11 @@ export class ShellSessions {
   /** Ends every session of a deployment (it stopped or was deleted). */
   endFor(deploymentId: string): void {
     for (const session of [...this.sessions.values()]) if (session.deploymentId === deploymentId) this.end(session, "the sandbox stopped");
+  }
+
+  /** Ends every session of a token (it was revoked). */
+  endForToken(tokenId: string): void {
+    for (const session of [...this.sessions.values()]) if (session.tokenId === tokenId) this.end(session, "its API token was revoked");
   }
 
   endAll(): void {

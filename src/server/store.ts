@@ -1,6 +1,7 @@
 // The server's state in an embedded SQLite database (better-sqlite3): API tokens, archives,
 // deployments and exposed ports. Synchronous and in-process, so there is no database to run.
 import Database from "better-sqlite3";
+import { chmodSync, closeSync, openSync } from "node:fs";
 import { ACTIVE_DEPLOYMENT_STATES, type DeploymentState } from "../cloud/schema.js";
 
 export interface TokenRow {
@@ -99,10 +100,21 @@ export class Store {
   private readonly db: Database.Database;
 
   constructor(path: string) {
+    // tokens' hashes and every tenant's records: the server's user only (SQLite gives -wal and -shm the same mode)
+    closeSync(openSync(path, "a", 0o600));
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      try {
+        chmodSync(file, 0o600);
+      } catch {
+        // -wal and -shm exist only while the database is open somewhere
+      }
+    }
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL"); // operator commands (token create) may run beside the server
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
+    // rows deleted by an earlier version kept the status they had; a deleted deployment runs nothing
+    this.db.exec(`UPDATE deployments SET status = 'stopped' WHERE deleted = 1 AND ${ACTIVE}`);
   }
 
   close(): void {
@@ -124,6 +136,10 @@ export class Store {
   }
   tokens(): TokenRow[] {
     return this.db.prepare<[], TokenRow>("SELECT * FROM tokens ORDER BY created_at").all();
+  }
+  /** Whether the token exists and is not revoked. */
+  isTokenLive(id: string): boolean {
+    return this.db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM tokens WHERE id = ? AND revoked_at IS NULL").get(id)?.n === 1;
   }
   revokeToken(id: string, at: string): boolean {
     return this.db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(at, id).changes > 0;
@@ -167,6 +183,19 @@ export class Store {
     return this.db
       .prepare<[string], DeploymentRow>("SELECT * FROM deployments WHERE deleted = 0 AND freed = 0 AND expires_at IS NOT NULL AND expires_at <= ?")
       .all(nowIso);
+  }
+  /** Active deployments whose token has been revoked (the sweep stops them). */
+  activeDeploymentsOfRevokedTokens(): DeploymentRow[] {
+    return this.db
+      .prepare<[], DeploymentRow>(`SELECT * FROM deployments WHERE deleted = 0 AND ${ACTIVE} AND token_id IN (SELECT id FROM tokens WHERE revoked_at IS NOT NULL) ORDER BY created_at`)
+      .all();
+  }
+  /** Archives still waiting for their upload whose token has been revoked. */
+  pendingArchivesOfRevokedTokens(): ArchiveRow[] {
+    return this.db.prepare<[], ArchiveRow>("SELECT * FROM archives WHERE status = 'pending' AND token_id IN (SELECT id FROM tokens WHERE revoked_at IS NOT NULL)").all();
+  }
+  revokedTokenIds(): string[] {
+    return this.db.prepare<[], { id: string }>("SELECT id FROM tokens WHERE revoked_at IS NOT NULL").all().map((row) => row.id);
   }
   countActive(tokenId: string): number {
     const row = this.db.prepare<[string], { n: number }>(`SELECT COUNT(*) AS n FROM deployments WHERE token_id = ? AND deleted = 0 AND ${ACTIVE}`).get(tokenId);

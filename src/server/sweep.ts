@@ -1,12 +1,14 @@
-// What the server does on its own, at start and then every sweepMs: deployments whose TTL has
-// passed are stopped and freed, rows that say running are checked against what really runs
-// (and recorded as stopped when their sandbox is gone), and abandoned uploads are removed.
+// What the server does on its own, at start and then every sweepMs: what revoked tokens left
+// running is stopped, deployments whose TTL has passed are stopped and freed, rows that say
+// running are checked against what really runs (and recorded as stopped only when their
+// owner's process is gone), and abandoned uploads are removed with their .part files.
 import { rmSync } from "node:fs";
 import type { DeploymentState } from "../cloud/schema.js";
 import { errorMessage } from "../shared/errors.js";
 import type { DeploymentServices } from "./context.js";
 import { settle, transition } from "./deployment-status.js";
-import { freeDeployment } from "./lifecycle.js";
+import { freeDeployment, stopForRevokedToken } from "./lifecycle.js";
+import { removeUploadParts } from "./uploads.js";
 
 /** Stops and frees every deployment whose TTL has passed. */
 export async function expireDeployments(services: DeploymentServices): Promise<void> {
@@ -48,8 +50,27 @@ function dropAbandonedUploads(services: DeploymentServices): void {
   const before = new Date(Date.now() - (services.config.uploadUrlTtlSeconds + 60) * 1000).toISOString();
   for (const archive of services.store.stalePendingArchives(before)) {
     rmSync(services.data.archivePath(archive.id), { force: true });
+    removeUploadParts(services.data, archive.id);
     services.store.deleteArchive(archive.id);
     services.log(`archive ${archive.id}: upload abandoned, removed`);
+  }
+}
+
+/**
+ * What a revoked token leaves behind ends: its shells at once, its sandboxes are stopped, and
+ * the archives it never finished uploading are removed (their URLs are refused already).
+ */
+export async function endRevokedTokens(services: DeploymentServices): Promise<void> {
+  for (const tokenId of services.store.revokedTokenIds()) services.hooks.onRevoked(tokenId);
+  for (const archive of services.store.pendingArchivesOfRevokedTokens()) {
+    rmSync(services.data.archivePath(archive.id), { force: true });
+    removeUploadParts(services.data, archive.id);
+    services.store.deleteArchive(archive.id);
+    services.log(`archive ${archive.id}: its token was revoked, removed`);
+  }
+  for (const row of services.store.activeDeploymentsOfRevokedTokens()) {
+    if (services.queue.busy(row.id)) continue; // the next sweep takes it once the operation under way is done
+    await stopForRevokedToken(services, row.id);
   }
 }
 
@@ -59,7 +80,8 @@ export function startSweeping(services: DeploymentServices): () => void {
   const timer = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    expireDeployments(services)
+    endRevokedTokens(services)
+      .then(() => expireDeployments(services))
       .then(() => reconcileDeployments(services, "stopped on its own"))
       .then(() => dropAbandonedUploads(services))
       .catch((error: unknown) => services.log(`sweep failed: ${errorMessage(error)}`))

@@ -1,8 +1,11 @@
 // The one answer to "is this sandbox running?" (as Lima's store.Inspect() and tart's
 // VMDirectory.state() are for theirs). Status is derived, never trusted from a file: an owner
 // counts only if its pid is alive, it is from this boot and its process start time matches (no
-// pid reuse); the full answer also asks the owner itself over its control socket. Every command,
-// the owner and the server read status through this module and nowhere else.
+// pid reuse); the full answer also asks the owner itself over its control socket. Only a dead
+// pid (or another boot, or another start time) is proof that a sandbox stopped: an owner whose
+// socket does not answer in time (busy, or flooded with clients) reads as its owner.json says.
+// Reading status never writes anything. Every command, the owner and the server read status
+// through this module and nowhere else.
 import { askOwner } from "../shared/owner-protocol.js";
 import { ConflictError } from "../shared/errors.js";
 import { isSameProcess } from "./liveness.js";
@@ -16,8 +19,9 @@ export interface SandboxState {
   /** The owner's record while it lives (its state as the owner last said it). */
   owner: OwnerRecord | undefined;
   /**
-   * The owner's process lives but its socket did not answer: the sandbox reads as stopped, yet
-   * it is not an orphan (stop ends such an owner by force; nothing else may reap it).
+   * The owner's process lives but its socket did not answer in time: the sandbox reads as its
+   * owner.json state (a slow owner is not a dead one), and `owner` is set too. Stop ends such an
+   * owner with signals instead of asking it; nothing may reap it as an orphan.
    */
   silentOwner: OwnerRecord | undefined;
 }
@@ -44,7 +48,10 @@ export function staleOwnerRecord(dir: SandboxDir): OwnerRecord | undefined {
   return owner && !isOwnerProcess(owner) ? owner : undefined;
 }
 
-/** The full answer: the process checks, then the owner's own word over its control socket. */
+/**
+ * The full answer: the process checks, then the owner's own word over its control socket. A
+ * live owner that does not answer within timeoutMs reads as its record says, marked silent.
+ */
 export async function sandboxStatus(dir: SandboxDir, timeoutMs = 1500): Promise<SandboxState> {
   const owner = readOwner(dir);
   if (!owner || !isOwnerProcess(owner)) return STOPPED;
@@ -54,9 +61,10 @@ export async function sandboxStatus(dir: SandboxDir, timeoutMs = 1500): Promise<
       return { status: answer.state, owner: { ...owner, state: answer.state }, silentOwner: undefined };
     }
   } catch {
-    // no answer: handled below
+    // no answer in time: handled below
   }
-  return { ...STOPPED, silentOwner: owner };
+  // alive and from this boot: not stopped, whatever its socket says (or does not)
+  return isOwnerProcess(owner) ? { status: owner.state, owner, silentOwner: owner } : STOPPED;
 }
 
 /** Why the sandbox's last owner ended, shown while it is stopped. */

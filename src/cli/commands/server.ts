@@ -9,6 +9,9 @@ interface ServerFlags {
   dataDir?: string;
   publicUrl?: string;
   maxUploadMb?: string;
+  maxUnpackedMb?: string;
+  maxArchiveEntries?: string;
+  maxActive?: string;
   images?: string;
   sweepMs?: string;
 }
@@ -36,6 +39,9 @@ async function runServer(io: CliIO, flags: ServerFlags): Promise<number> {
   config.port = listen.port;
   if (flags.publicUrl) config.publicUrl = flags.publicUrl;
   if (flags.maxUploadMb) config.maxUploadBytes = Math.round(positive("--max-upload-mb", flags.maxUploadMb) * 1024 * 1024);
+  if (flags.maxUnpackedMb) config.maxExtractedBytes = Math.round(positive("--max-unpacked-mb", flags.maxUnpackedMb) * 1024 * 1024);
+  if (flags.maxArchiveEntries) config.maxArchiveEntries = Math.round(positive("--max-archive-entries", flags.maxArchiveEntries));
+  if (flags.maxActive) config.maxActivePerToken = Math.round(positive("--max-active", flags.maxActive));
   if (flags.sweepMs) config.sweepMs = positive("--sweep-ms", flags.sweepMs);
   if (flags.images) {
     const { loadImageCatalog } = await import("../../server/image-file.js");
@@ -101,6 +107,9 @@ export const serverCommand = defineCommand<ServerFlags>({
     { flags: "--data-dir <dir>", description: "where state, archives and sandboxes live (default $HEYVM_SERVER_DATA or ~/.heyo/server)" },
     { flags: "--public-url <url>", description: "the address clients reach this server at (for upload and port URLs)" },
     { flags: "--max-upload-mb <n>", description: "largest workspace archive accepted (default 2048)" },
+    { flags: "--max-unpacked-mb <n>", description: "largest size an archive may unpack to; more is refused (default 8192)" },
+    { flags: "--max-archive-entries <n>", description: "most entries an archive may hold (default 1000000)" },
+    { flags: "--max-active <n>", description: "active (provisioning or running) sandboxes per token (default 20)" },
     { flags: "--images <file>", description: 'JSON image catalog: {"bubblewrap": {"ubuntu:24.04": null}, …}' },
     { flags: "--sweep-ms <n>", description: "how often TTLs and liveness are checked (default 1000)" },
   ],

@@ -3,7 +3,7 @@
 import { resolveCloudUrl, resolveToken } from "../../cloud/credentials.js";
 import { CloudClient } from "../../cloud/client.js";
 import { shellQuote } from "../../shared/shell-quote.js";
-import { isActiveDeployment, type Deployment } from "../../cloud/schema.js";
+import { EXEC_TIMEOUT_MAX_SECONDS, isActiveDeployment, type Deployment } from "../../cloud/schema.js";
 import type { HeyoHome } from "../../state/home.js";
 import { timedOut, wrapCommand } from "../exec-wrap.js";
 import type { SandboxTarget, UserTerminal } from "./types.js";
@@ -57,6 +57,8 @@ export function cloudTarget(home: HeyoHome, id: string): SandboxTarget {
         command: wrapped.argv.map(shellQuote).join(" "), // the cloud runs it with sh -c
         ...(request.cwd ? { cwd: request.cwd } : {}),
         ...(Object.keys(wrapped.env).length ? { env: wrapped.env } : {}),
+        // the server ends a command after 120 s unless told otherwise; --timeout ends it first itself
+        ...(request.timeoutMs !== undefined ? { timeout_seconds: Math.min(EXEC_TIMEOUT_MAX_SECONDS, Math.ceil(request.timeoutMs / 1000) + 10) } : {}),
       });
       const exitCode = result.exit_code;
       return { exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: timedOut(exitCode, performance.now() - started, request.timeoutMs) };

@@ -1,0 +1,177 @@
+// Benchmark: a fresh `heyvm server` (bubblewrap driver, 127.0.0.1) under load: 200 concurrent
+// execs; the same while a gzip bomb is being refused; 30 concurrent deploys; the execs again with
+// 100 idle shell WebSockets open. Prints requests/s, p50/p99, errors and the server's RSS before
+// and after each phase. Every phase is bounded in count and in time (--phase-seconds).
+// Usage: node dist/bench/server-load.js [--execs 200] [--deploys 30] [--sockets 100] [--phase-seconds 180]
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import WebSocket from "ws";
+import { api, createToken, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "../test/helpers/cloud-server.js";
+import { makeTarGz } from "../test/helpers/cloud-tar.js";
+import { zeroFilesBomb } from "../test/helpers/tar-bomb.js";
+import { row } from "./lib.js";
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const EXECS = arg("execs", 200);
+const DEPLOYS = arg("deploys", 30);
+const SOCKETS = arg("sockets", 100);
+const PHASE_MS = arg("phase-seconds", 180) * 1000;
+
+const ARCHIVE = makeTarGz([{ path: "workspace/", type: "dir" }, { path: "workspace/hello.txt", content: "hello\n" }]);
+
+function rssMb(server: CloudServer): number {
+  const status = readFileSync(`/proc/${server.child.pid ?? 0}/status`, "utf8");
+  return Math.round(Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024);
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+/** Resolves with fn's value, or rejects once the phase's time is up. */
+function bounded<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${PHASE_MS / 1000} s`)), PHASE_MS)));
+  return Promise.race([fn(), limit]).finally(() => clearTimeout(timer));
+}
+
+interface Burst {
+  ms: number[];
+  errors: number;
+  wallMs: number;
+}
+
+/** `count` requests at once; each one's time, how many failed, and the wall time of all. */
+async function burst(count: number, one: () => Promise<boolean>): Promise<Burst> {
+  const ms: number[] = [];
+  let errors = 0;
+  const began = performance.now();
+  await Promise.all(
+    Array.from({ length: count }, async () => {
+      const start = performance.now();
+      const ok = await one().catch(() => false);
+      ms.push(performance.now() - start);
+      if (!ok) errors += 1;
+    }),
+  );
+  return { ms, errors, wallMs: performance.now() - began };
+}
+
+function describeBurst(result: Burst): string {
+  const rate = (result.ms.length / (result.wallMs / 1000)).toFixed(0);
+  return `${rate} req/s  p50 ${(percentile(result.ms, 50) / 1000).toFixed(2)} s, p99 ${(percentile(result.ms, 99) / 1000).toFixed(2)} s, ${result.errors} errors`;
+}
+
+async function deployOne(server: CloudServer, token: string): Promise<string> {
+  const { archiveId, finalize } = await uploadArchive(server, token, ARCHIVE);
+  if (finalize.status !== 200) throw new Error(`finalize: ${finalize.status}`);
+  const created = await api(server, token, "POST", "/sandbox-deploy", { region: "US", image: "ubuntu:24.04", driver: "bubblewrap", archive_id: archiveId });
+  if (created.status !== 202) throw new Error(`deploy: ${created.status} ${JSON.stringify(created.json)}`);
+  const id = String(created.json.id);
+  for (;;) {
+    const view = await api(server, token, "GET", `/deployed-sandboxes/${id}`);
+    if (view.json.status === "running") return id;
+    if (view.json.status !== "provisioning") throw new Error(`${id} is ${String(view.json.status)}: ${String(view.json.error_message)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function execOnce(server: CloudServer, token: string, id: string): Promise<boolean> {
+  return api(server, token, "POST", `/sandbox/${id}/exec`, { command: "echo hi" }).then((r) => r.status === 200 && r.json.stdout === "hi\n");
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), "heyvm-bench-load-"));
+  const server = await startCloudServer({ dataDir: join(root, "srv"), args: ["--max-active", String(DEPLOYS + 5), "--max-upload-mb", "64"] });
+  const deployed: string[] = [];
+  const sockets: WebSocket[] = [];
+  let token = "";
+  try {
+    token = createToken(server.dataDir, "bench");
+    console.log(`server-load: fresh server on ${server.url}, bubblewrap; ${EXECS} execs, ${DEPLOYS} deploys, ${SOCKETS} sockets`);
+    const fresh = rssMb(server);
+    console.log(row("server RSS, fresh", `${fresh} MB`));
+    const target = await deployOne(server, token);
+    deployed.push(target);
+
+    // 1. concurrent execs on a quiet server
+    let before = rssMb(server);
+    const execs = await bounded("the execs", () => burst(EXECS, () => execOnce(server, token, target)));
+    console.log(row(`${EXECS} concurrent execs`, describeBurst(execs), `RSS ${before} → ${rssMb(server)} MB`));
+
+    // 2. the same while gzip bombs (9 files of 1 GiB of zeros each, about 9.4 MB uploaded) are
+    //    uploaded and refused one after another, for as long as the execs take
+    before = rssMb(server);
+    const bomb = zeroFilesBomb(9, 1);
+    const refusals: number[] = [];
+    const statuses = new Set<number>();
+    let attacking = true;
+    const attack = (async () => {
+      while (attacking) {
+        const start = performance.now();
+        const { finalize } = await uploadArchive(server, token, bomb);
+        refusals.push(performance.now() - start);
+        statuses.add(finalize.status);
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the first bomb is on its way
+    const execsUnderBomb = await bounded("the execs during the bombs", () => burst(EXECS, () => execOnce(server, token, target)));
+    const gets = await burst(50, async () => (await api(server, token, "GET", "/deployed-sandboxes")).status === 200);
+    attacking = false;
+    await bounded("the last bomb", () => attack);
+    console.log(row(`${EXECS} concurrent execs, bombs in flight`, describeBurst(execsUnderBomb), `RSS ${before} → ${rssMb(server)} MB`));
+    console.log(row("  50 GETs of the list meanwhile", describeBurst(gets)));
+    console.log(row(`  bombs (${(bomb.length / 1048576).toFixed(1)} MB, 9 GiB unpacked)`, `${refusals.length} × ${[...statuses].join("/")}`, `upload + refusal p50 ${(percentile(refusals, 50) / 1000).toFixed(2)} s, p99 ${(percentile(refusals, 99) / 1000).toFixed(2)} s`));
+
+    // 3. concurrent deploys
+    before = rssMb(server);
+    const times: number[] = [];
+    const deploys = await bounded("the deploys", () =>
+      burst(DEPLOYS, async () => {
+        const start = performance.now();
+        const id = await deployOne(server, token);
+        times.push(performance.now() - start);
+        deployed.push(id);
+        return true;
+      }),
+    );
+    console.log(row(`${DEPLOYS} concurrent deploys (upload → running)`, `p50 ${(percentile(times, 50) / 1000).toFixed(2)} s, p99 ${(percentile(times, 99) / 1000).toFixed(2)} s, ${deploys.errors} errors`, `all in ${(deploys.wallMs / 1000).toFixed(1)} s, RSS ${before} → ${rssMb(server)} MB`));
+
+    // 4. execs with idle shell sockets open
+    before = rssMb(server);
+    const url = `${server.url.replace(/^http/, "ws")}/deployed-sandboxes/${target}/shell-stream`;
+    await bounded("the sockets", () =>
+      Promise.all(
+        Array.from({ length: SOCKETS }, () =>
+          new Promise<void>((resolve, reject) => {
+            const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+            sockets.push(ws);
+            ws.once("open", () => {
+              ws.send(JSON.stringify({ type: "init", cols: 80, rows: 24 }));
+              resolve();
+            });
+            ws.once("error", reject);
+          }),
+        ),
+      ),
+    );
+    const withSockets = await bounded("the execs with sockets open", () => burst(EXECS, () => execOnce(server, token, target)));
+    console.log(row(`${EXECS} concurrent execs, ${SOCKETS} idle sockets`, describeBurst(withSockets), `RSS ${before} → ${rssMb(server)} MB`));
+    for (const ws of sockets) ws.close();
+    console.log(row("server RSS, at the end", `${rssMb(server)} MB`, `fresh ${fresh} MB`));
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    await Promise.all(deployed.map((id) => api(server, token, "DELETE", `/deployed-sandboxes/${id}`).catch(() => undefined)));
+    await server.cleanup();
+    await stopOwners(join(root, "srv", "h"));
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+await main();
