@@ -13,7 +13,8 @@ export interface TarEntry {
 
 const TYPE_FLAGS = { file: "0", hardlink: "1", symlink: "2", fifo: "6", dir: "5" } as const;
 
-function header(entry: TarEntry, size: number): Buffer {
+/** One ustar header block for an entry whose data is `size` bytes (the size is never checked). */
+export function entryHeader(entry: TarEntry, size: number): Buffer {
   const block = Buffer.alloc(512);
   const put = (text: string, offset: number, length: number) => block.write(text, offset, length, "utf8");
   const octal = (value: number, length: number) => value.toString(8).padStart(length - 1, "0");
@@ -38,7 +39,7 @@ export function makeTarGz(entries: TarEntry[]): Buffer {
   const parts: Buffer[] = [];
   for (const entry of entries) {
     const data = Buffer.from(entry.type === undefined || entry.type === "file" ? (entry.content ?? "") : "");
-    parts.push(header(entry, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
+    parts.push(entryHeader(entry, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   parts.push(Buffer.alloc(1024));
   return gzipSync(Buffer.concat(parts));

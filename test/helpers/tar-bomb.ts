@@ -2,6 +2,7 @@
 // bytes: gzip allows members to be concatenated, so one member of 16 MiB of zeros (about 16 KB
 // compressed) repeated makes gigabytes of zeros from megabytes of upload.
 import { gzipSync } from "node:zlib";
+import { entryHeader } from "./cloud-tar.js";
 
 const MEMBER_BYTES = 16 * 1024 * 1024;
 let zeroMember: Buffer | undefined;
@@ -13,24 +14,7 @@ function zeros(): Buffer {
 
 /** One tar header block (ustar) for a file, folder or link, with an explicit size. */
 export function tarHeader(path: string, size: number, type: "0" | "2" | "5" = "0", linkpath = ""): Buffer {
-  const block = Buffer.alloc(512);
-  const put = (text: string, offset: number, length: number) => block.write(text, offset, length, "utf8");
-  const octal = (value: number, length: number) => value.toString(8).padStart(length - 1, "0");
-  put(path, 0, 100);
-  put(octal(type === "5" ? 0o755 : 0o644, 8), 100, 7);
-  put(octal(0, 8), 108, 7);
-  put(octal(0, 8), 116, 7);
-  put(octal(size, 12), 124, 11);
-  put(octal(1_700_000_000, 12), 136, 11);
-  put("        ", 148, 8);
-  put(type, 156, 1);
-  put(linkpath, 157, 100);
-  put("ustar", 257, 6);
-  put("00", 263, 2);
-  let sum = 0;
-  for (const byte of block) sum += byte;
-  put(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8);
-  return block;
+  return entryHeader({ path, type: type === "5" ? "dir" : type === "2" ? "symlink" : "file", linkpath }, size);
 }
 
 /** gzip of `gib` GiB of zeros (no tar structure at all: two zero blocks are an end marker). */
