@@ -1,6 +1,6 @@
 // One pass over a workspace archive, as a stream: read, gunzip (on libuv's pool), parse the tar
 // headers, check every entry against the rules as it comes and, when unpacking, write it at once
-// with plain synchronous file calls. Meant to run in a worker thread (archive-worker.ts), so none
+// with plain synchronous file calls. Meant to run in a worker process (archive-worker.ts), so none
 // of it is on the server's event loop. Nothing but the current header and the names of what was
 // written is kept: file data goes from the decompressor to the disk. Symbolic links are made last,
 // once the whole tree is known and checked, and folders get their own modes and times after that.

@@ -1,28 +1,26 @@
-// The worker thread that runs archive jobs (archive-unpack.ts) off the server's event loop, one
-// at a time: archive-workers.ts posts {id, job} and reads {id, result} back. A worker started
-// for checks lowers its own thread's priority first: checking an archive (or refusing a bomb)
-// is background work that must not take CPU from the requests the server is answering.
-import { readlinkSync } from "node:fs";
+// The child process that runs archive jobs (archive-unpack.ts) away from the server, one at a
+// time: archive-workers.ts sends {id, job} over the IPC channel and reads {id, result} back. A
+// process, not a thread: whatever a hostile archive makes it allocate is given back to the system
+// when it ends, never left in the server's own heap. A process started for checks lowers its own
+// priority first: checking an archive (or refusing a bomb) is background work that must not take
+// CPU from the requests the server is answering.
 import { setPriority } from "node:os";
-import { parentPort, workerData } from "node:worker_threads";
 import { errorMessage } from "../shared/errors.js";
 import { runArchiveJob, type ArchiveJob, type ArchiveJobResult } from "./archive-unpack.js";
 
-/** On Linux a thread has its own nice value: this sets this worker thread's, not the server's. */
-function lowerThisThreadsPriority(nice: number): void {
+const nice = Number(process.env.HEYVM_ARCHIVE_NICE);
+if (Number.isInteger(nice) && nice > 0) {
   try {
-    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
+    setPriority(nice); // this (main) thread; threads started after it inherit its nice value
   } catch {
-    // not Linux, or not allowed: the job runs at the usual priority
+    // not allowed: the job runs at the usual priority
   }
 }
 
-const { nice } = (workerData ?? {}) as { nice?: number };
-if (nice !== undefined) lowerThisThreadsPriority(nice);
-
-parentPort?.on("message", (message: { id: number; job: ArchiveJob }) => {
+process.on("message", (message: { id: number; job: ArchiveJob }) => {
   runArchiveJob(message.job)
     .catch((error: unknown): ArchiveJobResult => ({ ok: false, failure: errorMessage(error) }))
-    .then((result) => parentPort?.postMessage({ id: message.id, result }));
+    .then((result) => process.send?.({ id: message.id, result }));
 });
+// the server's end of the channel closing ends this process
+process.on("disconnect", () => process.exit(0));

@@ -1,10 +1,11 @@
-// A few long-lived worker threads (archive-worker.ts) that run archive jobs off the server's
-// event loop, one job each at a time; jobs beyond them wait their turn. Checks run in workers of
-// their own at a low priority (a bomb being refused yields the CPU to everything else); unpacking
-// for a deploy runs at the usual one. A worker that runs out of its bounded heap ends its job
-// (refused), never the server.
+// A few long-lived worker processes (archive-worker.ts) that run archive jobs away from the
+// server's event loop and heap, one job each at a time; jobs beyond them wait their turn. Checks
+// run in workers of their own at a low priority (a bomb being refused yields the CPU to everything
+// else); unpacking for a deploy runs at the usual one. A worker that runs out of its bounded heap
+// ends its job (refused), never the server, and what it allocated goes back to the system.
+import { fork, type ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
 import type { ArchiveJob, ArchiveJobResult } from "./archive-unpack.js";
 
 /** Archive jobs at once: each takes a core (and a libuv thread for gunzip) while it runs. */
@@ -16,13 +17,13 @@ const WORKER_HEAP_MB = 512;
 /** An idle worker is ended after this long (starting one costs tens of milliseconds). */
 const IDLE_MS = 10_000;
 
-/** The nice value of the threads that check archives (0 is normal, 19 the lowest). */
+/** The nice value of the processes that check archives (0 is normal, 19 the lowest). */
 const CHECK_NICE = 15;
 
 type WorkerKind = ArchiveJob["op"];
 
 interface PooledWorker {
-  worker: Worker;
+  worker: ChildProcess;
   kind: WorkerKind;
   /** It failed or exited: never handed out again. */
   dead: boolean;
@@ -46,8 +47,9 @@ export class ArchiveWorkers {
         this.release(pooled);
         resolve(result);
       };
-      pooled.worker.ref(); // a job under way keeps the process alive; an idle worker does not
-      pooled.worker.postMessage({ id: ++this.nextId, job });
+      pooled.worker.ref(); // a job under way keeps the server alive; an idle worker does not
+      pooled.worker.channel?.ref();
+      pooled.worker.send({ id: ++this.nextId, job });
     });
   }
 
@@ -67,28 +69,32 @@ export class ArchiveWorkers {
 
   private spawn(kind: WorkerKind): PooledWorker {
     this.live += 1;
-    const worker = new Worker(new URL("./archive-worker.js", import.meta.url), {
-      workerData: kind === "check" ? { nice: CHECK_NICE } : {},
-      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+    const worker = fork(fileURLToPath(new URL("./archive-worker.js", import.meta.url)), [], {
+      execArgv: [`--max-old-space-size=${WORKER_HEAP_MB}`],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...(kind === "check" ? { HEYVM_ARCHIVE_NICE: String(CHECK_NICE) } : {}) },
+      stdio: ["ignore", "ignore", "ignore", "ipc"], // V8's own report of a full heap is not for the server's log
+      serialization: "advanced",
     });
     const pooled: PooledWorker = { worker, kind, dead: false, idleTimer: undefined, settle: undefined };
     worker.on("message", (message: { result: ArchiveJobResult }) => pooled.settle?.(message.result));
-    worker.on("error", (error: Error & { code?: string }) => {
+    worker.on("error", (error: Error) => {
       pooled.dead = true;
-      pooled.settle?.(
-        error.code === "ERR_WORKER_OUT_OF_MEMORY"
-          ? { ok: false, rejected: `the archive has more entries than this server can check in ${WORKER_HEAP_MB} MB` }
-          : { ok: false, failure: error.message },
-      );
+      pooled.settle?.({ ok: false, failure: error.message });
     });
-    worker.on("exit", (code) => {
+    worker.on("exit", (code, signal) => {
       pooled.dead = true;
       this.live -= 1;
       const idle = this.idle[pooled.kind];
       const at = idle.indexOf(pooled);
       if (at >= 0) idle.splice(at, 1);
       clearTimeout(pooled.idleTimer);
-      pooled.settle?.({ ok: false, failure: `the archive worker exited with code ${code}` });
+      // V8 ends a process whose heap is full with SIGABRT (or SIGTRAP): the archive asked too much
+      const outOfHeap = signal === "SIGABRT" || signal === "SIGTRAP" || code === 134;
+      pooled.settle?.(
+        outOfHeap
+          ? { ok: false, rejected: `the archive has more entries than this server can check in ${WORKER_HEAP_MB} MB` }
+          : { ok: false, failure: `the archive worker exited (${signal ?? `code ${code}`})` },
+      );
       this.waiting.shift()?.();
     });
     return pooled;
@@ -98,12 +104,13 @@ export class ArchiveWorkers {
   private retire(pooled: PooledWorker): void {
     clearTimeout(pooled.idleTimer);
     pooled.dead = true;
-    void pooled.worker.terminate();
+    pooled.worker.kill("SIGKILL");
   }
 
   private release(pooled: PooledWorker): void {
     if (pooled.dead) return; // its exit makes room for the next job
     pooled.worker.unref();
+    pooled.worker.channel?.unref();
     pooled.idleTimer = setTimeout(() => {
       const idle = this.idle[pooled.kind];
       if (idle.includes(pooled)) idle.splice(idle.indexOf(pooled), 1);
