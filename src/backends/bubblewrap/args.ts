@@ -16,6 +16,8 @@ export interface BwrapLayout {
   homeDir: string;
   passwdFile: string;
   groupFile: string;
+  /** Host files bound read-only at the same path over an image's own (resolv.conf, hosts). */
+  hostFiles?: string[];
 }
 
 const TOP_LEVEL_SYSTEM = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
@@ -67,6 +69,7 @@ export function bwrapArgs(spec: SandboxSpec, layout: BwrapLayout): string[] {
   args.push(
     "--ro-bind", layout.passwdFile, "/etc/passwd",
     "--ro-bind", layout.groupFile, "/etc/group",
+    ...(layout.hostFiles ?? []).flatMap((file) => ["--ro-bind", file, file]),
     "--proc", "/proc",
     "--dev", "/dev",
     "--tmpfs", "/tmp",

@@ -2,7 +2,7 @@
 // with --die-with-parent, so nothing in the sandbox outlives the owner. Shell and exec join the
 // sandbox's namespaces with nsenter (≈7 ms), unprivileged as heyo inside.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { num } from "../../shared/json.js";
@@ -35,6 +35,20 @@ function imageRoot(home: HeyoHome, image: string | null): string | null {
     });
   }
   return root;
+}
+
+/**
+ * An image exported from an engine has empty /etc/resolv.conf and /etc/hosts (the engine fills
+ * them at run time): with network on, the host's are used, as a container runtime would.
+ */
+function resolverFiles(root: string): string[] {
+  return ["/etc/resolv.conf", "/etc/hosts"].filter((file) => {
+    try {
+      return statSync(file).isFile() && lstatSync(join(root, file)).isFile() && statSync(join(root, file)).size === 0;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Every process in the sandbox's pid namespace, found from the host's /proc. */
@@ -122,7 +136,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   );
   writeFileSync(join(etcDir, "passwd"), accounts.passwd);
   writeFileSync(join(etcDir, "group"), accounts.group);
-  const args = bwrapArgs(spec, { imageRoot: root, homeDir: dir.homePath, passwdFile: join(etcDir, "passwd"), groupFile: join(etcDir, "group") });
+  const args = bwrapArgs(spec, { imageRoot: root, homeDir: dir.homePath, passwdFile: join(etcDir, "passwd"), groupFile: join(etcDir, "group"), hostFiles: root && spec.network ? resolverFiles(root) : [] });
   // The command itself says when bwrap has finished setting up (info-fd comes earlier).
   args.push("--info-fd", "3", "--", "/bin/sh", "-c", `echo ${READY_MARK}; exec sleep 2147483647`);
   reporter.info(`starting bwrap ${args.join(" ")}`);

@@ -4,13 +4,18 @@
 // forward ports and its passt backend is broken in 9.0, so QEMU's user networking with an SSH
 // forward to 127.0.0.1 is passed through <qemu:commandline>.
 
+import { DEFAULT_VM_CMDLINE } from "../../images/vm/boot.js";
+
 export interface DomainOptions {
   name: string;
   kvm: boolean;
   memoryMiB: number;
   vcpus: number;
   kernel: string;
-  initrd: string;
+  /** null: the kernel boots without one (a kernel with its drivers built in). */
+  initrd: string | null;
+  /** The kernel command line; the default image's when not given. */
+  cmdline?: string;
   disk: string;
   serialLog: string;
   sshPort: number;
@@ -48,8 +53,7 @@ export function domainXml(options: DomainOptions): string {
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>${e(options.kernel)}</kernel>
-    <initrd>${e(options.initrd)}</initrd>
-    <cmdline>console=ttyS0 root=/dev/vda rootflags=rw quiet panic=-1</cmdline>
+${options.initrd === null ? "" : `    <initrd>${e(options.initrd)}</initrd>\n`}    <cmdline>${e(options.cmdline ?? DEFAULT_VM_CMDLINE)}</cmdline>
   </os>
   <sysinfo type='fwcfg'>
 ${fwcfg}

@@ -7,7 +7,7 @@ import { formatBytes } from "../render.js";
 import { checkDeployFlags, type DeployFlags } from "./deploy-options.js";
 
 async function refusePublishImage(): Promise<never> {
-  const { dockerEndpoint, dockerReachable } = await import("../../core/docker.js");
+  const { dockerEndpoint, dockerReachable } = await import("../../images/custom/docker.js");
   const endpoint = dockerEndpoint();
   const where = "path" in endpoint ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
   if (!(await dockerReachable())) {
