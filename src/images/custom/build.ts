@@ -159,12 +159,20 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
   const out = join(work, "image");
   mkdirSync(out);
   const started = Date.now();
+  const phases: Record<string, number> = {};
+  let phaseStart = performance.now();
+  /** Records how long the step that just ended took (kept in image.json as buildPhasesMs). */
+  const phase = (name: string) => {
+    phases[name] = Math.round(performance.now() - phaseStart);
+    phaseStart = performance.now();
+  };
   const finalImages: string[] = [];
   const docker = (line: string) => reporter.info(`  │ ${line}`);
   try {
     reporter.progress(`docker build ${request.dockerfile} (context ${context}, ${platform})`);
     const tag = engineTag(request.backend, request.name);
     const userImage = await dockerBuild({ dockerfile: request.dockerfile, context, platform, tag, noCache: request.noCache, onLine: docker }, join(work, "user.iid"));
+    phase("dockerBuild");
     const built = await imagePlatform(userImage);
     if (built !== platform) throw new UserError(`the Dockerfile built a ${built} image, not ${platform}`, { hint: "its base image has no variant for that platform here; pick another base image or --platform" });
     const dockerfileSha256 = await sha256Text(readFileSync(request.dockerfile));
@@ -183,10 +191,12 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
       }
       files.rootfs = format.files.rootfs;
       checksums.rootfs = exported.contentSha256;
+      phase("export");
     } else {
       // the kernel rule needs to know whether to stage heyvm's kernel: look at /boot first
       reporter.progress("looking for a kernel in the image (/boot)");
       const kit = hasKernelByRule(await bootEntries(userImage)) ? null : await ensureKernelKit(home, reporter);
+      phase("kernelProbe");
       reporter.progress(`adding heyvm's guest contract (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo, sshd${kit ? ", heyvm's default kernel" : ""})`);
       const contractContext = join(work, "contract");
       mkdirSync(contractContext);
@@ -212,19 +222,23 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         throw error;
       }
       finalImages.push(finalImage);
+      phase("guestContract");
       if (!report) throw new OperationFailedError("the guest contract step did not say which kernel the image has");
       reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
       exported = await exportImageTo(finalImage, tree, runner, true);
+      phase("export");
       kernel = await placeKernel(format, report, tree, kit, out);
       size = chooseSize(exported.contentBytes, request.sizeMb);
       reporter.progress(`packing the root filesystem: ext4, ${size.rule}`);
       await makeExt4(tree, join(out, format.files.rootfs), size, "heyvm-root", runner);
+      phase("mke2fs");
       for (const role of ["kernel", "initrd", "rootfs"] as const) {
         const file = format.files[role];
         if (!file) continue;
         files[role] = file;
         checksums[role] = await sha256File(join(out, file));
       }
+      phase("checksums");
     }
     let sizeBytes = 0;
     for (const file of Object.values(files)) sizeBytes += format.vm ? statSync(join(out, file)).blocks * 512 : exported.contentBytes;
@@ -252,6 +266,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
           ? { boot: { cmdline: format.cmdline ?? "", init: CUSTOM_INIT, rootfsFormat: "raw", filesystem: "ext4", bootedBy: format.bootedBy, guestContract: `${CUSTOM_INIT} (PID 1, then busybox init); heyvm's tools in ${HEYVM_GUEST_DIR}; settings from fw_cfg opt/heyvm/{env,authorized_keys,ssh_host_ed25519_key,gitconfig} or a tar of those files on /dev/vdb; /workspace over virtiofs/9p (tag workspace) or a drive labelled heyvm-workspace; prints HEYVM_READY on the console` } }
           : { boot: { rootfsFormat: "dir", bootedBy: format.bootedBy } }),
         buildSeconds: Math.round((Date.now() - started) / 1000),
+        buildPhasesMs: phases,
       },
     };
     writeJsonFile(join(out, IMAGE_MANIFEST), manifest);
