@@ -54,6 +54,7 @@ async function main(): Promise<void> {
   const dockerfile = join(context, "Dockerfile");
   writeFileSync(dockerfile, `FROM ${BASE}\nRUN apt-get update && apt-get install -y --no-install-recommends hello openssh-server git && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_*\nCOPY greeting.txt /opt/\n`);
   const work = join(HOME, "by-hand");
+  const imagesBefore = new Set(sh("docker images -a -q --no-trunc").split("\n").filter(Boolean));
   console.log(`heyvm custom image benchmark (${ROUNDS} warm rounds, ${COLD_ROUNDS} cold; medians)\n`);
 
   // the first heyvm build fills the engine's cache and heyvm's kernel kit; not counted
@@ -113,7 +114,10 @@ async function main(): Promise<void> {
   }
 
   rmSync(work, { recursive: true, force: true });
-  spawnSync("docker", ["rmi", BY_HAND_TAG], { stdio: "ignore" });
+  // the engine images this run made: the by-hand tag, heyvm's cache tags, the layers they leave
+  spawnSync("docker", ["rmi", BY_HAND_TAG, "localhost/heyvm/bench:firecracker", "localhost/heyvm/bench:libvirt"], { stdio: "ignore" });
+  const made = sh("docker images -a -q --no-trunc").split("\n").filter((id) => id && !imagesBefore.has(id));
+  if (made.length > 0) spawnSync("docker", ["rmi", "-f", ...made], { stdio: "ignore" });
 }
 
 main().catch((error: unknown) => {

@@ -211,6 +211,17 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
     assert.equal(image.checksums.initrd, sha256(initramfs), "the image's initramfs-lts is the format's initrd");
     assert.equal(image.details.rootfsSizeMiB, 900, "--size-mb is the root filesystem's size");
 
+    // a Debian-style kernel (vmlinuz-<version> with its initrd.img-<version>) counts too
+    writeFileSync(join(context, "Dockerfile.debian"), "FROM localhost/heyvm/fc:firecracker\nCOPY vmlinuz-lts /boot/vmlinuz-6.1.0-test\nCOPY initramfs-lts /boot/initrd.img-6.1.0-test\n");
+    const debian = await heyvm(["images", "build", "--backend-type", "libvirt", "--file", join(context, "Dockerfile.debian"), "--name", "debian-kernel"]);
+    assert.equal(debian.code, 0, debian.stderr);
+    const debianImage = manifest("libvirt", "debian-kernel");
+    assert.equal(debianImage.details.kernelOrigin, "image");
+    assert.equal(debianImage.details.kernelInImage, "/boot/vmlinuz-6.1.0-test");
+    assert.equal(debianImage.files.kernel, "vmlinuz", "libvirt boots the image's own kernel as shipped");
+    assert.equal(debianImage.checksums.kernel, sha256(readFileSync(join(context, "vmlinuz-lts"))));
+    assert.equal(debianImage.checksums.initrd, sha256(initramfs));
+
     const vm = await bootMicroVm(join(t.home, "images", "firecracker", "own-kernel"), join(t.root, "microvm-own"), kvmStatus().usable);
     vms.push(vm);
     await waitFor(() => /HEYVM_READY|HEYVM_FAILED|Kernel panic/.test(vm.serial()), 400_000, "HEYVM_READY on the microvm console");

@@ -1,28 +1,32 @@
 // `heyvm images build --file <Dockerfile>`: the Dockerfile built by the engine (its output
-// streamed as progress), then for VM formats a final step that adds heyvm's guest contract (and
-// an SSH server, and heyvm's default kernel when the image has none), the result exported
-// without ever being run, unpacked and packed as the backend's format (formats.ts). Everything
-// happens in a temporary folder beside the target that is renamed into place at the end, so a
-// failed or interrupted build leaves the previous image of that name as it was; the export's
-// container and the final step's image are removed whatever happens.
+// streamed as progress) and exported without ever being run. For VM formats heyvm's guest
+// contract (and heyvm's default kernel when the image has none) is then added by one script:
+// over the unpacked image in a bubblewrap sandbox where heyvm runs as root, or as a final engine
+// build step (exported again) where it does not, or where the image needs an SSH server from its
+// package manager. The tree is packed as the backend's format (formats.ts). Everything happens in
+// a temporary folder beside the target that is renamed into place at the end, so a failed or
+// interrupted build leaves the previous image of that name as it was; the export's container and
+// the final step's image are removed whatever happens.
 import { createHash } from "node:crypto";
+import { spawn } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import type { BackendName } from "../../shared/backend-name.js";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { writeJsonFile } from "../../shared/json.js";
 import type { Reporter } from "../../shared/reporter.js";
-import { findSystemExecutable } from "../../shared/run.js";
+import { findSystemExecutable, run } from "../../shared/run.js";
 import type { HeyoHome } from "../../state/home.js";
 import { withLock } from "../../state/lock.js";
 import { IMAGE_MANIFEST, imageDir, replaceImageDir, type ImageManifest } from "../store.js";
 import { extractVmlinux, sha256File } from "../vm/build.js";
 import { ensureKernelKit, type KernelKit } from "../vm/kernel-kit.js";
 import { markVerified } from "../vm/verify.js";
-import { bootEntries, dockerBuild, hostPlatform, imagePlatform, removeImages, requireEngine } from "./docker.js";
+import { dockerBuild, hostPlatform, imagePlatform, removeImages, requireEngine } from "./docker.js";
 import { IMAGE_FORMATS, type ImageFormat } from "./formats.js";
-import { CUSTOM_INIT, HEYVM_GUEST_DIR, STAGED_FILES, contractDockerfile, parseKernelReport, parseSetupFailure, type KernelReport } from "./guest-contract.js";
-import { RootRunner, chooseSize, exportImageTo, makeExt4, removeTree, type SizeChoice } from "./rootfs.js";
+import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGED_FILES, STAGING_DIR, contractDockerfile, parseKernelReport, parseSetupFailure, type KernelReport } from "./guest-contract.js";
+import { RootRunner, chooseSize, exportImageTo, makeExt4, removeTree, type ExportedTree, type SizeChoice } from "./rootfs.js";
 
 export interface CustomImageRequest {
   backend: BackendName;
@@ -83,26 +87,93 @@ async function sha256Text(text: string | Buffer): Promise<string> {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** Whether the image's /boot (names as listed by bootEntries) has a kernel by the kernel rule. */
-export function hasKernelByRule(names: readonly string[]): boolean {
-  const boot = new Set(names.map((name) => name.replace(/^\.?\/?boot\//, "").replace(/\/$/, "")));
-  if (boot.has("vmlinuz-lts")) return true;
-  return [...boot].some((name) => name.startsWith("vmlinuz-") && boot.has(`initrd.img-${name.slice("vmlinuz-".length)}`));
+/** heyvm's staged files, busybox and (when there is one) the kernel kit, into dir. */
+function stageFiles(dir: string, kit: KernelKit | null): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, content] of Object.entries(STAGED_FILES)) writeFileSync(join(dir, name), content, { mode: 0o755 });
+  copyFileSync(findSystemExecutable("busybox") ?? "/bin/busybox", join(dir, "busybox"));
+  if (kit) {
+    mkdirSync(join(dir, "kernel"));
+    copyFileSync(kit.vmlinuz, join(dir, "kernel", "vmlinuz"));
+    copyFileSync(kit.initrd, join(dir, "kernel", "initrd"));
+    cpSync(kit.modulesRoot, join(dir, "kernel", "modules"), { recursive: true });
+  }
 }
 
-/** The final step's build context: heyvm's staged files, busybox and (when needed) the kernel kit. */
-function stageContract(context: string, baseImage: string, kit: KernelKit | null): void {
-  const staging = join(context, "heyvm");
-  mkdirSync(staging, { recursive: true });
-  for (const [name, content] of Object.entries(STAGED_FILES)) writeFileSync(join(staging, name), content, { mode: 0o755 });
-  copyFileSync(findSystemExecutable("busybox") ?? "/bin/busybox", join(staging, "busybox"));
-  if (kit) {
-    mkdirSync(join(staging, "kernel"));
-    copyFileSync(kit.vmlinuz, join(staging, "kernel", "vmlinuz"));
-    copyFileSync(kit.initrd, join(staging, "kernel", "initrd"));
-    cpSync(kit.modulesRoot, join(staging, "kernel", "modules"), { recursive: true });
+async function treeBytes(dir: string): Promise<number> {
+  const result = await run("du", ["-sb", dir], { allowFailure: true });
+  return Number(result.stdout.split(/\s/)[0]) || 0;
+}
+
+/** heyvm's kernel kit (made once, then cached) if this host can make it; else why not, for later. */
+async function kernelKitIfPossible(home: HeyoHome, reporter: Reporter): Promise<{ kit: KernelKit | null; problem?: unknown }> {
+  try {
+    return { kit: await ensureKernelKit(home, reporter) };
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return { kit: null, problem: error }; // an image with a kernel of its own does not need it
   }
-  writeFileSync(join(context, "Dockerfile"), contractDockerfile(baseImage));
+}
+
+/**
+ * The guest contract can be added over the unpacked image itself (no second engine step and
+ * export) where heyvm runs as root, in a bubblewrap sandbox whose root is that tree: owners come
+ * out right and nothing the image holds (absolute links…) can reach the host.
+ */
+function canSetUpInTree(): boolean {
+  return !RootRunner.needsFakeroot() && findSystemExecutable("bwrap") !== undefined;
+}
+
+/** Runs the setup script over tree; its kernel report, or undefined when packages must be installed first. */
+async function setUpInTree(tree: string, onLine: (line: string) => void): Promise<KernelReport | undefined> {
+  let report: KernelReport | undefined;
+  let failure: string | undefined;
+  let needsPackages = false;
+  const last: string[] = [];
+  const child = spawn("bwrap", [
+    "--bind", tree, "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run",
+    "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--clearenv", "--setenv", "PATH", "/usr/sbin:/usr/bin:/sbin:/bin", "--setenv", "HEYVM_IN_TREE", "1", "--chdir", "/",
+    `${STAGING_DIR}/busybox`, "sh", `${STAGING_DIR}/setup.sh`,
+  ], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines = (stream: NodeJS.ReadableStream | null) => {
+    let rest = "";
+    stream?.setEncoding("utf8");
+    stream?.on("data", (chunk: string) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const line of parts) {
+        report = parseKernelReport(line) ?? report;
+        failure = parseSetupFailure(line) ?? failure;
+        needsPackages ||= line.trim() === NEEDS_PACKAGES;
+        last.push(line);
+        if (last.length > 15) last.shift();
+        if (!needsPackages) onLine(line);
+      }
+    });
+  };
+  lines(child.stdout);
+  lines(child.stderr);
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (exit) => resolve(exit ?? 1));
+  });
+  if (needsPackages) return undefined;
+  if (failure) throw contractRefused(failure);
+  if (code !== 0) throw new OperationFailedError(`adding heyvm's guest contract failed (exit code ${code}):\n${last.map((l) => `  ${l}`).join("\n")}`);
+  return report;
+}
+
+function contractRefused(reason: string): UserError {
+  return new UserError(`the image cannot get heyvm's guest contract: ${reason}`, { hint: "add an SSH server to the Dockerfile (Debian/Ubuntu: RUN apt-get install -y openssh-server; Alpine: RUN apk add openssh-server; Fedora: RUN dnf install -y openssh-server)", exitCode: 6 });
+}
+
+/** sha256 of the format's kernel and initrd (known already for heyvm's own kernel). */
+async function hashFiles(out: string, format: ImageFormat, kit: KernelKit | null): Promise<Partial<Record<"kernel" | "initrd", string>>> {
+  const sums: Partial<Record<"kernel" | "initrd", string>> = {};
+  const { kernel, initrd } = format.files;
+  if (kernel) sums.kernel = kit ? (kernel === "vmlinux" || format.kernel !== "as-shipped" ? kit.checksums.vmlinux : kit.checksums.vmlinuz) : await sha256File(join(out, kernel));
+  if (initrd) sums.initrd = kit ? kit.checksums.initrd : await sha256File(join(out, initrd));
+  return sums;
 }
 
 interface KernelFiles {
@@ -130,6 +201,7 @@ async function placeKernel(format: ImageFormat, report: KernelReport, tree: stri
       throw new UserError(`the image's kernel ${report.kernel} could not be uncompressed for ${format.name} (heyvm reads xz-compressed kernels)`, { hint: "remove the kernel from the image to get heyvm's default kernel, or install an xz-compressed one" });
     }
   } else {
+    if (format.kernel === "uncompressed-if-injected") files.kernel = "vmlinuz"; // the image's kernel, as shipped
     copyFileSync(kernel, join(out, files.kernel));
   }
   if (files.initrd) {
@@ -142,11 +214,11 @@ async function placeKernel(format: ImageFormat, report: KernelReport, tree: stri
 /** Builds a custom image into images/<backend>/<name>/ (see the file comment). */
 export async function buildCustomImage(home: HeyoHome, request: CustomImageRequest, reporter: Reporter): Promise<CustomImageResult> {
   checkImageName(request.name);
+  await requireEngine(`building an image from ${request.dockerfile}`);
   const format: ImageFormat = { ...IMAGE_FORMATS[request.backend], files: { ...IMAGE_FORMATS[request.backend].files } };
   if (!existsSync(request.dockerfile) || !statSync(request.dockerfile).isFile()) throw new UserError(`there is no Dockerfile at ${request.dockerfile}`, { hint: "give --file the path of a Dockerfile", exitCode: 3 });
   const context = request.context ?? dirname(request.dockerfile);
   if (!existsSync(context) || !statSync(context).isDirectory()) throw new UserError(`the build context ${context} is not a folder`, { hint: "give --context a folder (the Dockerfile's folder by default)", exitCode: 3 });
-  await requireEngine(`building an image from ${request.dockerfile}`);
   checkTools(format);
   const platform = request.platform ?? hostPlatform();
   if (format.vm && platform !== hostPlatform()) {
@@ -166,7 +238,8 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     phases[name] = Math.round(performance.now() - phaseStart);
     phaseStart = performance.now();
   };
-  const finalImages: string[] = [];
+  /** Work that overlaps later steps (removing the export's container, the final step's image). */
+  const cleanups: Array<Promise<unknown>> = [];
   const docker = (line: string) => reporter.info(`  │ ${line}`);
   try {
     reporter.progress(`docker build ${request.dockerfile} (context ${context}, ${platform})`);
@@ -178,7 +251,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     const dockerfileSha256 = await sha256Text(readFileSync(request.dockerfile));
     const runner = new RootRunner(join(work, "fakeroot.state"));
     const tree = join(work, "tree");
-    let exported;
+    let exported: ExportedTree | undefined;
     let size: SizeChoice | null = null;
     let kernel: KernelFiles | null = null;
     const files: Record<string, string> = {};
@@ -186,6 +259,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     if (!format.vm) {
       reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
       exported = await exportImageTo(userImage, join(out, format.files.rootfs), runner, !RootRunner.needsFakeroot());
+      cleanups.push(exported.containerRemoved);
       if (!existsSync(join(out, format.files.rootfs, "bin", "sh")) && !existsSync(join(out, format.files.rootfs, "usr", "bin", "sh"))) {
         throw new UserError("the image has no /bin/sh, which a bubblewrap sandbox runs", { hint: "build FROM a base image with a shell (Debian, Alpine…)" });
       }
@@ -193,53 +267,74 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
       checksums.rootfs = exported.contentSha256;
       phase("export");
     } else {
-      // the kernel rule needs to know whether to stage heyvm's kernel: look at /boot first
-      reporter.progress("looking for a kernel in the image (/boot)");
-      const kit = hasKernelByRule(await bootEntries(userImage)) ? null : await ensureKernelKit(home, reporter);
-      phase("kernelProbe");
-      reporter.progress(`adding heyvm's guest contract (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo, sshd${kit ? ", heyvm's default kernel" : ""})`);
-      const contractContext = join(work, "contract");
-      mkdirSync(contractContext);
-      stageContract(contractContext, userImage, kit);
+      const { kit, problem: kitProblem } = await kernelKitIfPossible(home, reporter);
+      phase("kernelKit");
       let report: KernelReport | undefined;
-      let setupFailure: string | undefined;
-      let finalImage: string;
-      try {
-        finalImage = await dockerBuild({
-          dockerfile: join(contractContext, "Dockerfile"),
-          context: contractContext,
-          platform,
-          onLine: (line) => {
-            report = parseKernelReport(line) ?? report;
-            setupFailure = parseSetupFailure(line) ?? setupFailure;
-            docker(line);
-          },
-        }, join(work, "final.iid"));
-      } catch (error) {
-        if (setupFailure) {
-          throw new UserError(`the image cannot get heyvm's guest contract: ${setupFailure}`, { hint: "add an SSH server to the Dockerfile (Debian/Ubuntu: RUN apt-get install -y openssh-server; Alpine: RUN apk add openssh-server; Fedora: RUN dnf install -y openssh-server)", exitCode: 6 });
+      let injectedBytes = 0;
+      if (canSetUpInTree()) {
+        reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
+        exported = await exportImageTo(userImage, tree, runner, true);
+        cleanups.push(exported.containerRemoved);
+        phase("export");
+        reporter.progress(`adding heyvm's guest contract over the unpacked image (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo${kit ? ", heyvm's default kernel if it has none" : ""})`);
+        const staging = join(tree, STAGING_DIR.slice(1));
+        stageFiles(staging, kit);
+        injectedBytes = await treeBytes(staging);
+        report = await setUpInTree(tree, docker);
+        if (!report) {
+          reporter.info("the image has no SSH server: adding one with its package manager in an engine build step");
+          removeTree(tree);
+          exported = undefined;
         }
-        throw error;
+        phase("guestContract");
       }
-      finalImages.push(finalImage);
-      phase("guestContract");
-      if (!report) throw new OperationFailedError("the guest contract step did not say which kernel the image has");
-      reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
-      exported = await exportImageTo(finalImage, tree, runner, true);
-      phase("export");
+      if (!report) {
+        reporter.progress(`adding heyvm's guest contract in a final build step (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo, sshd${kit ? ", heyvm's default kernel if it has none" : ""})`);
+        const contractContext = join(work, "contract");
+        mkdirSync(contractContext);
+        stageFiles(join(contractContext, "heyvm"), kit);
+        writeFileSync(join(contractContext, "Dockerfile"), contractDockerfile(userImage));
+        let setupFailure: string | undefined;
+        let finalImage: string;
+        try {
+          finalImage = await dockerBuild({
+            dockerfile: join(contractContext, "Dockerfile"),
+            context: contractContext,
+            platform,
+            onLine: (line) => {
+              report = parseKernelReport(line) ?? report;
+              setupFailure = parseSetupFailure(line) ?? setupFailure;
+              docker(line);
+            },
+          }, join(work, "final.iid"));
+        } catch (error) {
+          if (setupFailure) throw contractRefused(setupFailure);
+          throw error;
+        }
+        phase("guestContract");
+        reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
+        exported = await exportImageTo(finalImage, tree, runner, true);
+        cleanups.push(exported.containerRemoved, removeImages([finalImage])); // both overlap the packing
+        phase("export");
+      }
+      if (!report || !exported) throw new OperationFailedError("the guest contract step did not say which kernel the image has");
+      if (report.origin === "none") throw kitProblem ?? new OperationFailedError("the image has no kernel and heyvm's default kernel was not injected");
       kernel = await placeKernel(format, report, tree, kit, out);
-      size = chooseSize(exported.contentBytes, request.sizeMb);
+      const early = hashFiles(out, format, kernel.origin === "injected" ? kit : null);
+      size = chooseSize(exported.contentBytes + injectedBytes, request.sizeMb);
       reporter.progress(`packing the root filesystem: ext4, ${size.rule}`);
       await makeExt4(tree, join(out, format.files.rootfs), size, "heyvm-root", runner);
       phase("mke2fs");
+      const [rootfsSum, sums] = await Promise.all([sha256File(join(out, format.files.rootfs)), early, rm(tree, { recursive: true, force: true }).catch(() => undefined)]);
       for (const role of ["kernel", "initrd", "rootfs"] as const) {
         const file = format.files[role];
         if (!file) continue;
         files[role] = file;
-        checksums[role] = await sha256File(join(out, file));
+        checksums[role] = role === "rootfs" ? rootfsSum : (sums[role] ?? "");
       }
       phase("checksums");
     }
+    if (!exported) throw new OperationFailedError("nothing was exported");
     let sizeBytes = 0;
     for (const file of Object.values(files)) sizeBytes += format.vm ? statSync(join(out, file)).blocks * 512 : exported.contentBytes;
     const manifest: ImageManifest = {
@@ -276,7 +371,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     reporter.info(`image ${request.backend}/${request.name} ready in ${((Date.now() - started) / 1000).toFixed(1)} s${kernel ? ` (kernel: ${kernel.origin === "image" ? `the image's own ${kernel.pathInImage}` : "heyvm's default, injected at /boot/vmlinuz-lts"})` : ""}`);
     return { dir: target, manifest, size };
   } finally {
-    await removeImages(finalImages);
+    await Promise.allSettled(cleanups);
     removeTree(work);
   }
 }

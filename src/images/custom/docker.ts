@@ -149,20 +149,3 @@ export async function imagePlatform(image: string): Promise<string> {
 export function hostPlatform(): string {
   return `linux/${process.arch === "x64" ? "amd64" : process.arch}`;
 }
-
-/** The names under an image's /boot (empty when it has none), read with `docker cp` from a container never run. */
-export async function bootEntries(image: string): Promise<string[]> {
-  const container = await createContainer(image);
-  try {
-    const copy = spawn("docker", ["cp", `${container}:/boot`, "-"], { stdio: ["ignore", "pipe", "ignore"] });
-    const list = spawn("tar", ["-t", "-f", "-"], { stdio: ["pipe", "pipe", "ignore"] });
-    copy.stdout.pipe(list.stdin);
-    list.stdin.on("error", () => undefined);
-    let names = "";
-    list.stdout.setEncoding("utf8").on("data", (chunk: string) => (names += chunk));
-    const [copied] = await Promise.all([exitOf(copy), exitOf(list)]);
-    return copied === 0 ? names.split("\n").filter(Boolean) : [];
-  } finally {
-    await removeContainer(container);
-  }
-}

@@ -141,8 +141,9 @@ const HALT = `grep -q 'reboot=k' /proc/cmdline && exec $bb reboot -f
 exec $bb poweroff -f`;
 
 /**
- * The build step's script: runs inside the image (as root, with the host's network) from the
- * staging folder. It adds an SSH server with the image's package manager if there is none, the
+ * The build step's script: runs inside the image as root from the staging folder, either over the
+ * unpacked image in a bubblewrap sandbox (HEYVM_IN_TREE set: no network, no engine step) or as an
+ * engine build step with the host's network when packages must be installed. It adds an SSH server with the image's package manager if there is none, the
  * user heyo, heyvm's files, and heyvm's default kernel when the image has none (kernel rule:
  * /boot/vmlinuz-lts [+ /boot/initramfs-lts], else Debian's /boot/vmlinuz-* + /boot/initrd.img-*).
  * It prints `HEYVM_KERNEL origin=… kernel=… initrd=…` for heyvm to read, and removes the staging.
@@ -158,6 +159,8 @@ fail() { echo "HEYVM_SETUP_FAILED $*"; exit 3; }
 # ---- an SSH server, with the image's own package manager if it has none
 have_sshd() { for p in /usr/sbin/sshd /usr/bin/sshd /sbin/sshd /usr/local/sbin/sshd; do [ -x "$p" ] && return 0; done; return 1; }
 if ! have_sshd; then
+  # run over the unpacked image (no network): the engine step that can install packages does it
+  if [ -n "\${HEYVM_IN_TREE:-}" ]; then echo "HEYVM_NEEDS_PACKAGES"; rm -rf $S; exit 4; fi
   echo "heyvm: the image has no SSH server; adding one with its package manager"
   if command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
@@ -256,6 +259,9 @@ export interface KernelReport {
   kernel?: string;
   initrd?: string;
 }
+
+/** The line the script prints over an unpacked image that needs packages (then the engine step runs). */
+export const NEEDS_PACKAGES = "HEYVM_NEEDS_PACKAGES";
 
 /** Reads the HEYVM_KERNEL line the step printed. */
 export function parseKernelReport(line: string): KernelReport | undefined {

@@ -47,6 +47,8 @@ export interface ExportedTree {
   contentBytes: number;
   /** sha256 of the exported archive. */
   contentSha256: string;
+  /** Settles once the export's container is removed (which overlaps the next steps). */
+  containerRemoved: Promise<void>;
 }
 
 /**
@@ -87,9 +89,10 @@ export async function exportImageTo(image: string, tree: string, runner: RootRun
     const [exportCode, tarCode] = await Promise.all([exportDone, tarDone]);
     if (exportCode !== 0) throw new OperationFailedError(`docker export failed: ${exportErr.trim().split("\n").slice(-3).join(" ")}`);
     if (tarCode !== 0) throw new OperationFailedError(`unpacking the exported image failed: ${tarErr.trim().split("\n").slice(-3).join(" ")}`);
-    return { contentBytes, contentSha256: hash.digest("hex") };
-  } finally {
+    return { contentBytes, contentSha256: hash.digest("hex"), containerRemoved: removeContainer(container) };
+  } catch (error) {
     await removeContainer(container);
+    throw error;
   }
 }
 

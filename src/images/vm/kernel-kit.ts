@@ -3,7 +3,7 @@
 // root=, rootfstype=, init= and module parameters on the command line (virtio_mmio.device=…,
 // what Firecracker and QEMU's microvm pass), and the modules that initrd loads, laid out as
 // /lib/modules/<version> for the image. Made once per kernel package and kept in the image cache.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { OperationFailedError, UnavailableError } from "../../shared/errors.js";
 import { readJsonFile, str, writeJsonFile } from "../../shared/json.js";
@@ -102,7 +102,7 @@ async function moduleTree(work: string, version: string, root: string): Promise<
   await tool("busybox", ["depmod", "-b", root, version]);
 }
 
-/** The kernel kit for the current Debian kernel, made (once, under a lock) if the cache lacks it. */
+/** heyvm's kernel kit: the one in the cache, else one made (under a lock) from apt's current Debian kernel. */
 export async function ensureKernelKit(home: HeyoHome, reporter: Reporter): Promise<KernelKit> {
   const missing = TOOLS.filter(([file]) => ["apt-get", "dpkg-deb", "busybox", "cpio", "xz"].includes(file) && !findSystemExecutable(file));
   if (missing.length > 0) {
@@ -113,6 +113,11 @@ export async function ensureKernelKit(home: HeyoHome, reporter: Reporter): Promi
   }
   const cache = imageCacheDir(home);
   mkdirSync(cache, { recursive: true });
+  // a kit made earlier is used as it is (asking apt costs seconds per build); removing the
+  // cache folder makes the next build take the kernel apt has then
+  const made = readdirSync(cache).filter((name) => name.startsWith("kernel-kit-")).map((name) => readKit(join(cache, name))).filter((kit) => kit !== undefined);
+  const newest = made.sort((a, b) => statSync(b.dir).mtimeMs - statSync(a.dir).mtimeMs)[0];
+  if (newest) return newest;
   const kernelPackage = await currentKernelPackage();
   const dir = join(cache, `kernel-kit-${kernelPackage}`);
   const ready = readKit(dir);

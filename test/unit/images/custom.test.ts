@@ -1,9 +1,9 @@
-// The decisions of a custom image build that need no engine: the kernel rule on an image's /boot,
+// The decisions of a custom image build that need no engine: what the kernel rule's step reports,
 // the automatic size, image names, what the guest-contract step reports, and how a VM image's
 // image.json says it boots (the default image, which records nothing, boots as it always did).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { checkImageName, engineTag, hasKernelByRule } from "../../../src/images/custom/build.js";
+import { checkImageName, engineTag } from "../../../src/images/custom/build.js";
 import { FIRECRACKER_BOOT_ARGS, IMAGE_FORMATS } from "../../../src/images/custom/formats.js";
 import { contractDockerfile, parseKernelReport, parseSetupFailure, STAGED_FILES } from "../../../src/images/custom/guest-contract.js";
 import { chooseSize } from "../../../src/images/custom/rootfs.js";
@@ -13,17 +13,7 @@ import { UserError } from "../../../src/shared/errors.js";
 
 const MiB = 1024 * 1024;
 
-describe("the kernel rule", () => {
-  test("an lts kernel or a Debian kernel with its initrd counts; anything else gets heyvm's", () => {
-    assert.equal(hasKernelByRule(["boot/", "boot/vmlinuz-lts", "boot/initramfs-lts"]), true);
-    assert.equal(hasKernelByRule(["boot/vmlinuz-lts"]), true, "an lts kernel may come without an initramfs");
-    assert.equal(hasKernelByRule(["boot/", "boot/vmlinuz-6.1.0-9-amd64", "boot/initrd.img-6.1.0-9-amd64", "boot/config-6.1.0-9-amd64"]), true);
-    assert.equal(hasKernelByRule(["boot/vmlinuz-6.1.0-9-amd64"]), false, "a Debian kernel without its initrd is not used");
-    assert.equal(hasKernelByRule(["boot/vmlinuz-6.1.0-9-amd64", "boot/initrd.img-6.1.0-10-amd64"]), false, "the initrd must be the kernel's own");
-    assert.equal(hasKernelByRule(["boot/"]), false);
-    assert.equal(hasKernelByRule([]), false);
-  });
-
+describe("the guest-contract step's reports", () => {
   test("the step's report is read back; anything else is not a report", () => {
     assert.deepEqual(parseKernelReport("HEYVM_KERNEL origin=injected kernel=/boot/vmlinuz-lts initrd=/boot/initramfs-lts"), { origin: "injected", kernel: "/boot/vmlinuz-lts", initrd: "/boot/initramfs-lts" });
     assert.deepEqual(parseKernelReport("HEYVM_KERNEL origin=image kernel=/boot/vmlinuz-lts initrd="), { origin: "image", kernel: "/boot/vmlinuz-lts", initrd: undefined });
