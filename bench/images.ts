@@ -13,7 +13,7 @@ import { median, row, timeInterleaved } from "./lib.js";
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
 const HOME = process.env.BENCH_HEYO_HOME ?? "/tmp/heyvm-bench-images"; // kept between runs: kernel kit, default image
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const COLD_ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 1);
+const COLD_ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 4);
 const BOOTS = Number(process.env.BENCH_BOOTS ?? 2);
 const BASE = "localhost/heyvm-test/debian:bookworm";
 const BY_HAND_TAG = "localhost/heyvm-bench/by-hand:latest";
@@ -25,16 +25,16 @@ function sh(cmd: string, cwd = HOME): string {
   return result.stdout.trim();
 }
 
+/** The same by hand; like heyvm, it leaves the deletion of the unpacked tree to a background process. */
 function byHand(dockerfile: string, context: string, work: string, sizeMiB: number, noCache: boolean): string {
-  const tree = join(work, "tree");
   return [
-    `rm -rf ${work} && mkdir -p ${tree}`,
+    `mkdir -p ${work} && t=$(mktemp -d ${work}/tree.XXXXXX)`,
     `docker build -q --network host ${noCache ? "--no-cache " : ""}-t ${BY_HAND_TAG} -f ${dockerfile} ${context} >/dev/null`,
     `c=$(docker create ${BY_HAND_TAG} /x)`,
-    `docker export "$c" | tar -x -p --same-owner --numeric-owner -C ${tree}`,
+    `docker export "$c" | tar -x -p --same-owner --numeric-owner -C "$t"`,
     `docker rm "$c" >/dev/null`,
-    `mke2fs -q -F -t ext4 -d ${tree} ${join(work, "rootfs.ext4")} ${sizeMiB}M`,
-    `rm -rf ${tree}`,
+    `mke2fs -q -F -t ext4 -d "$t" ${join(work, "rootfs.ext4")} ${sizeMiB}M`,
+    `(rm -rf "$t" >/dev/null 2>&1 &)`,
   ].join(" && ");
 }
 
@@ -68,22 +68,35 @@ async function main(): Promise<void> {
     byHand: { argv: ["sh", "-c", byHand(dockerfile, context, work, size, false)], env },
   }, ROUNDS);
   const phases = manifest("firecracker", "bench").details.buildPhasesMs ?? {};
-  const cold = timeInterleaved({
-    heyvm: { argv: [HEYVM, "images", "build", "--backend-type", "firecracker", "--file", dockerfile, "--name", "bench", "--no-cache", "-q"], env },
-    byHand: { argv: ["sh", "-c", byHand(dockerfile, context, work, size, true)], env },
-  }, COLD_ROUNDS);
+  // without the cache the RUN step downloads again: the mirror's speed varies, so the order alternates
+  const cold: Record<"heyvm" | "byHand", number[]> = { heyvm: [], byHand: [] };
+  const coldPhases: Array<Record<string, number>> = [];
+  const coldCommands = {
+    heyvm: `${HEYVM} images build --backend-type firecracker --file ${dockerfile} --name bench --no-cache -q`,
+    byHand: byHand(dockerfile, context, work, size, true),
+  };
+  for (let round = 0; round < COLD_ROUNDS; round++) {
+    for (const which of round % 2 === 0 ? (["heyvm", "byHand"] as const) : (["byHand", "heyvm"] as const)) {
+      const began = performance.now();
+      sh(coldCommands[which]);
+      cold[which].push(performance.now() - began);
+      if (which === "heyvm") coldPhases.push(manifest("firecracker", "bench").details.buildPhasesMs ?? {});
+    }
+  }
 
   const hand = median(warm.byHand ?? []);
   const fc = median(warm.heyvmFirecracker ?? []);
   const lv = median(warm.heyvmLibvirt ?? []);
-  const coldHand = median(cold.byHand ?? []);
-  const coldHeyvm = median(cold.heyvm ?? []);
+  const coldHand = median(cold.byHand);
+  const coldHeyvm = median(cold.heyvm);
   console.log(row("by hand: build + export | tar + mke2fs (warm)", `${(hand / 1000).toFixed(1)} s`, `rootfs ${size} MiB`));
   console.log(row("heyvm images build, firecracker (warm)", `${(fc / 1000).toFixed(1)} s`, `${(fc / hand).toFixed(2)}× by hand (target ≤ 1.15×)`));
   console.log(row("heyvm images build, libvirt (warm)", `${(lv / 1000).toFixed(1)} s`, `${(lv / hand).toFixed(2)}× by hand`));
   console.log(row("  heyvm's phases (last warm firecracker build)", "", Object.entries(phases).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(", ")));
   console.log(row("by hand, --no-cache (RUN downloads again)", `${(coldHand / 1000).toFixed(1)} s`));
   console.log(row("heyvm images build --no-cache, firecracker", `${(coldHeyvm / 1000).toFixed(1)} s`, `${(coldHeyvm / coldHand).toFixed(2)}× by hand (target ≤ 1.15×)`));
+  console.log(row("  each cold round, by hand / heyvm", "", cold.byHand.map((ms, i) => `${(ms / 1000).toFixed(1)}/${((cold.heyvm[i] ?? 0) / 1000).toFixed(1)} s`).join(", ")));
+  console.log(row("  heyvm's phases (cold, median of dockerBuild)", "", `dockerBuild ${(median(coldPhases.map((p) => p.dockerBuild ?? 0)) / 1000).toFixed(1)}s`));
 
   if (BOOTS > 0 && spawnSync("virsh", ["-c", "qemu:///system", "uri"], { stdio: "ignore" }).status === 0) {
     const repo = join(HOME, "repo");

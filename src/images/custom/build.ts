@@ -9,9 +9,8 @@
 // the final step's image are removed whatever happens.
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import { dirname, join, sep } from "node:path";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, sep } from "node:path";
 import type { BackendName } from "../../shared/backend-name.js";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { writeJsonFile } from "../../shared/json.js";
@@ -23,7 +22,7 @@ import { IMAGE_MANIFEST, imageDir, replaceImageDir, type ImageManifest } from ".
 import { extractVmlinux, sha256File } from "../vm/build.js";
 import { ensureKernelKit, type KernelKit } from "../vm/kernel-kit.js";
 import { markVerified } from "../vm/verify.js";
-import { dockerBuild, hostPlatform, imagePlatform, removeImages, requireEngine } from "./docker.js";
+import { dockerBuild, hostPlatform, imageFacts, removeImages, requireEngine } from "./docker.js";
 import { IMAGE_FORMATS, type ImageFormat } from "./formats.js";
 import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGED_FILES, STAGING_DIR, contractDockerfile, parseKernelReport, parseSetupFailure, type KernelReport } from "./guest-contract.js";
 import { RootRunner, chooseSize, exportImageTo, makeExt4, removeTree, type ExportedTree, type SizeChoice } from "./rootfs.js";
@@ -211,6 +210,22 @@ async function placeKernel(format: ImageFormat, report: KernelReport, tree: stri
   return { origin: "image", pathInImage: report.kernel, kernelFacts: { kernelVersion: report.kernel.replace(/^\/boot\/vmlinuz-/, "") } };
 }
 
+/**
+ * Moves a finished build's scratch folder (the unpacked image: thousands of files) to
+ * images/.trash and deletes it there in a detached process, so that nobody waits for it; what an
+ * interrupted deletion leaves is deleted with the next one.
+ */
+function discardInBackground(home: HeyoHome, work: string): void {
+  const trash = join(home.images, ".trash");
+  try {
+    mkdirSync(trash, { recursive: true });
+    renameSync(work, join(trash, basename(work)));
+    spawn("rm", ["-rf", "--", ...readdirSync(trash).map((name) => join(trash, name))], { detached: true, stdio: "ignore" }).unref();
+  } catch {
+    removeTree(work);
+  }
+}
+
 /** Builds a custom image into images/<backend>/<name>/ (see the file comment). */
 export async function buildCustomImage(home: HeyoHome, request: CustomImageRequest, reporter: Reporter): Promise<CustomImageResult> {
   checkImageName(request.name);
@@ -240,14 +255,15 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
   };
   /** Work that overlaps later steps (removing the export's container, the final step's image). */
   const cleanups: Array<Promise<unknown>> = [];
+  let succeeded = false;
   const docker = (line: string) => reporter.info(`  │ ${line}`);
   try {
     reporter.progress(`docker build ${request.dockerfile} (context ${context}, ${platform})`);
     const tag = engineTag(request.backend, request.name);
     const userImage = await dockerBuild({ dockerfile: request.dockerfile, context, platform, tag, noCache: request.noCache, onLine: docker }, join(work, "user.iid"));
     phase("dockerBuild");
-    const built = await imagePlatform(userImage);
-    if (built !== platform) throw new UserError(`the Dockerfile built a ${built} image, not ${platform}`, { hint: "its base image has no variant for that platform here; pick another base image or --platform" });
+    const facts = await imageFacts(userImage);
+    if (facts.platform !== platform) throw new UserError(`the Dockerfile built a ${facts.platform} image, not ${platform}`, { hint: "its base image has no variant for that platform here; pick another base image or --platform" });
     const dockerfileSha256 = await sha256Text(readFileSync(request.dockerfile));
     const runner = new RootRunner(join(work, "fakeroot.state"));
     const tree = join(work, "tree");
@@ -264,13 +280,13 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         throw new UserError("the image has no /bin/sh, which a bubblewrap sandbox runs", { hint: "build FROM a base image with a shell (Debian, Alpine…)" });
       }
       files.rootfs = format.files.rootfs;
-      checksums.rootfs = exported.contentSha256;
+      checksums.rootfs = userImage.replace(/^sha256:/, ""); // a folder: the engine's own digest of its content
       phase("export");
     } else {
       const { kit, problem: kitProblem } = await kernelKitIfPossible(home, reporter);
       phase("kernelKit");
       let report: KernelReport | undefined;
-      let injectedBytes = 0;
+      let contentBytes = facts.sizeBytes;
       if (canSetUpInTree()) {
         reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
         exported = await exportImageTo(userImage, tree, runner, true);
@@ -279,7 +295,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         reporter.progress(`adding heyvm's guest contract over the unpacked image (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo${kit ? ", heyvm's default kernel if it has none" : ""})`);
         const staging = join(tree, STAGING_DIR.slice(1));
         stageFiles(staging, kit);
-        injectedBytes = await treeBytes(staging);
+        contentBytes += await treeBytes(staging);
         report = await setUpInTree(tree, docker);
         if (!report) {
           reporter.info("the image has no SSH server: adding one with its package manager in an engine build step");
@@ -313,6 +329,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         }
         phase("guestContract");
         reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
+        contentBytes = (await imageFacts(finalImage)).sizeBytes;
         exported = await exportImageTo(finalImage, tree, runner, true);
         cleanups.push(exported.containerRemoved, removeImages([finalImage])); // both overlap the packing
         phase("export");
@@ -321,11 +338,11 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
       if (report.origin === "none") throw kitProblem ?? new OperationFailedError("the image has no kernel and heyvm's default kernel was not injected");
       kernel = await placeKernel(format, report, tree, kit, out);
       const early = hashFiles(out, format, kernel.origin === "injected" ? kit : null);
-      size = chooseSize(exported.contentBytes + injectedBytes, request.sizeMb);
+      size = chooseSize(contentBytes, request.sizeMb);
       reporter.progress(`packing the root filesystem: ext4, ${size.rule}`);
       await makeExt4(tree, join(out, format.files.rootfs), size, "heyvm-root", runner);
       phase("mke2fs");
-      const [rootfsSum, sums] = await Promise.all([sha256File(join(out, format.files.rootfs)), early, rm(tree, { recursive: true, force: true }).catch(() => undefined)]);
+      const [rootfsSum, sums] = await Promise.all([sha256File(join(out, format.files.rootfs)), early]);
       for (const role of ["kernel", "initrd", "rootfs"] as const) {
         const file = format.files[role];
         if (!file) continue;
@@ -336,7 +353,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     }
     if (!exported) throw new OperationFailedError("nothing was exported");
     let sizeBytes = 0;
-    for (const file of Object.values(files)) sizeBytes += format.vm ? statSync(join(out, file)).blocks * 512 : exported.contentBytes;
+    for (const file of Object.values(files)) sizeBytes += format.vm ? statSync(join(out, file)).blocks * 512 : facts.sizeBytes;
     const manifest: ImageManifest = {
       name: request.name,
       backend: request.backend,
@@ -353,8 +370,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         platform,
         engineImageId: userImage,
         engineTag: tag,
-        contentBytes: exported.contentBytes,
-        contentSha256: exported.contentSha256,
+        contentBytes: facts.sizeBytes,
         ...(kernel ? { kernelOrigin: kernel.origin, kernelInImage: kernel.pathInImage, ...kernel.kernelFacts } : { kernelOrigin: "host" }),
         ...(size ? { rootfsSizeMiB: size.sizeMiB, rootfsSizeRule: size.rule } : {}),
         ...(format.vm
@@ -366,12 +382,14 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     };
     writeJsonFile(join(out, IMAGE_MANIFEST), manifest);
     if (format.vm) markVerified(out, manifest);
-    removeTree(tree);
     await withLock(home, `image:${request.backend}:${request.name}`, 30 * 60_000, async () => replaceImageDir(target, out));
     reporter.info(`image ${request.backend}/${request.name} ready in ${((Date.now() - started) / 1000).toFixed(1)} s${kernel ? ` (kernel: ${kernel.origin === "image" ? `the image's own ${kernel.pathInImage}` : "heyvm's default, injected at /boot/vmlinuz-lts"})` : ""}`);
+    succeeded = true;
     return { dir: target, manifest, size };
   } finally {
     await Promise.allSettled(cleanups);
-    removeTree(work);
+    // the unpacked tree is not needed any more: after a success it goes in the background
+    if (succeeded) discardInBackground(home, work);
+    else removeTree(work);
   }
 }

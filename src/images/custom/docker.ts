@@ -126,11 +126,6 @@ export function createContainer(image: string): Promise<string> {
   return docker(["create", image, "/heyvm-export-only"]);
 }
 
-/** `docker export` of a container: its stdout is the flattened filesystem as one tar stream. */
-export function exportContainer(container: string): ChildProcess {
-  return spawn("docker", ["export", container], { stdio: ["ignore", "pipe", "pipe"] });
-}
-
 export async function removeContainer(container: string): Promise<void> {
   await run("docker", ["rm", "-f", container], { allowFailure: true, timeout: 120_000 });
 }
@@ -140,9 +135,16 @@ export async function removeImages(images: string[]): Promise<void> {
   if (images.length > 0) await run("docker", ["rmi", ...images], { allowFailure: true, timeout: 120_000 });
 }
 
-/** The image's OS/architecture as the engine records it (linux/amd64). */
-export async function imagePlatform(image: string): Promise<string> {
-  return docker(["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", image]);
+export interface ImageFacts {
+  /** OS/architecture as the engine records it (linux/amd64). */
+  platform: string;
+  /** The size of its content, unpacked (what the automatic disk size starts from). */
+  sizeBytes: number;
+}
+
+export async function imageFacts(image: string): Promise<ImageFacts> {
+  const [platform = "", size = "0"] = (await docker(["image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Size}}", image])).split(" ");
+  return { platform, sizeBytes: Number(size) || 0 };
 }
 
 /** The platform heyvm builds for when --platform is not given: this host's. */

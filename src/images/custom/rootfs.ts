@@ -3,13 +3,10 @@
 // Without root the ownership in the archive cannot be applied to the folder, so tar and mke2fs
 // then run under fakeroot, which keeps the owners in a state file from one to the other.
 import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { findSystemExecutable, run } from "../../shared/run.js";
-import { createContainer, exportContainer, removeContainer } from "./docker.js";
+import { createContainer, removeContainer } from "./docker.js";
 
 const MiB = 1024 * 1024;
 
@@ -43,16 +40,13 @@ export class RootRunner {
 }
 
 export interface ExportedTree {
-  /** Bytes of the exported archive (the image's content, the size rule's input). */
-  contentBytes: number;
-  /** sha256 of the exported archive. */
-  contentSha256: string;
   /** Settles once the export's container is removed (which overlaps the next steps). */
   containerRemoved: Promise<void>;
 }
 
 /**
- * Exports an engine image (a container is created, never started, and removed) into tree.
+ * Exports an engine image (a container is created, never started, and removed) into tree:
+ * `docker export` writes straight into tar's stdin (nothing of the stream passes through heyvm).
  * keepOwners: apply the archive's owners (as root or under fakeroot); a bubblewrap root read by
  * the user needs no such thing. /dev's nodes and /.dockerenv stay out: the guest makes its own.
  */
@@ -61,7 +55,6 @@ export async function exportImageTo(image: string, tree: string, runner: RootRun
   chmodSync(tree, 0o755);
   const container = await createContainer(image);
   try {
-    const exporter = exportContainer(container);
     const tarArgs = ["-x", "-f", "-", "-C", tree, "--numeric-owner", "--anchored", "--exclude=dev/?*", "--exclude=.dockerenv"];
     if (keepOwners) tarArgs.push("-p", "--same-owner");
     else tarArgs.push("--no-same-owner", "--no-same-permissions");
@@ -69,27 +62,20 @@ export async function exportImageTo(image: string, tree: string, runner: RootRun
     const command = keepOwners ? runner.command("tar", tarArgs) : { file: "tar", args: tarArgs };
     const tar = spawn(command.file, command.args, { stdio: ["pipe", "ignore", "pipe"] });
     if (keepOwners) runner.markStarted();
+    const exporter = spawn("docker", ["export", container], { stdio: ["ignore", tar.stdin, "pipe"] });
+    tar.stdin.destroy(); // the exporter holds the pipe now; tar sees its end when the exporter exits
     let tarErr = "";
     let exportErr = "";
     tar.stderr.setEncoding("utf8").on("data", (chunk: string) => (tarErr += chunk));
     exporter.stderr?.setEncoding("utf8").on("data", (chunk: string) => (exportErr += chunk));
-    const hash = createHash("sha256");
-    let contentBytes = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        contentBytes += chunk.length;
-        done(null, chunk);
-      },
+    const exited = (child: ReturnType<typeof spawn>) => new Promise<number>((resolve) => {
+      child.on("error", () => resolve(127));
+      child.on("close", (code) => resolve(code ?? 1));
     });
-    const tarDone = new Promise<number>((resolve) => tar.on("close", (code) => resolve(code ?? 1)));
-    const exportDone = new Promise<number>((resolve) => exporter.on("close", (code) => resolve(code ?? 1)));
-    if (!exporter.stdout) throw new OperationFailedError("docker export gave no output stream");
-    await pipeline(exporter.stdout, meter, tar.stdin).catch(() => undefined); // the exit codes below say what went wrong
-    const [exportCode, tarCode] = await Promise.all([exportDone, tarDone]);
+    const [exportCode, tarCode] = await Promise.all([exited(exporter), exited(tar)]);
     if (exportCode !== 0) throw new OperationFailedError(`docker export failed: ${exportErr.trim().split("\n").slice(-3).join(" ")}`);
     if (tarCode !== 0) throw new OperationFailedError(`unpacking the exported image failed: ${tarErr.trim().split("\n").slice(-3).join(" ")}`);
-    return { contentBytes, contentSha256: hash.digest("hex"), containerRemoved: removeContainer(container) };
+    return { containerRemoved: removeContainer(container) };
   } catch (error) {
     await removeContainer(container);
     throw error;
