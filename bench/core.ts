@@ -43,7 +43,7 @@ function main(): void {
 
     const owner = JSON.parse(readFileSync(join(home, "sandboxes", id, "owner.json"), "utf8")) as { machine: { initPid: number } };
     const nsenterArgv = ["nsenter", "--target", String(owner.machine.initPid), "--user", "--mount", "--pid", "--uts", "--ipc", "--preserve-credentials", "--", "/bin/sh", "-c", "cd /workspace && exec true"];
-    const small = timeInterleaved({ baseline: ["node", "-e", "0"], version: [HEYVM, "--version"], exec: [HEYVM, "exec", id, "--", "true"], list: [HEYVM, "list"], nsenter: nsenterArgv }, RUNS, env);
+    const small = timeInterleaved({ baseline: ["node", "-e", "0"], version: [HEYVM, "--version"], exec: [HEYVM, "exec", id, "--", "true"], execJson: [HEYVM, "exec", id, "--format", "json", "--", "true"], list: [HEYVM, "list"], nsenter: nsenterArgv }, RUNS, env);
     fakeRecords(home, 1000);
     const large = timeInterleaved({ baseline: ["node", "-e", "0"], list: [HEYVM, "list"], listAll: [HEYVM, "list", "--all"] }, RUNS, env);
     const baseline = median(small.baseline ?? []);
@@ -58,6 +58,8 @@ function main(): void {
     console.log(row("node -e 0 (baseline)", `${baseline.toFixed(1)} ms`));
     console.log(row("heyvm --version", `${version.toFixed(1)} ms`, `${(version / baseline).toFixed(2)}× baseline (target ≤ 1.5×)`));
     console.log(row("heyvm exec <id> -- true", `${exec.toFixed(1)} ms`, `${(exec / baseline).toFixed(2)}× baseline (target ≤ 1.5×)`));
+    const execJson = median(small.execJson ?? []);
+    console.log(row("heyvm exec <id> --format json -- true", `${execJson.toFixed(1)} ms`, `${(execJson / exec).toFixed(2)}× plain exec (target ≤ 1.3×)`));
     console.log(row("  of which: bare nsenter + sh -c true", `${nsenter.toFixed(1)} ms`));
     console.log(row("heyvm list (7 live sandboxes)", `${listSmall.toFixed(1)} ms`, `${(listSmall / baseline).toFixed(2)}× baseline`));
     console.log(row("node -e 0 (baseline, second series)", `${baselineLarge.toFixed(1)} ms`));

@@ -4,10 +4,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { git, hasCommand, makeTestEnv, type TestEnv, idOf } from "./helpers/env.js";
+import { bubblewrapMissing, git, makeTestEnv, type TestEnv, idOf } from "./helpers/env.js";
 import { api, createToken, startCloudServer, type CloudServer } from "./helpers/cloud-server.js";
 
-const skip = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+const skip = bubblewrapMissing();
 if (skip) console.log(`# skipping cloud deploy tests: ${skip}`);
 
 describe("heyvm wt --deploy against a self-hosted server", { skip }, () => {

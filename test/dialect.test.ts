@@ -4,9 +4,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { hasCommand, idOf, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, idOf, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
 
-const skip = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+const skip = bubblewrapMissing();
 
 interface SandboxJson {
   id: string;
@@ -165,12 +165,12 @@ describe("heyvm's scripting dialect", { skip }, () => {
     const project = join(t.root, "project");
     mkdirSync(project);
     writeFileSync(join(project, "data.txt"), "shared\n");
-    const created = await t.run(["create", "--name", "scratch", "--mount", `${project}:/workspace`, "--env", "MODE=test", "--working-directory", "/tmp", "--open-port", "18089", "--start-command", "echo started > /workspace/started.txt", "--format", "json"]);
+    const created = await t.run(["create", "--name", "scratch", "--mount", `${project}:/workspace`, "--env", "MODE=test", "--working-directory", "/tmp", "--open-port", "18089:8080", "--start-command", "echo started > /workspace/started.txt", "--format", "json"]);
     assert.equal(created.code, 0, created.stderr);
     const info = json<{ id: string; name: string; status: string; port_mappings: Array<{ host_port: number; guest_port: number }> }>(created.stdout);
     assert.equal(info.name, "scratch");
     assert.equal(info.status, "running");
-    assert.deepEqual(info.port_mappings, [{ host_port: 18089, guest_port: 18089 }]);
+    assert.deepEqual(info.port_mappings, [{ host_port: 18089, guest_port: 8080 }], "the host port asked for");
     const run = await t.run(["exec", "scratch", "--", "sh", "-c", 'echo "$PWD $MODE $(cat /workspace/data.txt)"']);
     assert.equal(run.stdout, "/tmp test shared\n");
     await waitFor(() => existsSync(join(project, "started.txt")), 10_000, "the start command to run");

@@ -11,10 +11,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MONITOR_API_VERSION } from "../src/owner/monitor-argv.js";
 import { askOwner } from "../src/shared/owner-protocol.js";
-import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
+import { bubblewrapMissing, isAlive, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 
 const MONITOR = fileURLToPath(new URL("../../build/Release/heyvm-owner-monitor", import.meta.url));
-const skip = !hasCommand("bwrap") ? "bubblewrap (bwrap) is not installed" : !existsSync(MONITOR) ? `the native owner monitor is not built (${MONITOR}); run npm run build` : false;
+const skip = bubblewrapMissing() || (!existsSync(MONITOR) ? `the native owner monitor is not built (${MONITOR}); run npm run build` : false);
 
 interface OwnerFile {
   pid: number;

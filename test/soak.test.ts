@@ -5,10 +5,10 @@
 // round with one sandbox id and one live owner, no call failing.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { hasCommand, makeTestEnv, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, makeTestEnv, type TestEnv } from "./helpers/env.js";
 import { cleanUpSoak, describeSoak, runSoak, soakPassed, type SoakReport } from "./helpers/soak.js";
 
-const skip = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+const skip = bubblewrapMissing();
 const ROUNDS = Number(process.env.SOAK_ROUNDS ?? 3);
 
 let t: TestEnv;

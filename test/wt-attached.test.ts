@@ -3,9 +3,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { hasCommand, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
+import { bubblewrapMissing, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 
-const skip = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+const skip = bubblewrapMissing();
 
 async function state(t: TestEnv, branch: string): Promise<string | undefined> {
   const result = await t.run(["list", "--all", "--json"]);

@@ -4,9 +4,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { git, hasCommand, idOf, isAlive, makeTestEnv, ownerPids, waitFor, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, git, isAlive, makeTestEnv, ownerPids, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 
-const skip = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+const skip = bubblewrapMissing();
 
 function ownerJson(t: TestEnv, id: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(t.home, "sandboxes", id, "owner.json"), "utf8")) as Record<string, unknown>;
@@ -198,7 +198,7 @@ describe("heyvm wt on bubblewrap", { skip }, () => {
     assert.match(second.stdout, /was not running/);
   });
 
-  test("--no-network cuts the network; the host network is shared by default", async () => {
+  test("--no-network cuts the network; network is on by default", async () => {
     const cut = await t.run(["wt", "net/off", "--detach", "--no-network"]);
     assert.equal(cut.code, 0, cut.stderr);
     const devices = await t.run(["exec", idOf(cut.stdout), "--", "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"]);

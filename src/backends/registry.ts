@@ -35,7 +35,7 @@ function runnable(backend: KnownBackend): Backend {
   return backend;
 }
 
-/** The order in which backends are tried when none is named (DESIGN §5). */
+/** The order in which backends are tried when none is named (ARCHITECTURE.md §4). */
 export function defaultOrder(os: NodeJS.Platform = platform()): BackendName[] {
   return os === "darwin" ? ["apple_virt"] : ["firecracker", "libvirt", "bubblewrap"];
 }

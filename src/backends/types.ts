@@ -7,6 +7,7 @@ import type { JsonObject } from "../shared/json.js";
 import type { HeyoHome } from "../state/home.js";
 import type { OwnerRecord, SandboxSpec, SshEndpoint } from "../state/records.js";
 import type { SandboxDir } from "../state/sandbox-dir.js";
+import type { ExecRecipe } from "./exec-recipe.js";
 
 export interface BackendFeatures {
   /** A real virtual machine with its own kernel (as opposed to namespaces on the host kernel). */
@@ -122,8 +123,11 @@ export interface Backend extends BackendIdentity {
   boot(context: BootContext): Promise<RunningMachine>;
   /** The command that opens a login shell in /workspace of a running sandbox. */
   shellCommand(access: MachineAccess, options: CommandOptions): SpawnSpec;
-  /** The command that runs argv in a running sandbox with stdio passed through. */
-  execCommand(access: MachineAccess, argv: readonly string[], options: CommandOptions): SpawnSpec;
+  /**
+   * How argv is run in a running sandbox with stdio passed through, as data (exec-recipe.ts):
+   * the Node CLI expands it at each exec, the native launcher expands the copy the owner wrote.
+   */
+  execRecipe(access: MachineAccess): ExecRecipe;
 }
 
 /**

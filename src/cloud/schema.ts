@@ -1,4 +1,4 @@
-// The cloud API (DESIGN §7) as one typed schema: the server validates requests with it and the
+// The cloud API (ARCHITECTURE.md §5) as one typed schema: the server validates requests with it and the
 // client checks answers with it, so the two cannot drift apart. Request schemas are strict
 // (unknown fields are an error); answer schemas tolerate extra fields a newer cloud may send.
 import { z } from "zod";

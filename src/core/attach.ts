@@ -1,5 +1,6 @@
 // Shell and exec into a running local sandbox: find it, check it is really alive, and hand the
 // terminal to the backend's command (nsenter, ssh…).
+import { execCommand } from "../backends/exec-recipe.js";
 import { loadBackend } from "../backends/registry.js";
 import type { CommandOptions, MachineAccess, SpawnSpec } from "../backends/types.js";
 import type { HeyoHome } from "../state/home.js";
@@ -29,7 +30,7 @@ function withSandboxDefaults(entry: SandboxEntry, options: CommandOptions): Comm
 export async function execCommandFor(entry: SandboxEntry, argv: readonly string[], options: CommandOptions): Promise<SpawnSpec> {
   const access = await accessTo(entry);
   const backend = await loadBackend(entry.spec.backend);
-  return backend.execCommand(access, argv, withSandboxDefaults(entry, options));
+  return execCommand(backend, access, argv, withSandboxDefaults(entry, options));
 }
 
 export async function execInEntry(entry: SandboxEntry, argv: readonly string[], options: CommandOptions): Promise<number> {

@@ -73,7 +73,7 @@ export interface NewSandbox {
   workspace: string;
   git: SandboxSpec["git"];
   mounts: SandboxSpec["mounts"];
-  network: boolean;
+  network: SandboxSpec["network"];
   ports?: number[];
   hostPorts?: Record<string, number>;
   env?: Record<string, string>;

@@ -89,9 +89,6 @@ export async function createStandalone(home: HeyoHome, request: CreateRequest, r
   if (extra.length > 0 && backend.features.virtualMachine) {
     throw new UserError(`the ${backend.name} backend shares /workspace only`, { hint: "give one --mount (it becomes /workspace), or use --backend bubblewrap for more" });
   }
-  if (!backend.features.virtualMachine && request.ports.some((p) => p.host !== null && p.host !== p.guest)) {
-    throw new UserError(`${backend.name} sandboxes use the host's port numbers`, { hint: "give --open-port GUEST (or HOST:GUEST with HOST equal to GUEST)" });
-  }
   const hostPorts: Record<string, number> = {};
   for (const port of request.ports) if (port.host !== null) hostPorts[String(port.guest)] = port.host;
   const entry = await createSandbox(home, {

@@ -7,7 +7,7 @@ import { readSpec, type SandboxSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { processStatus } from "../state/status.js";
 import { viewAll, viewOf, type SandboxEntry, type SandboxView } from "./catalog.js";
-import { sandboxInfo, type SandboxInfo } from "./sandbox-info.js";
+import { sandboxInfo, sandboxInfoWithPorts, type SandboxInfo } from "./sandbox-info.js";
 
 export interface ListOptions {
   /** Include stopped sandboxes. */
@@ -60,5 +60,12 @@ export async function listSandboxes(home: HeyoHome, options: ListOptions): Promi
     }
     views = (await viewAll(entries, false)).filter((view) => view.status !== "stopped");
   }
-  return Promise.all(views.sort((a, b) => compareCodePoints(a.spec.createdAt, b.spec.createdAt)).map(sandboxInfo));
+  // a stopped sandbox has no ports to map: no promise per row for the thousands list --all shows
+  views.sort((a, b) => compareCodePoints(a.spec.createdAt, b.spec.createdAt));
+  const infos = views.map((view) => sandboxInfoWithPorts(view, []));
+  for (let i = 0; i < views.length; i++) {
+    const view = views[i];
+    if (view?.owner && view.spec.ports.length > 0) infos[i] = await sandboxInfo(view);
+  }
+  return infos;
 }

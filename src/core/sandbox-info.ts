@@ -44,7 +44,8 @@ async function portMappings(view: SandboxView): Promise<PortMapping[]> {
   });
 }
 
-export async function sandboxInfo(view: SandboxView): Promise<SandboxInfo> {
+/** The sandbox as data; port mappings need its backend, so they come only from sandboxInfo. */
+export function sandboxInfoWithPorts(view: SandboxView, ports: PortMapping[]): SandboxInfo {
   const { spec, owner } = view;
   return {
     id: spec.id,
@@ -61,6 +62,10 @@ export async function sandboxInfo(view: SandboxView): Promise<SandboxInfo> {
     created_at: spec.createdAt,
     started_at: owner?.startedAt ?? null,
     last_exit: view.lastExit?.reason ?? null,
-    port_mappings: await portMappings(view),
+    port_mappings: ports,
   };
+}
+
+export async function sandboxInfo(view: SandboxView): Promise<SandboxInfo> {
+  return sandboxInfoWithPorts(view, await portMappings(view));
 }

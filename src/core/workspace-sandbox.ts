@@ -3,6 +3,7 @@
 // behave identically; only the caller (the server) is different.
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
+import { execCommand } from "../backends/exec-recipe.js";
 import { loadBackend, usableBackend } from "../backends/registry.js";
 import { canReachPorts, type CommandOptions, type HostEndpoint, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
@@ -93,14 +94,14 @@ export interface CaptureOptions extends Omit<CommandOptions, "tty"> {
 /** Runs argv in the running sandbox without a terminal and collects its output. */
 export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: CaptureOptions): Promise<CapturedRun> {
   const backend = await loadBackend(entry.spec.backend);
-  const command = backend.execCommand(await runningAccess(entry), argv, { tty: false, cwd: options.cwd, env: options.env });
+  const command = execCommand(backend, await runningAccess(entry), argv, { cwd: options.cwd, env: options.env });
   return runCaptured(command, { stdin: "ignore", maxOutputBytes: options.maxOutputBytes, signal: options.signal });
 }
 
 /** Starts argv in the running sandbox in the background, its output appended to logFile. */
 export async function launchInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: Omit<CommandOptions, "tty">, logFile: number): Promise<number | undefined> {
   const backend = await loadBackend(entry.spec.backend);
-  const command = backend.execCommand(await runningAccess(entry), argv, { tty: false, cwd: options.cwd, env: options.env });
+  const command = execCommand(backend, await runningAccess(entry), argv, { cwd: options.cwd, env: options.env });
   const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: ["ignore", logFile, logFile], detached: true });
   child.unref();
   return child.pid;

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { MachineHandover } from "../backends/types.js";
 import { handleFd } from "../shared/handle-fd.js";
-import { MONITOR_API_VERSION, monitorArgv } from "./monitor-argv.js";
+import { MONITOR_API_VERSION, monitorArgv, type MonitorInvocation } from "./monitor-argv.js";
 
 const MONITOR = "heyvm-owner-monitor";
 const ADDON = "heyvm_exec.node";
@@ -31,25 +31,12 @@ const VERSION_CHECK_TIMEOUT_MS = 2000;
 /** Names another monitor binary than the built one (tests; packagers that install it elsewhere). */
 const MONITOR_PATH_ENV = "HEYVM_OWNER_MONITOR_PATH";
 
-export interface HandoverPlan {
-  id: string;
+/** What the hand-over needs: the monitor's invocation, before the machine is described. */
+export interface HandoverPlan extends Omit<MonitorInvocation, "listenFd" | "machine"> {
   /** The control socket's server: its open connections are answered before the hand-over. */
   server: Server;
-  logPath: string;
-  ownerPath: string;
-  exitPath: string;
-  liveMarker: string;
-  changedMarker: string;
-  /** When the sandbox's TTL runs out (Date.now() scale), if it has one. */
-  deadlineEpochMs: number | undefined;
-  socketPath: string;
-  /** The pipe to the heyvm command waiting for readiness, if it is still open. */
-  readyFd: number | undefined;
-  attached: boolean;
   /** Called only once nothing can interrupt the hand-over any more. */
   machine: () => MachineHandover;
-  /** What the monitor runs on a stop request: the backend's graceful shutdown. */
-  stopCommand: string[];
 }
 
 /** build/Release (node-gyp's output) of the checkout or package, searched upward from here. */

@@ -40,7 +40,10 @@ function tellStarter(message: string): void {
   }
 }
 
-export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
+/** What the owner does once its sandbox is ready, before it answers its starter (the CLI passes core's launch record writer). */
+export type ReadyHook = (dir: SandboxDir) => Promise<void>;
+
+export async function runOwner(id: string, mode: OwnerMode, onReady?: ReadyHook): Promise<number> {
   const home = heyoHome();
   const dir = new SandboxDir(home, id);
   const spec = readSpec(dir);
@@ -155,6 +158,7 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
       status: () => ({ ok: true, id, pid: process.pid, state }),
       stop: (reason) => void stop(reason),
     });
+    rmSync(dir.launchPath, { force: true }); // an earlier owner's; the launcher would not use it anyway
     // the live marker first: whoever sees owner.json must find the sandbox in the live index
     mkdirSync(home.live, { recursive: true });
     writeFileSync(dir.liveMarker, "");
@@ -180,6 +184,11 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
   if (!stopping) {
     state = "running";
     writeOwner(dir, record());
+    try {
+      await onReady?.(dir);
+    } catch (error) {
+      log.line("owner", `the ready hook failed (exec and list take the Node path): ${errorMessage(error)}`);
+    }
     log.line("owner", "sandbox ready");
     if (ttlDeadline !== undefined) {
       log.line("owner", `its TTL runs out at ${new Date(ttlDeadline).toISOString()}`);

@@ -1,4 +1,4 @@
-// The route table of the cloud API (DESIGN §7), each handler a few lines over the services.
+// The route table of the cloud API (ARCHITECTURE.md §5), each handler a few lines over the services.
 import { errorMessage } from "../shared/errors.js";
 import { createWriteStream, renameSync, rmSync, statSync } from "node:fs";
 import { pipeline } from "node:stream/promises";

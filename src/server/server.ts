@@ -1,4 +1,4 @@
-// The self-hostable cloud server: the routes of DESIGN §7 over plain node:http, the shell stream
+// The self-hostable cloud server: the routes of ARCHITECTURE.md §5 over plain node:http, the shell stream
 // over ws, state in SQLite, sandboxes run by heyvm's own backends on this host. One log line per
 // request and one per sandbox state change go to the injected log function.
 import { createServer, type IncomingMessage } from "node:http";

@@ -1,5 +1,5 @@
 // Firecracker microVMs. heyvm does not drive Firecracker yet: Firecracker has no shared
-// filesystem, so /workspace needs a sync or block-device design of its own (DESIGN §5). The
+// filesystem, so /workspace needs a sync or block-device design of its own (ARCHITECTURE.md §4). The
 // probe still says precisely what a host lacks, so `--backend firecracker` fails helpfully and
 // the default order can skip it.
 import { findSystemExecutable } from "../../shared/run.js";

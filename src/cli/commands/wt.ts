@@ -2,6 +2,7 @@
 // --detach, --shell, --list, or --deploy to the cloud).
 import { UserError } from "../../shared/errors.js";
 import { heyoHome } from "../../state/home.js";
+import { NETWORK_MODES, type NetworkMode } from "../../state/records.js";
 import type { BackendName } from "../../shared/backend-name.js";
 import { defineCommand } from "../command.js";
 import { print, printJson, stderrReporter } from "../io.js";
@@ -19,8 +20,17 @@ interface WtFlags extends DeployFlags, FormatFlags {
   path?: string;
   backend?: string;
   image?: string;
-  network: boolean;
+  /** A mode from --network, false from --no-network, undefined when neither was given. */
+  network?: string | boolean;
   quiet?: boolean;
+}
+
+function networkOption(value: string | boolean | undefined): NetworkMode {
+  if (value === false) return "none";
+  if (value === undefined || value === true) return "outbound";
+  const mode = NETWORK_MODES.find((name) => name === value);
+  if (!mode) throw new UserError(`--network takes ${NETWORK_MODES.join(", ")}, not "${value}"`, { hint: "leave it out for the default (outbound only)" });
+  return mode;
 }
 
 async function backendOption(name: string | undefined): Promise<BackendName | undefined> {
@@ -42,7 +52,8 @@ export const wtCommand = defineCommand<WtFlags>({
     { flags: "--path <dir>", description: "where to put the worktree (default: ../<slugified-branch> beside the repository)" },
     { flags: "--backend <name>", description: "bubblewrap, libvirt, firecracker or apple_virt (default: the first usable)" },
     { flags: "--image <name>", description: "base image for the sandbox (see `heyvm images list`)" },
-    { flags: "--no-network", description: "cut the sandbox off from the network" },
+    { flags: "--network <mode>", description: "outbound (default: its own network, outbound only, no way to the host's 127.0.0.1), none, or host (shares this machine's network)" },
+    { flags: "--no-network", description: "cut the sandbox off from the network (same as --network none)" },
     ...FORMAT_OPTIONS,
     { flags: "--print-id", description: "print only the sandbox id (for id=$(heyvm wt x --detach --print-id))" },
     { flags: "-q, --quiet", description: "no progress messages; print only the sandbox id" },
@@ -56,7 +67,9 @@ export const wtCommand = defineCommand<WtFlags>({
     if (flags.list) return printList(io, { all: flags.all ?? false, wtOnly: true, json });
     const branch = typeof branchArg === "string" ? branchArg : undefined;
     if (!branch) throw new UserError("a branch name is needed", { hint: "usage: heyvm wt <branch> [--detach|--shell]" });
+    const network = networkOption(flags.network);
     if (flags.deploy) {
+      if (network === "host") throw new UserError("--network host is for local sandboxes only", { hint: "cloud sandboxes always get outbound-only network; leave out --network" });
       const { deployWorktree } = await import("./deploy.js");
       return deployWorktree(io, branch, { ...flags, json });
     }
@@ -65,7 +78,8 @@ export const wtCommand = defineCommand<WtFlags>({
       const { wtShell } = await import("../../core/wt.js");
       return wtShell(home, branch, process.cwd(), Boolean(process.stdin.isTTY));
     }
-    const request = { branch, cwd: process.cwd(), path: flags.path, createBranch: flags.createBranch === true, backend: await backendOption(flags.backend), image: flags.image, network: flags.network, tty: Boolean(process.stdin.isTTY) };
+    if (network === "host") io.stderr.write("warning: --network host: the sandbox shares this machine's network, so it reaches every service on 127.0.0.1 and its abstract sockets\n");
+    const request = { branch, cwd: process.cwd(), path: flags.path, createBranch: flags.createBranch === true, backend: await backendOption(flags.backend), image: flags.image, network, tty: Boolean(process.stdin.isTTY) };
     const reporter = stderrReporter(io, flags.quiet || json);
     const printId = (id: string) => print(io, bareId ? id : `ID: ${id}`);
     if (flags.detach) {

@@ -46,10 +46,12 @@ describe("bwrapArgs", () => {
     ]);
   });
 
-  test("cuts the network only when the spec says so", () => {
-    assert.ok(!bwrapArgs(sandboxSpec({ network: true }), hostLayout).includes("--unshare-net"));
-    const offline = bwrapArgs(sandboxSpec({ network: false }), hostLayout);
-    assert.equal(offline.filter((word) => word === "--unshare-net").length, 1);
+  test("a network namespace of its own unless the spec says host (outbound is pasta's, attached later)", () => {
+    assert.ok(!bwrapArgs(sandboxSpec({ network: "host" }), hostLayout).includes("--unshare-net"));
+    for (const network of [true, false]) {
+      const argv = bwrapArgs(sandboxSpec({ network }), hostLayout);
+      assert.equal(argv.filter((word) => word === "--unshare-net").length, 1, `network ${String(network)}`);
+    }
   });
 
   test("binds the host system read-only, then passwd/group over /etc, then home and the worktree", () => {
