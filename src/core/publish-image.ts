@@ -9,6 +9,7 @@ import type { Reporter } from "../backends/types.js";
 import type { CloudClient, UploadProgress } from "../cloud/client.js";
 import { packImageBundle } from "../cloud/image-bundle.js";
 import type { PublishedImage } from "../cloud/image-schema.js";
+import { requireEngine } from "../images/custom/docker.js";
 import { IMAGE_FORMATS } from "../images/custom/formats.js";
 import type { HeyoHome } from "../state/home.js";
 import { buildImage } from "./images.js";
@@ -27,6 +28,11 @@ export interface PublishResult {
   bundleBytes: number;
   buildMs: number;
   uploadMs: number;
+}
+
+/** Fails saying how to start a Docker engine when none answers (checked before the long build). */
+export function requirePublishEngine(): Promise<void> {
+  return requireEngine("--publish-image");
 }
 
 export async function publishImage(home: HeyoHome, client: CloudClient, request: PublishRequest, hooks: { reporter: Reporter; onUploadProgress?: UploadProgress }): Promise<PublishResult> {

@@ -57,7 +57,6 @@ function uploadProgress(io: CliIO, quiet: boolean): (sent: number, total: number
 }
 
 export async function deployWorktree(io: CliIO, branch: string, flags: DeployFlags): Promise<number> {
-  if (flags.publishImage) await (await import("../../images/custom/docker.js")).requireEngine("--publish-image");
   const publish = flags.publishImage ? checkPublishFlags(flags) : undefined;
   const { DEFAULT_DEPLOY_DRIVER, DEFAULT_DEPLOY_IMAGE, DEFAULT_DEPLOY_REGION, deployWorktree: deploy } = await import("../../core/deploy.js");
   const checked = checkDeployFlags(flags, { driver: publish ? "firecracker" : DEFAULT_DEPLOY_DRIVER, image: publish?.name ?? DEFAULT_DEPLOY_IMAGE, region: DEFAULT_DEPLOY_REGION });
@@ -66,6 +65,7 @@ export async function deployWorktree(io: CliIO, branch: string, flags: DeployFla
   const home = heyoHome();
   const token = publish ? publishToken(() => resolveToken(home, "deploy")) : resolveToken(home, "deploy");
   const client = new CloudClient({ baseUrl: resolveCloudUrl(home, flags.cloudUrl), token });
+  if (publish) await (await import("../../core/publish-image.js")).requirePublishEngine(); // after the credentials: "Not authenticated" comes first
   const quiet = flags.quiet === true || flags.json === true;
   let published: Awaited<ReturnType<typeof import("../../core/publish-image.js").publishImage>> | undefined;
   if (publish) {
