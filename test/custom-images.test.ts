@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KIT_INITRD_INIT } from "../src/images/vm/kernel-kit.js";
+import { hostPlatform } from "../src/images/custom/docker.js";
 import { kvmStatus } from "../src/backends/kvm.js";
 import { EngineJanitor, TEST_BASE, TEST_IMAGE_CACHE, engineSkipReason, ensureTestBase } from "./helpers/engine.js";
 import { hasCommand, idOf, isAlive, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
@@ -45,7 +46,7 @@ interface Manifest {
   files: Record<string, string>;
   checksums: Record<string, string>;
   sizeBytes: number;
-  details: { kernelOrigin: string; kernelInImage?: string; engineImageId: string; dockerfileSha256: string; rootfsSizeMiB?: number; boot: { cmdline?: string; rootfsFormat: string } };
+  details: { kernelOrigin: string; kernelInImage?: string; engineImageId: string; dockerfileSha256: string; platform: string; rootfsSizeMiB?: number; boot: { cmdline?: string; rootfsFormat: string } };
 }
 
 function sha256(data: Buffer | string): string {
@@ -84,7 +85,7 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
   });
 
   test("bubblewrap: the image's root folder is the sandbox's read-only root, /workspace live both ways", { skip: bwrapSkip, timeout: 1_200_000 }, async () => {
-    const build = await heyvm(["images", "build", "--backend", "bubblewrap", "--file", dockerfile("app.Dockerfile", APP), "--name", "app", "--format", "json"]);
+    const build = await heyvm(["images", "build", "--backend", "bubblewrap", "--file", dockerfile("app.Dockerfile", APP), "--name", "app", "--platform", hostPlatform(), "--json"]);
     assert.equal(build.code, 0, build.stderr);
     assert.match(build.stderr, /│ Step \d\/\d : RUN apt-get update/, "the engine's own output is streamed as progress");
     const built = JSON.parse(build.stdout) as { path: string; backend: string; engine_image_id: string };
@@ -92,6 +93,7 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
     const image = manifest("bubblewrap", "app");
     assert.equal(image.files.rootfs, "rootfs");
     assert.equal(image.details.dockerfileSha256, sha256(APP));
+    assert.equal(image.details.platform, hostPlatform(), "built for the platform --platform named");
     assert.match(image.details.engineImageId, /^sha256:[0-9a-f]{64}$/);
     assert.ok(existsSync(join(built.path, "rootfs", "usr", "bin", "hello")), "the RUN step's package is in the exported root");
     assert.ok(!existsSync(join(built.path, "rootfs", ".dockerenv")));
@@ -160,6 +162,18 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
     assert.ok(!existsSync(join(t.home, "images", "libvirt", "x")));
   });
 
+  test("--platform: a VM image for another architecture is refused before any build; a malformed one is a usage error", async () => {
+    const other = hostPlatform() === "linux/arm64" ? "linux/amd64" : "linux/arm64";
+    const foreign = await heyvm(["images", "build", "--backend-type", "libvirt", "--file", join(files, "app.Dockerfile"), "--name", "foreign", "--platform", other]);
+    assert.equal(foreign.code, 2, foreign.stderr);
+    assert.match(foreign.stderr, new RegExp(`a libvirt image for ${other} cannot be built on this ${hostPlatform()} host`));
+    assert.doesNotMatch(foreign.stderr, /Step \d/, "the engine was not asked to build");
+    const malformed = await heyvm(["images", "build", "--backend", "bubblewrap", "--file", join(files, "app.Dockerfile"), "--name", "foreign", "--platform", "amd64 please"]);
+    assert.equal(malformed.code, 2, malformed.stderr);
+    assert.match(malformed.stderr, /--platform takes an engine platform such as linux\/amd64/);
+    assert.ok(!existsSync(join(t.home, "images", "libvirt", "foreign")) && !existsSync(join(t.home, "images", "bubblewrap", "foreign")));
+  });
+
   test("firecracker format with heyvm's kernel injected: boots under QEMU microvm, HEYVM_READY, SSH login runs the image's tools", { skip: microvmSkip, timeout: 1_500_000 }, async () => {
     const build = await heyvm(["images", "build", "--backend-type", "firecracker", "--file", dockerfile("sshd.Dockerfile", APP_WITH_SSHD), "--name", "fc"]);
     assert.equal(build.code, 0, build.stderr);
@@ -187,6 +201,19 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
     assert.equal(tools.code, 0, tools.stderr);
     assert.match(tools.stdout, /^heyo\nmicrovm-test\nHello, world!\ngreetings from COPY v\d\n.*init=\/init\.sh/);
     await vm.stop();
+  });
+
+  test("no SSH server and no package manager heyvm knows: the build fails saying what to add to the Dockerfile, nothing half-made", { skip: microvmSkip, timeout: 900_000 }, async () => {
+    const bare = dockerfile("bare.Dockerfile", `FROM ${TEST_BASE}\nRUN rm -f /usr/bin/apt-get /usr/bin/apt /usr/bin/dpkg\n`);
+    const failed = await heyvm(["images", "build", "--backend-type", "libvirt", "--file", bare, "--name", "bare"]);
+    assert.equal(failed.code, 6, failed.stderr);
+    assert.match(failed.stderr, /the image cannot get heyvm's guest contract: no sshd and no package manager heyvm knows \(apt, apk, dnf\)/);
+    assert.match(failed.stderr, /add an SSH server to the Dockerfile \(Debian\/Ubuntu: RUN apt-get install -y openssh-server; Alpine: RUN apk add openssh-server/);
+    assert.doesNotMatch(failed.stderr, /\n\s+at /, "no stack trace");
+    assert.ok(!existsSync(join(t.home, "images", "libvirt", "bare")), "no image of that name");
+    const libvirtImages = join(t.home, "images", "libvirt");
+    assert.ok(!existsSync(libvirtImages) || !readdirSync(libvirtImages).some((name) => name.includes("bare")), "no temporary build folder is left");
+    assert.equal(janitor.newContainers().length, 0, "no container is left");
   });
 
   test("kernel in the image (/boot/vmlinuz-lts + /boot/initramfs-lts): that kernel and initrd are used, not heyvm's", { skip: microvmSkip, timeout: 1_500_000 }, async () => {
@@ -276,6 +303,9 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
       const both = await heyvm(["exec", id, "--", "sh", "-c", 'cat from-host.txt; [ "$(stat -c %u from-host.txt)" = "$(id -u heyo)" ] && echo owned-by-heyo; echo guest > from-guest.txt']);
       assert.equal(both.stdout, "host\nowned-by-heyo\n", both.stderr);
       assert.equal(readFileSync(join(worktree, "from-guest.txt"), "utf8"), "guest\n");
+      const viaSh = await t.run(["sh", id], { input: "hello; cat from-host.txt; exit 3\n", env: { HEYVM_IMAGE_CACHE: TEST_IMAGE_CACHE }, timeoutMs: 120_000 });
+      assert.equal(viaSh.code, 3, viaSh.stderr);
+      assert.match(viaSh.stdout, /Hello, world!\nhost\n/, "sh runs in /workspace with the image's tools");
       const again = await heyvm(["wt", branch, "--detach"]);
       assert.equal(again.code, 0, again.stderr);
       assert.equal(idOf(again.stdout), id, "wt again reuses the running sandbox");
