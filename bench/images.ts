@@ -1,7 +1,8 @@
 // Custom image figures (issue 9): build-to-ready-image time of `heyvm images build` against doing
 // the same by hand in this script (docker build + docker create/export | tar + mke2fs -d, same
 // Dockerfile, same size), with the engine's layer cache warm and without it (--no-cache: the
-// RUN step downloads again); and boot-to-ready of a custom libvirt image against the default one.
+// RUN step downloads again); the start of a bubblewrap sandbox on the image's exported root against
+// one on the host's /usr; and boot-to-ready of a custom libvirt image against the default one.
 // The Dockerfile brings its own sshd, so heyvm's guest-contract step installs nothing. Needs a
 // Docker engine (scripts/start-services.sh); the base image is made locally as the tests do.
 import { spawnSync } from "node:child_process";
@@ -98,6 +99,34 @@ async function main(): Promise<void> {
   console.log(row("  each cold round, by hand / heyvm", "", cold.byHand.map((ms, i) => `${(ms / 1000).toFixed(1)}/${((cold.heyvm[i] ?? 0) / 1000).toFixed(1)} s`).join(", ")));
   console.log(row("  heyvm's phases (cold, median of dockerBuild)", "", `dockerBuild ${(median(coldPhases.map((p) => p.dockerBuild ?? 0)) / 1000).toFixed(1)}s`));
 
+  // bubblewrap --image: the exported root as the sandbox's read-only root, against the host's /usr
+  if (spawnSync("sh", ["-c", "command -v bwrap"], { stdio: "ignore" }).status === 0) {
+    const repo = join(HOME, "repo-bw");
+    if (!existsSync(repo)) {
+      mkdirSync(repo);
+      sh("git init -q && git -c user.email=b@b -c user.name=b commit -q --allow-empty -m init", repo);
+    }
+    sh(`${HEYVM} images build --backend-type bubblewrap --file ${dockerfile} --name bench -q`);
+    const withImage = sh(`${HEYVM} wt bench/bw-image --backend bubblewrap --image bench --detach -q`, repo);
+    sh(`${HEYVM} stop ${withImage}`, repo);
+    const hostRoot = sh(`${HEYVM} wt bench/bw-host --backend bubblewrap --detach -q`, repo);
+    sh(`${HEYVM} stop ${hostRoot}`, repo);
+    const starts: Record<"image" | "host", number[]> = { image: [], host: [] };
+    for (let i = 0; i < 5; i++) {
+      for (const [which, id, branch] of [["image", withImage, "bench/bw-image"], ["host", hostRoot, "bench/bw-host"]] as const) {
+        const began = performance.now();
+        sh(`${HEYVM} wt ${branch} --detach -q`, repo);
+        starts[which].push(performance.now() - began);
+        sh(`${HEYVM} stop ${id}`, repo);
+      }
+    }
+    const imageStart = median(starts.image);
+    const hostStart = median(starts.host);
+    console.log(row("bubblewrap wt --detach → ready, host's /usr", `${(hostStart / 1000).toFixed(2)} s`));
+    console.log(row("bubblewrap wt --detach → ready, --image", `${(imageStart / 1000).toFixed(2)} s`, `${(imageStart / hostStart).toFixed(2)}× the host's root`));
+    for (const id of [withImage, hostRoot]) spawnSync(HEYVM, ["rm", id, "-y"], { cwd: repo, env, stdio: "ignore" });
+  }
+
   if (BOOTS > 0 && spawnSync("virsh", ["-c", "qemu:///system", "uri"], { stdio: "ignore" }).status === 0) {
     const repo = join(HOME, "repo");
     if (!existsSync(repo)) {
@@ -118,6 +147,7 @@ async function main(): Promise<void> {
         sh(`${HEYVM} stop ${id}`, repo);
       }
     }
+    for (const id of [custom, standard]) spawnSync(HEYVM, ["rm", id, "-y"], { cwd: repo, env, stdio: "ignore" });
     const customBoot = median(boots.custom);
     const defaultBoot = median(boots.standard);
     console.log(row("libvirt wt --detach → ready, default image", `${(defaultBoot / 1000).toFixed(1)} s`, "(TCG where KVM cannot run a guest)"));
@@ -128,7 +158,7 @@ async function main(): Promise<void> {
 
   rmSync(work, { recursive: true, force: true });
   // the engine images this run made: the by-hand tag, heyvm's cache tags, the layers they leave
-  spawnSync("docker", ["rmi", BY_HAND_TAG, "localhost/heyvm/bench:firecracker", "localhost/heyvm/bench:libvirt"], { stdio: "ignore" });
+  spawnSync("docker", ["rmi", BY_HAND_TAG, "localhost/heyvm/bench:firecracker", "localhost/heyvm/bench:libvirt", "localhost/heyvm/bench:bubblewrap"], { stdio: "ignore" });
   const made = sh("docker images -a -q --no-trunc").split("\n").filter((id) => id && !imagesBefore.has(id));
   if (made.length > 0) spawnSync("docker", ["rmi", "-f", ...made], { stdio: "ignore" });
 }
