@@ -1,8 +1,9 @@
 // Custom images end to end with the real Docker engine: Dockerfiles with a `RUN apt-get install`
 // step and a COPY, built for bubblewrap (wt --image), the firecracker format (booted under QEMU's
-// microvm machine), libvirt (wt --image, the earlier issues' guarantees), the kernel rule both
-// ways, a failing RUN, no engine, a rebuild of an image in use and `images rm` refusing. Every
-// image and container a test makes is removed; the locally made base image is kept as a cache.
+// microvm machine), apple_virt (built and checked: vfkit needs macOS), libvirt (wt --image, the
+// earlier issues' guarantees), the kernel rule both ways, --platform, a failing RUN, no engine, no
+// package manager, a rebuild of an image in use and `images rm` refusing. Every image and
+// container a test makes is removed; the locally made base image is kept as a cache.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -46,7 +47,7 @@ interface Manifest {
   files: Record<string, string>;
   checksums: Record<string, string>;
   sizeBytes: number;
-  details: { kernelOrigin: string; kernelInImage?: string; engineImageId: string; dockerfileSha256: string; platform: string; rootfsSizeMiB?: number; boot: { cmdline?: string; rootfsFormat: string } };
+  details: { kernelOrigin: string; kernelInImage?: string; engineImageId: string; dockerfileSha256: string; platform: string; context: string; rootfsSizeMiB?: number; boot: { cmdline?: string; rootfsFormat: string } };
 }
 
 function sha256(data: Buffer | string): string {
@@ -257,6 +258,30 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
     for (let i = 0; login.code !== 0 && i < 20; i++) login = vm.ssh("hello");
     assert.equal(login.stdout, "Hello, world!\n", login.stderr);
     await vm.stop();
+  });
+
+  test("apple_virt format: disk.img (raw ext4) + the kernel as shipped + initrd, for vfkit (which needs macOS: built and checked here, not booted)", { skip: microvmSkip, timeout: 900_000 }, async () => {
+    // the Dockerfile away from its context: --context says where COPY reads from
+    const elsewhere = join(t.root, "dockerfile-elsewhere");
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, "Dockerfile"), APP_WITH_SSHD);
+    const build = await heyvm(["images", "build", "--backend-type", "apple_virt", "--file", join(elsewhere, "Dockerfile"), "--context", files, "--name", "mac"]);
+    assert.equal(build.code, 0, build.stderr);
+    const image = manifest("apple_virt", "mac");
+    assert.equal(image.details.context, files);
+    assert.deepEqual(image.files, { kernel: "vmlinuz", initrd: "initrd", rootfs: "disk.img" });
+    assert.equal(image.details.kernelOrigin, "injected");
+    assert.equal(image.details.boot.rootfsFormat, "raw");
+    assert.equal(image.details.boot.cmdline, "console=hvc0 root=/dev/vda rw rootfstype=ext4 init=/init.sh");
+    const dir = join(t.home, "images", "apple_virt", "mac");
+    for (const role of ["kernel", "initrd", "rootfs"] as const) assert.equal(image.checksums[role], sha256(readFileSync(join(dir, image.files[role]))), `${role} checksum`);
+    assert.notDeepEqual(readFileSync(join(dir, "vmlinuz")).subarray(0, 4), Buffer.from([0x7f, 0x45, 0x4c, 0x46]), "the kernel as shipped (a bzImage), not the uncompressed ELF");
+    assert.equal(readFileSync(join(dir, "vmlinuz")).subarray(0x202, 0x206).toString("latin1"), "HdrS", "a Linux boot-protocol kernel image");
+    assert.equal(statSync(join(dir, "disk.img")).size, (image.details.rootfsSizeMiB ?? 0) * 1024 * 1024);
+    const fileType = spawnSync("file", ["-b", join(dir, "disk.img")], { encoding: "utf8" }).stdout;
+    if (fileType) assert.match(fileType, /ext4 filesystem data.*heyvm-root/);
+    assert.equal((await heyvm(["images", "rm", "mac", "--backend-type", "apple_virt"])).code, 0);
+    assert.ok(!existsSync(dir));
   });
 
   test("images list shows backend, size, kernel origin and age; --format json", async () => {
