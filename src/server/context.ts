@@ -3,6 +3,7 @@
 // time per deployment, and the active-sandbox quota.
 import type { DriverCatalog } from "./catalog.js";
 import type { ServerConfig, ServerData } from "./config.js";
+import type { ImageStore } from "./image-store.js";
 import type { OperationQueue } from "./operation-queue.js";
 import type { ActiveQuota } from "./quota.js";
 import type { Store } from "./store.js";
@@ -29,4 +30,6 @@ export interface DeploymentServices {
   hooks: DeploymentHooks;
   queue: OperationQueue;
   quota: ActiveQuota;
+  /** The image registry's records (server/images.ts). */
+  images: ImageStore;
 }

@@ -20,6 +20,7 @@ import { buildRoutes } from "./routes.js";
 import { runningSandbox } from "./sandbox-exec.js";
 import { ShellSessions } from "./shell.js";
 import { loadOrCreateSecret } from "./signing.js";
+import { ImageStore } from "./image-store.js";
 import { Store } from "./store.js";
 import { reconcileDeployments, startSweeping } from "./sweep.js";
 import { authenticate } from "./tokens.js";
@@ -85,6 +86,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     },
     queue: new OperationQueue(),
     quota: new ActiveQuota(store, config.maxActivePerToken),
+    images: new ImageStore(data.database),
   };
   const uploads = new UploadGuard();
   const router = buildRoutes({ ...services, secret, uploads, publicUrl: () => publicUrl });
@@ -205,6 +207,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
         server.closeAllConnections();
       });
       await services.queue.drain();
+      services.images.close();
       store.close();
     },
   };

@@ -10,23 +10,23 @@ import type { ServerData } from "./config.js";
 import { HttpError } from "./http.js";
 import type { Store } from "./store.js";
 
-/** Which archives have a PUT or a finalize under way (in this process: the only writer). */
+/** Which archives (or images) have a PUT or a finalize under way (in this process: the only writer). */
 export class UploadGuard {
   private readonly uploading = new Set<string>();
   private readonly finalizing = new Set<string>();
 
   /** Marks a PUT under way; returns its end. 409 while another PUT or the finalize runs. */
   beginUpload(id: string): () => void {
-    if (this.finalizing.has(id)) throw new HttpError(409, `archive ${id} is being finalized; it takes no more uploads`, "finalized");
-    if (this.uploading.has(id)) throw new HttpError(409, `an upload to archive ${id} is already under way`, "upload_in_progress");
+    if (this.finalizing.has(id)) throw new HttpError(409, `${id} is being finalized; it takes no more uploads`, "finalized");
+    if (this.uploading.has(id)) throw new HttpError(409, `an upload to ${id} is already under way`, "upload_in_progress");
     this.uploading.add(id);
     return () => this.uploading.delete(id);
   }
 
   /** Marks a finalize under way; returns its end. 409 while a PUT is still writing the archive. */
   beginFinalize(id: string): () => void {
-    if (this.uploading.has(id)) throw new HttpError(409, `an upload to archive ${id} is still under way; finalize once it has completed`, "upload_in_progress");
-    if (this.finalizing.has(id)) throw new HttpError(409, `archive ${id} is already being finalized`, "finalize_in_progress");
+    if (this.uploading.has(id)) throw new HttpError(409, `an upload to ${id} is still under way; finalize once it has completed`, "upload_in_progress");
+    if (this.finalizing.has(id)) throw new HttpError(409, `${id} is already being finalized`, "finalize_in_progress");
     this.finalizing.add(id);
     return () => this.finalizing.delete(id);
   }
@@ -36,8 +36,11 @@ export class UploadGuard {
   }
 }
 
-/** Writes the request body to a .part file, at most limitBytes (413 beyond, the request left to drain). */
-function receiveBody(req: IncomingMessage, part: string, limitBytes: number): Promise<number> {
+/**
+ * Writes the request body to a .part file, at most limitBytes (413 beyond, the request left to
+ * drain), handing each chunk to onChunk too (an image's sha256); resolves with the size.
+ */
+export function receiveBody(req: IncomingMessage, part: string, limitBytes: number, onChunk?: (chunk: Buffer) => void): Promise<number> {
   return new Promise((resolve, reject) => {
     const out = createWriteStream(part, { mode: 0o600 });
     let size = 0;
@@ -55,7 +58,8 @@ function receiveBody(req: IncomingMessage, part: string, limitBytes: number): Pr
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limitBytes) return finish(new HttpError(413, `the archive is larger than this server's limit of ${limitBytes} bytes`, "too_large"));
+      if (size > limitBytes) return finish(new HttpError(413, `the upload is larger than its limit of ${limitBytes} bytes`, "too_large"));
+      onChunk?.(chunk);
       if (!out.write(chunk)) {
         req.pause();
         out.once("drain", () => req.resume());

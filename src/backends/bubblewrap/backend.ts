@@ -5,7 +5,7 @@
 // rights, the sandbox's own namespaces with nsenter, unprivileged as heyo inside. The default
 // network is the sandbox's own namespace with pasta's outbound-only NAT (network.ts).
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { isObject, num } from "../../shared/json.js";
@@ -43,6 +43,20 @@ function imageRoot(home: HeyoHome, image: string | null): string | null {
     });
   }
   return root;
+}
+
+/**
+ * An image exported from an engine has empty /etc/resolv.conf and /etc/hosts (the engine fills
+ * them at run time): with network on, the host's are used, as a container runtime would.
+ */
+function resolverFiles(root: string): string[] {
+  return ["/etc/resolv.conf", "/etc/hosts"].filter((file) => {
+    try {
+      return statSync(file).isFile() && lstatSync(join(root, file)).isFile() && statSync(join(root, file)).size === 0;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Every process in the sandbox's pid namespace, found from the host's /proc. */
@@ -155,12 +169,14 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     },
     reporter,
   );
+  const resolvConf = resolvText !== undefined && resolvPath ? { file: join(etcDir, "resolv.conf"), path: resolvPath } : undefined;
   const args = bwrapArgs(spec, {
     imageRoot: root,
     homeDir: dir.homePath,
     passwdFile: join(etcDir, "passwd"),
     groupFile: join(etcDir, "group"),
-    resolvConf: resolvText !== undefined && resolvPath ? { file: join(etcDir, "resolv.conf"), path: resolvPath } : undefined,
+    resolvConf: resolvConf,
+    hostFiles: root && mode !== "none" ? resolverFiles(root).filter((file) => !(resolvConf && file === "/etc/resolv.conf")) : [],
   });
   // The command itself says when bwrap has finished setting up (info-fd comes earlier).
   args.push("--info-fd", "3", "--", "/bin/sh", "-c", `echo ${READY_MARK}; exec sleep 2147483647`);

@@ -14,6 +14,8 @@ interface ServerFlags {
   maxActive?: string;
   images?: string;
   sweepMs?: string;
+  maxImageMb?: string;
+  firecrackerImagesOnLibvirt?: boolean;
 }
 
 function parseListen(value: string): { host: string; port: number } {
@@ -43,6 +45,8 @@ async function runServer(io: CliIO, flags: ServerFlags): Promise<number> {
   if (flags.maxArchiveEntries) config.maxArchiveEntries = Math.round(positive("--max-archive-entries", flags.maxArchiveEntries));
   if (flags.maxActive) config.maxActivePerToken = Math.round(positive("--max-active", flags.maxActive));
   if (flags.sweepMs) config.sweepMs = positive("--sweep-ms", flags.sweepMs);
+  if (flags.maxImageMb) config.maxImageBytes = Math.round(positive("--max-image-mb", flags.maxImageMb) * 1024 * 1024);
+  if (flags.firecrackerImagesOnLibvirt) config.firecrackerImagesOnLibvirt = true;
   if (flags.images) {
     const { loadImageCatalog } = await import("../../server/image-file.js");
     config.images = loadImageCatalog(flags.images);
@@ -112,6 +116,8 @@ export const serverCommand = defineCommand<ServerFlags>({
     { flags: "--max-active <n>", description: "active (provisioning or running) sandboxes per token (default 20)" },
     { flags: "--images <file>", description: 'JSON image catalog: {"bubblewrap": {"ubuntu:24.04": null}, …}' },
     { flags: "--sweep-ms <n>", description: "how often TTLs and liveness are checked (default 1000)" },
+    { flags: "--max-image-mb <n>", description: "largest image bundle the image registry takes (default 8192)" },
+    { flags: "--firecracker-images-on-libvirt", description: "on a host without Firecracker, run firecracker-format images under libvirt (deployments say so)" },
   ],
   helpAfter: "\nTokens:\n  heyvm server token create --name alice   prints a new API token (shown once)\n  heyvm server token list\n  heyvm server token revoke <tok-id>",
   subcommands: [

@@ -19,7 +19,7 @@ import { CUSTOMIZE_SCRIPT, GUEST_FILES } from "./guest-files.js";
 import { VM_IMAGE_FILES } from "./files.js";
 
 /** Modules the initrd loads (with their dependencies), in this order. */
-const INITRD_MODULES = [
+export const INITRD_MODULES = [
   "virtio_pci", "virtio_mmio", "virtio_blk", "crc32c_generic", "ext4", "virtio_net", "failover", "net_failover",
   "fuse", "virtiofs", "9pnet", "9pnet_virtio", "9p", "qemu_fw_cfg", "virtio-rng", "evdev", "button",
 ];
@@ -36,7 +36,8 @@ umount /proc /sys; mount --move /dev /newroot/dev
 exec switch_root /newroot /sbin/init
 `;
 
-const TOOLS: Array<[string, string]> = [
+/** The tools an image build runs, with the Debian package that has each. */
+export const TOOLS: Array<[string, string]> = [
   ["apt-get", "apt"],
   ["dpkg-deb", "dpkg"],
   ["mmdebstrap", "mmdebstrap"],
@@ -47,7 +48,7 @@ const TOOLS: Array<[string, string]> = [
   ["xz", "xz-utils"],
 ];
 
-async function step<T>(reporter: Reporter, label: string, fn: () => Promise<T>): Promise<T> {
+export async function step<T>(reporter: Reporter, label: string, fn: () => Promise<T>): Promise<T> {
   const started = Date.now();
   reporter.progress(label);
   const result = await fn();
@@ -55,7 +56,7 @@ async function step<T>(reporter: Reporter, label: string, fn: () => Promise<T>):
   return result;
 }
 
-async function tool(file: string, args: string[], options: { cwd?: string; timeout?: number } = {}): Promise<string> {
+export async function tool(file: string, args: string[], options: { cwd?: string; timeout?: number } = {}): Promise<string> {
   try {
     return (await run(file, args, { cwd: options.cwd, timeout: options.timeout ?? 900_000, env: { ...process.env, LC_ALL: "C", DEBIAN_FRONTEND: "noninteractive" } })).stdout;
   } catch (error) {
@@ -74,7 +75,7 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /** Finds the uncompressed ELF kernel inside a bzImage (what the kernel's extract-vmlinux does). */
-async function extractVmlinux(bzImage: string, out: string): Promise<boolean> {
+export async function extractVmlinux(bzImage: string, out: string): Promise<boolean> {
   const image = readFileSync(bzImage);
   const xzMagic = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
   for (let at = image.indexOf(xzMagic); at !== -1; at = image.indexOf(xzMagic, at + 1)) {
@@ -99,7 +100,7 @@ async function extractVmlinux(bzImage: string, out: string): Promise<boolean> {
 }
 
 /** The dependency closure of the wanted modules from modules.dep, in load order. */
-function moduleClosure(modulesDep: string, builtin: string): string[] {
+function moduleClosure(modulesDep: string, builtin: string, wanted: readonly string[]): string[] {
   const deps = new Map<string, string[]>();
   for (const line of modulesDep.split("\n")) {
     const [module, rest] = line.split(":");
@@ -113,7 +114,7 @@ function moduleClosure(modulesDep: string, builtin: string): string[] {
     for (const dep of deps.get(path) ?? []) add(dep);
     order.push(path);
   };
-  for (const name of INITRD_MODULES) {
+  for (const name of wanted) {
     const path = [...deps.keys()].find((p) => p.endsWith(`/${name}.ko`) || p.endsWith(`/${name.replace(/-/g, "_")}.ko`));
     if (path) add(path);
     else if (!builtin.includes(`/${name}.ko`)) throw new OperationFailedError(`the kernel has no module ${name}`);
@@ -121,7 +122,14 @@ function moduleClosure(modulesDep: string, builtin: string): string[] {
   return order;
 }
 
-async function buildKernel(cache: string, work: string, out: string, reporter: Reporter): Promise<Record<string, string>> {
+/** What goes into the initrd: its /init and the modules it loads (the libvirt image's by default). */
+export interface InitrdRecipe {
+  init: string;
+  modules: readonly string[];
+}
+
+/** Debian's kernel (uncompressed, and as shipped) and a busybox initrd, written into out. */
+export async function buildKernel(cache: string, work: string, out: string, reporter: Reporter, recipe: InitrdRecipe = { init: INITRD_INIT, modules: INITRD_MODULES }): Promise<Record<string, string>> {
   const depends = await tool("apt-cache", ["depends", "linux-image-amd64"]);
   const kernelPackage = /Depends: (linux-image-[^\s]+)/.exec(depends)?.[1];
   if (!kernelPackage) throw new OperationFailedError("apt knows no linux-image-amd64 kernel", "run `apt-get update` first");
@@ -142,7 +150,7 @@ async function buildKernel(cache: string, work: string, out: string, reporter: R
   await step(reporter, "building the initrd", async () => {
     await tool("busybox", ["depmod", "-b", kernelTree, version]); // the .deb ships no modules.dep
     const moduleDir = join(kernelTree, "lib", "modules", version);
-    const modules = moduleClosure(readFileSync(join(moduleDir, "modules.dep"), "utf8"), readFileSync(join(moduleDir, "modules.builtin"), "utf8"));
+    const modules = moduleClosure(readFileSync(join(moduleDir, "modules.dep"), "utf8"), readFileSync(join(moduleDir, "modules.builtin"), "utf8"), recipe.modules);
     const initrd = join(work, "initrd");
     for (const sub of ["bin", "dev", "proc", "sys", "newroot", "lib/modules"]) mkdirSync(join(initrd, sub), { recursive: true });
     copyFileSync(findSystemExecutable("busybox") ?? "/bin/busybox", join(initrd, "bin", "busybox"));
@@ -150,7 +158,7 @@ async function buildKernel(cache: string, work: string, out: string, reporter: R
     symlinkSync("busybox", join(initrd, "bin", "sh")); // /init's interpreter
     for (const module of modules) copyFileSync(join(moduleDir, module), join(initrd, "lib", "modules", basename(module)));
     writeFileSync(join(initrd, "modules.order"), `${modules.map((m) => basename(m)).join("\n")}\n`);
-    writeFileSync(join(initrd, "init"), INITRD_INIT, { mode: 0o755 });
+    writeFileSync(join(initrd, "init"), recipe.init, { mode: 0o755 });
     const list = (await tool("find", [".", "-mindepth", "1"], { cwd: initrd })).split("\n").filter(Boolean).sort();
     const cpio = spawn("cpio", ["-o", "-H", "newc", "-R", "0:0", "--quiet"], { cwd: initrd, stdio: ["pipe", "pipe", "pipe"] });
     const chunks: Buffer[] = [];
