@@ -10,6 +10,12 @@
       "type": "executable",
       "sources": ["native/owner-monitor.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "heyvm-vsock-connect",
+      "type": "executable",
+      "sources": ["native/vsock-connect.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }

@@ -9,7 +9,7 @@ import type { SandboxDir } from "../state/sandbox-dir.js";
 
 export interface BackendFeatures {
   /** How /workspace reaches the sandbox. */
-  workspace: "bind" | "virtiofs" | "9p" | "virtiofs-or-9p" | "sync";
+  workspace: "bind" | "virtiofs" | "9p" | "virtiofs-or-9p" | "sshfs" | "sync";
   /** A real virtual machine with its own kernel (as opposed to namespaces on the host kernel). */
   virtualMachine: boolean;
   /** Accepts --image. */

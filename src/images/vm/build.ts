@@ -36,7 +36,8 @@ umount /proc /sys; mount --move /dev /newroot/dev
 exec switch_root /newroot /sbin/init
 `;
 
-const TOOLS: Array<[string, string]> = [
+/** The tools an image build runs, with the Debian package that has each. */
+export const TOOLS: Array<[string, string]> = [
   ["apt-get", "apt"],
   ["dpkg-deb", "dpkg"],
   ["mmdebstrap", "mmdebstrap"],
@@ -47,7 +48,7 @@ const TOOLS: Array<[string, string]> = [
   ["xz", "xz-utils"],
 ];
 
-async function step<T>(reporter: Reporter, label: string, fn: () => Promise<T>): Promise<T> {
+export async function step<T>(reporter: Reporter, label: string, fn: () => Promise<T>): Promise<T> {
   const started = Date.now();
   reporter.progress(label);
   const result = await fn();
@@ -55,7 +56,7 @@ async function step<T>(reporter: Reporter, label: string, fn: () => Promise<T>):
   return result;
 }
 
-async function tool(file: string, args: string[], options: { cwd?: string; timeout?: number } = {}): Promise<string> {
+export async function tool(file: string, args: string[], options: { cwd?: string; timeout?: number } = {}): Promise<string> {
   try {
     return (await run(file, args, { cwd: options.cwd, timeout: options.timeout ?? 900_000, env: { ...process.env, LC_ALL: "C", DEBIAN_FRONTEND: "noninteractive" } })).stdout;
   } catch (error) {
@@ -99,7 +100,7 @@ async function extractVmlinux(bzImage: string, out: string): Promise<boolean> {
 }
 
 /** The dependency closure of the wanted modules from modules.dep, in load order. */
-function moduleClosure(modulesDep: string, builtin: string): string[] {
+function moduleClosure(modulesDep: string, builtin: string, wanted: readonly string[]): string[] {
   const deps = new Map<string, string[]>();
   for (const line of modulesDep.split("\n")) {
     const [module, rest] = line.split(":");
@@ -113,7 +114,7 @@ function moduleClosure(modulesDep: string, builtin: string): string[] {
     for (const dep of deps.get(path) ?? []) add(dep);
     order.push(path);
   };
-  for (const name of INITRD_MODULES) {
+  for (const name of wanted) {
     const path = [...deps.keys()].find((p) => p.endsWith(`/${name}.ko`) || p.endsWith(`/${name.replace(/-/g, "_")}.ko`));
     if (path) add(path);
     else if (!builtin.includes(`/${name}.ko`)) throw new OperationFailedError(`the kernel has no module ${name}`);
@@ -121,7 +122,14 @@ function moduleClosure(modulesDep: string, builtin: string): string[] {
   return order;
 }
 
-async function buildKernel(cache: string, work: string, out: string, reporter: Reporter): Promise<Record<string, string>> {
+/** What goes into the initrd: its /init and the modules it loads (the libvirt image's by default). */
+export interface InitrdRecipe {
+  init: string;
+  modules: readonly string[];
+}
+
+/** Debian's kernel (uncompressed, and as shipped) and a busybox initrd, written into out. */
+export async function buildKernel(cache: string, work: string, out: string, reporter: Reporter, recipe: InitrdRecipe = { init: INITRD_INIT, modules: INITRD_MODULES }): Promise<Record<string, string>> {
   const depends = await tool("apt-cache", ["depends", "linux-image-amd64"]);
   const kernelPackage = /Depends: (linux-image-[^\s]+)/.exec(depends)?.[1];
   if (!kernelPackage) throw new OperationFailedError("apt knows no linux-image-amd64 kernel", "run `apt-get update` first");
@@ -142,7 +150,7 @@ async function buildKernel(cache: string, work: string, out: string, reporter: R
   await step(reporter, "building the initrd", async () => {
     await tool("busybox", ["depmod", "-b", kernelTree, version]); // the .deb ships no modules.dep
     const moduleDir = join(kernelTree, "lib", "modules", version);
-    const modules = moduleClosure(readFileSync(join(moduleDir, "modules.dep"), "utf8"), readFileSync(join(moduleDir, "modules.builtin"), "utf8"));
+    const modules = moduleClosure(readFileSync(join(moduleDir, "modules.dep"), "utf8"), readFileSync(join(moduleDir, "modules.builtin"), "utf8"), recipe.modules);
     const initrd = join(work, "initrd");
     for (const sub of ["bin", "dev", "proc", "sys", "newroot", "lib/modules"]) mkdirSync(join(initrd, sub), { recursive: true });
     copyFileSync(findSystemExecutable("busybox") ?? "/bin/busybox", join(initrd, "bin", "busybox"));
@@ -150,7 +158,7 @@ async function buildKernel(cache: string, work: string, out: string, reporter: R
     symlinkSync("busybox", join(initrd, "bin", "sh")); // /init's interpreter
     for (const module of modules) copyFileSync(join(moduleDir, module), join(initrd, "lib", "modules", basename(module)));
     writeFileSync(join(initrd, "modules.order"), `${modules.map((m) => basename(m)).join("\n")}\n`);
-    writeFileSync(join(initrd, "init"), INITRD_INIT, { mode: 0o755 });
+    writeFileSync(join(initrd, "init"), recipe.init, { mode: 0o755 });
     const list = (await tool("find", [".", "-mindepth", "1"], { cwd: initrd })).split("\n").filter(Boolean).sort();
     const cpio = spawn("cpio", ["-o", "-H", "newc", "-R", "0:0", "--quiet"], { cwd: initrd, stdio: ["pipe", "pipe", "pipe"] });
     const chunks: Buffer[] = [];
@@ -163,17 +171,28 @@ async function buildKernel(cache: string, work: string, out: string, reporter: R
   return { kernelPackage, kernelVersion: version, kernelFormat: extracted ? "vmlinux (PVH)" : "bzImage" };
 }
 
-async function buildRootfs(work: string, out: string, reporter: Reporter, suite: string): Promise<void> {
+/** What a Debian root filesystem is made of: packages, heyvm's files, and a script run inside. */
+export interface RootRecipe {
+  /** mmdebstrap --include list. */
+  packages: readonly string[];
+  /** Path inside the root → content (scripts are made executable by the customize script). */
+  files: Record<string, string>;
+  /** A file among `files` that runs inside the new root (chroot) at the end. */
+  customizeScript: string;
+}
+
+/** A small Debian root folder made by mmdebstrap from Debian's packages; returns its path. */
+export async function debianRoot(work: string, reporter: Reporter, suite: string, recipe: RootRecipe): Promise<string> {
   const guest = join(work, "guest");
-  for (const [path, content] of Object.entries(GUEST_FILES)) {
+  for (const [path, content] of Object.entries(recipe.files)) {
     mkdirSync(dirname(join(guest, path)), { recursive: true });
     writeFileSync(join(guest, path), content, { mode: 0o755 });
   }
   const root = join(work, "rootfs");
-  await step(reporter, "building the root filesystem with mmdebstrap (git, openssh-server, busybox)", () =>
+  await step(reporter, `building the root filesystem with mmdebstrap (${recipe.packages.join(", ")})`, () =>
     tool("mmdebstrap", [
       "--variant=essential",
-      "--include=git,openssh-server,busybox-static,ca-certificates,mount",
+      `--include=${recipe.packages.join(",")}`,
       "--aptopt=APT::Install-Recommends \"false\"",
       "--dpkgopt=path-exclude=/usr/share/man/*",
       "--dpkgopt=path-exclude=/usr/share/doc/*",
@@ -183,11 +202,16 @@ async function buildRootfs(work: string, out: string, reporter: Reporter, suite:
       "--dpkgopt=path-exclude=/usr/share/lintian/*",
       "--dpkgopt=path-exclude=/usr/share/bash-completion/*",
       `--customize-hook=cp -a ${shellQuote(`${guest}/.`)} "$1/"`,
-      `--customize-hook=chroot "$1" /bin/sh ${CUSTOMIZE_SCRIPT}`,
+      `--customize-hook=chroot "$1" /bin/sh ${recipe.customizeScript}`,
       suite,
       root,
     ]),
   );
+  return root;
+}
+
+async function buildRootfs(work: string, out: string, reporter: Reporter, suite: string): Promise<void> {
+  const root = await debianRoot(work, reporter, suite, { packages: ["git", "openssh-server", "busybox-static", "ca-certificates", "mount"], files: GUEST_FILES, customizeScript: CUSTOMIZE_SCRIPT });
   await step(reporter, "packing the root filesystem (ext4, qcow2)", async () => {
     const raw = join(work, "rootfs.raw");
     await tool("mkfs.ext4", ["-q", "-F", "-L", "heyvm-root", "-d", root, "-E", "lazy_itable_init=1,lazy_journal_init=1", "-m", "0", raw, "4G"]);
