@@ -20,6 +20,7 @@
 //    `OK <n>\n`. The guest is told with `heyvm.vsock=tcp` on its command line (the guest init
 //    then listens on TCP instead of AF_VSOCK); under TCG `tsc_early_khz=` is added too, since
 //    the guest cannot calibrate its clock against an emulated PIT reliably.
+// HEYVM_STAND_IN_NO_BOOT=1 makes InstanceStart start nothing (API rules only, for fast tests).
 // Not carried: guest-initiated vsock connections (uds_path_<port>), snapshots, balloon, MMDS,
 // metrics, rate limiters. A guest port nobody listens on shows as a close just after `OK`
 // (Firecracker closes before it): slirp accepts on the guest's behalf first.
@@ -230,15 +231,18 @@ export async function runStandIn(argv: string[]): Promise<number> {
       if (b.action_type === "InstanceStart") {
         preBoot();
         if (!state.bootSource) throw new Fault("Cannot start microvm without kernel configuration.");
-        const started = await startQemu(state, (code) => exit(code));
-        qemu = started.qemu;
-        qmp = started.qmp;
+        if (!state.drives.some((d) => d.is_root_device) && !/\broot=/.test(state.bootSource.boot_args ?? "")) throw new Fault("Cannot start microvm without a root device.");
+        if (process.env.HEYVM_STAND_IN_NO_BOOT !== "1") {
+          const started = await startQemu(state, (code) => exit(code));
+          qemu = started.qemu;
+          qmp = started.qmp;
+        }
         state.started = true;
         return { status: 204 };
       }
       if (b.action_type === "SendCtrlAltDel") {
-        if (!state.started || !qmp) throw new Fault(BEFORE_START);
-        await qmp.command("send-key", { keys: ["ctrl", "alt", "delete"].map((data) => ({ type: "qcode", data })) });
+        if (!state.started) throw new Fault(BEFORE_START);
+        await qmp?.command("send-key", { keys: ["ctrl", "alt", "delete"].map((data) => ({ type: "qcode", data })) });
         return { status: 204 };
       }
       return { status: 204 };

@@ -16,7 +16,8 @@ import { findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
 import { FIRECRACKER_BOOT_ARGS, FIRECRACKER_IMAGE_FILES, GUEST_CID } from "../../images/firecracker/files.js";
-import type { HeyoHome } from "../../state/home.js";
+import { heyoHome, type HeyoHome } from "../../state/home.js";
+import { passedHere } from "../../state/self-tests.js";
 import { processStartTime } from "../../state/liveness.js";
 import type { SandboxSpec, SshEndpoint } from "../../state/records.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
@@ -43,13 +44,13 @@ const INSTALL_HINT = "install Firecracker (a release binary from github.com/fire
 /** The ssh endpoint recorded for a vsock-reached guest: host and port only name it (ProxyCommand connects). */
 const VSOCK_ENDPOINT: SshEndpoint = { host: "vsock", port: 22, user: "heyo" };
 
-function firecrackerBinary(): string | undefined {
+export function firecrackerBinary(): string | undefined {
   const override = process.env.HEYVM_FIRECRACKER;
   return override ? findSystemExecutable(override) : findSystemExecutable("firecracker");
 }
 
 /** `firecracker --version`'s first line; the test stand-in says "stand-in" there. */
-function firecrackerVersion(binary: string): string {
+export function firecrackerVersion(binary: string): string {
   const result = spawnSync(binary, ["--version"], { encoding: "utf8", timeout: 10_000 });
   return (result.stdout || result.stderr || "").trim().split("\n")[0] ?? "";
 }
@@ -80,7 +81,9 @@ async function probeHost(): Promise<Availability> {
   }
   const kvm = kvmStatus();
   if (!kvm.usable) return { usable: false, reason: kvm.reason, hint: "Firecracker needs working KVM; use --backend libvirt (falls back to software emulation) or --backend bubblewrap" };
-  return { usable: true, notes: [version || "firecracker", "KVM"] };
+  const notes = [version || "firecracker", "KVM"];
+  if (!passedHere(heyoHome(), "firecracker", version)) return { usable: true, notes, degraded: "it has not passed `heyvm test-firecracker` on this host yet (run it once; until then it is used only when named)" };
+  return { usable: true, notes };
 }
 
 function imageName(spec: SandboxSpec): string {

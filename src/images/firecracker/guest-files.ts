@@ -42,6 +42,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 bb=/bin/busybox
 log() { echo "heyvm: $*"; }
 mount -t proc -o nosuid,nodev,noexec proc /proc
+echo 0 > /proc/sys/kernel/ctrl-alt-del # Ctrl-Alt-Del is SIGINT to this init (the trap below), not an instant reset
 mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
 [ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm

@@ -1,0 +1,209 @@
+// End to end on the firecracker backend, verified on heyvm's QEMU STAND-IN for Firecracker
+// (test/helpers/firecracker-stand-in.ts: Firecracker's API rules, then QEMU's microvm machine
+// boots the configured kernel, rootfs and drives; vsock connections ride an isolated user-mode
+// NIC). The guest side (image, /init.sh, sshd, sshfs) and heyvm's side (owner, API calls, SSH
+// over hybrid vsock, the confined sftp-server) are real; Firecracker itself is not. The same
+// checks as the libvirt tests: exec, /workspace both ways, sh with a terminal, stop, re-run,
+// kill -9. `heyvm test-firecracker` is what verifies a real Firecracker on a KVM host.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { vsockHelper } from "../src/backends/firecracker/host-side.js";
+import { RECORD_FILE, type RecordedRequest } from "./helpers/firecracker-stand-in.js";
+import { writeStandInExecutable } from "./helpers/stand-in-bin.js";
+import { HEYVM, hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+
+function skipReason(): string | false {
+  if (process.platform !== "linux") return "firecracker tests need Linux";
+  if (process.getuid?.() !== 0) return "firecracker tests need root (the default image is built with mmdebstrap and a chroot)";
+  for (const tool of ["qemu-system-x86_64", "mmdebstrap", "ssh", "bwrap", "setpriv", "dumpe2fs"]) if (!hasCommand(tool)) return `${tool} is not installed (scripts/install.sh installs it)`;
+  if (!["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server"].some((path) => existsSync(path))) return "openssh-sftp-server is not installed";
+  if (!vsockHelper()) return "build/Release/heyvm-vsock-connect is not built (npm run build)";
+  return false;
+}
+
+const skip = skipReason();
+
+interface FirecrackerOwner {
+  pid: number;
+  backend: string;
+  ssh: { host: string; port: number };
+  machine: { firecrackerPid: number; apiSocket: string; vsockSocket: string; forwards: Record<string, number> };
+}
+
+function children(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+  } catch {
+    return "";
+  }
+}
+
+describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
+  let t: TestEnv;
+  let id = "";
+  const branch = "fc/feature";
+  const sandbox = () => join(t.home, "sandboxes", id);
+  const owner = (): FirecrackerOwner => JSON.parse(readFileSync(join(sandbox(), "owner.json"), "utf8")) as FirecrackerOwner;
+  const recorded = (): RecordedRequest[] => readFileSync(join(sandbox(), RECORD_FILE), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as RecordedRequest);
+  const worktree = () => join(t.root, "fc-feature");
+
+  before(() => {
+    t = makeTestEnv("heyvm-fc-");
+    t.env.HEYVM_FIRECRACKER = writeStandInExecutable(t.root);
+  });
+  after(async () => {
+    await t.cleanup();
+  });
+
+  test("wt --detach builds the firecracker image on first use, configures Firecracker through its API and boots", { timeout: 900_000 }, async () => {
+    const result = await t.run(["wt", branch, "--backend", "firecracker", "--detach"], { timeoutMs: 900_000 });
+    assert.equal(result.code, 0, result.stderr);
+    id = result.stdout.trim();
+    assert.match(result.stderr, /building the default firecracker image/);
+    assert.match(result.stderr, /runs without network/, "wt says the sandbox has no network");
+    const image = JSON.parse(readFileSync(join(t.home, "images", "firecracker", "default", "image.json"), "utf8")) as { files: Record<string, string>; checksums: Record<string, string> };
+    assert.deepEqual(image.files, { kernel: "vmlinux", initrd: "initrd", rootfs: "rootfs.ext4" });
+    for (const role of ["kernel", "initrd", "rootfs"]) assert.match(image.checksums[role] ?? "", /^[0-9a-f]{64}$/);
+    const kernel = readFileSync(join(t.home, "images", "firecracker", "default", "vmlinux")).subarray(0, 4);
+    assert.deepEqual([...kernel], [0x7f, 0x45, 0x4c, 0x46], "the kernel is an uncompressed ELF vmlinux");
+
+    const record = owner();
+    assert.equal(record.backend, "firecracker");
+    assert.equal(record.ssh.host, "vsock");
+    assert.match(cmdline(record.machine.firecrackerPid), /firecracker-stand-in\.js --api-sock firecracker\.sock --id sb-/);
+
+    const api = recorded().filter((r) => r.kind === "api");
+    assert.deepEqual(api.map((r) => `${r.method} ${r.path} ${r.status}`), [
+      "PUT /logger 204", "PUT /boot-source 204", "PUT /drives/rootfs 204", "PUT /drives/config 204", "PUT /machine-config 204", "PUT /vsock 204", "PUT /actions 204",
+    ]);
+    const body = (path: string) => api.find((r) => r.path === path)?.body as Record<string, unknown>;
+    assert.match(String(body("/boot-source").boot_args), /^console=ttyS0 reboot=k panic=1 pci=off root=\/dev\/vda rw rootfstype=ext4 init=\/init\.sh$/);
+    assert.equal(body("/boot-source").kernel_image_path, join(t.home, "images", "firecracker", "default", "vmlinux"));
+    const rootfs = String(body("/drives/rootfs").path_on_host);
+    assert.equal(rootfs, join(sandbox(), "rootfs.ext4"), "the sandbox's own copy, never the image file");
+    assert.notEqual(statSync(rootfs).ino, statSync(join(t.home, "images", "firecracker", "default", "rootfs.ext4")).ino);
+    assert.ok(statSync(rootfs).blocks * 512 < statSync(rootfs).size / 2, "the copy is sparse");
+    assert.equal(body("/drives/config").is_read_only, true);
+    assert.deepEqual(body("/vsock"), { guest_cid: 3, uds_path: "vsock.sock" });
+    assert.deepEqual(body("/actions"), { action_type: "InstanceStart" });
+    assert.ok(recorded().some((r) => r.kind === "vsock" && r.line === "CONNECT 22"), "ssh went over vsock");
+    assert.ok(recorded().some((r) => r.kind === "vsock" && r.line === "CONNECT 10001"), "/workspace went over vsock");
+
+    const logs = await t.run(["logs", id]);
+    assert.match(logs.stdout, /console: HEYVM_READY/, "the serial console is in owner.log");
+    assert.match(readlinkSync(`/proc/${record.pid}/exe`), /heyvm-owner-monitor$/, "the idle owner is the native monitor");
+  });
+
+  test("exec runs over SSH on vsock in /workspace, keeping streams and exit codes apart", async () => {
+    const result = await t.run(["exec", id, "--", "sh", "-c", "pwd; cat; echo err >&2; exit 5"], { input: "in\n" });
+    assert.equal(result.code, 5, result.stderr);
+    assert.equal(result.stdout, "/workspace\nin\n");
+    assert.equal(result.stderr, "err\n");
+    const killed = await t.run(["exec", id, "--", "sh", "-c", "kill -9 $$"]);
+    assert.equal(killed.code, 137);
+    const knownHosts = readFileSync(join(sandbox(), "ssh", "known_hosts"), "utf8");
+    assert.match(knownHosts, new RegExp(`^heyvm-${id} ssh-ed25519 `), "the guest host key is pinned");
+  });
+
+  test("/workspace is the live worktree both ways; the git folder's config and hooks are read-only", async () => {
+    writeFileSync(join(worktree(), "from-host.txt"), "host\n");
+    const read = await t.run(["exec", id, "--", "sh", "-c", 'cat from-host.txt; [ "$(stat -c %u from-host.txt)" = "$(id -u heyo)" ] && echo owned-by-heyo']);
+    assert.equal(read.stdout, "host\nowned-by-heyo\n", read.stderr);
+    const wrote = await t.run(["exec", id, "--", "sh", "-c", "echo guest > from-guest.txt"]);
+    assert.equal(wrote.code, 0, wrote.stderr);
+    assert.equal(readFileSync(join(worktree(), "from-guest.txt"), "utf8"), "guest\n");
+    assert.equal(statSync(join(worktree(), "from-guest.txt")).uid, process.getuid?.(), "owned on the host by the user who ran heyvm");
+    writeFileSync(join(worktree(), "from-host.txt"), "changed on the host\n");
+    await waitFor(async () => (await t.run(["exec", id, "--", "cat", "from-host.txt"])).stdout === "changed on the host\n", 15_000, "the host's change inside");
+    const git = await t.run(["exec", id, "--", "sh", "-c", "git add from-guest.txt && git commit -qm from-fc && git log -1 --format=%s"]);
+    assert.equal(git.code, 0, git.stderr);
+    assert.equal(git.stdout.trim(), "from-fc");
+    const config = join(t.repo, ".git", "config");
+    const planted = await t.run(["exec", id, "--", "sh", "-c", `echo '[core]' >> ${config}`]);
+    assert.notEqual(planted.code, 0, "the repository's config cannot be written from inside");
+    assert.doesNotMatch(readFileSync(config, "utf8"), /\[core\]\n$/);
+  });
+
+  test("sh opens a login shell with a terminal", async () => {
+    const pty = await import("node-pty");
+    const term = pty.spawn(HEYVM, ["sh", id], { cols: 90, rows: 20, cwd: t.repo, env: { ...t.env } as Record<string, string>, name: "xterm" });
+    let text = "";
+    term.onData((d) => (text += d));
+    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+    try {
+      term.write("tty; pwd; stty size\r");
+      await waitFor(() => /\/dev\/pts\/\d+/.test(text) && /\/workspace/.test(text) && /20 90/.test(text), 60_000, "the terminal's answers");
+      term.write("exit 3\r");
+      assert.equal(await exited, 3);
+    } finally {
+      try {
+        term.kill();
+      } catch {
+        // already exited
+      }
+    }
+  });
+
+  test("wt --detach again reuses the live owner", async () => {
+    const before = owner().pid;
+    const again = await t.run(["wt", branch, "--detach"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout.trim(), id);
+    assert.equal(owner().pid, before);
+  });
+
+  test("kill -9 of the owner leaves no Firecracker (nor its QEMU), and wt --detach recovers", { timeout: 400_000 }, async () => {
+    const record = owner();
+    const qemu = children(record.machine.firecrackerPid).filter((pid) => /qemu-system/.test(cmdline(pid)));
+    assert.equal(qemu.length, 1, "the stand-in runs one QEMU");
+    process.kill(record.pid, "SIGKILL");
+    await waitFor(() => !isAlive(record.machine.firecrackerPid), 30_000, "Firecracker to go with its owner");
+    await waitFor(() => qemu.every((pid) => !isAlive(pid)), 30_000, "QEMU to go with the stand-in");
+    const list = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<{ id: string; state: string }>;
+    assert.equal(list.find((r) => r.id === id)?.state, "stopped");
+    const again = await t.run(["wt", branch, "--detach"], { timeoutMs: 400_000 });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await t.run(["exec", id, "--", "cat", "from-guest.txt"])).stdout, "guest\n");
+  });
+
+  test("a guest that powers off on its own is recorded", { timeout: 400_000 }, async () => {
+    const record = owner();
+    await t.run(["exec", id, "--", "poweroff"]);
+    await waitFor(() => !isAlive(record.pid), 60_000, "the owner to exit after the guest powered off");
+    assert.ok(!isAlive(record.machine.firecrackerPid));
+    const rows = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<{ id: string; state: string; lastExit: string }>;
+    const row = rows.find((r) => r.id === id);
+    assert.equal(row?.state, "stopped");
+    assert.match(row?.lastExit ?? "", /machine ended on its own/);
+    assert.match((await t.run(["logs", id])).stdout, /HEYVM_POWEROFF/, "the guest's init synced and unmounted first");
+  });
+
+  test("stop sends Ctrl-Alt-Del and the guest shuts down cleanly; a damaged rootfs is recreated before the next boot", { timeout: 600_000 }, async () => {
+    const started = await t.run(["wt", branch, "--detach"], { timeoutMs: 400_000 });
+    assert.equal(started.code, 0, started.stderr);
+    const record = owner();
+    const logsBefore = (await t.run(["logs", id])).stdout.split("HEYVM_POWEROFF").length;
+    const stop = await t.run(["stop", id]);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.ok(!isAlive(record.machine.firecrackerPid));
+    assert.ok(recorded().some((r) => r.kind === "api" && (r.body as { action_type?: string } | null)?.action_type === "SendCtrlAltDel" && r.status === 204));
+    assert.equal((await t.run(["logs", id])).stdout.split("HEYVM_POWEROFF").length, logsBefore + 1, "graceful: the guest's init unmounted and rebooted");
+    const rootfs = join(sandbox(), "rootfs.ext4");
+    writeFileSync(rootfs, "this is not an ext4 file system\n");
+    const again = await t.run(["wt", branch, "--detach"], { timeoutMs: 400_000 });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /rootfs\.ext4 is damaged .*recreating it/);
+    assert.equal((await t.run(["exec", id, "--", "cat", "from-guest.txt"])).stdout, "guest\n", "the worktree survived");
+    await t.run(["stop", id]);
+  });
+});
