@@ -5,7 +5,7 @@
 // real is test/firecracker.test.ts.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { FirecrackerApiError, INSTANCE_START, SEND_CTRL_ALT_DEL, callApi, configurationCalls, connectablePath, type MachinePlan } from "../src/backends/firecracker/api.js";
 import { RECORD_FILE, type RecordedRequest } from "./helpers/firecracker-stand-in.js";
 import { STAND_IN_SCRIPT } from "./helpers/stand-in-bin.js";
-import { waitFor } from "./helpers/env.js";
+import { HEYVM, hasCommand, waitFor } from "./helpers/env.js";
+import { vsockHelper } from "../src/backends/firecracker/host-side.js";
 
 /** One raw HTTP exchange on the socket, for what node's client would never send. */
 function rawRequest(socketPath: string, text: string): Promise<string> {
@@ -41,6 +42,36 @@ async function refusal(promise: Promise<unknown>): Promise<FirecrackerApiError> 
   }
   assert.fail("the request was accepted");
 }
+
+describe("heyvm backends", () => {
+  test("says why firecracker is missing, and that a stand-in is degraded, never the default", async () => {
+    const root = mkdtempSync(join(tmpdir(), "heyvm-backends-"));
+    try {
+      const { writeStandInExecutable } = await import("./helpers/stand-in-bin.js");
+      const standIn = writeStandInExecutable(root);
+      const run = (env: NodeJS.ProcessEnv) => {
+        const result = spawnSync(HEYVM, ["backends", "--format", "json"], { encoding: "utf8", env: { ...process.env, HEYO_HOME: join(root, "heyo"), ...env } });
+        assert.equal(result.status, 0, result.stderr);
+        return JSON.parse(result.stdout) as Array<{ name: string; status: string; reason: string | null; hint: string | null; default: boolean }>;
+      };
+      const missing = run({ HEYVM_FIRECRACKER: join(root, "no-such-firecracker") }).find((row) => row.name === "firecracker");
+      assert.equal(missing?.status, "missing");
+      assert.match(missing?.reason ?? "", /HEYVM_FIRECRACKER .* is not an executable/);
+      assert.match(missing?.hint ?? "", /install Firecracker/);
+      const rows = run({ HEYVM_FIRECRACKER: standIn });
+      assert.deepEqual(rows.map((row) => row.name), ["bubblewrap", "libvirt", "firecracker", "apple_virt"]);
+      const firecracker = rows.find((row) => row.name === "firecracker");
+      if (process.platform === "linux" && hasCommand("setpriv") && hasCommand("bwrap") && vsockHelper()) {
+        assert.equal(firecracker?.status, "degraded");
+        assert.match(firecracker?.reason ?? "", /stand-in, not Firecracker/);
+      }
+      assert.equal(firecracker?.default, false);
+      assert.equal(rows.filter((row) => row.default).length <= 1, true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("Firecracker's API rules (stand-in, no boot)", () => {
   let root = "";

@@ -7,12 +7,16 @@
 // kill -9. `heyvm test-firecracker` is what verifies a real Firecracker on a KVM host.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { vsockHelper } from "../src/backends/firecracker/host-side.js";
 import { RECORD_FILE, type RecordedRequest } from "./helpers/firecracker-stand-in.js";
 import { writeStandInExecutable } from "./helpers/stand-in-bin.js";
 import { HEYVM, hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { createToken, startCloudServer } from "./helpers/cloud-server.js";
+import { renderSelfTest } from "../src/cli/self-test-command.js";
+import type { SelfTestReport } from "../src/core/self-test.js";
 
 function skipReason(): string | false {
   if (process.platform !== "linux") return "firecracker tests need Linux";
@@ -205,5 +209,54 @@ describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
     assert.match(again.stderr, /rootfs\.ext4 is damaged .*recreating it/);
     assert.equal((await t.run(["exec", id, "--", "cat", "from-guest.txt"])).stdout, "guest\n", "the worktree survived");
     await t.run(["stop", id]);
+  });
+
+  test("heyvm test-firecracker boots a throwaway sandbox, reports each step, and remembers the pass", { timeout: 600_000 }, async () => {
+    const result = await t.run(["test-firecracker", "--format", "json"], { timeoutMs: 600_000 });
+    const report = JSON.parse(result.stdout) as { passed: boolean; subject: string; steps: Array<{ name: string; ok: boolean; detail: string }>; notes: string[] };
+    assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
+    assert.equal(report.passed, true);
+    assert.deepEqual(report.steps.map((step) => step.name), ["probe", "repository", "boot", "exec", "workspace host→guest", "workspace guest→host", "stop"]);
+    assert.ok(report.steps.every((step) => step.ok));
+    assert.match(report.notes.join(" "), /stand-in/, "the report says it ran on the stand-in");
+    const backends = JSON.parse((await t.run(["backends", "--format", "json"])).stdout) as Array<{ name: string; status: string; reason: string | null; self_test: { passed: boolean } | null }>;
+    const firecracker = backends.find((b) => b.name === "firecracker");
+    assert.equal(firecracker?.status, "degraded", "a stand-in is never the default");
+    assert.match(firecracker?.reason ?? "", /stand-in/);
+    assert.equal(firecracker?.self_test?.passed, true);
+    const text = renderSelfTest(JSON.parse(result.stdout) as SelfTestReport);
+    assert.match(text, /^heyvm test-firecracker: PASS\n {2}host .+, kernel .+\n {2}backend firecracker \(.*stand-in/);
+    assert.match(text, /ok {3}workspace guest→host/);
+  });
+
+  test("the self-hosted server's firecracker driver deploys on this backend, and an exposed port reaches the guest over vsock", { timeout: 600_000 }, async () => {
+    const server = await startCloudServer({ dataDir: join(t.root, "srv"), env: { HEYVM_FIRECRACKER: t.env.HEYVM_FIRECRACKER } });
+    try {
+      // the server keeps sandboxes (and images) under its own HEYO_HOME: lend it the built image
+      mkdirSync(join(server.sandboxHome, "images", "firecracker"), { recursive: true });
+      spawnSync("cp", ["-a", "--sparse=always", join(t.home, "images", "firecracker", "default"), join(server.sandboxHome, "images", "firecracker", "default")]);
+      const token = createToken(server.dataDir, "fc");
+      const cloudEnv = { HEYO_CLOUD_URL: server.url, HEYO_API_KEY: token };
+      writeFileSync(join(worktree(), "index.html"), "served from the guest\n");
+      const deployed = await t.run(["wt", branch, "--deploy", "--deploy-driver", "firecracker", "--deploy-port", "8080"], { env: cloudEnv, timeoutMs: 600_000 });
+      assert.equal(deployed.code, 0, `${deployed.stderr}\n${server.log()}`);
+      const dep = /Deployed successfully! ID: (dep-[0-9a-f]{8})/.exec(deployed.stdout)?.[1] ?? "";
+      const url = /exposed: (http:\/\/127\.0\.0\.1:\d+\/p\/ep-[^\s]+)/.exec(deployed.stdout)?.[1] ?? "";
+      assert.ok(dep && url, deployed.stdout);
+      const uname = await t.run(["exec", dep, "--", "cat", "/proc/cmdline"], { env: cloudEnv });
+      assert.match(uname.stdout, /init=\/init\.sh/, "it runs in a firecracker-format guest");
+      // busybox httpd listens on all addresses: the stand-in's vsock carrier reaches the guest's NIC
+      await t.run(["exec", dep, "--", "sh", "-c", "busybox httpd -p 8080 -h /workspace"], { env: cloudEnv });
+      let body = "";
+      await waitFor(async () => {
+        const response = await fetch(`${url.replace(/\/$/, "")}/index.html`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+        body = response?.ok ? await response.text() : "";
+        return body === "served from the guest\n";
+      }, 60_000, "the exposed port to answer through the cloud proxy");
+      const stop = await t.run(["stop", dep], { env: cloudEnv });
+      assert.equal(stop.code, 0, stop.stderr);
+    } finally {
+      await server.cleanup();
+    }
   });
 });
