@@ -139,6 +139,10 @@ async function main(): Promise<void> {
     bareReady.push(bare.ready);
     bareSsh.push(bare.ssh);
   }
+  const boot = median(heyvmBoots);
+  console.log(row("bare QEMU microvm: launch → HEYVM_READY", `${median(bareReady).toFixed(0)} ms`));
+  console.log(row("bare QEMU microvm: launch → first ssh true", `${median(bareSsh).toFixed(0)} ms`, "(the baseline for heyvm's ready)"));
+  console.log(row("heyvm wt --detach (firecracker stand-in) → ready", `${boot.toFixed(0)} ms`, `${((boot / median(bareSsh) - 1) * 100).toFixed(0)}% over bare (target < 10%); ready also means /workspace mounted`));
 
   sh(`${HEYVM} wt bench/fc --detach -q`, repo);
   const uds = join(sandbox, "vsock.sock");
@@ -148,37 +152,32 @@ async function main(): Promise<void> {
   const mux = join(HOME, "bench-mux");
   const muxSsh = median(timeCommand(["ssh", ...sshArgs(sandbox, transport, mux)], EXECS, env));
   spawnSync("ssh", ["-o", `ControlPath=${mux}`, "-O", "exit", "heyo@vsock"], { stdio: "ignore" });
-
-  const worktree = JSON.parse(readFileSync(join(sandbox, "sandbox.json"), "utf8")) as { workspace: string };
-  fill(worktree.workspace);
-  const fcStatus = guestGitStatus(id, STATUS_RUNS);
-  const hostStatus = hostGitStatus(worktree.workspace, STATUS_RUNS);
-  sh(`${HEYVM} stop ${id}`, repo);
-
-  const skipLibvirt = libvirtSkip();
-  let libvirtStatus: number[] | undefined;
-  if (!skipLibvirt) {
-    const vm = sh(`${HEYVM} wt bench/fc --backend libvirt --detach -q`, repo);
-    try {
-      libvirtStatus = guestGitStatus(vm, STATUS_RUNS);
-    } finally {
-      sh(`${HEYVM} stop ${vm}`, repo);
-    }
-  }
-
-  const boot = median(heyvmBoots);
-  console.log(row("bare QEMU microvm: launch → HEYVM_READY", `${median(bareReady).toFixed(0)} ms`));
-  console.log(row("bare QEMU microvm: launch → first ssh true", `${median(bareSsh).toFixed(0)} ms`, "(the baseline for heyvm's ready)"));
-  console.log(row("heyvm wt --detach (firecracker stand-in) → ready", `${boot.toFixed(0)} ms`, `${((boot / median(bareSsh) - 1) * 100).toFixed(0)}% over bare (target < 10%); ready also means /workspace mounted`));
   console.log(row("bare ssh … true over vsock (new connection)", `${plainSsh.toFixed(0)} ms`));
   console.log(row("bare ssh … true over vsock (ControlMaster)", `${muxSsh.toFixed(0)} ms`));
   console.log(row("heyvm exec <id> -- true", `${exec.toFixed(0)} ms`, `${(exec / plainSsh).toFixed(2)}× bare ssh, ${(exec / muxSsh).toFixed(2)}× shared-connection ssh`));
+
   const cold = (values: number[]) => `${(values[0] ?? 0).toFixed(0)} ms cold`;
-  const warm = (values: number[]) => `${median(values.slice(1)).toFixed(0)} ms`;
+  const warm = (values: number[]) => `${median(values.length > 1 ? values.slice(1) : values).toFixed(0)} ms`;
+  const worktree = JSON.parse(readFileSync(join(sandbox, "sandbox.json"), "utf8")) as { workspace: string };
+  fill(worktree.workspace);
+  const hostStatus = hostGitStatus(worktree.workspace, STATUS_RUNS);
   console.log(row(`git status, ${FILES} files, on the host`, warm(hostStatus), cold(hostStatus)));
+  const fcStatus = guestGitStatus(id, STATUS_RUNS);
   console.log(row(`git status in firecracker (sshfs over vsock)`, warm(fcStatus), cold(fcStatus)));
-  if (libvirtStatus) console.log(row(`git status in libvirt (virtiofs)`, warm(libvirtStatus), `${cold(libvirtStatus)}; firecracker/libvirt ${(median(fcStatus.slice(1)) / median(libvirtStatus.slice(1))).toFixed(2)}×`));
-  else console.log(row("git status in libvirt (virtiofs)", "skipped", skipLibvirt ?? ""));
+  sh(`${HEYVM} stop ${id}`, repo);
+
+  const skipLibvirt = libvirtSkip();
+  if (skipLibvirt) {
+    console.log(row("git status in libvirt (virtiofs)", "skipped", skipLibvirt));
+    return;
+  }
+  const vm = sh(`${HEYVM} wt bench/fc --backend libvirt --detach -q`, repo);
+  try {
+    const libvirtStatus = guestGitStatus(vm, STATUS_RUNS);
+    console.log(row(`git status in libvirt (virtiofs)`, warm(libvirtStatus), `${cold(libvirtStatus)}; firecracker/libvirt ${(median(fcStatus.length > 1 ? fcStatus.slice(1) : fcStatus) / median(libvirtStatus.length > 1 ? libvirtStatus.slice(1) : libvirtStatus)).toFixed(2)}× warm`));
+  } finally {
+    sh(`${HEYVM} stop ${vm}`, repo);
+  }
 }
 
 main().catch((error: unknown) => {

@@ -55,15 +55,7 @@ export function firecrackerVersion(binary: string): string {
   return (result.stdout || result.stderr || "").trim().split("\n")[0] ?? "";
 }
 
-let probed: Availability | undefined;
-
 async function probe(): Promise<Availability> {
-  if (probed) return probed;
-  probed = await probeHost();
-  return probed;
-}
-
-async function probeHost(): Promise<Availability> {
   if (process.platform !== "linux") return { usable: false, reason: "Firecracker needs Linux with KVM", hint: "use apple_virt on macOS" };
   const binary = firecrackerBinary();
   if (!binary) {
