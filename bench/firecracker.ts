@@ -130,7 +130,8 @@ async function main(): Promise<void> {
   const heyvmBoots: number[] = [];
   const bareReady: number[] = [];
   const bareSsh: number[] = [];
-  for (let i = 0; i < BOOTS; i++) {
+  const only = process.env.BENCH_ONLY; // "status": only the git status comparison
+  for (let i = 0; i < (only === "status" ? 0 : BOOTS); i++) {
     const start = process.hrtime.bigint();
     sh(`${HEYVM} wt bench/fc --detach -q`, repo);
     heyvmBoots.push(Number(process.hrtime.bigint() - start) / 1e6);
@@ -140,21 +141,23 @@ async function main(): Promise<void> {
     bareSsh.push(bare.ssh);
   }
   const boot = median(heyvmBoots);
-  console.log(row("bare QEMU microvm: launch → HEYVM_READY", `${median(bareReady).toFixed(0)} ms`));
-  console.log(row("bare QEMU microvm: launch → first ssh true", `${median(bareSsh).toFixed(0)} ms`, "(the baseline for heyvm's ready)"));
-  console.log(row("heyvm wt --detach (firecracker stand-in) → ready", `${boot.toFixed(0)} ms`, `${((boot / median(bareSsh) - 1) * 100).toFixed(0)}% over bare (target < 10%); ready also means /workspace mounted`));
+  if (only !== "status") console.log(row("bare QEMU microvm: launch → HEYVM_READY", `${median(bareReady).toFixed(0)} ms`));
+  if (only !== "status") console.log(row("bare QEMU microvm: launch → first ssh true", `${median(bareSsh).toFixed(0)} ms`, "(the baseline for heyvm's ready)"));
+  if (only !== "status") console.log(row("heyvm wt --detach (firecracker stand-in) → ready", `${boot.toFixed(0)} ms`, `${((boot / median(bareSsh) - 1) * 100).toFixed(0)}% over bare (target < 10%); ready also means /workspace mounted`));
 
   sh(`${HEYVM} wt bench/fc --detach -q`, repo);
   const uds = join(sandbox, "vsock.sock");
   const transport = ["-o", `ProxyCommand=${HELPER} --fdpass ${uds} 22`, "-o", "ProxyUseFdpass=yes"];
-  const exec = median(timeCommand([HEYVM, "exec", id, "--", "true"], EXECS, env));
-  const plainSsh = median(timeCommand(["ssh", ...sshArgs(sandbox, transport, null)], EXECS, env));
-  const mux = join(HOME, "bench-mux");
-  const muxSsh = median(timeCommand(["ssh", ...sshArgs(sandbox, transport, mux)], EXECS, env));
-  spawnSync("ssh", ["-o", `ControlPath=${mux}`, "-O", "exit", "heyo@vsock"], { stdio: "ignore" });
-  console.log(row("bare ssh … true over vsock (new connection)", `${plainSsh.toFixed(0)} ms`));
-  console.log(row("bare ssh … true over vsock (ControlMaster)", `${muxSsh.toFixed(0)} ms`));
-  console.log(row("heyvm exec <id> -- true", `${exec.toFixed(0)} ms`, `${(exec / plainSsh).toFixed(2)}× bare ssh, ${(exec / muxSsh).toFixed(2)}× shared-connection ssh`));
+  if (only !== "status") {
+    const exec = median(timeCommand([HEYVM, "exec", id, "--", "true"], EXECS, env));
+    const plainSsh = median(timeCommand(["ssh", ...sshArgs(sandbox, transport, null)], EXECS, env));
+    const mux = join(HOME, "bench-mux");
+    const muxSsh = median(timeCommand(["ssh", ...sshArgs(sandbox, transport, mux)], EXECS, env));
+    spawnSync("ssh", ["-o", `ControlPath=${mux}`, "-O", "exit", "heyo@vsock"], { stdio: "ignore" });
+    console.log(row("bare ssh … true over vsock (new connection)", `${plainSsh.toFixed(0)} ms`));
+    console.log(row("bare ssh … true over vsock (ControlMaster)", `${muxSsh.toFixed(0)} ms`));
+    console.log(row("heyvm exec <id> -- true", `${exec.toFixed(0)} ms`, `${(exec / plainSsh).toFixed(2)}× bare ssh, ${(exec / muxSsh).toFixed(2)}× shared-connection ssh`));
+  }
 
   const cold = (values: number[]) => `${(values[0] ?? 0).toFixed(0)} ms cold`;
   const warm = (values: number[]) => `${median(values.length > 1 ? values.slice(1) : values).toFixed(0)} ms`;

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -186,6 +187,10 @@ static void forward(const char *uds, const char *port) {
 }
 
 int main(int argc, char **argv) {
+  /* the owner's helpers end with the owner (a forwarder would otherwise listen on forever) */
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) return 1;
   if (argc >= 4 && strcmp(argv[1], "--fdpass") == 0) {
     int fd = vsock_connect(argv[2], argv[3]);
     send_fd(STDOUT_FILENO, fd);

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { vsockHelper } from "../src/backends/firecracker/host-side.js";
 import { RECORD_FILE, type RecordedRequest } from "./helpers/firecracker-stand-in.js";
@@ -255,6 +255,8 @@ describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
       }, 60_000, "the exposed port to answer through the cloud proxy");
       const stop = await t.run(["stop", dep], { env: cloudEnv });
       assert.equal(stop.code, 0, stop.stderr);
+      const sandboxes = join(server.sandboxHome, "sandboxes");
+      await waitFor(() => !readdirSync("/proc").some((pid) => /^\d+$/.test(pid) && cmdline(Number(pid)).includes(sandboxes)), 10_000, "the sandbox's helpers (forwarder, sftp-server) to end with it");
     } finally {
       await server.cleanup();
     }

@@ -109,6 +109,14 @@ async function prepareImage(home: HeyoHome, image: string | null, reporter: Repo
 
 const NO_NETWORK_NOTE = "note: this firecracker sandbox runs without network (heyvm does not make TAP devices yet); shell, exec and /workspace go over vsock";
 
+/**
+ * sshfs shows its own inode numbers, whole-second mtimes and no ctime, so with git's default
+ * stat checks every index entry written on the host looks changed inside and git status re-reads
+ * every file. Comparing whole-second mtime and size only (as git does on such filesystems) keeps
+ * the host's index valid in the guest and the other way round.
+ */
+const GUEST_GIT_STAT = "[core]\n\tcheckStat = minimal\n\ttrustctime = false\n";
+
 const CONFIG_FILES = ["env", "authorized_keys", "ssh_host_ed25519_key", "gitconfig"] as const;
 
 /** Keys, the guest's settings on the config drive, and the sandbox's own root filesystem. */
@@ -130,7 +138,7 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   copyFileSync(material.clientPublicKey, guest("authorized_keys"));
   copyFileSync(material.hostKey, guest("ssh_host_ed25519_key"));
   const gitconfig = join(dir.homePath, ".gitconfig");
-  writeFileSync(guest("gitconfig"), existsSync(gitconfig) ? readFileSync(gitconfig) : "", { mode: 0o600 });
+  writeFileSync(guest("gitconfig"), `${existsSync(gitconfig) ? readFileSync(gitconfig, "utf8") : ""}${GUEST_GIT_STAT}`, { mode: 0o600 });
   const accounts = sftpAccounts(dir);
   writeFileSync(accounts.passwd, `heyo:x:${env.HEYVM_UID}:${env.HEYVM_GID}:heyo:/workspace:/bin/sh\n`, { mode: 0o644 });
   writeFileSync(accounts.group, `heyo:x:${env.HEYVM_GID}:\n`, { mode: 0o644 });
@@ -226,7 +234,10 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     });
   });
   const helpers: ChildProcess[] = [];
+  /** Set once /workspace is mounted or the boot failed: no more /workspace sessions are opened. */
+  let mounted = false;
   const fail = async (error: unknown): Promise<never> => {
+    mounted = true;
     for (const helper of helpers) helper.kill("SIGKILL");
     if (exitReason === undefined) child.kill("SIGKILL");
     await childExited;
@@ -257,22 +268,23 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       await pause(20);
     }
     reporter.info(`guest ready after ${((Date.now() - started) / 1000).toFixed(1)} s; mounting /workspace and checking SSH`);
-    const openChannel = () => startWorkspaceChannel(uds, spec, sftpAccounts(dir), join(dir.root, FIRECRACKER_FILES.sftpLog));
-    let channel = openChannel();
-    helpers.push(channel);
-    let channelOpened = Date.now();
+    // The /workspace session: opened at once and again a moment after it ends, until the guest
+    // has mounted it (the guest may not listen yet); after that a session that ends stays ended.
+    const openChannel = () => {
+      const channel = startWorkspaceChannel(uds, spec, sftpAccounts(dir), join(dir.root, FIRECRACKER_FILES.sftpLog));
+      helpers.push(channel);
+      channel.once("exit", () => {
+        if (!mounted && exitReason === undefined) setTimeout(() => mounted || openChannel(), 250);
+      });
+    };
+    openChannel();
     for (;;) {
       check();
       const probeResult = await sshRun(dir, VSOCK_ENDPOINT, "mountpoint -q /workspace", 20_000, transport);
       if (probeResult.code === 0) break;
-      // the guest may not listen yet, or the session ended: open it again, at most once a second
-      if ((channel.exitCode !== null || channel.signalCode !== null) && Date.now() - channelOpened > 1000) {
-        channel = openChannel();
-        helpers.push(channel);
-        channelOpened = Date.now();
-      }
       await pause(100);
     }
+    mounted = true;
     for (const guestPort of spec.ports) {
       const forwarder = await startForwarder(uds, guestPort, join(dir.root, FIRECRACKER_FILES.sftpLog));
       helpers.push(forwarder.child);
