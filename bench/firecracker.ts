@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   const heyvmBoots: number[] = [];
   const bareReady: number[] = [];
   const bareSsh: number[] = [];
-  const only = process.env.BENCH_ONLY; // "status": only the git status comparison
+  const only = process.env.BENCH_ONLY; // "status": only the git status comparison; "boot": all but it
   for (let i = 0; i < (only === "status" ? 0 : BOOTS); i++) {
     const start = process.hrtime.bigint();
     sh(`${HEYVM} wt bench/fc --detach -q`, repo);
@@ -159,6 +159,10 @@ async function main(): Promise<void> {
     console.log(row("heyvm exec <id> -- true", `${exec.toFixed(0)} ms`, `${(exec / plainSsh).toFixed(2)}× bare ssh, ${(exec / muxSsh).toFixed(2)}× shared-connection ssh`));
   }
 
+  if (only === "boot") {
+    sh(`${HEYVM} stop ${id}`, repo);
+    return;
+  }
   const cold = (values: number[]) => `${(values[0] ?? 0).toFixed(0)} ms cold`;
   const warm = (values: number[]) => `${median(values.length > 1 ? values.slice(1) : values).toFixed(0)} ms`;
   const worktree = JSON.parse(readFileSync(join(sandbox, "sandbox.json"), "utf8")) as { workspace: string };
