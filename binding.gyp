@@ -8,7 +8,22 @@
     {
       "target_name": "heyvm-owner-monitor",
       "type": "executable",
-      "sources": ["native/owner-monitor.c"],
+      "sources": ["native/monitor/main.c", "native/monitor/args.c", "native/monitor/log.c", "native/monitor/control.c", "native/monitor/stop.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "heyvm-launcher",
+      "type": "executable",
+      "sources": ["native/launcher/main.c", "native/launcher/json.c", "native/launcher/files.c", "native/launcher/liveness.c", "native/launcher/record.c", "native/launcher/resolve.c", "native/launcher/exec.c", "native/launcher/list.c"],
+      "include_dirs": ["<(SHARED_INTERMEDIATE_DIR)/heyvm-launcher"],
+      "actions": [
+        {
+          "action_name": "version_header",
+          "inputs": ["scripts/launcher-version.mjs", "src/shared/version.ts"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/heyvm-launcher/version.h"],
+          "action": ["node", "scripts/launcher-version.mjs", "src/shared/version.ts", "<(SHARED_INTERMEDIATE_DIR)/heyvm-launcher/version.h"]
+        }
+      ],
       "cflags": ["-Wall", "-Wextra", "-O2"]
     },
     {

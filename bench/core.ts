@@ -1,11 +1,11 @@
 // Core figures (issue 2): CLI start-up of exec/list/--version against `node -e 0`, wt --detach
 // from call to ready on bubblewrap, and the memory of idle owner processes.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, row, timeInterleaved } from "./lib.js";
+import { fakeRecords, median, row, timeInterleaved } from "./lib.js";
 
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 21);
@@ -20,25 +20,6 @@ function memoryOf(pid: number): { rss: number; pss: number; privateDirty: number
   const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0) / 1024;
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
   return { rss: field(rollup, "Rss"), pss: field(rollup, "Pss"), privateDirty: field(rollup, "Private_Dirty") };
-}
-
-function fakeRecords(home: string, count: number): void {
-  const sandboxes = join(home, "sandboxes");
-  for (let i = 0; i < count; i++) {
-    const id = `sb-${(0x10000000 + i).toString(16)}`;
-    mkdirSync(join(sandboxes, id), { recursive: true });
-    const spec = { id, name: `wt-branch-${i}`, backend: "bubblewrap", image: null, workspace: `/tmp/nowhere/branch-${i}`, git: { commonDir: "/tmp/nowhere/.git", branch: `branch-${i}` }, mounts: [], network: true, createdAt: new Date(Date.now() - i * 1000).toISOString() };
-    writeFileSync(join(sandboxes, id, "sandbox.json"), JSON.stringify(spec));
-    if (i % 10 === 0) {
-      // a crashed owner leaves its live-index entry behind; the first list drops it
-      mkdirSync(join(home, "live"), { recursive: true });
-      writeFileSync(join(home, "live", id), "");
-    }
-    if (i % 2 === 0) {
-      // half of them have an owner.json left by a dead owner: the expensive case for liveness
-      writeFileSync(join(sandboxes, id, "owner.json"), JSON.stringify({ pid: 4_000_000 - i, pidStartTime: "1", bootId: "x", startedAt: spec.createdAt, state: "running", mode: "detached", backend: "bubblewrap", guestIp: null, ssh: null, machine: {} }));
-    }
-  }
 }
 
 function main(): void {
@@ -62,7 +43,7 @@ function main(): void {
 
     const owner = JSON.parse(readFileSync(join(home, "sandboxes", id, "owner.json"), "utf8")) as { machine: { initPid: number } };
     const nsenterArgv = ["nsenter", "--target", String(owner.machine.initPid), "--user", "--mount", "--pid", "--uts", "--ipc", "--preserve-credentials", "--", "/bin/sh", "-c", "cd /workspace && exec true"];
-    const small = timeInterleaved({ baseline: ["node", "-e", "0"], version: [HEYVM, "--version"], exec: [HEYVM, "exec", id, "--", "true"], list: [HEYVM, "list"], nsenter: nsenterArgv }, RUNS, env);
+    const small = timeInterleaved({ baseline: ["node", "-e", "0"], version: [HEYVM, "--version"], exec: [HEYVM, "exec", id, "--", "true"], execJson: [HEYVM, "exec", id, "--format", "json", "--", "true"], list: [HEYVM, "list"], nsenter: nsenterArgv }, RUNS, env);
     fakeRecords(home, 1000);
     const large = timeInterleaved({ baseline: ["node", "-e", "0"], list: [HEYVM, "list"], listAll: [HEYVM, "list", "--all"] }, RUNS, env);
     const baseline = median(small.baseline ?? []);
@@ -77,6 +58,8 @@ function main(): void {
     console.log(row("node -e 0 (baseline)", `${baseline.toFixed(1)} ms`));
     console.log(row("heyvm --version", `${version.toFixed(1)} ms`, `${(version / baseline).toFixed(2)}× baseline (target ≤ 1.5×)`));
     console.log(row("heyvm exec <id> -- true", `${exec.toFixed(1)} ms`, `${(exec / baseline).toFixed(2)}× baseline (target ≤ 1.5×)`));
+    const execJson = median(small.execJson ?? []);
+    console.log(row("heyvm exec <id> --format json -- true", `${execJson.toFixed(1)} ms`, `${(execJson / exec).toFixed(2)}× plain exec (target ≤ 1.3×)`));
     console.log(row("  of which: bare nsenter + sh -c true", `${nsenter.toFixed(1)} ms`));
     console.log(row("heyvm list (7 live sandboxes)", `${listSmall.toFixed(1)} ms`, `${(listSmall / baseline).toFixed(2)}× baseline`));
     console.log(row("node -e 0 (baseline, second series)", `${baselineLarge.toFixed(1)} ms`));

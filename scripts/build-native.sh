@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds heyvm's two native pieces with node-gyp: the owner monitor (the idle owner process) and
-# the small addon that lets the Node owner become it. Headers come from the node that runs heyvm
+# Builds heyvm's two native pieces with node-gyp (binding.gyp lists their sources): the owner
+# monitor (native/monitor/, the idle owner process) and the small addon that lets the Node owner
+# become it (native/exec-addon.c). Headers come from the node that runs heyvm
 # (<prefix>/include/node), so nothing is downloaded; make keeps rebuilds incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."

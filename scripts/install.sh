@@ -9,7 +9,8 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 PACKAGES=(
-  git bubblewrap util-linux            # worktrees, the bubblewrap backend (nsenter), setpriv (firecracker)
+  git bubblewrap util-linux            # worktrees and the bubblewrap backend (nsenter, unshare)
+  passt                                # pasta: bubblewrap sandboxes' own outbound-only network
   qemu-system-x86 qemu-utils           # VM backends: QEMU and qemu-img
   libvirt-daemon-system libvirt-clients acl # the libvirt backend (libvirtd, virsh; setfacl)
   openssh-client                       # ssh and ssh-keygen for VM sandboxes
@@ -17,6 +18,7 @@ PACKAGES=(
   busybox-static cpio e2fsprogs xz-utils # building the default VM image (initramfs, ext4 root)
   mmdebstrap                           # the default VM image's root filesystem
   tmux                                 # interactive-shell tests
+  iproute2                             # the network tests' own namespaces (ip netns)
   build-essential python3              # node-gyp builds of better-sqlite3 and node-pty (cloud server)
 )
 

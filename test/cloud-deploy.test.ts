@@ -4,10 +4,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { git, hasCommand, makeTestEnv, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, git, makeTestEnv, type TestEnv, idOf } from "./helpers/env.js";
 import { api, createToken, startCloudServer, type CloudServer } from "./helpers/cloud-server.js";
 
-const skip = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+const skip = bubblewrapMissing();
 if (skip) console.log(`# skipping cloud deploy tests: ${skip}`);
 
 describe("heyvm wt --deploy against a self-hosted server", { skip }, () => {
@@ -78,7 +78,7 @@ describe("heyvm wt --deploy against a self-hosted server", { skip }, () => {
     // the worktree exists already with local changes: deploy uses it as it is
     const created = await t.run(["wt", "feature/cloud", "--detach", "--backend", "bubblewrap"]);
     assert.equal(created.code, 0, created.stderr);
-    await t.run(["stop", created.stdout.trim()]);
+    await t.run(["stop", idOf(created.stdout)]);
     const worktree = join(t.root, "feature-cloud");
     writeFileSync(join(worktree, "notes.txt"), "untracked but not ignored\n");
     writeFileSync(join(worktree, "secret.env"), "TOKEN=1\n");

@@ -1,18 +1,35 @@
 // The self-hosted server's rules, through its HTTP API: input validation, signed uploads and
-// their limits, archives that try to write outside /workspace, TTL expiry, and what it reports
-// after a restart (nothing runs that is not running).
+// their limits, archives that try to write outside /workspace, TTL expiry, what it reports
+// after a restart (nothing runs that is not running), and reads that never write.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import Database from "better-sqlite3";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ArchiveRejectedError, extractArchive } from "../src/server/extract.js";
-import { hasCommand, isAlive, waitFor } from "./helpers/env.js";
+import { bubblewrapMissing, isAlive, waitFor } from "./helpers/env.js";
 import { api, createToken, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";
 
-const bwrap = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+const bwrap = bubblewrapMissing();
 if (bwrap) console.log(`# skipping the cloud server tests that run sandboxes: ${bwrap}`);
+
+// the start command of the proxy test serves HTTP with the host's node, seen read-only in the sandbox
+const nodeInSandbox = existsSync("/usr/bin/node") ? false : "no /usr/bin/node for the sandbox to serve HTTP with";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 const GOOD = makeTarGz([
   { path: "workspace/", type: "dir" },
@@ -175,6 +192,47 @@ describe("cloud server API", () => {
     assert.equal(existsSync(join(dataDir, "workspaces", id)), false);
   });
 
+  test("an open port is reached through the proxy: public without a token, private only with the owner's", { skip: bwrap || nodeInSandbox }, async () => {
+    const port = await freePort();
+    const serverJs = `require("http").createServer((q, s) => s.end("hello from " + q.method + " " + q.url)).listen(${port}, "127.0.0.1");\n`;
+    const { archiveId, finalize } = await uploadArchive(server, token, makeTarGz([{ path: "workspace/", type: "dir" }, { path: "workspace/server.js", content: serverJs }]));
+    assert.equal(finalize.status, 200, JSON.stringify(finalize.json));
+    const created = await api(server, token, "POST", "/sandbox-deploy", {
+      region: "US", image: "ubuntu:24.04", driver: "bubblewrap", archive_id: archiveId, open_ports: [port], start_command: "exec /usr/bin/node server.js",
+    });
+    assert.equal(created.status, 202, JSON.stringify(created.json));
+    const id = String(created.json.id);
+    await waitFor(async () => (await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.status !== "provisioning", 30_000, "provisioning to end");
+    const view = await api(server, token, "GET", `/deployed-sandboxes/${id}`);
+    assert.equal(view.json.status, "running", JSON.stringify(view.json));
+    const urls = view.json.urls as string[];
+    assert.equal(urls.length, 1);
+    const publicUrl = String(urls[0]);
+    await waitFor(async () => (await fetch(`${publicUrl}ready`).catch(() => undefined))?.status === 200, 10_000, "the sandbox's HTTP server");
+    const answer = await fetch(`${publicUrl}some/path?x=1`);
+    assert.equal(await answer.text(), "hello from GET /some/path?x=1");
+
+    const made = await api(server, token, "POST", "/proxy-endpoints/for-deployed", { sandbox_id: id, port, is_public: false });
+    assert.equal(made.status, 200, JSON.stringify(made.json));
+    const privateUrl = String(made.json.url);
+    assert.equal((await fetch(`${privateUrl}x`)).status, 401, "a private endpoint needs a token");
+    assert.equal((await fetch(`${privateUrl}x`, { headers: { authorization: `Bearer ${createToken(dataDir, "eve")}` } })).status, 404, "another token's private endpoint does not exist");
+    const owned = await fetch(`${privateUrl}x`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "ignored" });
+    assert.equal(await owned.text(), "hello from POST /x");
+
+    const nobody = await api(server, token, "POST", "/proxy-endpoints/for-deployed", { sandbox_id: id, port: await freePort(), is_public: true });
+    const unanswered = await fetch(String(nobody.json.url));
+    assert.equal(unanswered.status, 502);
+    // a port that is not in open_ports leads nowhere: the sandbox has a network of its own
+    assert.match(String(((await unanswered.json()) as { error?: string }).error), /is not forwarded: only ports listed in open_ports/);
+
+    await api(server, token, "POST", `/sandbox/${id}/stop`);
+    const stopped = await fetch(`${publicUrl}x`);
+    assert.equal(stopped.status, 409, "a stopped sandbox's ports answer 409");
+    await stopped.text();
+    await api(server, token, "DELETE", `/deployed-sandboxes/${id}`);
+  });
+
   test("when the TTL expires the sandbox is stopped and its resources freed", { skip: bwrap }, async () => {
     const id = await deployGood(server, token, { ttl_seconds: 2 });
     const sandboxesBefore = readdirSync(join(dataDir, "h", "sandboxes")).length;
@@ -219,6 +277,70 @@ describe("cloud server API", () => {
     assert.equal((await api(server, token, "POST", `/sandbox/${survivor}/exec`, { command: "cat hello.txt" })).json.stdout, "hello from the archive\n");
     assert.match(server.log(), new RegExp(`deployment ${victim}: running -> stopped`));
     await api(server, token, "POST", `/sandbox/${survivor}/stop`);
+  });
+});
+
+describe("cloud server reads", { skip: bwrap }, () => {
+  let server: CloudServer;
+  let token = "";
+  const dataDir = mkdtempSync(join(tmpdir(), "heyvm-cloud-reads-"));
+
+  before(async () => {
+    // no sweep during the test: only requests could change the database
+    server = await startCloudServer({ dataDir, args: ["--sweep-ms", "3600000"] });
+    token = createToken(dataDir, "alice");
+  });
+  after(async () => {
+    await server?.cleanup();
+    await stopOwners(join(dataDir, "h"));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("GETs report a sandbox that died as stopped without writing to the database; start records it", async () => {
+    const id = await deployGood(server, token);
+    const home = join(dataDir, "h");
+    const sandbox = readdirSync(join(home, "sandboxes")).find((sb) => readSpecName(join(home, "sandboxes", sb)) === id);
+    assert.ok(sandbox, "found the deployment's sandbox");
+    const ownerPid = ownerPidOf(join(home, "sandboxes", sandbox));
+    process.kill(ownerPid, "SIGKILL");
+    await waitFor(() => !isAlive(ownerPid), 10_000, "the owner to die");
+
+    const db = new Database(join(dataDir, "heyvm-cloud.db"), { readonly: true, fileMustExist: true });
+    try {
+      const version = () => db.pragma("data_version", { simple: true });
+      const row = () => db.prepare("SELECT * FROM deployments WHERE id = ?").get(id) as Record<string, unknown>;
+      const versionBefore = version();
+      const rowBefore = row();
+      assert.equal(rowBefore.status, "running", "the row still says running: nothing has looked yet");
+      const reads = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          i % 2 === 0 ? api(server, token, "GET", `/deployed-sandboxes/${id}`) : api(server, token, "GET", "/deployed-sandboxes"),
+        ),
+      );
+      for (const read of reads) {
+        assert.equal(read.status, 200);
+        const view = Array.isArray(read.json) ? (read.json as Array<Record<string, unknown>>).find((d) => d.id === id) : read.json;
+        assert.equal(view?.status, "stopped", JSON.stringify(read.json));
+        assert.match(String(view?.error_message), /not running/);
+        assert.equal(view?.uptime_secs, null);
+      }
+      assert.equal((await api(server, token, "GET", `/deployed-sandboxes/${id}/logs`)).status, 200);
+      assert.equal(version(), versionBefore, "no GET committed anything to the database");
+      assert.deepEqual(row(), rowBefore);
+      assert.doesNotMatch(server.log(), new RegExp(`deployment ${id}: running -> stopped`));
+
+      // an explicit transition records what the reads only reported, then starts it again
+      const start = await api(server, token, "POST", `/sandbox/${id}/start`);
+      assert.equal(start.status, 200, JSON.stringify(start.json));
+      assert.equal(start.json.status, "running");
+      assert.match(server.log(), new RegExp(`deployment ${id}: running -> stopped \\(not running: `));
+      assert.match(server.log(), new RegExp(`deployment ${id}: stopped -> running`));
+      assert.notEqual(version(), versionBefore);
+      assert.equal((await api(server, token, "POST", `/sandbox/${id}/exec`, { command: "cat hello.txt" })).json.stdout, "hello from the archive\n");
+    } finally {
+      db.close();
+    }
+    await api(server, token, "POST", `/sandbox/${id}/stop`);
   });
 });
 

@@ -1,4 +1,4 @@
-// The interactive shell of a cloud sandbox over the WebSocket protocol of DESIGN §7: driven by
+// The interactive shell of a cloud sandbox over the WebSocket protocol of ARCHITECTURE.md §5: driven by
 // the test through the client class and through raw frames (resize, reconnect with sessionId
 // and replay of unacknowledged output), and through the real `heyvm sh` (piped and in a pty).
 import { after, before, describe, test } from "node:test";
@@ -7,7 +7,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { CloudShell } from "../src/cloud/shell-client.js";
 import { decodeFrame, stdinFrame } from "../src/cloud/shell-frames.js";
-import { hasCommand, makeTestEnv, waitFor, HEYVM, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, makeTestEnv, waitFor, HEYVM, type TestEnv } from "./helpers/env.js";
 import { createToken, startCloudServer, type CloudServer } from "./helpers/cloud-server.js";
 
 let ptyAvailable = true;
@@ -16,7 +16,7 @@ try {
 } catch {
   ptyAvailable = false;
 }
-const skip = !hasCommand("bwrap") ? "bubblewrap (bwrap) is not installed" : !ptyAvailable ? "node-pty did not build on this machine" : false;
+const skip = bubblewrapMissing() || (!ptyAvailable ? "node-pty did not build on this machine" : false);
 if (skip) console.log(`# skipping cloud shell tests: ${skip}`);
 
 function shellUrl(server: CloudServer, id: string): string {

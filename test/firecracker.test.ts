@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { vsockHelper } from "../src/backends/firecracker/host-side.js";
 import { RECORD_FILE, type RecordedRequest } from "./helpers/firecracker-stand-in.js";
 import { writeStandInExecutable } from "./helpers/stand-in-bin.js";
-import { HEYVM, hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { HEYVM, hasCommand, idOf, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
 import { createToken, startCloudServer } from "./helpers/cloud-server.js";
 import { renderSelfTest } from "../src/cli/self-test-command.js";
 import type { SelfTestReport } from "../src/core/self-test.js";
@@ -72,7 +72,7 @@ describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
   test("wt --detach builds the firecracker image on first use, configures Firecracker through its API and boots", { timeout: 900_000 }, async () => {
     const result = await t.run(["wt", branch, "--backend", "firecracker", "--detach"], { timeoutMs: 900_000 });
     assert.equal(result.code, 0, result.stderr);
-    id = result.stdout.trim();
+    id = idOf(result.stdout);
     assert.match(result.stderr, /building the default firecracker image/);
     assert.match(result.stderr, /runs without network/, "wt says the sandbox has no network");
     const image = JSON.parse(readFileSync(join(t.home, "images", "firecracker", "default", "image.json"), "utf8")) as { files: Record<string, string>; checksums: Record<string, string> };
@@ -162,7 +162,7 @@ describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
     const before = owner().pid;
     const again = await t.run(["wt", branch, "--detach"]);
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(again.stdout.trim(), id);
+    assert.equal(idOf(again.stdout), id);
     assert.equal(owner().pid, before);
   });
 
@@ -185,10 +185,10 @@ describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
     await t.run(["exec", id, "--", "poweroff"]);
     await waitFor(() => !isAlive(record.pid), 60_000, "the owner to exit after the guest powered off");
     assert.ok(!isAlive(record.machine.firecrackerPid));
-    const rows = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<{ id: string; state: string; lastExit: string }>;
+    const rows = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<{ id: string; state: string; last_exit: string }>;
     const row = rows.find((r) => r.id === id);
     assert.equal(row?.state, "stopped");
-    assert.match(row?.lastExit ?? "", /machine ended on its own/);
+    assert.match(row?.last_exit ?? "", /machine ended on its own/);
     assert.match((await t.run(["logs", id])).stdout, /HEYVM_POWEROFF/, "the guest's init synced and unmounted first");
   });
 

@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { createServer, type Server } from "node:net";
+import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
+import { netnsMissing, startTestNetwork } from "./helpers/netns.js";
 
 function skipReason(): string | false {
   if (process.platform !== "linux") return "libvirt tests need Linux";
@@ -22,6 +24,21 @@ const skip = skipReason();
 function owner(t: TestEnv, id: string): { pid: number; guestIp: string; ssh: { port: number; host: string }; backend: string; machine: { qemuPid: number; domain: string; accel: string } } {
   return JSON.parse(readFileSync(join(t.home, "sandboxes", id, "owner.json"), "utf8")) as ReturnType<typeof owner>;
 }
+
+/** A service on this machine's 127.0.0.1 that no sandbox should reach (unless it asked to). */
+function hostOnlyService(): Promise<Server & { port: number }> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((socket) => socket.end("host-only service\n"));
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      resolve(Object.assign(server, { port: typeof address === "object" && address ? address.port : 0 }));
+    });
+  });
+}
+
+/** What a guest hears on a TCP port, or nothing (bash's /dev/tcp: it never half-closes). */
+const TCP_PROBE = (host: string, port: number) => ["timeout", "10", "bash", "-c", `exec 3<>/dev/tcp/${host}/${port} && cat <&3`];
 
 function domainExists(name: string): boolean {
   return spawnSync("virsh", ["-c", "qemu:///system", "domstate", name], { encoding: "utf8" }).status === 0;
@@ -42,7 +59,7 @@ describe("heyvm wt on libvirt", { skip }, () => {
   test("wt --detach builds the default image on first use and boots a VM", { timeout: 900_000 }, async () => {
     const result = await t.run(["wt", branch, "--backend", "libvirt", "--detach"], { timeoutMs: 900_000 });
     assert.equal(result.code, 0, result.stderr);
-    id = result.stdout.trim();
+    id = idOf(result.stdout);
     assert.match(result.stderr, /building the default VM image/, "progress is shown");
     const image = JSON.parse(readFileSync(join(t.home, "images", "libvirt", "default", "image.json"), "utf8")) as { checksums: Record<string, string>; files: Record<string, string> };
     for (const role of ["kernel", "initrd", "rootfs"]) assert.match(image.checksums[role] ?? "", /^[0-9a-f]{64}$/, `${role} checksum recorded`);
@@ -87,7 +104,7 @@ describe("heyvm wt on libvirt", { skip }, () => {
     const before = owner(t, id).pid;
     const again = await t.run(["wt", branch, "--detach"]);
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(again.stdout.trim(), id);
+    assert.equal(idOf(again.stdout), id);
     assert.equal(owner(t, id).pid, before);
   });
 
@@ -113,10 +130,10 @@ describe("heyvm wt on libvirt", { skip }, () => {
     await waitFor(() => /console: late-console-line\n/.test(readFileSync(logPath, "utf8")), 10_000, "the serial line in owner.log");
     await t.run(["exec", id, "--", "poweroff"]);
     await waitFor(() => !isAlive(record.pid), 60_000, "the owner to exit after the guest powered off");
-    const rows = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<{ id: string; state: string; lastExit: string }>;
+    const rows = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<{ id: string; state: string; last_exit: string }>;
     const row = rows.find((r) => r.id === id);
     assert.equal(row?.state, "stopped");
-    assert.match(row?.lastExit ?? "", /machine ended on its own: the virtual machine powered off/);
+    assert.match(row?.last_exit ?? "", /machine ended on its own: the virtual machine powered off/);
     await waitFor(() => !domainExists(record.machine.domain), 30_000, "the domain to be gone");
     const again = await t.run(["wt", branch, "--detach"], { timeoutMs: 300_000 });
     assert.equal(again.code, 0, again.stderr);
@@ -160,5 +177,69 @@ describe("heyvm wt on libvirt", { skip }, () => {
     const lastBoot = readFileSync(logPath, "utf8").split("creating domain").pop() ?? "";
     assert.doesNotMatch(lastBoot, /sandbox ready/);
     assert.ok(!domainExists(`heyvm-${id}`));
+  });
+
+  test("the dialect on a VM: get shows the guest IP and ssh endpoint, start boots the same sandbox again, rm -y removes it", { timeout: 300_000 }, async () => {
+    const start = await t.run(["start", id, "--format", "json"], { timeoutMs: 300_000 });
+    assert.equal(start.code, 0, start.stderr);
+    const started = JSON.parse(start.stdout) as { id: string; status: string; worktree: string };
+    assert.deepEqual([started.id, started.status], [id, "running"]);
+    const exec = await t.run(["exec", id, "--", "cat", "from-guest.txt"]);
+    assert.equal(exec.stdout, "guest\n", "the same worktree and disk");
+    const get = JSON.parse((await t.run(["get", id, "--format", "json"])).stdout) as { guest_ip: string; ssh: string; backend: string };
+    assert.equal(get.backend, "libvirt");
+    assert.equal(get.guest_ip, "10.0.2.15");
+    assert.match(get.ssh, /^heyo@127\.0\.0\.1:\d+$/);
+    const again = await t.run(["start", id]);
+    assert.equal(again.code, 4, "a running sandbox is not started twice");
+    const domain = owner(t, id).machine.domain;
+    const removed = await t.run(["rm", id, "-y", "--format", "json"], { timeoutMs: 120_000 });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((JSON.parse(removed.stdout) as { was_running: boolean }).was_running, true);
+    assert.ok(!domainExists(domain), "the VM is gone");
+    assert.ok(!existsSync(join(t.home, "sandboxes", id)), "record and disk are gone");
+    assert.ok(existsSync(join(t.root, "vm-feature", "from-guest.txt")), "the worktree stays");
+    assert.equal((await t.run(["get", id])).code, 3);
+    id = "";
+  });
+
+  test("outbound by default: the gateway reaches no host's 127.0.0.1, a peer outside is reachable, DNS goes to the host's resolver", { skip: netnsMissing(), timeout: 600_000 }, async () => {
+    // heyvm (so passt) runs in a namespace standing in for the host, whose way out is a peer
+    // namespace: what the guest sends to 10.0.2.2 ends there. This machine's own 127.0.0.1 has
+    // a service on the same port, which QEMU's user networking would have handed the guest.
+    const thisMachine = await hostOnlyService();
+    const network = await startTestNetwork({ ownHost: true, hostOnlyPort: thisMachine.port });
+    const prefix = network.wrap([]);
+    try {
+      const started = await t.run(["wt", "vm/net", "--backend", "libvirt", "--detach"], { prefix, timeoutMs: 300_000 });
+      assert.equal(started.code, 0, started.stderr);
+      const vm = idOf(started.stdout);
+      const gateway = await t.run(["exec", vm, "--", ...TCP_PROBE("10.0.2.2", thisMachine.port)], { prefix });
+      assert.notEqual(gateway.code, 0, gateway.stdout);
+      assert.doesNotMatch(gateway.stdout, /host-only/, "10.0.2.2 is not the host's loopback");
+      const peer = await t.run(["exec", vm, "--", ...TCP_PROBE(network.peerAddress, network.peerPort)], { prefix });
+      assert.equal(peer.stdout.trim(), "hello from the peer", peer.stderr);
+      const dns = await t.run(["exec", vm, "--", "bash", "-c", "exec 3<>/dev/udp/10.0.2.3/53 && printf query >&3 && timeout 4 head -c 9 <&3"], { prefix });
+      assert.equal(dns.stdout, "dns:query", `the host's resolver (the peer, here) answered: ${dns.stderr}`);
+      await t.run(["stop", vm], { prefix });
+    } finally {
+      await network.cleanup();
+      thisMachine.close();
+    }
+  });
+
+  test("--network host keeps QEMU's user networking, whose gateway 10.0.2.2 is this machine's 127.0.0.1", { timeout: 600_000 }, async () => {
+    const thisMachine = await hostOnlyService();
+    try {
+      const started = await t.run(["wt", "vm/hostnet", "--backend", "libvirt", "--network", "host", "--detach"], { timeoutMs: 300_000 });
+      assert.equal(started.code, 0, started.stderr);
+      assert.match(started.stderr, /^warning: --network host/m);
+      const vm = idOf(started.stdout);
+      const gateway = await t.run(["exec", vm, "--", ...TCP_PROBE("10.0.2.2", thisMachine.port)]);
+      assert.equal(gateway.stdout.trim(), "host-only service", gateway.stderr);
+      await t.run(["stop", vm]);
+    } finally {
+      thisMachine.close();
+    }
   });
 });

@@ -1,18 +1,20 @@
-// The owner's hand-over to its native monitor (native/owner-monitor.c), on bubblewrap: the idle
-// owner keeps its pid but is no longer a Node process, and still does every part of the job:
-// status and stop on its socket, a machine that ends on its own recorded, SIGTERM as a graceful
-// stop, and the Node owner still works when the hand-over is off. (Console following after the
-// hand-over is tested on libvirt, whose guest can write to its serial console.)
+// The owner's hand-over to its native monitor (native/monitor/), on bubblewrap: the idle owner
+// keeps its pid but is no longer a Node process, and still does every part of the job: status
+// and stop on its socket, a machine that ends on its own recorded, SIGTERM as a graceful stop,
+// and the Node owner still works when the hand-over is off or the monitor speaks another API
+// version. (Console following after the hand-over is tested on libvirt, whose guest can write to
+// its serial console.)
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { MONITOR_API_VERSION } from "../src/owner/monitor-argv.js";
 import { askOwner } from "../src/shared/owner-protocol.js";
-import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, isAlive, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 
 const MONITOR = fileURLToPath(new URL("../../build/Release/heyvm-owner-monitor", import.meta.url));
-const skip = !hasCommand("bwrap") ? "bubblewrap (bwrap) is not installed" : !existsSync(MONITOR) ? `the native owner monitor is not built (${MONITOR}); run npm run build` : false;
+const skip = bubblewrapMissing() || (!existsSync(MONITOR) ? `the native owner monitor is not built (${MONITOR}); run npm run build` : false);
 
 interface OwnerFile {
   pid: number;
@@ -34,7 +36,7 @@ describe("the owner's native monitor", { skip }, () => {
   async function start(branch: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
     const started = await t.run(["wt", branch, "--detach", "-q"], { env });
     assert.equal(started.code, 0, started.stderr);
-    return started.stdout.trim();
+    return idOf(started.stdout);
   }
   async function rowOf(id: string): Promise<Record<string, unknown> | undefined> {
     const rows = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<Record<string, unknown>>;
@@ -70,7 +72,7 @@ describe("the owner's native monitor", { skip }, () => {
     await waitFor(() => !isAlive(pid), 5000, "the owner to exit after its machine ended");
     const row = await rowOf(id);
     assert.equal(row?.state, "stopped");
-    assert.match(String(row?.lastExit), /machine ended on its own: bwrap was ended by SIGKILL/);
+    assert.match(String(row?.last_exit), /machine ended on its own: bwrap was ended by SIGKILL/);
     assert.ok(!existsSync(join(t.home, "live", id)));
   });
 
@@ -96,5 +98,25 @@ describe("the owner's native monitor", { skip }, () => {
     const stop = await t.run(["stop", id]);
     assert.equal(stop.code, 0, stop.stderr);
     assert.ok(!isAlive(pid));
+  });
+
+  test("a monitor that speaks another API version is found out before the exec: the owner stays in Node and says why, once", async () => {
+    const calls = join(t.root, "other-monitor-calls");
+    const otherMonitor = join(t.root, "other-monitor");
+    writeFileSync(otherMonitor, `#!/bin/sh\necho "$@" >> '${calls}'\necho ${MONITOR_API_VERSION + 1}\n`, { mode: 0o755 });
+    const id = await start("monitor/other-version", { HEYVM_OWNER_MONITOR_PATH: otherMonitor });
+    const { pid } = ownerOf(id);
+    assert.equal(readlinkSync(`/proc/${pid}/exe`), process.execPath);
+    assert.equal(readFileSync(calls, "utf8"), "--api-version\n", "the other monitor was asked its version, never run as the owner");
+    const said = logOf(id).split("\n").filter((line) => line.includes("staying a Node process"));
+    assert.equal(said.length, 1, said.join("\n"));
+    assert.match(said[0], new RegExp(`owner: staying a Node process \\(uses more memory\\): the native owner monitor ${otherMonitor} speaks API version "${MONITOR_API_VERSION + 1}", this heyvm speaks ${MONITOR_API_VERSION}`));
+    assert.deepEqual(await askOwner(socketOf(id), { op: "status" }), { ok: true, id, pid, state: "running" });
+    const exec = await t.run(["exec", id, "--", "sh", "-c", "echo in; cat"], { input: "piped\n" });
+    assert.deepEqual([exec.code, exec.stdout], [0, "in\npiped\n"]);
+    const stop = await t.run(["stop", id]);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.ok(!isAlive(pid));
+    assert.match(readFileSync(join(t.home, "sandboxes", id, "exit.json"), "utf8"), /"reason": "heyvm stop"/);
   });
 });

@@ -3,9 +3,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { hasCommand, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 
-const skip = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+const skip = bubblewrapMissing();
 
 async function state(t: TestEnv, branch: string): Promise<string | undefined> {
   const result = await t.run(["list", "--all", "--json"]);
@@ -23,7 +23,7 @@ describe("heyvm wt without --detach", { skip }, () => {
   test("the shell runs in /workspace; when it exits the sandbox stops and the worktree stays", async () => {
     const result = await t.run(["wt", "feature/attached"], { input: "pwd; echo from-shell > made-in-shell.txt; exit 3\n" });
     assert.equal(result.code, 3, result.stderr);
-    assert.equal(result.stdout.trim(), "/workspace");
+    assert.match(result.stdout, /^\/workspace\nID: sb-[0-9a-f]{8}\n$/, "the shell's output, then the sandbox's id line");
     const worktree = join(t.root, "feature-attached");
     assert.equal(readFileSync(join(worktree, "made-in-shell.txt"), "utf8"), "from-shell\n");
     assert.equal(await state(t, "feature/attached"), "stopped");
@@ -44,7 +44,7 @@ describe("heyvm wt without --detach", { skip }, () => {
     const viaWt = await t.run(["wt", "feature/detached", "--shell"], { input: "echo via-wt; hostname\n" });
     assert.equal(viaWt.code, 0, viaWt.stderr);
     assert.equal(viaWt.stdout, "via-wt\nwt-feature-detached\n");
-    const viaSh = await t.run(["sh", started.stdout.trim()], { input: "echo via-sh\n" });
+    const viaSh = await t.run(["sh", idOf(started.stdout)], { input: "echo via-sh\n" });
     assert.equal(viaSh.stdout, "via-sh\n");
     assert.equal(await state(t, "feature/detached"), "running");
     const plain = await t.run(["wt", "feature/detached"], { input: "exit 0\n" });
@@ -53,6 +53,6 @@ describe("heyvm wt without --detach", { skip }, () => {
     const noSandbox = await t.run(["wt", "feature/never", "--shell"]);
     assert.equal(noSandbox.code, 3);
     assert.match(noSandbox.stderr, /has no sandbox yet/);
-    await t.run(["stop", started.stdout.trim()]);
+    await t.run(["stop", idOf(started.stdout)]);
   });
 });

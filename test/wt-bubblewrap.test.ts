@@ -4,9 +4,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { git, hasCommand, isAlive, makeTestEnv, ownerPids, waitFor, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, git, isAlive, makeTestEnv, ownerPids, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 
-const skip = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+const skip = bubblewrapMissing();
 
 function ownerJson(t: TestEnv, id: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(t.home, "sandboxes", id, "owner.json"), "utf8")) as Record<string, unknown>;
@@ -45,7 +45,7 @@ describe("heyvm wt on bubblewrap", { skip }, () => {
   test("wt --detach creates the branch, the worktree beside the repo and a running sandbox", async () => {
     const result = await t.run(["wt", "feature/my-change", "--detach"]);
     assert.equal(result.code, 0, result.stderr);
-    id = result.stdout.trim();
+    id = idOf(result.stdout);
     assert.match(id, /^sb-[0-9a-f]{8}$/);
     const worktree = join(t.root, "feature-my-change");
     assert.ok(existsSync(join(worktree, "README.md")), "worktree checked out at ../feature-my-change");
@@ -121,14 +121,14 @@ describe("heyvm wt on bubblewrap", { skip }, () => {
     const before = ownerJson(t, id).pid;
     const again = await t.run(["wt", "feature/my-change", "--detach"]);
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(again.stdout.trim(), id);
+    assert.equal(idOf(again.stdout), id);
     assert.equal(ownerJson(t, id).pid, before);
   });
 
   test("concurrent wt --detach for one branch ends with one owner and one id", async () => {
     const results = await Promise.all([1, 2, 3, 4].map(() => t.run(["wt", "feature/parallel", "--detach"])));
     for (const result of results) assert.equal(result.code, 0, result.stderr);
-    const ids = new Set(results.map((r) => r.stdout.trim()));
+    const ids = new Set(results.map((r) => idOf(r.stdout)));
     assert.equal(ids.size, 1, `all print the same id, got ${[...ids].join(", ")}`);
     const [only] = [...ids];
     const owners = ownerPids(t.home).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(only ?? "?"));
@@ -162,13 +162,13 @@ describe("heyvm wt on bubblewrap", { skip }, () => {
     assert.match(exec.stderr, /stopped/);
     const again = await t.run(["wt", "feature/my-change", "--detach"]);
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(again.stdout.trim(), id);
+    assert.equal(idOf(again.stdout), id);
     assert.notEqual(ownerJson(t, id).pid, owner.pid);
   });
 
   test("an owner.json from another boot or a reused pid never reads as running", async () => {
     const sandbox = await t.run(["wt", "stale/boot", "--detach"]);
-    const staleId = sandbox.stdout.trim();
+    const staleId = idOf(sandbox.stdout);
     const stop = await t.run(["stop", staleId]);
     assert.equal(stop.code, 0, stop.stderr);
     const path = join(t.home, "sandboxes", staleId, "owner.json");
@@ -198,14 +198,14 @@ describe("heyvm wt on bubblewrap", { skip }, () => {
     assert.match(second.stdout, /was not running/);
   });
 
-  test("--no-network cuts the network; the host network is shared by default", async () => {
+  test("--no-network cuts the network; network is on by default", async () => {
     const cut = await t.run(["wt", "net/off", "--detach", "--no-network"]);
     assert.equal(cut.code, 0, cut.stderr);
-    const devices = await t.run(["exec", cut.stdout.trim(), "--", "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"]);
+    const devices = await t.run(["exec", idOf(cut.stdout), "--", "sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"]);
     assert.deepEqual(devices.stdout.trim().split("\n"), ["lo"]);
     const shared = await t.run(["exec", "feature/parallel", "--", "sh", "-c", "tail -n +3 /proc/net/dev | wc -l"]);
     assert.ok(Number(shared.stdout.trim()) >= 1);
-    await t.run(["stop", cut.stdout.trim()]);
+    await t.run(["stop", idOf(cut.stdout)]);
   });
 
   test("--image runs on an image's root filesystem instead of the host's", async () => {
@@ -220,14 +220,14 @@ describe("heyvm wt on bubblewrap", { skip }, () => {
     for (const applet of ["sh", "cat", "ls", "sleep", "echo", "id"]) symlinkSync("busybox", join(rootfs, "bin", applet));
     const started = await t.run(["wt", "image/mini", "--detach", "--image", "mini"]);
     assert.equal(started.code, 0, started.stderr);
-    const release = await t.run(["exec", started.stdout.trim(), "--", "cat", "/etc/os-release"]);
+    const release = await t.run(["exec", idOf(started.stdout), "--", "cat", "/etc/os-release"]);
     assert.equal(release.stdout, "ID=heyvm-mini\n");
     const images = await t.run(["images", "list", "--json"]);
     assert.ok((JSON.parse(images.stdout) as Array<{ name: string }>).some((i) => i.name === "mini"));
     const missing = await t.run(["wt", "image/none", "--detach", "--image", "does-not-exist"]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /image "does-not-exist"/);
-    await t.run(["stop", started.stdout.trim()]);
+    await t.run(["stop", idOf(started.stdout)]);
   });
 
   test("the user's uncommitted changes were never touched", () => {

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { git, hasCommand, makeTestEnv, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, git, makeTestEnv, type TestEnv, idOf } from "./helpers/env.js";
 
 function sandboxCount(t: TestEnv): number {
   return existsSync(join(t.home, "sandboxes")) ? readdirSync(join(t.home, "sandboxes")).length : 0;
@@ -82,7 +82,7 @@ describe("bad input", () => {
     }
   });
 
-  test("names that slugify to the same folder, and ambiguous ids", { skip: hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed" }, async () => {
+  test("names that slugify to the same folder, and ambiguous ids", { skip: bubblewrapMissing() }, async () => {
     const first = await t.run(["wt", "Feature/Same", "--detach"]);
     assert.equal(first.code, 0, first.stderr);
     const second = await t.run(["wt", "feature/same", "--detach"]);
@@ -95,7 +95,7 @@ describe("bad input", () => {
     const ambiguous = await t.run(["exec", "sb-", "--", "true"]);
     assert.equal(ambiguous.code, 4);
     assert.match(ambiguous.stderr, /matches 2 sandboxes/);
-    for (const id of [first.stdout.trim(), other.stdout.trim()]) await t.run(["stop", id]);
+    for (const id of [idOf(first.stdout), idOf(other.stdout)]) await t.run(["stop", id]);
   });
 
   test("the user's uncommitted change is still there", () => {

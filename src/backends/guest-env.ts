@@ -6,16 +6,28 @@ import type { SandboxSpec } from "../state/records.js";
 export const GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const PASSED_THROUGH = ["TERM", "COLORTERM", "LANG", "LC_ALL", "LC_CTYPE"];
 
-export function guestEnvironment(spec: SandboxSpec, home: string, extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: GUEST_PATH,
-    HOME: home,
-    USER: "heyo",
-    LOGNAME: "heyo",
-    HEYVM_SANDBOX_ID: spec.id,
-    HEYVM_SANDBOX_NAME: spec.name,
+/**
+ * The guest environment as the exec recipe keeps it (exec-recipe.ts): the fixed variables, and
+ * the names taken from the caller's environment at each call when set and not empty.
+ */
+export function guestEnvironmentRecipe(spec: SandboxSpec, home: string): { set: Array<[string, string]>; pass: string[] } {
+  return {
+    set: [
+      ["PATH", GUEST_PATH],
+      ["HOME", home],
+      ["USER", "heyo"],
+      ["LOGNAME", "heyo"],
+      ["HEYVM_SANDBOX_ID", spec.id],
+      ["HEYVM_SANDBOX_NAME", spec.name],
+    ],
+    pass: [...PASSED_THROUGH],
   };
-  for (const key of PASSED_THROUGH) {
+}
+
+export function guestEnvironment(spec: SandboxSpec, home: string, extra: Record<string, string> = {}): Record<string, string> {
+  const recipe = guestEnvironmentRecipe(spec, home);
+  const env: Record<string, string> = Object.fromEntries(recipe.set);
+  for (const key of recipe.pass) {
     const value = process.env[key];
     if (value) env[key] = value;
   }

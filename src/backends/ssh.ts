@@ -9,6 +9,7 @@ import { shellQuote } from "../shared/shell-quote.js";
 import type { SandboxDir } from "../state/sandbox-dir.js";
 import type { SshEndpoint } from "../state/records.js";
 import type { CommandOptions, SpawnSpec } from "./types.js";
+import type { ExecPart, ExecRecipe } from "./exec-recipe.js";
 
 export interface SshMaterial {
   /** The client's private key (its .pub is installed for heyo in the guest). */
@@ -86,13 +87,20 @@ function envPrefix(env: Record<string, string> | undefined): string {
 
 /**
  * argv run in a folder inside the guest. The remote shell waits for the command (no exec), so a
- * command killed by a signal exits with 128 + signal, like a local shell reports it.
+ * command killed by a signal exits with 128 + signal, like a local shell reports it. The ssh
+ * client gets the caller's environment (it sends none of it: -F /dev/null, no SendEnv).
  */
-export function sshExec(dir: SandboxDir, endpoint: SshEndpoint, argv: readonly string[], options: CommandOptions, transport: SshTransport = []): SpawnSpec {
-  const cwd = shellQuote(options.cwd ?? "/workspace");
+export function sshExecRecipe(dir: SandboxDir, endpoint: SshEndpoint, transport: SshTransport = []): ExecRecipe {
   // "; exit $?" stops the remote shell from exec-ing the command, so it can report a signal death.
-  const remote = `${envPrefix(options.env)}cd ${cwd} || exit 127; ${argv.map(shellQuote).join(" ")}; exit $?`;
-  return { file: "ssh", args: [options.tty ? "-tt" : "-T", ...baseArgs(dir, endpoint, transport), "--", remote] };
+  const remote: ExecPart[] = [
+    { env: { quote: true, prefix: "export ", separator: " ", suffix: "; " } },
+    "cd ",
+    { value: "cwd", quote: true },
+    " || exit 127; ",
+    { argv: { separator: " " } },
+    "; exit $?",
+  ];
+  return { program: "ssh", lookup: null, args: ["-T", ...baseArgs(dir, endpoint, transport), "--", { join: remote }], env: null, cwd: "/workspace", checkEnvNames: false, checks: [] };
 }
 
 export function sshShell(dir: SandboxDir, endpoint: SshEndpoint, options: CommandOptions, transport: SshTransport = []): SpawnSpec {

@@ -1,14 +1,16 @@
 // The contract every backend (bubblewrap, libvirt, firecracker, apple_virt) fulfils. It is small
 // on purpose: abilities only some backends have are separate interfaces with type guards below,
-// and `features` says what a backend has, so no backend ever stubs what it cannot do.
+// `features` says what a runnable backend has, and a backend heyvm cannot drive yet is a
+// ProbeOnlyBackend with no boot, shell or exec at all, so no backend ever stubs what it cannot do.
 import type { BackendName } from "../shared/backend-name.js";
 import type { JsonObject } from "../shared/json.js";
 import type { HeyoHome } from "../state/home.js";
 import type { OwnerRecord, SandboxSpec, SshEndpoint } from "../state/records.js";
 import type { SandboxDir } from "../state/sandbox-dir.js";
+import type { ExecRecipe } from "./exec-recipe.js";
 
 export interface BackendFeatures {
-  /** How /workspace reaches the sandbox. */
+  /** How /workspace reaches the sandbox (shown by `heyvm backends`). */
   workspace: "bind" | "virtiofs" | "9p" | "virtiofs-or-9p" | "sshfs" | "sync";
   /** A real virtual machine with its own kernel (as opposed to namespaces on the host kernel). */
   virtualMachine: boolean;
@@ -16,8 +18,6 @@ export interface BackendFeatures {
   images: boolean;
   /** Can run with networking cut (--no-network). */
   networkIsolation: boolean;
-  /** Shell and exec go through SSH (and so need a key pair and a pinned host key). */
-  ssh: boolean;
 }
 
 export type Availability =
@@ -27,7 +27,14 @@ export type Availability =
       /** Set when it works only in a slow mode (a VM without KVM): never picked by default then. */
       degraded?: string;
     }
-  | { usable: false; reason: string; hint: string };
+  | Unavailability;
+
+/** Why a backend cannot run on this host, and what to do about it. */
+export interface Unavailability {
+  usable: false;
+  reason: string;
+  hint: string;
+}
 
 import type { Reporter } from "../shared/reporter.js";
 export type { Reporter };
@@ -104,17 +111,42 @@ export interface SpawnSpec {
   env?: NodeJS.ProcessEnv;
 }
 
-export interface Backend {
+/** What heyvm knows of every backend, runnable or not: its name and a check of this host. */
+export interface BackendIdentity {
   readonly name: BackendName;
-  readonly features: BackendFeatures;
   /** Cheap checks (binaries, KVM, daemon) saying whether this host can run the backend. */
   probe(): Promise<Availability>;
+}
+
+/** A backend heyvm drives: it boots machines and opens shells and commands in them. */
+export interface Backend extends BackendIdentity {
+  readonly features: BackendFeatures;
   /** Runs inside the owner process: boots the machine and resolves once it is ready for use. */
   boot(context: BootContext): Promise<RunningMachine>;
   /** The command that opens a login shell in /workspace of a running sandbox. */
   shellCommand(access: MachineAccess, options: CommandOptions): SpawnSpec;
-  /** The command that runs argv in a running sandbox with stdio passed through. */
-  execCommand(access: MachineAccess, argv: readonly string[], options: CommandOptions): SpawnSpec;
+  /**
+   * How argv is run in a running sandbox with stdio passed through, as data (exec-recipe.ts):
+   * the Node CLI expands it at each exec, the native launcher expands the copy the owner wrote.
+   */
+  execRecipe(access: MachineAccess): ExecRecipe;
+}
+
+/**
+ * A backend heyvm knows but cannot drive yet (firecracker, apple_virt): only a probe that says
+ * what this host lacks, so that `--backend` fails helpfully and the default choice skips it.
+ */
+export interface ProbeOnlyBackend extends BackendIdentity {
+  probe(): Promise<Unavailability>;
+  /** Why it cannot run even on a host that has everything it needs. */
+  readonly cannotRun: Omit<Unavailability, "usable">;
+}
+
+/** Any backend the registry knows, runnable or not. */
+export type KnownBackend = Backend | ProbeOnlyBackend;
+
+export function isRunnable(backend: KnownBackend): backend is Backend {
+  return !("cannotRun" in backend);
 }
 
 /** Backends that boot from an image which may have to be built or checked first. */
@@ -123,7 +155,7 @@ export interface ImagePreparer {
   prepareImage(home: HeyoHome, image: string | null, reporter: Reporter): Promise<void>;
 }
 
-export function canPrepareImages(backend: Backend): backend is Backend & ImagePreparer {
+export function canPrepareImages(backend: KnownBackend): backend is Backend & ImagePreparer {
   return typeof (backend as Partial<ImagePreparer>).prepareImage === "function";
 }
 
@@ -133,7 +165,7 @@ export interface OrphanReaper {
   reapOrphans(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec): Promise<string[]>;
 }
 
-export function canReapOrphans(backend: Backend): backend is Backend & OrphanReaper {
+export function canReapOrphans(backend: KnownBackend): backend is Backend & OrphanReaper {
   return typeof (backend as Partial<OrphanReaper>).reapOrphans === "function";
 }
 
@@ -146,7 +178,7 @@ export interface GracefulStopper {
   shutDownGracefully(access: MachineAccess, graceMs: number, reporter: Reporter): Promise<void>;
 }
 
-export function canStopGracefully(backend: Backend): backend is Backend & GracefulStopper {
+export function canStopGracefully(backend: KnownBackend): backend is Backend & GracefulStopper {
   return typeof (backend as Partial<GracefulStopper>).shutDownGracefully === "function";
 }
 
@@ -156,6 +188,22 @@ export interface SandboxPreparer {
   prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec, reporter: Reporter): Promise<void>;
 }
 
-export function canPrepareSandboxes(backend: Backend): backend is Backend & SandboxPreparer {
+export function canPrepareSandboxes(backend: KnownBackend): backend is Backend & SandboxPreparer {
   return typeof (backend as Partial<SandboxPreparer>).prepareSandbox === "function";
+}
+
+/** Where on the host something answers: an address and a TCP port. */
+export interface HostEndpoint {
+  host: string;
+  port: number;
+}
+
+/** Backends whose running sandboxes' guest ports can be reached from the host (the cloud's port proxy). */
+export interface PortReacher {
+  /** The host endpoint that reaches guestPort in this running sandbox; undefined when none does. */
+  portEndpoint(access: MachineAccess, guestPort: number): HostEndpoint | undefined;
+}
+
+export function canReachPorts(backend: KnownBackend): backend is Backend & PortReacher {
+  return typeof (backend as Partial<PortReacher>).portEndpoint === "function";
 }

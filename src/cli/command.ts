@@ -4,6 +4,7 @@
 // use case it calls.
 import { Command, Option } from "commander";
 import type { CliIO } from "./io.js";
+import { UserError } from "../shared/errors.js";
 
 export interface ArgumentSpec {
   /** commander syntax: "<id>", "[branch]", "<command...>". */
@@ -77,4 +78,21 @@ export function attachCommand(parent: Command, spec: CommandSpec<never>, io: Cli
     });
   }
   return command;
+}
+
+/**
+ * Parses option words with a command's declared options (for options that stand among its
+ * arguments, as exec's do between the id and `--`); a word that is not one of them is a usage
+ * error.
+ */
+export function parseOptionWords<Flags>(specs: readonly OptionSpec[], words: readonly string[]): Flags {
+  const parser = new Command("options").exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined }).allowExcessArguments(false);
+  for (const spec of specs) parser.addOption(toOption(spec));
+  try {
+    parser.parse([...words], { from: "user" });
+  } catch (error) {
+    const message = error instanceof Error ? error.message.replace(/^error: /, "") : String(error);
+    throw new UserError(message, { hint: "options go before the `--` that starts the command" });
+  }
+  return parser.opts<Record<string, unknown>>() as Flags;
 }

@@ -9,6 +9,7 @@ import { fdOutput, type CliIO } from "./io.js";
 import { reportError } from "./report-error.js";
 import { FAST_COMMANDS } from "./commands/names.js";
 import { targetKind } from "../core/targets/kind.js";
+import { readExecOptions, takesValue, type ExecFlags } from "./commands/exec-options.js";
 import { VERSION } from "../shared/version.js";
 
 type FastCommand = (typeof FAST_COMMANDS)[number];
@@ -17,11 +18,18 @@ const LIST_FLAGS = new Set(["--json", "--all", "-a"]);
 
 /** Each fast command's canonical form: undefined when argv is not it (the full CLI takes over). */
 const FAST_FORMS: Record<FastCommand, (args: readonly string[], io: CliIO) => Promise<number> | undefined> = {
-  exec: ([id, separator, ...rest]) => {
-    if (!id || id.startsWith("-") || targetKind(id) !== "local" || separator !== "--" || rest.length === 0) return undefined;
+  exec: (args, io) => {
+    const form = execForm(args);
+    if (!form) return undefined;
     return (async () => {
-      const [{ execInSandbox }, { heyoHome }] = await Promise.all([import("../core/attach.js"), import("../state/home.js")]);
-      return execInSandbox(heyoHome(), id, rest, { tty: false });
+      const [{ resolveSandbox }, { execLocal }, { heyoHome }, { execRequest, reportExec }] = await Promise.all([
+        import("../core/catalog.js"),
+        import("../core/targets/local-exec.js"),
+        import("../state/home.js"),
+        import("./commands/exec-options.js"),
+      ]);
+      const result = await execLocal(resolveSandbox(heyoHome(), form.id), form.command, execRequest(form.flags));
+      return reportExec(io, form.flags, result);
     })();
   },
   list: (flags, io) => {
@@ -33,6 +41,22 @@ const FAST_FORMS: Record<FastCommand, (args: readonly string[], io: CliIO) => Pr
     })();
   },
 };
+
+/**
+ * `exec [options] <id> [options] -- cmd…` for a local sandbox, with options it knows exactly;
+ * undefined for any other form (no `--`, an unknown option, a cloud id), which the full CLI takes.
+ */
+function execForm(args: readonly string[]): { id: string; flags: ExecFlags; command: string[] } | undefined {
+  const separator = args.indexOf("--");
+  const command = args.slice(separator + 1);
+  if (separator < 0 || command.length === 0) return undefined;
+  const words = args.slice(0, separator);
+  const at = words.findIndex((word, i) => !word.startsWith("-") && !takesValue(words[i - 1]));
+  const id = words[at];
+  if (at < 0 || id === undefined || targetKind(id) !== "local") return undefined;
+  const flags = readExecOptions([...words.slice(0, at), ...words.slice(at + 1)]);
+  return flags ? { id, flags, command } : undefined;
+}
 
 function isFastCommand(word: string | undefined): word is FastCommand {
   return (FAST_COMMANDS as readonly string[]).includes(word ?? "");

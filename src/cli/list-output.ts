@@ -18,7 +18,7 @@ export async function printList(io: CliIO, options: { all: boolean; wtOnly: bool
     io,
     table(
       ["ID", "NAME", "STATE", "BACKEND", "BRANCH", "AGE", "WORKTREE"],
-      rows.map((r) => [r.id, r.name, r.state, r.backend, r.branch ?? "-", age(r.startedAt ?? r.createdAt), r.worktree]),
+      rows.map((r) => [r.id, r.name, r.status, r.backend, r.branch ?? "-", age(r.started_at ?? r.created_at), r.worktree]),
     ),
   );
 }

@@ -10,6 +10,41 @@ import { COMMAND_NAMES, isCommandName, type CommandName } from "./commands/names
 import { VERSION } from "../shared/version.js";
 
 /**
+ * `--cloud-url URL` is accepted anywhere before the command's own arguments (heyvm's dialect: SDKs
+ * pass it globally); it is taken out of argv and handed on as HEYO_CLOUD_URL, which every cloud
+ * call reads after its own flags. exec's command words, after its id or `--`, are never looked at.
+ */
+export function takeCloudUrl(argv: readonly string[], stopAt = argv.length, env: NodeJS.ProcessEnv = process.env): string[] {
+  const rest: string[] = [];
+  let positionals = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] ?? "";
+    const execWords = rest[0] === "exec" && positionals >= 2;
+    if (word === "--" || execWords || i >= stopAt) return [...rest, ...argv.slice(i)];
+    if (word === "--cloud-url" && i + 1 < argv.length) {
+      env.HEYO_CLOUD_URL = argv[i + 1];
+      i += 1;
+      continue;
+    }
+    if (word.startsWith("--cloud-url=")) {
+      env.HEYO_CLOUD_URL = word.slice("--cloud-url=".length);
+      continue;
+    }
+    if (!word.startsWith("-")) positionals += 1;
+    rest.push(word);
+  }
+  return rest;
+}
+
+/** A command that declares --cloud-url itself (wt, login) reads its own; before it, it is global. */
+async function withoutGlobalCloudUrl(argv: readonly string[]): Promise<string[]> {
+  const at = argv.findIndex((word, i) => isCommandName(word) && argv[i - 1] !== "--cloud-url");
+  const name = argv[at];
+  const declaresOwn = isCommandName(name) && ((await COMMAND_LOADERS[name]()).options ?? []).some((option) => option.flags.includes("--cloud-url"));
+  return takeCloudUrl(argv, declaresOwn ? at : argv.length);
+}
+
+/**
  * The command about to run when argv names one plainly (no help asked for): only it is
  * registered, which keeps start-up short for the commands agents call in loops.
  */
@@ -38,9 +73,10 @@ export async function buildProgram(io: CliIO, setExitCode: (code: number) => voi
 }
 
 /** Runs the CLI on argv (without node and script) and resolves with the exit code. */
-export async function main(argv: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(given: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let exitCode = 0;
   try {
+    const argv = await withoutGlobalCloudUrl(given);
     const program = await buildProgram(io, (code) => (exitCode = code), argv);
     await program.parseAsync([...argv], { from: "user" });
     return exitCode;

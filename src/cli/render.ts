@@ -16,13 +16,26 @@ export function age(fromIso: string | null, now = Date.now()): string {
 }
 
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
-      .join("  ")
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n");
+  // one pass for the widths and one for the lines: `list --all` draws thousands of rows
+  const widths = headers.map((header) => header.length);
+  for (const row of rows) {
+    for (let column = 0; column < row.length; column++) {
+      const length = (row[column] ?? "").length;
+      if (length > (widths[column] ?? 0)) widths[column] = length;
+    }
+  }
+  const last = headers.length - 1;
+  const line = (cells: string[]) => {
+    let text = "";
+    for (let column = 0; column < cells.length; column++) {
+      const cell = cells[column] ?? "";
+      text += column === last ? cell : `${cell.padEnd(widths[column] ?? 0)}  `;
+    }
+    return text.trimEnd();
+  };
+  const lines = [line(headers)];
+  for (const row of rows) lines.push(line(row));
+  return lines.join("\n");
 }
 
 export function formatBytes(bytes: number): string {

@@ -21,3 +21,16 @@ export function processTerminal(io: CliIO): UserTerminal {
     },
   };
 }
+
+/** Asks a yes/no question on the terminal; true only for an answer starting with y. */
+export function confirm(io: CliIO, question: string): Promise<boolean> {
+  io.stderr.write(question);
+  return new Promise((resolve) => {
+    process.stdin.setEncoding("utf8");
+    process.stdin.once("data", (answer: string) => {
+      process.stdin.pause();
+      resolve(/^y/i.test(answer.trim()));
+    });
+    process.stdin.resume();
+  });
+}

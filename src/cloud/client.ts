@@ -1,4 +1,4 @@
-// The HTTP client of the cloud API (DESIGN §7): one method per route, answers checked against
+// The HTTP client of the cloud API (ARCHITECTURE.md §5): one method per route, answers checked against
 // the shared schema, failures turned into UserErrors. Nothing here prints.
 import { createReadStream } from "node:fs";
 import { Readable, Transform } from "node:stream";

@@ -1,4 +1,4 @@
-// The cloud API (DESIGN §7) as one typed schema: the server validates requests with it and the
+// The cloud API (ARCHITECTURE.md §5) as one typed schema: the server validates requests with it and the
 // client checks answers with it, so the two cannot drift apart. Request schemas are strict
 // (unknown fields are an error); answer schemas tolerate extra fields a newer cloud may send.
 import { z } from "zod";
@@ -9,6 +9,13 @@ export const DEPLOYMENT_STATES = ["provisioning", "running", "stopped", "failed"
 export type Region = (typeof REGIONS)[number];
 export type SizeClass = (typeof SIZE_CLASSES)[number];
 export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
+
+/** The states in which a deployment holds, or is getting, a machine (what the quota counts). */
+export const ACTIVE_DEPLOYMENT_STATES = ["provisioning", "running"] as const satisfies readonly DeploymentState[];
+
+export function isActiveDeployment(state: DeploymentState): boolean {
+  return (ACTIVE_DEPLOYMENT_STATES as readonly DeploymentState[]).includes(state);
+}
 
 /** The folder every archive entry starts with, and where it lands in the sandbox. */
 export const ARCHIVE_ROOT = "workspace";

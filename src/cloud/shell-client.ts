@@ -1,4 +1,4 @@
-// The client side of the shell stream (DESIGN §7): one interactive session that survives a
+// The client side of the shell stream (ARCHITECTURE.md §5): one interactive session that survives a
 // dropped connection. It acknowledges output as it arrives, reconnects with its sessionId and
 // drops replayed output it has already shown (by sequence number). Nothing here prints.
 import WebSocket from "ws";

@@ -1,4 +1,4 @@
-// Binary frames of the shell stream (DESIGN §7): stdin is 0x01 + bytes; stdout is 0x02 + an
+// Binary frames of the shell stream (ARCHITECTURE.md §5): stdin is 0x01 + bytes; stdout is 0x02 + an
 // 8-byte big-endian sequence number + bytes. Shared by the client and the server.
 
 export const STDIN_FRAME = 0x01;

@@ -73,8 +73,13 @@ export interface NewSandbox {
   workspace: string;
   git: SandboxSpec["git"];
   mounts: SandboxSpec["mounts"];
-  network: boolean;
+  network: SandboxSpec["network"];
   ports?: number[];
+  hostPorts?: Record<string, number>;
+  env?: Record<string, string>;
+  workingDirectory?: string | null;
+  startCommand?: string | null;
+  ttlSeconds?: number | null;
 }
 
 export async function createSandbox(home: HeyoHome, request: NewSandbox): Promise<SandboxEntry> {
@@ -89,7 +94,17 @@ export async function createSandbox(home: HeyoHome, request: NewSandbox): Promis
       if (isErrnoError(error) && error.code === "EEXIST") continue;
       throw error;
     }
-    const spec: SandboxSpec = { id, ...request, ports: request.ports ?? [], createdAt: new Date().toISOString() };
+    const spec: SandboxSpec = {
+      id,
+      ...request,
+      ports: request.ports ?? [],
+      hostPorts: request.hostPorts ?? {},
+      env: request.env ?? {},
+      workingDirectory: request.workingDirectory ?? null,
+      startCommand: request.startCommand ?? null,
+      ttlSeconds: request.ttlSeconds ?? null,
+      createdAt: new Date().toISOString(),
+    };
     writeSpec(dir, spec);
     return { dir, spec };
   }

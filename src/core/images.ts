@@ -1,6 +1,6 @@
 // `heyvm images build`: the default VM image from Debian packages (no Docker needed), or a
 // custom image from a Dockerfile (which needs a Docker engine to run `docker build`).
-import { loadBackend } from "../backends/registry.js";
+import { detectBackend } from "../backends/registry.js";
 import { canPrepareImages, type Reporter } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError, NotFoundError, UnavailableError, UserError } from "../shared/errors.js";
@@ -32,7 +32,7 @@ export async function buildImage(home: HeyoHome, request: ImageBuildRequest, rep
   if (request.name !== DEFAULT_IMAGE) {
     throw new UserError(`without --file only the default image can be built (asked for "${request.name}")`, { hint: "drop --name, or give --file <Dockerfile>" });
   }
-  const backend = await loadBackend(request.backend);
+  const backend = await detectBackend(request.backend);
   if (!canPrepareImages(backend) || !backend.features.virtualMachine) {
     throw new UserError(`the ${request.backend} backend has no default image to build`, { hint: "bubblewrap uses the host's system unless --image names a root filesystem" });
   }
@@ -42,12 +42,12 @@ export async function buildImage(home: HeyoHome, request: ImageBuildRequest, rep
   return dir;
 }
 
-/** A local image as `heyvm images list` shows it. */
+/** A local image as `heyvm images list` shows it (snake_case: scripts read its JSON). */
 export interface ImageRow {
   name: string;
   backend: string;
-  sizeBytes: number;
-  createdAt: string;
+  size_bytes: number;
+  created_at: string;
   path: string;
   /** Has a readable image.json. */
   valid: boolean;
@@ -57,8 +57,8 @@ export function listImageRows(home: HeyoHome): ImageRow[] {
   return listImages(home).map((image) => ({
     name: image.name,
     backend: image.backend,
-    sizeBytes: image.sizeBytes,
-    createdAt: image.createdAt,
+    size_bytes: image.sizeBytes,
+    created_at: image.createdAt,
     path: image.dir,
     valid: image.manifest !== undefined,
   }));

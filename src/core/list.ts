@@ -7,26 +7,13 @@ import { readSpec, type SandboxSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { processStatus } from "../state/status.js";
 import { viewAll, viewOf, type SandboxEntry, type SandboxView } from "./catalog.js";
+import { sandboxInfo, sandboxInfoWithPorts, type SandboxInfo } from "./sandbox-info.js";
 
 export interface ListOptions {
   /** Include stopped sandboxes. */
   all: boolean;
   /** Only sandboxes made by `heyvm wt` (named wt-…). */
   wtOnly: boolean;
-}
-
-export interface SandboxRow {
-  id: string;
-  name: string;
-  state: SandboxView["status"];
-  backend: string;
-  branch: string | null;
-  worktree: string;
-  createdAt: string;
-  startedAt: string | null;
-  pid: number | null;
-  ssh: string | null;
-  lastExit: string | null;
 }
 
 /**
@@ -54,7 +41,7 @@ function stoppedView(entry: CatalogEntry): SandboxView {
   return { dir: entry.dir, spec: entry.spec, status: "stopped", owner: undefined, lastExit: entry.lastExit };
 }
 
-export async function listSandboxes(home: HeyoHome, options: ListOptions): Promise<SandboxRow[]> {
+export async function listSandboxes(home: HeyoHome, options: ListOptions): Promise<SandboxInfo[]> {
   // Without --all only live sandboxes are shown, so only the live index is read (list runs in
   // agents' loops). With --all, the catalog index gives every sandbox's records from one file,
   // and only live ones have their status derived (asked of their owner).
@@ -73,19 +60,12 @@ export async function listSandboxes(home: HeyoHome, options: ListOptions): Promi
     }
     views = (await viewAll(entries, false)).filter((view) => view.status !== "stopped");
   }
-  return views
-    .sort((a, b) => compareCodePoints(a.spec.createdAt, b.spec.createdAt))
-    .map((v) => ({
-      id: v.spec.id,
-      name: v.spec.name,
-      state: v.status,
-      backend: v.spec.backend,
-      branch: v.spec.git?.branch ?? null,
-      worktree: v.spec.workspace,
-      createdAt: v.spec.createdAt,
-      startedAt: v.owner?.startedAt ?? null,
-      pid: v.owner?.pid ?? null,
-      ssh: v.owner?.ssh ? `${v.owner.ssh.user}@${v.owner.ssh.host}:${v.owner.ssh.port}` : null,
-      lastExit: v.lastExit?.reason ?? null,
-    }));
+  // a stopped sandbox has no ports to map: no promise per row for the thousands list --all shows
+  views.sort((a, b) => compareCodePoints(a.spec.createdAt, b.spec.createdAt));
+  const infos = views.map((view) => sandboxInfoWithPorts(view, []));
+  for (let i = 0; i < views.length; i++) {
+    const view = views[i];
+    if (view?.owner && view.spec.ports.length > 0) infos[i] = await sandboxInfo(view);
+  }
+  return infos;
 }

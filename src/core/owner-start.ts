@@ -8,7 +8,8 @@ import type { OwnerMode } from "../state/records.js";
 import { sandboxStatus, waitForOwnerExit } from "../state/status.js";
 import type { SandboxEntry } from "./catalog.js";
 import { startOwner, type StartedOwner } from "./owner-launch.js";
-import { STOP_WAIT_MS, cleanUpAfterDeadOwner } from "./stop.js";
+import { STOP_WAIT_MS } from "../shared/owner-protocol.js";
+import { cleanUpAfterDeadOwner } from "./stop.js";
 
 /** How long a sandbox may take from owner start to ready. */
 function bootTimeoutMs(backend: Backend): number {

@@ -105,7 +105,7 @@ export async function runSelfTest(home: HeyoHome, subject: SelfTestSubject, repo
     });
     const worktree = join(root, "worktree");
     await timed(steps, "boot", async () => {
-      const started = await wtDetached(home, { branch: `heyvm-self-test/${subject}`, cwd: repo, path: worktree, backend: backendName, network: false, tty: false }, reporter);
+      const started = await wtDetached(home, { branch: `heyvm-self-test/${subject}`, cwd: repo, path: worktree, backend: backendName, network: "none", tty: false }, reporter);
       entry = started.entry;
       const owner = readOwner(entry.dir);
       const accel = owner ? str(owner.machine, "accel") : undefined;

@@ -3,18 +3,12 @@
 import { existsSync, rmSync } from "node:fs";
 import { loadBackend } from "../backends/registry.js";
 import { canReapOrphans } from "../backends/types.js";
-import { STOP_GRACE_MS, askOwner } from "../shared/owner-protocol.js";
+import { STOP_WAIT_MS, askOwner } from "../shared/owner-protocol.js";
 import type { HeyoHome } from "../state/home.js";
 import { processStatus, sandboxStatus, staleOwnerRecord, waitForOwnerExit } from "../state/status.js";
 import { ConflictError, TimeoutError } from "../shared/errors.js";
 import { withLock } from "../state/lock.js";
 import type { SandboxEntry } from "./catalog.js";
-
-/**
- * How long stop waits for an owner before ending it by force: the guest's grace period, the
- * forced power-off after it, and the owner's own clean-up.
- */
-export const STOP_WAIT_MS = 2 * STOP_GRACE_MS + 15_000;
 
 export interface StopResult {
   id: string;

@@ -3,16 +3,17 @@
 // behave identically; only the caller (the server) is different.
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
+import { execCommand } from "../backends/exec-recipe.js";
 import { loadBackend, usableBackend } from "../backends/registry.js";
-import { type CommandOptions, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
+import { canReachPorts, type CommandOptions, type HostEndpoint, type MachineAccess, type Reporter, type SpawnSpec } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
 import type { HeyoHome } from "../state/home.js";
-import { requireRunning } from "../state/status.js";
+import { lastExit, requireRunning } from "../state/status.js";
 import { readSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { createSandbox, viewOf, type SandboxEntry } from "./catalog.js";
 import { ensureOwner } from "./owner-start.js";
-import { exitStatus } from "../shared/exit-status.js";
+import { runCaptured, type CapturedRun } from "./capture.js";
 import { stopEntry } from "./stop.js";
 
 export interface WorkspaceSandboxRequest {
@@ -40,14 +41,18 @@ export async function startWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry,
   await ensureOwner(home, entry, await usableBackend(entry.spec.backend), "detached", reporter);
 }
 
-/** Whether the owner really runs the sandbox right now (derived from liveness, never a file). */
+/**
+ * Whether the sandbox's machine is up, or still coming up, right now: derived from its owner's
+ * liveness, never from a file. A stopping or stopped sandbox is not running.
+ */
 export async function isWorkspaceSandboxRunning(entry: SandboxEntry): Promise<boolean> {
-  const view = await viewOf(entry);
-  return view.status === "running";
+  const view = await viewOf(entry, false);
+  return view.status === "running" || view.status === "starting";
 }
 
-export function lastExitReason(view: Awaited<ReturnType<typeof viewOf>>): string | undefined {
-  return view.lastExit?.reason;
+/** Why the sandbox last stopped, as its owner recorded it (undefined if it never ran). */
+export function lastExitReason(entry: SandboxEntry): string | undefined {
+  return lastExit(entry.dir)?.reason;
 }
 
 export async function stopWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry): Promise<boolean> {
@@ -70,12 +75,13 @@ export async function workspaceShellCommand(entry: SandboxEntry, options: Comman
   return backend.shellCommand(await runningAccess(entry), options);
 }
 
-export interface CapturedRun {
-  stdout: string;
-  stderr: string;
-  /** stdout and stderr interleaved in the order they came. */
-  output: string;
-  exitCode: number;
+export type { CapturedRun } from "./capture.js";
+
+/** Where on this host guest port `guestPort` of the running sandbox answers; undefined when nothing leads there. */
+export async function workspacePortEndpoint(entry: SandboxEntry, guestPort: number): Promise<HostEndpoint | undefined> {
+  const backend = await loadBackend(entry.spec.backend);
+  if (!canReachPorts(backend)) return undefined;
+  return backend.portEndpoint(await runningAccess(entry), guestPort);
 }
 
 export interface CaptureOptions extends Omit<CommandOptions, "tty"> {
@@ -88,41 +94,14 @@ export interface CaptureOptions extends Omit<CommandOptions, "tty"> {
 /** Runs argv in the running sandbox without a terminal and collects its output. */
 export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: CaptureOptions): Promise<CapturedRun> {
   const backend = await loadBackend(entry.spec.backend);
-  const command = backend.execCommand(await runningAccess(entry), argv, { tty: false, cwd: options.cwd, env: options.env });
-  return new Promise((resolve, reject) => {
-    const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-    const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[], output: [] as Buffer[] };
-    const sizes = { stdout: 0, stderr: 0 };
-    const collect = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
-      if (sizes[stream] >= options.maxOutputBytes) return;
-      const part = chunk.subarray(0, options.maxOutputBytes - sizes[stream]);
-      sizes[stream] += part.length;
-      chunks[stream].push(part);
-      chunks.output.push(part);
-    };
-    child.stdout.on("data", collect("stdout"));
-    child.stderr.on("data", collect("stderr"));
-    const abort = () => child.kill("SIGKILL");
-    options.signal?.addEventListener("abort", abort, { once: true });
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      options.signal?.removeEventListener("abort", abort);
-      const text = (parts: Buffer[], cut: boolean) => Buffer.concat(parts).toString("utf8") + (cut ? "\n[heyvm: output cut]\n" : "");
-      const cut = (s: "stdout" | "stderr") => sizes[s] >= options.maxOutputBytes;
-      resolve({
-        stdout: text(chunks.stdout, cut("stdout")),
-        stderr: text(chunks.stderr, cut("stderr")),
-        output: text(chunks.output, false),
-        exitCode: exitStatus(code, signal),
-      });
-    });
-  });
+  const command = execCommand(backend, await runningAccess(entry), argv, { cwd: options.cwd, env: options.env });
+  return runCaptured(command, { stdin: "ignore", maxOutputBytes: options.maxOutputBytes, signal: options.signal });
 }
 
 /** Starts argv in the running sandbox in the background, its output appended to logFile. */
 export async function launchInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: Omit<CommandOptions, "tty">, logFile: number): Promise<number | undefined> {
   const backend = await loadBackend(entry.spec.backend);
-  const command = backend.execCommand(await runningAccess(entry), argv, { tty: false, cwd: options.cwd, env: options.env });
+  const command = execCommand(backend, await runningAccess(entry), argv, { cwd: options.cwd, env: options.env });
   const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: ["ignore", logFile, logFile], detached: true });
   child.unref();
   return child.pid;

@@ -36,7 +36,7 @@ function isEmptyDir(path: string): boolean {
 }
 
 /** Decides where the branch's worktree is or will be, rejecting every conflict up front. */
-export async function planWorktree(repo: Repository, branch: string, requestedPath: string | undefined, cwd: string): Promise<WorktreePlan> {
+export async function planWorktree(repo: Repository, branch: string, requestedPath: string | undefined, cwd: string, fromHeadOnly = false): Promise<WorktreePlan> {
   await checkBranchName(repo.top, branch);
   const slug = slugify(branch);
   if (!slug) throw new UserError(`the branch name "${branch}" has no letters or digits to name a folder after`, { hint: "pass --path to choose the folder" });
@@ -66,7 +66,7 @@ export async function planWorktree(repo: Repository, branch: string, requestedPa
     throw new ConflictError(`${target} already exists and is not a worktree of ${branch}`, "move it away, or pass --path to choose another folder");
   }
   if (await localBranchExists(repo.top, branch)) return { branch, slug, path: target, action: { kind: "create", from: "local" } };
-  const remotes = await remoteTrackingBranches(repo.top, branch);
+  const remotes = fromHeadOnly ? [] : await remoteTrackingBranches(repo.top, branch);
   if (remotes.length > 1) {
     throw new ConflictError(`branch ${branch} exists on several remotes (${remotes.join(", ")})`, `create it from the one you want first: git branch --track ${branch} ${remotes[0]}`);
   }
@@ -92,6 +92,8 @@ export interface BranchWorktreeRequest {
   cwd: string;
   /** --path: where the worktree goes instead of ../<slug>. */
   path?: string;
+  /** -b: a missing branch is made from HEAD (never from a remote-tracking branch). */
+  createBranch?: boolean;
 }
 
 /** Creates the planned worktree (once; nothing when it exists) and says so. */
@@ -114,7 +116,7 @@ export async function withBranchWorktree<T>(
 ): Promise<T> {
   const repo = await findRepository(request.cwd);
   return withLock(home, `repo:${repo.commonDir}`, REPOSITORY_LOCK_WAIT_MS, async () => {
-    const plan = await planWorktree(repo, request.branch, request.path, request.cwd);
+    const plan = await planWorktree(repo, request.branch, request.path, request.cwd, request.createBranch === true);
     let created = false;
     const create = async () => {
       if (created) return;

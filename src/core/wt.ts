@@ -10,7 +10,7 @@ import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError, UserError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
 import { sandboxStatus } from "../state/status.js";
-import { writeSpec, type ExtraMount, type SandboxSpec } from "../state/records.js";
+import { networkMode, networkSetting, writeSpec, type ExtraMount, type NetworkMode, type SandboxSpec } from "../state/records.js";
 import { createSandbox, findByBranch, type SandboxEntry } from "./catalog.js";
 import { shellInEntry } from "./attach.js";
 import { stopEntry } from "./stop.js";
@@ -21,9 +21,12 @@ export interface WtRequest {
   branch: string;
   cwd: string;
   path?: string;
+  /** -b: a missing branch is made from HEAD, never from a remote branch of that name. */
+  createBranch?: boolean;
   backend?: BackendName;
   image?: string;
-  network: boolean;
+  /** outbound (the default: its own network, outbound only), none, or host (shares the host's). */
+  network: NetworkMode;
   /** The user has a terminal, so the shell gets one too. */
   tty: boolean;
 }
@@ -71,7 +74,7 @@ async function pickBackend(request: WtRequest, existing: SandboxEntry | undefine
   const name = request.backend ?? existing?.spec.backend;
   const backend = name ? await usableBackend(name) : await chooseDefaultBackend();
   if (request.image && !backend.features.images) throw new UserError(`the ${backend.name} backend does not take --image`);
-  if (!request.network && !backend.features.networkIsolation) throw new UserError(`the ${backend.name} backend cannot run without network`);
+  if (request.network === "none" && !backend.features.networkIsolation) throw new UserError(`the ${backend.name} backend cannot run without network`);
   return backend;
 }
 
@@ -90,13 +93,13 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
       image: request.image ?? (existing && existing.spec.backend === backend.name ? existing.spec.image : null),
       workspace: resolve(plan.path),
       mounts: gitMounts(repo, plan.path),
-      network: request.network,
+      network: networkSetting(request.network),
     };
     let entry = existing;
     if (entry && live) {
       const differences = [
         entry.spec.backend !== wanted.backend ? `backend ${entry.spec.backend}` : "",
-        entry.spec.network !== wanted.network ? (entry.spec.network ? "network on" : "network off") : "",
+        networkMode(entry.spec) !== request.network ? `network ${networkMode(entry.spec)}` : "",
         (entry.spec.image ?? null) !== (wanted.image ?? null) ? `image ${entry.spec.image ?? "default"}` : "",
       ].filter(Boolean);
       if (differences.length > 0) {

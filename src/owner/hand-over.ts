@@ -1,8 +1,9 @@
 // The owner's hand-over: once its sandbox is ready, the Node owner replaces itself (execve) with
-// heyvm's native owner monitor (native/owner-monitor.c). The pid stays, so owner.json stays true;
-// the machine stays its child; the control socket, the machine's pipes and the readiness pipe
-// pass by number. An idle Node process holds about 40 MB of memory; the monitor well under 1 MB.
+// heyvm's native owner monitor (native/monitor/). The pid stays, so owner.json stays true; the
+// machine stays its child; the control socket, the machine's pipes and the readiness pipe pass by
+// number. An idle Node process holds about 40 MB of memory; the monitor well under 1 MB.
 import { errorMessage } from "../shared/errors.js";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Server } from "node:net";
@@ -10,6 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { MachineHandover } from "../backends/types.js";
 import { handleFd } from "../shared/handle-fd.js";
+import { MONITOR_API_VERSION, monitorArgv, type MonitorInvocation } from "./monitor-argv.js";
 
 const MONITOR = "heyvm-owner-monitor";
 const ADDON = "heyvm_exec.node";
@@ -23,23 +25,18 @@ interface ExecAddon {
 /** How long the hand-over waits for control connections Node has accepted to be answered. */
 const QUIET_WAIT_MS = 1000;
 
-export interface HandoverPlan {
-  id: string;
+/** How long the monitor may take to say which API version it speaks (it prints a number). */
+const VERSION_CHECK_TIMEOUT_MS = 2000;
+
+/** Names another monitor binary than the built one (tests; packagers that install it elsewhere). */
+const MONITOR_PATH_ENV = "HEYVM_OWNER_MONITOR_PATH";
+
+/** What the hand-over needs: the monitor's invocation, before the machine is described. */
+export interface HandoverPlan extends Omit<MonitorInvocation, "listenFd" | "machine"> {
   /** The control socket's server: its open connections are answered before the hand-over. */
   server: Server;
-  logPath: string;
-  ownerPath: string;
-  exitPath: string;
-  liveMarker: string;
-  socketPath: string;
-  /** The pipe to the heyvm command waiting for readiness, if it is still open. */
-  readyFd: number | undefined;
-  attached: boolean;
   /** Called only once nothing can interrupt the hand-over any more. */
   machine: () => MachineHandover;
-  /** What the monitor runs on a stop request: the backend's graceful shutdown. */
-  stopCommand: string[];
-  stopTimeoutMs: number;
 }
 
 /** build/Release (node-gyp's output) of the checkout or package, searched upward from here. */
@@ -47,26 +44,31 @@ function nativeDir(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 5; depth++) {
     const candidate = join(dir, "build", "Release");
-    if (existsSync(join(candidate, MONITOR)) && existsSync(join(candidate, ADDON))) return candidate;
+    if (existsSync(join(candidate, ADDON))) return candidate;
     dir = dirname(dir);
   }
   return undefined;
 }
 
-/** The monitor's argv; argv[0..2] keep the process looking like `heyvm __sandbox_owner <id>`. */
-function monitorArgv(plan: Omit<HandoverPlan, "server" | "machine">, machine: MachineHandover, listenFd: number): string[] {
-  const argv = ["heyvm", "__sandbox_owner", plan.id, "--monitor"];
-  argv.push("--log", plan.logPath, "--owner-json", plan.ownerPath, "--exit-json", plan.exitPath, "--live", plan.liveMarker, "--socket", plan.socketPath);
-  argv.push("--listen-fd", String(listenFd), "--child", String(machine.child.pid), "--child-name", machine.child.name);
-  if (plan.readyFd !== undefined) argv.push("--ready-fd", String(plan.readyFd));
-  for (const fd of machine.keepFds) argv.push("--keep-fd", String(fd));
-  for (const fd of machine.consoleFds) argv.push("--console-fd", String(fd));
-  for (const fd of machine.drainFds) argv.push("--drain-fd", String(fd));
-  if (machine.watch) argv.push("--watch-pid", String(machine.watch.pid), "--watch-reason", machine.watch.reason);
-  if (machine.follow) argv.push("--follow", machine.follow.path, "--follow-offset", String(machine.follow.offset));
-  if (plan.attached) argv.push("--attached");
-  argv.push("--stop-timeout-ms", String(plan.stopTimeoutMs), "--", ...plan.stopCommand);
-  return argv;
+/**
+ * Asks the monitor binary which API version it speaks (`--api-version` alone prints it), so that
+ * one from another heyvm build is found out before the exec, while this process can still stay
+ * the owner, rather than after it. Resolves with why it cannot be used, or undefined.
+ */
+function versionProblem(monitor: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(monitor, ["--api-version"], { timeout: VERSION_CHECK_TIMEOUT_MS, encoding: "utf8" }, (error, stdout, stderr) => {
+      const spoken = stdout.trim();
+      if (error) {
+        const said = (stderr.trim() || spoken).split("\n")[0];
+        resolve(`the native owner monitor ${monitor} did not say which API version it speaks (${said || errorMessage(error)}); this heyvm speaks ${MONITOR_API_VERSION}`);
+      } else if (spoken !== String(MONITOR_API_VERSION)) {
+        resolve(`the native owner monitor ${monitor} speaks API version ${JSON.stringify(spoken.slice(0, 40))}, this heyvm speaks ${MONITOR_API_VERSION} (rebuild it with \`npm run build\`)`);
+      } else {
+        resolve(undefined);
+      }
+    });
+  });
 }
 
 function openConnections(server: Server): Promise<number> {
@@ -85,16 +87,35 @@ async function quieten(server: Server): Promise<void> {
   } while ((await openConnections(server)) > 0 && Date.now() < deadline);
 }
 
+/** The native monitor binary and the addon that execs into it, found and checked. */
+export interface NativeMonitor {
+  monitorPath: string;
+  addonPath: string;
+}
+
+/**
+ * Finds the monitor and the addon and asks the monitor which API version it speaks; resolves
+ * with them, or with why they cannot be used. One tiny process: the owner starts it while its
+ * machine boots, so that it costs the start nothing.
+ */
+export async function findNativeMonitor(): Promise<NativeMonitor | string> {
+  const dir = nativeDir();
+  if (!dir) return `the native owner monitor is not built (${ADDON} and ${MONITOR}; run \`npm run build\`)`;
+  const monitorPath = process.env[MONITOR_PATH_ENV] || join(dir, MONITOR);
+  if (!existsSync(monitorPath)) return `the native owner monitor is not built (${monitorPath}; run \`npm run build\`)`;
+  return (await versionProblem(monitorPath)) ?? { monitorPath, addonPath: join(dir, ADDON) };
+}
+
 /**
  * Replaces this process with the monitor. Resolves only if it did not, saying why; isStopping
  * is asked last, so a stop that arrived meanwhile is left to the Node owner.
  */
-export async function handOver(plan: HandoverPlan, isStopping: () => boolean): Promise<string> {
-  const dir = nativeDir();
-  if (!dir) return `the native owner monitor is not built (${MONITOR} and ${ADDON}; run \`npm run build\`)`;
+export async function handOver(plan: HandoverPlan, found: Promise<NativeMonitor | string>, isStopping: () => boolean): Promise<string> {
+  const native = await found;
+  if (typeof native === "string") return native;
   let addon: ExecAddon;
   try {
-    addon = createRequire(import.meta.url)(join(dir, ADDON)) as ExecAddon;
+    addon = createRequire(import.meta.url)(native.addonPath) as ExecAddon;
   } catch (error) {
     return `could not load ${ADDON}: ${errorMessage(error)}`;
   }
@@ -108,7 +129,7 @@ export async function handOver(plan: HandoverPlan, isStopping: () => boolean): P
     // stdin too when attached (its end is the attached command going away): node marks it close-on-exec
     const keep = [listenFd, ...(plan.readyFd === undefined ? [] : [plan.readyFd]), ...(plan.attached ? [0] : []), ...machine.keepFds, ...machine.consoleFds, ...machine.drainFds];
     const env = Object.entries(process.env).flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${value}`]));
-    addon.execKeepingFds(join(dir, MONITOR), monitorArgv(plan, machine, listenFd), env, keep);
+    addon.execKeepingFds(native.monitorPath, monitorArgv({ ...plan, machine, listenFd }), env, keep);
     return "execve returned";
   } catch (error) {
     return `the hand-over failed: ${errorMessage(error)}`;

@@ -15,9 +15,8 @@ import { currentBootId, processStartTime } from "../state/liveness.js";
 import { sandboxStatus } from "../state/status.js";
 import { readSpec, writeExit, writeOwner, type OwnerMode, type OwnerRecord, type OwnerState } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
-import { STOP_COMMAND_TIMEOUT_MS, STOP_GRACE_MS } from "../shared/owner-protocol.js";
-import { serveControl } from "./control-server.js";
-import { handOver } from "./hand-over.js";
+import { STOP_GRACE_MS, serveControl } from "../shared/owner-protocol.js";
+import { findNativeMonitor, handOver } from "./hand-over.js";
 import { OwnerLog } from "./log.js";
 
 const READY_FD = 3;
@@ -41,7 +40,10 @@ function tellStarter(message: string): void {
   }
 }
 
-export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
+/** What the owner does once its sandbox is ready, before it answers its starter (the CLI passes core's launch record writer). */
+export type ReadyHook = (dir: SandboxDir) => Promise<void>;
+
+export async function runOwner(id: string, mode: OwnerMode, onReady?: ReadyHook): Promise<number> {
   const home = heyoHome();
   const dir = new SandboxDir(home, id);
   const spec = readSpec(dir);
@@ -80,6 +82,8 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     machine: machine?.info.machine ?? {},
   });
   const startedAt = new Date().toISOString();
+  /** The sandbox is stopped when its TTL (`create --ttl-seconds`) runs out, counted from now. */
+  const ttlDeadline = spec.ttlSeconds === null ? undefined : Date.now() + spec.ttlSeconds * 1000;
 
   const cleanUp = (reason: string, code: number) => {
     log.flush();
@@ -110,9 +114,12 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
     return stopping;
   };
 
+  // which monitor to hand over to, and whether it speaks this heyvm's API version: asked during the boot
+  const nativeMonitor = process.env.HEYVM_OWNER_MONITOR === "0" ? undefined : findNativeMonitor();
+
   /** Turns this process into the native monitor; resolves only if it stays, saying why. */
   const becomeMonitor = async (running: RunningMachine, booter: Backend | undefined, control: Server | undefined): Promise<string> => {
-    if (process.env.HEYVM_OWNER_MONITOR === "0") return "the hand-over to the native monitor is off (HEYVM_OWNER_MONITOR=0)";
+    if (!nativeMonitor) return "the hand-over to the native monitor is off (HEYVM_OWNER_MONITOR=0)";
     if (!running.handover || !booter || !canStopGracefully(booter) || !control) return `${spec.backend} machines cannot be handed to the native monitor`;
     const describeMachine = running.handover.bind(running);
     log.flush();
@@ -124,13 +131,15 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
         ownerPath: dir.ownerPath,
         exitPath: dir.exitPath,
         liveMarker: dir.liveMarker,
+        changedMarker: dir.changedMarker,
+        deadlineEpochMs: ttlDeadline,
         socketPath: dir.socketPath,
         readyFd: readinessPipeOpen() ? READY_FD : undefined,
         attached: mode === "attached",
         machine: describeMachine,
         stopCommand: [process.execPath, heyvmBin(), "__sandbox_stop", id],
-        stopTimeoutMs: STOP_COMMAND_TIMEOUT_MS,
       },
+      nativeMonitor,
       () => stopping !== undefined,
     );
   };
@@ -149,6 +158,7 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
       status: () => ({ ok: true, id, pid: process.pid, state }),
       stop: (reason) => void stop(reason),
     });
+    rmSync(dir.launchPath, { force: true }); // an earlier owner's; the launcher would not use it anyway
     // the live marker first: whoever sees owner.json must find the sandbox in the live index
     mkdirSync(home.live, { recursive: true });
     writeFileSync(dir.liveMarker, "");
@@ -174,7 +184,21 @@ export async function runOwner(id: string, mode: OwnerMode): Promise<number> {
   if (!stopping) {
     state = "running";
     writeOwner(dir, record());
+    try {
+      await onReady?.(dir);
+    } catch (error) {
+      log.line("owner", `the ready hook failed (exec and list take the Node path): ${errorMessage(error)}`);
+    }
     log.line("owner", "sandbox ready");
+    if (ttlDeadline !== undefined) {
+      log.line("owner", `its TTL runs out at ${new Date(ttlDeadline).toISOString()}`);
+      const expire = () => {
+        const left = ttlDeadline - Date.now();
+        if (left <= 0) void stop("its TTL ran out");
+        else setTimeout(expire, Math.min(left, 2 ** 31 - 1)).unref(); // timers hold at most ~24 days
+      };
+      expire();
+    }
     const problem = await becomeMonitor(machine, backend, server);
     if (problem) log.line("owner", `staying a Node process (uses more memory): ${problem}`);
   }

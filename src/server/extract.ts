@@ -2,11 +2,13 @@
 // workspace/, be a plain file, folder, or link that stays inside, and never go through a link.
 // Checked once when the archive is finalized (so the client hears at once) and again, entry by
 // entry, while it is extracted (node-tar's own path guards are on too, in strict mode).
+// Entries keep their permission bits but never setuid, setgid or sticky.
 import { errorMessage } from "../shared/errors.js";
 import { mkdirSync, rmSync } from "node:fs";
 import { posix } from "node:path";
 import { list, extract, type ReadEntry } from "tar";
 import { ARCHIVE_ROOT } from "../cloud/schema.js";
+import type { ServerConfig } from "./config.js";
 
 export interface ExtractLimits {
   /** Total size of the files once extracted. */
@@ -15,6 +17,11 @@ export interface ExtractLimits {
 }
 
 /** The archive breaks a rule; the message says which entry and why (answered as 422). */
+/** The limits an archive is held to on this server (maxEntries against a flood of tiny files). */
+export function extractLimitsOf(config: Pick<ServerConfig, "maxExtractedBytes">): ExtractLimits {
+  return { maxBytes: config.maxExtractedBytes, maxEntries: 1_000_000 };
+}
+
 export class ArchiveRejectedError extends Error {
   constructor(message: string) {
     super(message);
@@ -23,6 +30,12 @@ export class ArchiveRejectedError extends Error {
 }
 
 const ALLOWED_TYPES = new Set(["File", "OldFile", "ContiguousFile", "Directory", "SymbolicLink", "Link"]);
+
+/**
+ * The read/write/execute bits only: setuid (04000), setgid (02000) and sticky (01000) are never
+ * taken from an archive, or a 04755 entry would become a setuid-root file on the server.
+ */
+const PERMISSION_BITS = 0o777;
 
 function escapes(relative: string): boolean {
   return relative === ".." || relative.startsWith("../") || posix.isAbsolute(relative);
@@ -134,6 +147,7 @@ export async function extractArchive(file: string, dest: string, limits: Extract
         if (!("type" in entry)) return false;
         const problem = checker.problem(entry);
         first ??= problem;
+        if (entry.mode !== undefined) entry.mode &= PERMISSION_BITS; // node-tar creates the entry with this mode
         return problem === undefined && first === undefined;
       },
     });

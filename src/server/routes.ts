@@ -1,4 +1,4 @@
-// The route table of the cloud API (DESIGN §7), each handler a few lines over the services.
+// The route table of the cloud API (ARCHITECTURE.md §5), each handler a few lines over the services.
 import { errorMessage } from "../shared/errors.js";
 import { createWriteStream, renameSync, rmSync, statSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
@@ -15,18 +15,19 @@ import {
   TtlRequest,
   type ArchiveRecord,
 } from "../cloud/schema.js";
-import type { ServerConfig, ServerData } from "./config.js";
-import type { Deployments } from "./deployments.js";
-import { ArchiveRejectedError, checkArchive } from "./extract.js";
+import type { DeploymentServices } from "./context.js";
+import { deploymentView, deploymentViews } from "./deployment-view.js";
+import { ArchiveRejectedError, checkArchive, extractLimitsOf } from "./extract.js";
 import { HttpError, Router, readJson, type RequestContext } from "./http.js";
+import { createDeployment, removeDeployment, setDeploymentTtl, startDeployment, stopDeployment } from "./lifecycle.js";
+import { ownedArchive, ownedDeployment } from "./ownership.js";
+import { addEndpoint } from "./port-proxy.js";
+import { deploymentLogs, execInDeployment } from "./sandbox-exec.js";
 import { checkUploadSignature, signUpload } from "./signing.js";
-import type { ArchiveRow, Store } from "./store.js";
+import type { ArchiveRow } from "./store.js";
+import { replaceWorkspace } from "./workspace-replace.js";
 
-export interface RouteServices {
-  store: Store;
-  data: ServerData;
-  config: ServerConfig;
-  deployments: Deployments;
+export interface RouteServices extends DeploymentServices {
   secret: Buffer;
   /** The address clients reach this server at. */
   publicUrl(): string;
@@ -34,12 +35,6 @@ export interface RouteServices {
 
 function archiveJson(row: ArchiveRow): ArchiveRecord {
   return { id: row.id, size_bytes: row.size_bytes, created_at: row.created_at, name: row.name, sandbox_id: row.sandbox_id };
-}
-
-function ownedArchive(store: Store, tokenId: string, id: string): ArchiveRow {
-  const row = store.archive(id);
-  if (!row || row.token_id !== tokenId) throw new HttpError(404, `no archive ${id}`, "not_found");
-  return row;
 }
 
 function param(context: RequestContext, name: string): string {
@@ -82,7 +77,7 @@ async function receiveUpload(services: RouteServices, context: RequestContext): 
 }
 
 export function buildRoutes(services: RouteServices): Router {
-  const { store, data, deployments } = services;
+  const { store, data } = services;
   const router = new Router();
 
   router.add("POST", API.presign, async (context) => {
@@ -114,7 +109,7 @@ export function buildRoutes(services: RouteServices): Router {
       throw new HttpError(409, `nothing was uploaded to archive ${row.id} yet`, "not_uploaded");
     }
     try {
-      await checkArchive(file, { maxBytes: services.config.maxExtractedBytes, maxEntries: 1_000_000 });
+      await checkArchive(file, extractLimitsOf(services.config));
     } catch (error) {
       if (!(error instanceof ArchiveRejectedError)) throw error;
       rmSync(file, { force: true });
@@ -136,52 +131,53 @@ export function buildRoutes(services: RouteServices): Router {
 
   router.add("POST", API.deploy, async (context) => {
     const body = await readJson(context.req, DeployRequest);
-    const row = await deployments.create(context.tokenId, body);
+    const row = await createDeployment(services, context.tokenId, body);
     return { status: 202, json: { id: row.id, status: row.status } };
   });
 
-  router.add("GET", API.deployments, async (context) => ({ status: 200, json: await deployments.list(context.tokenId) }));
+  // GETs report a deployment's status as it is now and never record anything (see currentRow)
+  router.add("GET", API.deployments, async (context) => ({ status: 200, json: await deploymentViews(services, context.tokenId) }));
 
   router.add("GET", "/deployed-sandboxes/:id", async (context) => ({
     status: 200,
-    json: await deployments.view(deployments.owned(context.tokenId, param(context, "id"))),
+    json: await deploymentView(services, ownedDeployment(store, context.tokenId, param(context, "id"))),
   }));
 
   router.add("DELETE", "/deployed-sandboxes/:id", async (context) => {
-    await deployments.remove(context.tokenId, param(context, "id"));
+    await removeDeployment(services, context.tokenId, param(context, "id"));
     return { status: 200, json: { id: param(context, "id"), deleted: true } };
   });
 
-  router.add("POST", "/sandbox/:id/stop", async (context) => ({ status: 200, json: await deployments.stop(context.tokenId, param(context, "id")) }));
-  router.add("POST", "/sandbox/:id/start", async (context) => ({ status: 200, json: await deployments.start(context.tokenId, param(context, "id")) }));
+  router.add("POST", "/sandbox/:id/stop", async (context) => ({ status: 200, json: await stopDeployment(services, context.tokenId, param(context, "id")) }));
+  router.add("POST", "/sandbox/:id/start", async (context) => ({ status: 200, json: await startDeployment(services, context.tokenId, param(context, "id")) }));
 
   router.add("POST", "/deployed-sandboxes/:id/ttl", async (context) => {
     const body = await readJson(context.req, TtlRequest);
-    return { status: 200, json: await deployments.setTtl(context.tokenId, param(context, "id"), body.ttl_seconds) };
+    return { status: 200, json: await setDeploymentTtl(services, context.tokenId, param(context, "id"), body.ttl_seconds) };
   });
 
   router.add("POST", "/deployed-sandboxes/:id/replace-mount", async (context) => {
     const body = await readJson(context.req, ReplaceMountRequest);
-    return { status: 200, json: await deployments.replaceMount(context.tokenId, param(context, "id"), body) };
+    return { status: 200, json: await replaceWorkspace(services, context.tokenId, param(context, "id"), body) };
   });
 
   router.add("POST", "/sandbox/:id/exec", async (context) => {
     const body = await readJson(context.req, ExecRequest);
-    const result = await deployments.exec(context.tokenId, param(context, "id"), body.command, { cwd: body.cwd, env: body.env, signal: context.signal });
+    const result = await execInDeployment(services, context.tokenId, param(context, "id"), body.command, { cwd: body.cwd, env: body.env, signal: context.signal });
     return { status: 200, json: result };
   });
 
   router.add("GET", "/deployed-sandboxes/:id/logs", (context) => {
     const offset = Math.max(0, Math.floor(Number(context.url.searchParams.get("offset") ?? 0)) || 0);
     const lines = Math.max(0, Math.floor(Number(context.url.searchParams.get("lines") ?? 0)) || 0);
-    return { status: 200, json: deployments.logs(context.tokenId, param(context, "id"), offset, lines) };
+    return { status: 200, json: deploymentLogs(services, context.tokenId, param(context, "id"), offset, lines) };
   });
 
   router.add("POST", API.proxyForDeployed, async (context) => {
     const body = await readJson(context.req, ProxyRequest);
-    const row = deployments.owned(context.tokenId, body.sandbox_id);
+    const row = ownedDeployment(store, context.tokenId, body.sandbox_id);
     if (row.freed) throw new HttpError(409, `${row.id} has been freed`, "freed");
-    const endpoint = deployments.addEndpoint(row, body.port, body.is_public);
+    const endpoint = addEndpoint(services, row, body.port, body.is_public);
     return { status: 200, json: { id: endpoint.id, url: endpoint.url, port: body.port, is_public: body.is_public, sandbox_id: row.id } };
   });
 

@@ -1,24 +1,26 @@
-// The self-hostable cloud server: the routes of DESIGN §7 over plain node:http, the shell stream
+// The self-hostable cloud server: the routes of ARCHITECTURE.md §5 over plain node:http, the shell stream
 // over ws, state in SQLite, sandboxes run by heyvm's own backends on this host. One log line per
 // request and one per sandbox state change go to the injected log function.
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { rmSync } from "node:fs";
+import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
-import { loadBackend } from "../backends/registry.js";
-import { viewOf } from "../core/catalog.js";
+import { detectBackend } from "../backends/registry.js";
 import { workspaceShellCommand } from "../core/workspace-sandbox.js";
-import { NotFoundError, ConflictError, UserError, errorMessage } from "../shared/errors.js";
+import { NotFoundError, ConflictError, UserError } from "../shared/errors.js";
 import { DriverCatalog } from "./catalog.js";
 import { ServerData, type ServerConfig } from "./config.js";
-import { Deployments, type LogLine } from "./deployments.js";
+import type { DeploymentServices, LogLine } from "./context.js";
 import { ArchiveRejectedError } from "./extract.js";
 import { HttpError, bearerToken, errorReply, sendReply, type Reply } from "./http.js";
+import { OperationQueue } from "./operation-queue.js";
+import { proxyToEndpoint } from "./port-proxy.js";
 import { buildRoutes } from "./routes.js";
+import { runningSandbox } from "./sandbox-exec.js";
 import { ShellSessions } from "./shell.js";
 import { loadOrCreateSecret } from "./signing.js";
 import { Store } from "./store.js";
+import { reconcileDeployments, startSweeping } from "./sweep.js";
 import { authenticate } from "./tokens.js";
 
 export interface RunningServer {
@@ -60,14 +62,19 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
   let publicUrl = config.publicUrl?.replace(/\/+$/, "") ?? "";
   const shells = new ShellSessions(config.shellGraceMs, log);
   const catalog = new DriverCatalog(config.images, async (name) => {
-    const availability = await (await loadBackend(name)).probe();
+    const availability = await (await detectBackend(name)).probe();
     return availability.usable ? { usable: true } : { usable: false, reason: `${availability.reason} (${availability.hint})` };
   });
-  const deployments = new Deployments(store, data, config, catalog, log, {
-    onStopped: (id) => shells.endFor(id),
-    endpointUrl: (id) => `${publicUrl}/p/${id}/`,
-  });
-  const router = buildRoutes({ store, data, config, deployments, secret, publicUrl: () => publicUrl });
+  const services: DeploymentServices = {
+    store,
+    data,
+    config,
+    catalog,
+    log,
+    hooks: { onStopped: (id) => shells.endFor(id), endpointUrl: (id) => `${publicUrl}/p/${id}/` },
+    queue: new OperationQueue(),
+  };
+  const router = buildRoutes({ ...services, secret, publicUrl: () => publicUrl });
 
   const tokenOf = (req: IncomingMessage): string => {
     const token = bearerToken(req);
@@ -75,39 +82,6 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     const row = authenticate(store, token);
     if (!row) throw new HttpError(401, "invalid or revoked API token", "unauthenticated");
     return row.id;
-  };
-
-  const proxy = async (req: IncomingMessage, res: ServerResponse, endpointId: string, rest: string, search: string): Promise<Reply> => {
-    const endpoint = store.endpoint(endpointId);
-    if (!endpoint) throw new HttpError(404, "no such endpoint", "not_found");
-    if (!endpoint.is_public && tokenOf(req) !== endpoint.token_id) throw new HttpError(404, "no such endpoint", "not_found");
-    const { entry } = await deployments.runningEntry(endpoint.token_id, endpoint.deployment_id);
-    const view = await viewOf(entry);
-    // bubblewrap sandboxes share this host's network, so their ports are its own; a VM's guest IP
-    // lives inside QEMU's user-mode network, so its ports are reached through the forwards it
-    // got at boot (one per open port, on 127.0.0.1), never through the guest address.
-    const host = "127.0.0.1";
-    const forwards = view.owner?.machine.forwards;
-    const forwarded = typeof forwards === "object" && forwards !== null && !Array.isArray(forwards) ? forwards[String(endpoint.port)] : undefined;
-    const port = entry.spec.backend === "bubblewrap" && view.owner ? endpoint.port : typeof forwarded === "number" ? forwarded : undefined;
-    if (port === undefined) {
-      throw new HttpError(502, `port ${endpoint.port} of ${endpoint.deployment_id} is not forwarded: only ports listed in open_ports when the sandbox was created are`, "no_route");
-    }
-    await new Promise<void>((resolve) => {
-      const headers = { ...req.headers, host: `${host}:${endpoint.port}` };
-      delete headers.authorization;
-      const upstream = httpRequest({ host, port, method: req.method, path: `${rest}${search}`, headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-        answer.on("end", resolve);
-      });
-      upstream.on("error", () => {
-        if (!res.headersSent) sendReply(res, errorReply(new HttpError(502, `nothing answers on port ${endpoint.port} in ${endpoint.deployment_id}`, "bad_gateway")));
-        resolve();
-      });
-      req.pipe(upstream);
-    });
-    return { sent: true };
   };
 
   const server = createServer((req, res) => {
@@ -129,7 +103,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     });
     const handle = async (): Promise<Reply> => {
       const proxied = PROXY_PATH.exec(url.pathname);
-      if (proxied) return proxy(req, res, proxied[1] ?? "", proxied[2] ?? "/", url.search);
+      if (proxied) return proxyToEndpoint(services, { req, res, endpointId: proxied[1] ?? "", path: `${proxied[2] ?? "/"}${url.search}`, callerToken: () => tokenOf(req) });
       const match = router.match(req.method ?? "GET", url.pathname);
       if (!match.route) {
         if (match.methods.length > 0) throw new HttpError(405, `${req.method} is not allowed here (use ${match.methods.join(", ")})`, "method_not_allowed");
@@ -173,8 +147,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     } catch {
       return refuse(new HttpError(400, "the sandbox id in the path is not valid", "bad_request"));
     }
-    deployments
-      .runningEntry(tokenId, deploymentId)
+    runningSandbox(services, tokenId, deploymentId)
       .then(({ entry }) => {
         wss.handleUpgrade(req, socket, head, (ws) => {
           log(`${req.socket.remoteAddress ?? "-"} GET ${url.pathname} (websocket) 101 ${Math.round(performance.now() - started)}ms ${tokenId}`);
@@ -184,7 +157,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
       .catch(refuse);
   });
 
-  await deployments.reconcileAll("server restarted");
+  await reconcileDeployments(services, "server restarted");
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());
@@ -194,38 +167,20 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
   publicUrl ||= `http://${host}:${address.port}`;
   log(`heyvm cloud server listening on http://${host}:${address.port} (data ${data.root})`);
 
-  const dropAbandonedUploads = () => {
-    const before = new Date(Date.now() - (config.uploadUrlTtlSeconds + 60) * 1000).toISOString();
-    for (const archive of store.stalePendingArchives(before)) {
-      rmSync(data.archivePath(archive.id), { force: true });
-      store.deleteArchive(archive.id);
-      log(`archive ${archive.id}: upload abandoned, removed`);
-    }
-  };
-  let sweeping = false;
-  const sweep = setInterval(() => {
-    if (sweeping) return;
-    sweeping = true;
-    deployments
-      .expire()
-      .then(() => deployments.reconcileAll("stopped on its own"))
-      .then(dropAbandonedUploads)
-      .catch((error: unknown) => log(`sweep failed: ${errorMessage(error)}`))
-      .finally(() => (sweeping = false));
-  }, config.sweepMs);
+  const stopSweeping = startSweeping(services);
 
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
     async close() {
-      clearInterval(sweep);
+      stopSweeping();
       shells.endAll();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await deployments.drain();
+      await services.queue.drain();
       store.close();
     },
   };

@@ -1,4 +1,4 @@
-// Server side of the shell stream (DESIGN §7): one pty per session (node-pty), output numbered
+// Server side of the shell stream (ARCHITECTURE.md §5): one pty per session (node-pty), output numbered
 // and kept until the client acknowledges it, so a client that reconnects with its sessionId gets
 // everything it missed. A session whose client is gone waits graceMs for it, then ends.
 import { errorMessage } from "../shared/errors.js";
@@ -8,7 +8,7 @@ import type WebSocket from "ws";
 import { ShellClientMessage, type ShellServerMessage } from "../cloud/schema.js";
 import { decodeFrame, stdoutFrame } from "../cloud/shell-frames.js";
 import type { SpawnSpec } from "../backends/types.js";
-import type { LogLine } from "./deployments.js";
+import type { LogLine } from "./context.js";
 
 export interface ShellTarget {
   tokenId: string;

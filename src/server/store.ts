@@ -1,6 +1,7 @@
 // The server's state in an embedded SQLite database (better-sqlite3): API tokens, archives,
 // deployments and exposed ports. Synchronous and in-process, so there is no database to run.
 import Database from "better-sqlite3";
+import { ACTIVE_DEPLOYMENT_STATES, type DeploymentState } from "../cloud/schema.js";
 
 export interface TokenRow {
   id: string;
@@ -22,22 +23,22 @@ export interface ArchiveRow {
   created_at: string;
 }
 
-export type RowStatus = "provisioning" | "running" | "stopped" | "failed";
-
 export interface DeploymentRow {
   id: string;
   token_id: string;
   name: string;
-  status: RowStatus;
+  status: DeploymentState;
   driver: string;
   image: string;
   region: string;
   size_class: string;
   ttl_seconds: number | null;
+  /** JSON: the guest ports to expose (read with openPorts). */
   open_ports: string;
   archive_id: string | null;
   start_command: string | null;
   working_directory: string;
+  /** JSON: the start command's and exec's environment (read with envVars). */
   env_vars: string;
   sandbox_id: string | null;
   error_message: string | null;
@@ -48,6 +49,22 @@ export interface DeploymentRow {
   /** 1 once the sandbox and workspace were deleted (TTL expiry); it cannot be started again. */
   freed: number;
   deleted: number;
+}
+
+function parseJson<T>(text: string, fallback: T): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+export function openPorts(row: DeploymentRow): number[] {
+  return parseJson<number[]>(row.open_ports, []);
+}
+
+export function envVars(row: DeploymentRow): Record<string, string> {
+  return parseJson<Record<string, string>>(row.env_vars, {});
 }
 
 export interface EndpointRow {
@@ -74,6 +91,9 @@ CREATE INDEX IF NOT EXISTS archives_token ON archives(token_id);
 `;
 
 type Patch<T> = Partial<Omit<T, "id">>;
+
+/** The SQL condition of an active deployment, from the one list of active states. */
+const ACTIVE = `status IN (${ACTIVE_DEPLOYMENT_STATES.map((state) => `'${state}'`).join(", ")})`;
 
 export class Store {
   private readonly db: Database.Database;
@@ -139,9 +159,9 @@ export class Store {
   deploymentsOf(tokenId: string): DeploymentRow[] {
     return this.db.prepare<[string], DeploymentRow>("SELECT * FROM deployments WHERE token_id = ? AND deleted = 0 ORDER BY created_at").all(tokenId);
   }
-  /** Deployments that may have a machine: provisioning or running, or stopped with resources kept. */
+  /** Deployments that say they have a machine (active): what is checked against reality. */
   activeDeployments(): DeploymentRow[] {
-    return this.db.prepare<[], DeploymentRow>("SELECT * FROM deployments WHERE deleted = 0 AND status IN ('provisioning', 'running') ORDER BY created_at").all();
+    return this.db.prepare<[], DeploymentRow>(`SELECT * FROM deployments WHERE deleted = 0 AND ${ACTIVE} ORDER BY created_at`).all();
   }
   expiredDeployments(nowIso: string): DeploymentRow[] {
     return this.db
@@ -149,7 +169,7 @@ export class Store {
       .all(nowIso);
   }
   countActive(tokenId: string): number {
-    const row = this.db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM deployments WHERE token_id = ? AND deleted = 0 AND status IN ('provisioning', 'running')").get(tokenId);
+    const row = this.db.prepare<[string], { n: number }>(`SELECT COUNT(*) AS n FROM deployments WHERE token_id = ? AND deleted = 0 AND ${ACTIVE}`).get(tokenId);
     return row?.n ?? 0;
   }
   updateDeployment(id: string, patch: Patch<DeploymentRow>): void {

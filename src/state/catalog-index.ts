@@ -10,7 +10,7 @@
 // happen under a lock, re-reading the index inside it, so two readers never write back an
 // older picture over a newer one; a reader that finds the lock taken reads the marked
 // sandboxes' records directly and writes nothing.
-import { closeSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { isErrnoError } from "../shared/errors.js";
 import { isObject } from "../shared/json.js";
 import type { HeyoHome } from "./home.js";
@@ -56,12 +56,51 @@ function readIndex(home: HeyoHome): Map<string, IndexedRecords> {
   return index;
 }
 
+/** A spec without the fields that hold their defaults (parseSpec fills them in): a smaller file to read. */
+function compact(spec: SandboxSpec): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(spec)) {
+    const isDefault =
+      value === null ||
+      (key === "network" && value === true) ||
+      (Array.isArray(value) && value.length === 0) ||
+      (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0);
+    if (!isDefault) kept[key] = value;
+  }
+  return kept;
+}
+
 function writeIndex(home: HeyoHome, index: Map<string, IndexedRecords>): void {
-  const sandboxes: Record<string, IndexedRecords> = {};
-  for (const [id, records] of index) sandboxes[id] = records;
+  const sandboxes: Record<string, { spec: Record<string, unknown>; exit?: ExitRecord }> = {};
+  for (const [id, records] of index) sandboxes[id] = records.exit ? { spec: compact(records.spec), exit: records.exit } : { spec: compact(records.spec) };
   const temp = `${home.catalogIndex}.${process.pid}.tmp`;
   writeFileSync(temp, JSON.stringify({ version: INDEX_VERSION, sandboxes }));
   renameSync(temp, home.catalogIndex);
+}
+
+const KEYS_HEADER = "heyvm-catalog-keys 1";
+
+/** A name or branch as the launcher compares it; one it cannot be asked for (not plain ASCII) reads as DEL. */
+function keyField(text: string): string {
+  return /^[\x20-\x7e]*$/.test(text) ? text : "\x7f";
+}
+
+/**
+ * HEYO_HOME/catalog.keys: what the native launcher resolves a name, branch or id prefix with,
+ * written with the index (so under its lock, after the changed markers were taken). One line per
+ * folder in sandboxes/: `S id name branch` (tab-separated), or `X id` for a folder without
+ * readable records. Names and branches never change once a sandbox is made, so a reader that
+ * finds no changed markers and every folder listed may trust it.
+ */
+function writeKeys(home: HeyoHome, ids: readonly string[], index: Map<string, IndexedRecords>): void {
+  const lines = [KEYS_HEADER];
+  for (const id of ids) {
+    const spec = index.get(id)?.spec;
+    lines.push(spec && spec.id === id ? `S\t${id}\t${keyField(spec.name)}\t${keyField(spec.git?.branch ?? "")}` : `X\t${id}`);
+  }
+  const temp = `${home.catalogKeys}.${process.pid}.tmp`;
+  writeFileSync(temp, `${lines.join("\n")}\n`);
+  renameSync(temp, home.catalogKeys);
 }
 
 function readRecords(home: HeyoHome, id: string): IndexedRecords | undefined {
@@ -119,7 +158,8 @@ export function catalogEntries(home: HeyoHome): CatalogEntry[] {
   const gone = [...index.keys()].some((id) => !present.has(id));
 
   let result = index;
-  if (stale.size > 0 || gone) {
+  // an index written before the keys file existed (or without it) is written once more, with it
+  if (stale.size > 0 || gone || (ids.length > 0 && !existsSync(home.catalogKeys))) {
     const unlock = tryLock(home);
     if (unlock) {
       try {
@@ -132,6 +172,7 @@ export function catalogEntries(home: HeyoHome): CatalogEntry[] {
           else result.delete(id);
         }
         writeIndex(home, result);
+        writeKeys(home, ids, result);
       } finally {
         unlock();
       }

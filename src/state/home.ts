@@ -14,6 +14,8 @@ export interface HeyoHome {
   changed: string;
   /** The catalog index: every sandbox's records in one file, so list --all reads one file. */
   catalogIndex: string;
+  /** Every sandbox's id, name and branch, one line each, written with the catalog index for the native launcher. */
+  catalogKeys: string;
   tokenFile: string;
   configFile: string;
 }
@@ -28,6 +30,7 @@ export function heyoHome(env: NodeJS.ProcessEnv = process.env): HeyoHome {
     live: join(root, "live"),
     changed: join(root, "changed"),
     catalogIndex: join(root, "catalog.json"),
+    catalogKeys: join(root, "catalog.keys"),
     tokenFile: join(root, "token.json"),
     configFile: join(root, "config.json"),
   };

@@ -36,10 +36,39 @@ export interface SandboxSpec {
   git: GitLink | null;
   /** Further host folders the sandbox sees, e.g. the git common folder at its own path. */
   mounts: ExtraMount[];
-  network: boolean;
+  /**
+   * true: network through the sandbox's own namespace (or VM network) with outbound-only
+   * user-mode NAT, the default; false: no network; "host": the host's own network, shared
+   * (local sandboxes only, asked for with --network host). See networkMode().
+   */
+  network: boolean | "host";
   /** Guest TCP ports to make reachable on the host's 127.0.0.1 (VMs forward each one). */
   ports: number[];
+  /** Host ports asked for some of those guest ports (`create --open-port 8080:80`), by guest port. */
+  hostPorts: Record<string, number>;
+  /** Variables every exec and shell in the sandbox gets (`create --env`). */
+  env: Record<string, string>;
+  /** Where exec and shells start inside; null means /workspace. */
+  workingDirectory: string | null;
+  /** Run in the background once the sandbox is ready (`create --start-command`). */
+  startCommand: string | null;
+  /** The sandbox is stopped this long after it starts; null means no limit. */
+  ttlSeconds: number | null;
   createdAt: string;
+}
+
+/** How a sandbox reaches the network, as the CLI names it (`--network <mode>`). */
+export type NetworkMode = "outbound" | "none" | "host";
+
+export const NETWORK_MODES: readonly NetworkMode[] = ["outbound", "none", "host"];
+
+export function networkMode(spec: Pick<SandboxSpec, "network">): NetworkMode {
+  return spec.network === "host" ? "host" : spec.network ? "outbound" : "none";
+}
+
+/** What sandbox.json stores for a mode (true/false as records always had, "host" for sharing). */
+export function networkSetting(mode: NetworkMode): SandboxSpec["network"] {
+  return mode === "host" ? "host" : mode === "outbound";
 }
 
 export type OwnerState = "starting" | "running" | "stopping";
@@ -71,6 +100,10 @@ export interface ExitRecord {
   reason: string;
 }
 
+function isPort(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 && value < 65536;
+}
+
 export function parseSpec(raw: JsonObject): SandboxSpec | undefined {
   const id = str(raw, "id");
   const name = str(raw, "name");
@@ -90,13 +123,20 @@ export function parseSpec(raw: JsonObject): SandboxSpec | undefined {
     workspace,
     git: git && git.commonDir && git.branch ? git : null,
     mounts: mounts.filter((m) => m.host && m.guest),
-    network: raw.network !== false,
-    ports: Array.isArray(raw.ports) ? raw.ports.filter((p): p is number => typeof p === "number" && Number.isInteger(p) && p > 0 && p < 65536) : [],
+    // records written before --network host existed say true (on) or false (off)
+    network: raw.network === "host" ? "host" : raw.network !== false,
+    ports: Array.isArray(raw.ports) ? raw.ports.filter(isPort) : [],
+    hostPorts: isObject(raw.hostPorts) ? Object.fromEntries(Object.entries(raw.hostPorts).filter((pair): pair is [string, number] => isPort(pair[1]))) : {},
+    env: isObject(raw.env) ? Object.fromEntries(Object.entries(raw.env).filter((pair): pair is [string, string] => typeof pair[1] === "string")) : {},
+    workingDirectory: str(raw, "workingDirectory") ?? null,
+    startCommand: str(raw, "startCommand") ?? null,
+    ttlSeconds: num(raw, "ttlSeconds") ?? null,
     createdAt,
   };
 }
 
-function parseOwner(raw: JsonObject): OwnerRecord | undefined {
+/** An owner.json as read (readOwner); undefined when it is not one. */
+export function parseOwner(raw: JsonObject): OwnerRecord | undefined {
   const pid = num(raw, "pid");
   const backend = raw.backend;
   const state = raw.state;

@@ -1,5 +1,5 @@
 // The per-sandbox folder as an object with one property per file, so no file name is spelled
-// twice anywhere in the code (the layout is in DESIGN §3).
+// twice anywhere in the code (the layout is in ARCHITECTURE.md §2).
 import type { HeyoHome } from "./home.js";
 
 export const SANDBOX_FILES = {
@@ -12,6 +12,7 @@ export const SANDBOX_FILES = {
   disk: "disk.qcow2",
   ssh: "ssh",
   guest: "guest",
+  launch: "launch.json",
 } as const;
 
 export class SandboxDir {
@@ -54,6 +55,10 @@ export class SandboxDir {
   /** Key pair and pinned known_hosts for SSH backends. */
   get sshPath(): string {
     return `${this.root}/${SANDBOX_FILES.ssh}`;
+  }
+  /** What the native launcher needs to answer exec and list for this running sandbox (core/launch-record.ts). */
+  get launchPath(): string {
+    return `${this.root}/${SANDBOX_FILES.launch}`;
   }
   /** Files handed to the guest at boot (authorized key, host key, settings). */
   get guestConfigPath(): string {

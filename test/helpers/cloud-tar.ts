@@ -7,6 +7,8 @@ export interface TarEntry {
   type?: "file" | "dir" | "symlink" | "hardlink" | "fifo";
   content?: string;
   linkpath?: string;
+  /** Permission bits as the archive states them (0755 for folders, 0644 for the rest if left out). */
+  mode?: number;
 }
 
 const TYPE_FLAGS = { file: "0", hardlink: "1", symlink: "2", fifo: "6", dir: "5" } as const;
@@ -16,7 +18,7 @@ function header(entry: TarEntry, size: number): Buffer {
   const put = (text: string, offset: number, length: number) => block.write(text, offset, length, "utf8");
   const octal = (value: number, length: number) => value.toString(8).padStart(length - 1, "0");
   put(entry.path, 0, 100);
-  put(octal(entry.type === "dir" ? 0o755 : 0o644, 8), 100, 7);
+  put(octal(entry.mode ?? (entry.type === "dir" ? 0o755 : 0o644), 8), 100, 7);
   put(octal(0, 8), 108, 7);
   put(octal(0, 8), 116, 7);
   put(octal(size, 12), 124, 11);

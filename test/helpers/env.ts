@@ -20,7 +20,8 @@ export interface TestEnv {
   home: string;
   repo: string;
   env: NodeJS.ProcessEnv;
-  run(args: string[], options?: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult>;
+  /** prefix: argv the heyvm command runs under (e.g. `ip netns exec <name>`). */
+  run(args: string[], options?: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; prefix?: string[] }): Promise<RunResult>;
   spawn(args: string[], options?: { cwd?: string; env?: NodeJS.ProcessEnv }): ChildProcess;
   cleanup(): Promise<void>;
 }
@@ -96,7 +97,8 @@ export function makeTestEnv(prefix = "heyvm-test-"): TestEnv {
     env,
     run(args, options = {}) {
       return new Promise((resolve, reject) => {
-        const child = spawn(HEYVM, args, { cwd: options.cwd ?? repo, env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+        const [file, ...argv] = [...(options.prefix ?? []), HEYVM, ...args];
+        const child = spawn(file ?? HEYVM, argv, { cwd: options.cwd ?? repo, env: { ...env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -131,4 +133,21 @@ export function makeTestEnv(prefix = "heyvm-test-"): TestEnv {
 /** Whether a binary is on PATH (tests skip with the reason when something is missing). */
 export function hasCommand(name: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).status === 0;
+}
+
+/** The sandbox id a `wt`/`create`/`start` printed, read as a client reads it: the `ID: …` line (or the bare id of -q). */
+export function idOf(stdout: string): string {
+  const match = /^ID: (\S+)$/m.exec(stdout) ?? /^(sb-[0-9a-f]{8})\n$/.exec(stdout);
+  if (!match?.[1]) throw new Error(`no "ID: …" line in: ${JSON.stringify(stdout)}`);
+  return match[1];
+}
+
+/**
+ * Why bubblewrap sandboxes cannot run here, or false: bwrap itself, and pasta (Debian's passt),
+ * which gives them their default network (outbound only).
+ */
+export function bubblewrapMissing(): string | false {
+  if (!hasCommand("bwrap")) return "bubblewrap (bwrap) is not installed";
+  if (!hasCommand("pasta")) return "pasta (apt-get install passt) is not installed: bubblewrap sandboxes get their default network from it";
+  return false;
 }

@@ -1,10 +1,11 @@
 // Builds the bwrap command line for a sandbox: the host's (or an image's) system read-only,
-// private /proc, /dev and /tmp, a writable home, and the worktree read-write at /workspace.
+// private /proc, /dev and /tmp, a writable home, the worktree read-write at /workspace, and its
+// own network namespace unless it shares the host's (--network host).
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { SandboxSpec } from "../../state/records.js";
+import { networkMode, type SandboxSpec } from "../../state/records.js";
 
-/** Inside every bubblewrap sandbox the user is heyo, uid/gid 1000, mapped to the host user. */
+/** Inside every bubblewrap sandbox the user is heyo, uid/gid 1000 (on the host: see host-user.ts). */
 export const SANDBOX_UID = 1000;
 export const SANDBOX_GID = 1000;
 export const SANDBOX_HOME = "/home/heyo";
@@ -16,6 +17,8 @@ export interface BwrapLayout {
   homeDir: string;
   passwdFile: string;
   groupFile: string;
+  /** A resolv.conf made for the sandbox, and where inside it goes (see network.ts). */
+  resolvConf?: { file: string; path: string };
 }
 
 const TOP_LEVEL_SYSTEM = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
@@ -62,11 +65,13 @@ export function bwrapArgs(spec: SandboxSpec, layout: BwrapLayout): string[] {
     "--unshare-cgroup-try",
     "--hostname", spec.name,
   ];
-  if (!spec.network) args.push("--unshare-net");
+  // outbound: pasta connects this namespace to the outside; none: it stays with its loopback only
+  if (networkMode(spec) !== "host") args.push("--unshare-net");
   args.push(...(layout.imageRoot ? imageArgs(layout.imageRoot) : hostSystemArgs()));
   args.push(
     "--ro-bind", layout.passwdFile, "/etc/passwd",
     "--ro-bind", layout.groupFile, "/etc/group",
+    ...(layout.resolvConf ? ["--ro-bind", layout.resolvConf.file, layout.resolvConf.path] : []),
     "--proc", "/proc",
     "--dev", "/dev",
     "--tmpfs", "/tmp",

@@ -1,19 +1,27 @@
 // The bubblewrap backend: Linux namespaces, no VM. The owner is bwrap's parent and bwrap runs
-// with --die-with-parent, so nothing in the sandbox outlives the owner. Shell and exec join the
-// sandbox's namespaces with nsenter (≈7 ms), unprivileged as heyo inside.
-import { spawn } from "node:child_process";
+// with --die-with-parent, so nothing in the sandbox outlives the owner. bwrap runs as root of an
+// outer user namespace heyvm makes for it (`unshare --map-root-user`) owned by the sandbox's host
+// user (host-user.ts: never root); shell and exec enter that namespace first, then, with its
+// rights, the sandbox's own namespaces with nsenter, unprivileged as heyo inside. The default
+// network is the sandbox's own namespace with pasta's outbound-only NAT (network.ts).
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { num } from "../../shared/json.js";
-import { findSystemExecutable } from "../../shared/run.js";
+import { SYSTEM_PATH, findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { processStartTime } from "../../state/liveness.js";
+import { networkMode } from "../../state/records.js";
 import { imageDir, readManifest } from "../../images/store.js";
 import type { HeyoHome } from "../../state/home.js";
-import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, ImagePreparer, MachineAccess, RunningMachine, SpawnSpec } from "../types.js";
-import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment } from "../guest-env.js";
+import { recordedForward } from "../forwards.js";
+import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, PortReacher, RunningMachine, SpawnSpec } from "../types.js";
+import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment, guestEnvironmentRecipe } from "../guest-env.js";
+import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
+import { grantSandboxAccess, sandboxHostUser } from "./host-user.js";
+import { PASTA_HINT, hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta } from "./network.js";
 
 const READY_MARK = "HEYVM_READY";
 const INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`, or point HEYVM_BWRAP at a bwrap binary";
@@ -106,14 +114,26 @@ function readInfo(stream: NodeJS.ReadableStream): Promise<{ initPid: number }> {
   });
 }
 
+function requireTool(name: string): string {
+  const path = findSystemExecutable(name);
+  if (!path) throw new UnavailableError(`${name} is not installed`, "install util-linux");
+  return path;
+}
+
 async function boot(context: BootContext): Promise<RunningMachine> {
   const { dir, spec, reporter } = context;
   const bwrap = bwrapPath();
   if (!bwrap) throw new UnavailableError("bwrap is not installed", INSTALL_HINT);
+  const unshare = requireTool("unshare");
+  const mode = networkMode(spec);
+  if (mode === "outbound" && !pastaPath()) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes: outbound only)", PASTA_HINT);
+  const user = sandboxHostUser();
   const root = imageRoot(context.home, spec.image);
   mkdirSync(dir.homePath, { recursive: true });
   const etcDir = join(dir.root, "etc");
+  const runDir = join(dir.root, "run");
   mkdirSync(etcDir, { recursive: true });
+  mkdirSync(runDir, { recursive: true });
   const shell = existsSync(join(root ?? "/", "bin", "bash")) ? "/bin/bash" : "/bin/sh";
   const accounts = sandboxAccounts(
     readFileSync(join(root ?? "/", "etc", "passwd"), "utf8"),
@@ -122,12 +142,37 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   );
   writeFileSync(join(etcDir, "passwd"), accounts.passwd);
   writeFileSync(join(etcDir, "group"), accounts.group);
-  const args = bwrapArgs(spec, { imageRoot: root, homeDir: dir.homePath, passwdFile: join(etcDir, "passwd"), groupFile: join(etcDir, "group") });
+  const resolvText = mode === "outbound" ? sandboxResolvConf() : undefined;
+  const resolvPath = resolvText === undefined ? undefined : resolvConfPath(root ?? "/");
+  if (resolvText !== undefined && resolvPath) writeFileSync(join(etcDir, "resolv.conf"), resolvText);
+  const forwards = mode === "outbound" ? await hostForwards(spec.ports, spec.hostPorts) : [];
+  await grantSandboxAccess(
+    user,
+    {
+      writable: [spec.workspace, ...spec.mounts.filter((m) => !m.readOnly).map((m) => m.host)],
+      readable: [...spec.mounts.filter((m) => m.readOnly).map((m) => m.host), etcDir, ...(root ? [root] : [])],
+      owned: [dir.homePath, runDir],
+    },
+    reporter,
+  );
+  const args = bwrapArgs(spec, {
+    imageRoot: root,
+    homeDir: dir.homePath,
+    passwdFile: join(etcDir, "passwd"),
+    groupFile: join(etcDir, "group"),
+    resolvConf: resolvText !== undefined && resolvPath ? { file: join(etcDir, "resolv.conf"), path: resolvPath } : undefined,
+  });
   // The command itself says when bwrap has finished setting up (info-fd comes earlier).
   args.push("--info-fd", "3", "--", "/bin/sh", "-c", `echo ${READY_MARK}; exec sleep 2147483647`);
   reporter.info(`starting bwrap ${args.join(" ")}`);
-  // bwrap passes its environment to the sandbox: only the fixed guest environment, no host secrets
-  const child = spawn(bwrap, args, { stdio: ["ignore", "pipe", "pipe", "pipe"], env: guestEnvironment(spec, SANDBOX_HOME) });
+  if (user.dropsRoot) reporter.info(`heyvm runs as root: the sandbox runs as uid ${user.uid}, gid ${user.gid} on the host`);
+  // bwrap passes its environment to the sandbox: only the fixed guest environment, no host secrets.
+  // unshare makes the outer user namespace (the host user is root there) and execs bwrap in place.
+  const child = spawn(unshare, ["--user", "--map-root-user", "--", bwrap, ...args], {
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+    env: guestEnvironment(spec, SANDBOX_HOME),
+    ...(user.dropsRoot ? { uid: user.uid, gid: user.gid } : {}),
+  });
   let markSeen: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markSeen = resolve));
   let output = "";
@@ -146,24 +191,57 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   if (!info) throw new OperationFailedError("bwrap info pipe missing");
   const spawnError = new Promise<never>((_, reject) => child.on("error", reject));
   const early = exited.then((reason) => Promise.reject(new OperationFailedError(`the sandbox did not start: ${reason}`)));
-  const { initPid } = await Promise.race([readInfo(info as NodeJS.ReadableStream), early, spawnError]);
-  await Promise.race([ready, early, spawnError]);
+  let pasta: ChildProcess | undefined;
+  let initPid: number;
+  try {
+    ({ initPid } = await Promise.race([readInfo(info as NodeJS.ReadableStream), early, spawnError]));
+    // pasta attaches only once bwrap has finished setting the namespace up (the ready mark comes
+    // after that; info-fd comes before bwrap's own loopback set-up, and pasta configuring the
+    // namespace at the same moment made bwrap fail with "loopback: Failed RTM_NEWADDR")
+    await Promise.race([ready, early, spawnError]);
+    const outerPid = child.pid;
+    if (mode === "outbound" && outerPid !== undefined) {
+      const starting = startPasta({ outerPid, initPid, forwards, runDir, logPath: join(dir.root, "pasta.log"), user }, context.signal);
+      pasta = await Promise.race([starting, early, spawnError]);
+      reporter.info(`network: own namespace, outbound only through pasta (pid ${pasta.pid})${forwards.length ? `; ${forwards.map((f) => `127.0.0.1:${f.host} -> port ${f.guest}`).join(", ")}` : ""}`);
+    }
+  } catch (error) {
+    pasta?.kill("SIGKILL");
+    child.kill("SIGKILL");
+    throw error;
+  }
   const initStartTime = processStartTime(initPid);
   const keeper = keeperPid(initPid); // right after readiness it is pid 1's only child
   reporter.info(`sandbox init is pid ${initPid}`);
+  const outerPid = child.pid ?? null;
   return {
-    info: { guestIp: null, ssh: null, machine: { initPid, initStartTime, keeperPid: keeper ?? null } },
+    info: {
+      guestIp: null,
+      ssh: null,
+      machine: {
+        initPid,
+        initStartTime,
+        keeperPid: keeper ?? null,
+        // bwrap's first process: it holds the outer user namespace that shell and exec enter first
+        outerPid,
+        outerStartTime: outerPid === null ? null : processStartTime(outerPid),
+        // guest port → the 127.0.0.1 port that reaches it, for whoever exposes it (the cloud's proxy)
+        forwards: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
+      },
+    },
     exited,
     async stop(graceMs: number) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       await shutDownNamespace(initPid, keeper, graceMs);
       child.kill("SIGKILL"); // the inner init dies with its parent, and the pid namespace with it
       await exited;
+      pasta?.kill("SIGKILL");
     },
     handover() {
       if (child.exitCode !== null || child.signalCode !== null) throw new OperationFailedError("bwrap has already exited");
       const consoleFds = [child.stdout, child.stderr].map(handleFd).filter((fd) => fd !== undefined);
       if (child.pid === undefined || consoleFds.length !== 2) throw new OperationFailedError("bwrap's pipes are not available for the owner monitor");
+      // pasta stays the monitor's child too: its parent-death signal ends it with the monitor
       return { child: { pid: child.pid, name: "bwrap" }, keepFds: [], consoleFds, drainFds: [], watch: null, follow: null };
     },
   };
@@ -176,44 +254,91 @@ async function shutDownGracefully(access: MachineAccess, graceMs: number): Promi
   await shutDownNamespace(initPid, num(access.owner.machine, "keeperPid"), graceMs);
 }
 
-function enterArgs(access: MachineAccess): { nsenter: string; args: string[] } {
-  const initPid = num(access.owner.machine, "initPid");
-  const recordedStart = access.owner.machine.initStartTime;
-  if (initPid === undefined || (typeof recordedStart === "string" && processStartTime(initPid) !== recordedStart)) {
+/** A recorded pid, if that process is still the one recorded (its start time matches). */
+function liveRecordedPid(access: MachineAccess, pidKey: string, startKey: string): ProcessCheck | undefined {
+  const pid = num(access.owner.machine, pidKey);
+  const recordedStart = access.owner.machine[startKey];
+  if (pid === undefined || typeof recordedStart !== "string" || processStartTime(pid) !== recordedStart) return undefined;
+  return { pid, startTime: recordedStart };
+}
+
+/** How to enter the sandbox, and the processes that must still be the recorded ones (the launcher checks them too). */
+function enterArgs(access: MachineAccess): { nsenter: string; args: string[]; checks: ProcessCheck[] } {
+  const init = liveRecordedPid(access, "initPid", "initStartTime");
+  if (init === undefined) {
     throw new OperationFailedError(`sandbox ${access.spec.id} has no running init process`, `see \`heyvm logs ${access.spec.id}\`; restart it with \`heyvm stop\` and \`heyvm wt --detach\``);
   }
   const nsenter = findSystemExecutable("nsenter");
   if (!nsenter) throw new UnavailableError("nsenter is not installed", "install util-linux");
-  const args = ["--target", String(initPid), "--user", "--mount", "--pid", "--uts", "--ipc", "--preserve-credentials"];
-  if (!access.spec.network) args.push("--net");
-  return { nsenter, args };
+  const inner = ["--target", String(init.pid), "--user", "--mount", "--pid", "--uts", "--ipc", "--preserve-credentials"];
+  if (access.owner.machine.outerPid === undefined) {
+    // started by a heyvm from before the outer user namespace: bwrap straight in the host's
+    if (networkMode(access.spec) === "none") inner.push("--net");
+    return { nsenter, args: inner, checks: [init] };
+  }
+  if (networkMode(access.spec) !== "host") inner.push("--net");
+  const outer = liveRecordedPid(access, "outerPid", "outerStartTime");
+  if (outer === undefined) throw new OperationFailedError(`sandbox ${access.spec.id} has lost its bwrap process`, `restart it with \`heyvm stop ${access.spec.id}\` and \`heyvm wt --detach\``);
+  // First the outer user namespace, as its root: that is the sandbox's host user (root, who
+  // runs heyvm, becomes it there; anyone else already is it). Its rights then let the second
+  // nsenter (the host's binary: still the host's mounts) join the sandbox's namespaces as heyo.
+  const asRoot = process.getuid?.() === 0;
+  return { nsenter, args: [`--user=/proc/${outer.pid}/ns/user`, ...(asRoot ? [] : ["--preserve-credentials"]), "--", nsenter, ...inner], checks: [init, outer] };
 }
 
-function commandIn(access: MachineAccess, script: string, argv: readonly string[], options: CommandOptions): SpawnSpec {
+function shellIn(access: MachineAccess, options: CommandOptions): SpawnSpec {
   const { nsenter, args } = enterArgs(access);
   return {
     file: nsenter,
-    args: [...args, "--", "/bin/sh", "-c", script, "heyvm", ...enterWords(options.cwd ?? WORKSPACE, options.env), ...argv],
+    args: [...args, "--", "/bin/sh", "-c", LOGIN_SHELL, "heyvm", ...enterWords(options.cwd ?? WORKSPACE, options.env)],
     // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
     env: guestEnvironment(access.spec, SANDBOX_HOME),
   };
 }
 
+/** nsenter into the sandbox's namespaces, then a script that enters the folder, exports the variables and execs argv. */
+function execRecipe(access: MachineAccess): ExecRecipe {
+  const { nsenter, args, checks } = enterArgs(access);
+  return {
+    program: nsenter,
+    lookup: { name: "nsenter", extraPath: SYSTEM_PATH },
+    args: [...args, "--", "/bin/sh", "-c", CD_AND_EXEC, "heyvm", { join: [{ value: "cwd", quote: false }] }, { join: [{ value: "envCount" }] }, { each: "env" }, { each: "argv" }],
+    // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
+    env: guestEnvironmentRecipe(access.spec, SANDBOX_HOME),
+    cwd: WORKSPACE,
+    checkEnvNames: true,
+    checks,
+  };
+}
+
+/**
+ * With its own network (outbound) a guest port is reached through the 127.0.0.1 port pasta
+ * forwards to it, as recorded at boot; with the host's network it is the host's own port.
+ */
+function portEndpoint(access: MachineAccess, guestPort: number): HostEndpoint | undefined {
+  const mode = networkMode(access.spec);
+  if (mode === "host") return { host: "127.0.0.1", port: guestPort };
+  if (mode === "none") return undefined;
+  return recordedForward(access, guestPort);
+}
+
 async function probe(): Promise<Availability> {
   if (process.platform !== "linux") return { usable: false, reason: "bubblewrap needs Linux", hint: "use apple_virt on macOS" };
   if (!bwrapPath()) return { usable: false, reason: `bwrap is not installed${process.env.HEYVM_BWRAP ? ` at ${process.env.HEYVM_BWRAP}` : ""}`, hint: INSTALL_HINT };
-  if (!findSystemExecutable("nsenter")) return { usable: false, reason: "nsenter is not installed", hint: "install util-linux" };
-  return { usable: true, notes: [] };
+  for (const tool of ["nsenter", "unshare"]) if (!findSystemExecutable(tool)) return { usable: false, reason: `${tool} is not installed`, hint: "install util-linux" };
+  // without pasta only --no-network and --network host sandboxes can start
+  return { usable: true, notes: pastaPath() ? [] : [`pasta is not installed: only --no-network or --network host sandboxes start (${PASTA_HINT})`] };
 }
 
-export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper = {
+export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper & PortReacher = {
   name: "bubblewrap",
-  features: { workspace: "bind", virtualMachine: false, images: true, networkIsolation: true, ssh: false },
+  features: { workspace: "bind", virtualMachine: false, images: true, networkIsolation: true },
   probe,
   boot,
-  shellCommand: (access, options) => commandIn(access, LOGIN_SHELL, [], options),
-  execCommand: (access, argv, options) => commandIn(access, CD_AND_EXEC, argv, options),
+  shellCommand: shellIn,
+  execRecipe,
   shutDownGracefully,
+  portEndpoint,
   async prepareImage(home, image) {
     imageRoot(home, image);
   },

@@ -22,8 +22,9 @@ import { processStartTime } from "../../state/liveness.js";
 import type { SandboxSpec, SshEndpoint } from "../../state/records.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
 import { kvmStatus } from "../kvm.js";
-import { closeSshMaster, ensureSshMaterial, sshExec, sshMaterial, sshRun, sshShell } from "../ssh.js";
-import type { Availability, Backend, BootContext, GracefulStopper, ImagePreparer, MachineAccess, OrphanReaper, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
+import { recordedForward } from "../forwards.js";
+import { closeSshMaster, ensureSshMaterial, sshExecRecipe, sshMaterial, sshRun, sshShell } from "../ssh.js";
+import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { INSTANCE_START, SEND_CTRL_ALT_DEL, callApi, configurationCalls, type MachinePlan } from "./api.js";
 import { ensureRootfsCopy, writeConfigDrive } from "./disk.js";
 import { bwrapBinary, sftpServer, sshOverVsock, startForwarder, startWorkspaceChannel, vsockHelper } from "./host-side.js";
@@ -372,15 +373,21 @@ function transportOf(access: MachineAccess): readonly string[] {
   return sshOverVsock(uds);
 }
 
-export const firecrackerBackend: Backend & ImagePreparer & SandboxPreparer & OrphanReaper & GracefulStopper = {
+/** Guest ports are reached through the 127.0.0.1 forwarders over vsock that the owner started at boot. */
+function portEndpoint(access: MachineAccess, guestPort: number): HostEndpoint | undefined {
+  return recordedForward(access, guestPort);
+}
+
+export const firecrackerBackend: Backend & ImagePreparer & SandboxPreparer & OrphanReaper & GracefulStopper & PortReacher = {
   name: "firecracker",
-  features: { workspace: "sshfs", virtualMachine: true, images: true, networkIsolation: true, ssh: true },
+  features: { workspace: "sshfs", virtualMachine: true, images: true, networkIsolation: true },
   probe,
   boot,
   prepareImage,
   prepareSandbox,
   reapOrphans,
   shutDownGracefully,
+  portEndpoint,
   shellCommand: (access, options) => sshShell(access.dir, VSOCK_ENDPOINT, options, transportOf(access)),
-  execCommand: (access, argv, options) => sshExec(access.dir, VSOCK_ENDPOINT, argv, options, transportOf(access)),
+  execRecipe: (access) => sshExecRecipe(access.dir, VSOCK_ENDPOINT, transportOf(access)),
 };

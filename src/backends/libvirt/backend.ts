@@ -2,6 +2,7 @@
 // really run a guest, software emulation otherwise). The owner holds an interactive virsh that
 // created the domain with --autodestroy, so the VM cannot outlive the owner. /workspace is the
 // live worktree over virtiofs; shell and exec go over SSH to a pinned host key.
+import type { ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { readFrom } from "../../shared/file-tail.js";
 import { createServer } from "node:net";
@@ -9,18 +10,20 @@ import { join } from "node:path";
 import { OperationFailedError, TimeoutError, UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import type { HeyoHome } from "../../state/home.js";
-import type { SandboxSpec, SshEndpoint } from "../../state/records.js";
+import { networkMode, type SandboxSpec, type SshEndpoint } from "../../state/records.js";
 import { num, str } from "../../shared/json.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
 import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
 import { VM_IMAGE_FILES } from "../../images/vm/files.js";
 import { kvmStatus } from "../kvm.js";
 import { processStartTime } from "../../state/liveness.js";
-import { closeSshMaster, ensureSshMaterial, sshExec, sshMaterial, sshRun, sshShell } from "../ssh.js";
+import { closeSshMaster, ensureSshMaterial, sshExecRecipe, sshMaterial, sshRun, sshShell } from "../ssh.js";
 import { ensureOverlay } from "../vm-disk.js";
-import type { Availability, Backend, BootContext, GracefulStopper, ImagePreparer, MachineAccess, OrphanReaper, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
+import { recordedForward } from "../forwards.js";
+import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess } from "./access.js";
 import { domainXml } from "./domain-xml.js";
+import { preparePasstFiles, startPasst } from "./passt.js";
 import { domainName, libvirtUri, virsh, virshQuote, VirshSession } from "./virsh.js";
 
 const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd"];
@@ -175,10 +178,24 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const name = domainName(spec.id);
   const port = await freePort();
   const forwards: Array<{ host: number; guest: number }> = [];
-  for (const guest of spec.ports) forwards.push({ host: await freePort(), guest });
+  for (const guest of spec.ports) forwards.push({ host: spec.hostPorts[String(guest)] ?? (await freePort()), guest });
   const serialLog = join(dir.root, "serial.log");
   rmSync(serialLog, { force: true });
   const files = guestConfigFiles(dir);
+  const mode = networkMode(spec);
+  // outbound (the default): passt, which never maps the gateway onto the host; none and host
+  // (today's QEMU user networking, whose gateway is the host's 127.0.0.1): QEMU's own
+  let passt: ChildProcess | undefined;
+  let passtSocket: string | undefined;
+  if (mode === "outbound") {
+    const passtFiles = preparePasstFiles(dir);
+    await grantQemuAccess([passtFiles.socket], reporter); // QEMU (and passt, as QEMU's user) reach its folder
+    passt = await startPasst(passtFiles, [{ host: port, guest: 22 }, ...forwards], context.signal);
+    passtSocket = passtFiles.socket;
+    reporter.info(`network: outbound only through passt (pid ${passt.pid}), no way to the host's loopback`);
+  } else if (mode === "host") {
+    reporter.info("network: QEMU user networking shared with the host: the guest reaches the host's 127.0.0.1 through 10.0.2.2");
+  }
   const xml = domainXml({
     name,
     kvm: kvm.usable,
@@ -198,7 +215,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       { name: "opt/heyvm/ssh_host_ed25519_key", file: files.hostKey },
       { name: "opt/heyvm/gitconfig", file: files.gitconfig },
     ],
-    network: spec.network,
+    network: networkMode(spec) !== "none",
+    passtSocket,
   });
   const xmlPath = join(dir.root, "domain.xml");
   writeFileSync(xmlPath, xml);
@@ -215,6 +233,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     stopFollowing();
     session.send(`destroy ${name}`);
     await session.close();
+    passt?.kill("SIGKILL");
   };
   try {
     const started = Date.now();
@@ -266,11 +285,12 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   });
   return {
     info: { guestIp: GUEST_IP, ssh: endpoint, machine: {
+        passtPid: passt?.pid ?? null,
         domain: name,
         uri: libvirtUri(),
         accel: kvm.usable ? "kvm" : "tcg",
         qemuPid: pid ?? null,
-        // guest port → the 127.0.0.1 port that reaches it, for whoever exposes it (the cloud's proxy)
+        // guest port → the 127.0.0.1 port that reaches it (read back by portEndpoint)
         forwards: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
       },
     },
@@ -280,6 +300,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       await shutDownDomain(dir, endpoint, name, pid, graceMs, reporter);
       await session.close();
       stopFollowing();
+      passt?.kill("SIGKILL"); // it quits by itself once QEMU has let go; this is for a QEMU that did not
     },
     handover() {
       const virshProcess = session.handover();
@@ -320,21 +341,30 @@ async function reapOrphans(_home: HeyoHome, dir: SandboxDir): Promise<string[]> 
   return cleaned;
 }
 
+/**
+ * The guest lives inside QEMU's user-mode network, so its ports are reached only through the
+ * forwards it got at boot (one per port the sandbox asked for, on 127.0.0.1), never its address.
+ */
+function portEndpoint(access: MachineAccess, guestPort: number): HostEndpoint | undefined {
+  return recordedForward(access, guestPort);
+}
+
 function endpointOf(access: { owner: { ssh: { host: string; port: number; user: string } | null; machine: Record<string, unknown> }; spec: SandboxSpec }) {
   if (!access.owner.ssh) throw new OperationFailedError(`sandbox ${access.spec.id} has no SSH endpoint recorded`, "restart it with `heyvm stop` and `heyvm wt --detach`");
   return access.owner.ssh;
 }
 
-export const libvirtBackend: Backend & ImagePreparer & SandboxPreparer & OrphanReaper & GracefulStopper = {
+export const libvirtBackend: Backend & ImagePreparer & SandboxPreparer & OrphanReaper & GracefulStopper & PortReacher = {
   name: "libvirt",
-  features: { workspace: "virtiofs", virtualMachine: true, images: true, networkIsolation: true, ssh: true },
+  features: { workspace: "virtiofs", virtualMachine: true, images: true, networkIsolation: true },
   probe,
   boot,
   prepareImage,
   prepareSandbox,
   reapOrphans,
   shutDownGracefully,
+  portEndpoint,
   shellCommand: (access, options) => sshShell(access.dir, endpointOf(access), options),
-  execCommand: (access, argv, options) => sshExec(access.dir, endpointOf(access), argv, options),
+  execRecipe: (access) => sshExecRecipe(access.dir, endpointOf(access)),
 };
 

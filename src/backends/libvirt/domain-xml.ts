@@ -1,8 +1,10 @@
 // The libvirt domain of a VM sandbox: direct kernel boot (PVH vmlinux), a qcow2 overlay disk,
 // /workspace (and the git common folder) over virtiofs, the per-sandbox config in fw_cfg, the
 // serial console to a file, ACPI for graceful shutdown. libvirt's own user networking cannot
-// forward ports and its passt backend is broken in 9.0, so QEMU's user networking with an SSH
-// forward to 127.0.0.1 is passed through <qemu:commandline>.
+// forward ports and its passt backend is broken in 9.0, so the network is passed through
+// <qemu:commandline>: by default a stream to heyvm's own passt (passt.ts), else QEMU's user
+// networking with an SSH forward to 127.0.0.1 (restricted without network; open for --network
+// host, whose gateway QEMU makes the host's loopback).
 
 export interface DomainOptions {
   name: string;
@@ -18,9 +20,18 @@ export interface DomainOptions {
   forwards: Array<{ host: number; guest: number }>;
   /** Outbound network for the guest; without it QEMU's user network is restricted (SSH still forwarded). */
   network: boolean;
+  /** passt's unix socket: the guest's network is then passt's (it forwards SSH and the ports itself). */
+  passtSocket?: string;
   virtiofsd: string;
   shares: Array<{ source: string; tag: string }>;
   firmwareConfig: Array<{ name: string; file: string }>;
+}
+
+function netdev(options: DomainOptions): string {
+  // QEMU option values escape a comma by doubling it
+  if (options.passtSocket) return `stream,id=heyvmnet,server=off,addr.type=unix,addr.path=${options.passtSocket.replace(/,/g, ",,")}`;
+  const forwards = [{ host: options.sshPort, guest: 22 }, ...options.forwards].map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join("");
+  return `user,id=heyvmnet,restrict=${options.network ? "off" : "on"}${forwards}`;
 }
 
 function escape(value: string): string {
@@ -75,7 +86,7 @@ ${shares}
   </devices>
   <qemu:commandline>
     <qemu:arg value='-netdev'/>
-    <qemu:arg value='user,id=heyvmnet,restrict=${options.network ? "off" : "on"},hostfwd=tcp:127.0.0.1:${options.sshPort}-:22${options.forwards.map((f) => `,hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`).join("")}'/>
+    <qemu:arg value='${e(netdev(options))}'/>
     <qemu:arg value='-device'/>
     <qemu:arg value='virtio-net-pci,netdev=heyvmnet,bus=pcie.0,addr=0x10'/>
   </qemu:commandline>

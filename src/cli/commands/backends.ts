@@ -22,7 +22,7 @@ export const backendsCommand = defineCommand<{ format: string; json?: boolean }>
       r.name,
       r.status,
       r.isDefault ? "yes" : "",
-      r.workspace,
+      r.workspace ?? "-",
       r.selfTest ? `${r.selfTest.passed ? "passed" : "failed"} ${r.selfTest.at.slice(0, 10)}` : "-",
       [r.reason, r.hint ? `(${r.hint})` : null, r.status === "usable" ? r.notes.join(", ") : null].filter(Boolean).join(" "),
     ])));

@@ -1,43 +1,39 @@
-// `heyvm exec <id> -- <cmd…>`: run a command in a running sandbox, stdio and exit code kept.
+// `heyvm exec <id> [options] -- <cmd…>`: run a command in a running sandbox, stdio and exit
+// code kept. Options may stand before the id or between it and `--`; without `--`, everything
+// after the id is the command.
 import { UserError } from "../../shared/errors.js";
 import { heyoHome } from "../../state/home.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, parseOptionWords } from "../command.js";
+import { EXEC_OPTIONS, execRequest, reportExec, type ExecFlags } from "./exec-options.js";
 
-interface ExecFlags {
-  workdir?: string;
-  env: string[];
-}
+export { parseEnvPairs } from "./exec-options.js";
 
-/** KEY=VALUE pairs from repeated --env flags. */
-export function parseEnvPairs(pairs: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UserError(`--env takes KEY=VALUE, not "${pair}"`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return env;
+
+
+
+/** The flags given before the id merged with those between the id and `--`. */
+function mergeFlags(before: ExecFlags, between: ExecFlags): ExecFlags {
+  return { ...before, ...Object.fromEntries(Object.entries(between).filter(([, v]) => v !== undefined)), env: [...before.env, ...between.env] };
 }
 
 export const execCommand = defineCommand<ExecFlags>({
   name: "exec",
   description: "run a command in /workspace of a running sandbox; stdin, stdout, stderr and the exit code pass through",
   arguments: [
-    { name: "<id>", description: "sandbox id, unique id prefix, wt-<slug> name or branch name" },
-    { name: "<command...>", description: "the command and its arguments (put -- before it)" },
+    { name: "<id>", description: "sandbox id, unique id prefix, wt-<slug> name or branch name (or dep-… for cloud)" },
+    { name: "<command...>", description: "the command and its arguments (options may come before a --)" },
   ],
-  options: [
-    { flags: "-w, --workdir <dir>", description: "working folder inside (default /workspace)" },
-    { flags: "-e, --env <KEY=VALUE>", description: "an environment variable for the command (repeatable; before <id>)", repeatable: true },
-  ],
+  options: EXEC_OPTIONS,
+  helpAfter: "\nExamples:\n  heyvm exec feature/x -- git status\n  heyvm exec sb-1a2b3c4d --format json --timeout 30s -- make test\n  heyvm exec sb-1a2b3c4d --session build -- cd src   (then: --session build -- pwd)",
   passThroughOptions: true,
-  async run({ io, args: [id, words], flags }) {
+  async run({ io, args: [id, words], flags: before }) {
     const list = Array.isArray(words) ? words : [];
-    const command = list[0] === "--" ? list.slice(1) : list;
-    if (command.length === 0) throw new UserError("no command given", { hint: "usage: heyvm exec <id> -- <command> [args…]" });
-    const env = parseEnvPairs(flags.env);
+    const separator = list.indexOf("--");
+    const flags = separator >= 0 ? mergeFlags(before, parseOptionWords<ExecFlags>(EXEC_OPTIONS, list.slice(0, separator))) : before;
+    const command = separator >= 0 ? list.slice(separator + 1) : list;
+    if (command.length === 0) throw new UserError("no command given", { hint: "usage: heyvm exec <id> [options] -- <command> [args…]" });
     const { resolveTarget } = await import("../../core/targets/index.js");
     const target = await resolveTarget(heyoHome(), String(id));
-    return target.exec(command, { cwd: flags.workdir, env }, io);
+    return reportExec(io, flags, await target.exec(command, execRequest(flags)));
   },
 });

@@ -4,17 +4,18 @@ import { heyoHome } from "../../state/home.js";
 import { defineCommand } from "../command.js";
 import { print, printJson, stderrReporter } from "../io.js";
 import { age, formatBytes, table } from "../render.js";
+import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js";
 
-const listImagesCommand = defineCommand<{ json?: boolean }>({
+const listImagesCommand = defineCommand<FormatFlags>({
   name: "list",
   description: "list local images with backend, size and creation time",
-  options: [{ flags: "--json", description: "print JSON" }],
+  options: FORMAT_OPTIONS,
   async run({ io, flags }) {
     const { listImageRows } = await import("../../core/images.js");
     const rows = listImageRows(heyoHome());
-    if (flags.json) return printJson(io, rows);
+    if (wantsJson(flags)) return printJson(io, rows);
     if (rows.length === 0) return print(io, "no local images (a VM backend builds its default image on first use)");
-    print(io, table(["NAME", "BACKEND", "SIZE", "CREATED", "PATH"], rows.map((r) => [r.valid ? r.name : `${r.name} (no image.json)`, r.backend, formatBytes(r.sizeBytes), `${age(r.createdAt)} ago`, r.path])));
+    print(io, table(["NAME", "BACKEND", "SIZE", "CREATED", "PATH"], rows.map((r) => [r.valid ? r.name : `${r.name} (no image.json)`, r.backend, formatBytes(r.size_bytes), `${age(r.created_at)} ago`, r.path])));
   },
 });
 

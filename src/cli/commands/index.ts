@@ -5,6 +5,12 @@ import type { CommandName } from "./names.js";
 
 export const COMMAND_LOADERS: Record<CommandName, () => Promise<CommandSpec<never>>> = {
   wt: async () => (await import("./wt.js")).wtCommand,
+  create: async () => (await import("./create.js")).createCommand,
+  get: async () => (await import("./get.js")).getCommand,
+  start: async () => (await import("./start.js")).startCommand,
+  restart: async () => (await import("./restart.js")).restartCommand,
+  rm: async () => (await import("./rm.js")).rmCommand,
+  prune: async () => (await import("./prune.js")).pruneCommand,
   sh: async () => (await import("./sh.js")).shCommand,
   exec: async () => (await import("./exec.js")).execCommand,
   stop: async () => (await import("./stop.js")).stopCommand,

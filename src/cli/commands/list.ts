@@ -3,12 +3,12 @@ import { heyoHome } from "../../state/home.js";
 import { defineCommand } from "../command.js";
 import { print, printJson } from "../io.js";
 import { printList } from "../list-output.js";
+import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js";
 import { formatDuration, table } from "../render.js";
 
-interface ListFlags {
+interface ListFlags extends FormatFlags {
   all?: boolean;
   cloud?: boolean;
-  json?: boolean;
   wt?: boolean;
 }
 
@@ -18,14 +18,14 @@ export const listCommand = defineCommand<ListFlags>({
   options: [
     { flags: "-a, --all", description: "include stopped sandboxes" },
     { flags: "--cloud", description: "list cloud sandboxes instead" },
-    { flags: "--json", description: "print JSON" },
+    ...FORMAT_OPTIONS,
     { flags: "--wt", description: "only wt-* sandboxes", hidden: true },
   ],
   async run({ io, flags }) {
-    if (!flags.cloud) return printList(io, { all: flags.all ?? false, wtOnly: flags.wt ?? false, json: flags.json ?? false });
+    if (!flags.cloud) return printList(io, { all: flags.all ?? false, wtOnly: flags.wt ?? false, json: wantsJson(flags) });
     const { listCloudSandboxes } = await import("../../core/targets/cloud.js");
     const rows = await listCloudSandboxes(heyoHome());
-    if (flags.json) return printJson(io, rows);
+    if (wantsJson(flags)) return printJson(io, rows);
     if (rows.length === 0) return print(io, "no cloud sandboxes");
     print(
       io,

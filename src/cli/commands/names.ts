@@ -4,9 +4,15 @@
 
 export const COMMAND_NAMES = [
   "wt",
+  "create",
+  "get",
+  "start",
+  "restart",
   "sh",
   "exec",
   "stop",
+  "rm",
+  "prune",
   "logs",
   "list",
   "images",

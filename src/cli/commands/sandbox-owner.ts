@@ -8,7 +8,8 @@ export const sandboxOwnerCommand = defineCommand<{ attached?: boolean }>({
   arguments: [{ name: "<id>", description: "sandbox id" }],
   options: [{ flags: "--attached", description: "stop when stdin closes", hidden: true }],
   async run({ args: [id], flags }) {
-    const { runOwner } = await import("../../owner/main.js");
-    return runOwner(String(id), flags.attached ? "attached" : "detached");
+    const [{ runOwner }, { writeLaunchRecord }] = await Promise.all([import("../../owner/main.js"), import("../../core/launch-record.js")]);
+    // once ready, the owner writes what the native launcher needs to answer exec and list
+    return runOwner(String(id), flags.attached ? "attached" : "detached", writeLaunchRecord);
   },
 });

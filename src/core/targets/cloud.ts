@@ -3,8 +3,9 @@
 import { resolveCloudUrl, resolveToken } from "../../cloud/credentials.js";
 import { CloudClient } from "../../cloud/client.js";
 import { shellQuote } from "../../shared/shell-quote.js";
-import type { Deployment } from "../../cloud/schema.js";
+import { isActiveDeployment, type Deployment } from "../../cloud/schema.js";
 import type { HeyoHome } from "../../state/home.js";
+import { timedOut, wrapCommand } from "../exec-wrap.js";
 import type { SandboxTarget, UserTerminal } from "./types.js";
 
 const LOG_POLL_MS = 500;
@@ -49,21 +50,23 @@ export function cloudTarget(home: HeyoHome, id: string): SandboxTarget {
   const client = new CloudClient({ baseUrl: resolveCloudUrl(home, undefined), token });
   return {
     id,
-    async exec(argv, request, out) {
+    async exec(argv, request) {
+      const wrapped = wrapCommand(argv, request.env, request);
+      const started = performance.now();
       const result = await client.exec(id, {
-        command: argv.map(shellQuote).join(" "), // the cloud runs it with sh -c
+        command: wrapped.argv.map(shellQuote).join(" "), // the cloud runs it with sh -c
         ...(request.cwd ? { cwd: request.cwd } : {}),
-        ...(Object.keys(request.env).length ? { env: request.env } : {}),
+        ...(Object.keys(wrapped.env).length ? { env: wrapped.env } : {}),
       });
-      out.stdout.write(result.stdout);
-      out.stderr.write(result.stderr);
-      return result.exit_code;
+      const exitCode = result.exit_code;
+      return { exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: timedOut(exitCode, performance.now() - started, request.timeoutMs) };
     },
+    describe: () => client.getDeployment(id),
     shell: (terminal) => cloudShell(client, token, id, terminal),
     async stop() {
       const before = await client.getDeployment(id);
       const after = await client.stop(id);
-      return { id: after.id, name: after.name, wasRunning: before.status === "running" || before.status === "provisioning", status: after.status };
+      return { id: after.id, name: after.name, wasRunning: isActiveDeployment(before.status), status: after.status };
     },
     async *logs(request) {
       let offset = 0;

@@ -4,7 +4,7 @@ import type { HeyoHome } from "../../state/home.js";
 import { targetKind } from "./kind.js";
 import type { SandboxTarget } from "./types.js";
 
-export type { ExecRequest, LogRequest, OutputSink, SandboxTarget, StopOutcome, UserTerminal } from "./types.js";
+export type { ExecRequest, ExecResult, LogRequest, OutputSink, SandboxTarget, StopOutcome, UserTerminal } from "./types.js";
 
 export async function resolveTarget(home: HeyoHome, query: string): Promise<SandboxTarget> {
   if (targetKind(query) === "cloud") return (await import("./cloud.js")).cloudTarget(home, query);

@@ -23,6 +23,21 @@ export interface UserTerminal {
 export interface ExecRequest {
   cwd?: string;
   env: Record<string, string>;
+  /** End the command after this long (exit 124). */
+  timeoutMs?: number;
+  /** A named shell session whose folder and exported variables carry over between calls. */
+  session?: string;
+  /** Collect stdout and stderr instead of passing them through (exec --format json). */
+  capture: boolean;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  /** With capture (the cloud always captures). */
+  stdout?: string;
+  stderr?: string;
+  /** The --timeout ran out and ended the command. */
+  timedOut: boolean;
 }
 
 export interface StopOutcome {
@@ -43,8 +58,10 @@ export interface LogRequest {
 
 export interface SandboxTarget {
   readonly id: string;
-  /** Runs argv in /workspace; stdio passes through (or into out for the cloud). Resolves with its exit code. */
-  exec(argv: readonly string[], request: ExecRequest, out: { stdout: OutputSink; stderr: OutputSink }): Promise<number>;
+  /** Runs argv in /workspace; stdio passes through unless captured (the cloud always captures). */
+  exec(argv: readonly string[], request: ExecRequest): Promise<ExecResult>;
+  /** The sandbox as data (local: the SandboxInfo of list; cloud: the deployment). */
+  describe(): Promise<object>;
   /** An interactive shell; resolves with the shell's exit code. */
   shell(terminal: UserTerminal): Promise<number>;
   stop(): Promise<StopOutcome>;

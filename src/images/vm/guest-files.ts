@@ -1,4 +1,4 @@
-// The files heyvm puts into the default VM image: the guest side of the contract in DESIGN §6.
+// The files heyvm puts into the default VM image: the guest side of the contract in ARCHITECTURE.md §4.
 // busybox init is PID 1; heyvm-init mounts everything, reads the per-sandbox config from QEMU
 // fw_cfg (opt/heyvm/*), gives heyo the host user's uid/gid, mounts /workspace (virtiofs, else 9p),
 // brings up networking, starts sshd and prints HEYVM_READY on the serial console.

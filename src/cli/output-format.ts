@@ -1,0 +1,17 @@
+// `--format json|table` (heyvm's scripting dialect) and `--json`, on every command that prints
+// data: declared once, read once.
+import type { OptionSpec } from "./command.js";
+
+export const FORMAT_OPTIONS: OptionSpec[] = [
+  { flags: "--format <format>", description: "json or table (default table)", choices: ["json", "table"] },
+  { flags: "--json", description: "print JSON (the same as --format json)" },
+];
+
+export interface FormatFlags {
+  format?: string;
+  json?: boolean;
+}
+
+export function wantsJson(flags: FormatFlags): boolean {
+  return flags.json === true || flags.format === "json";
+}

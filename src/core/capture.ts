@@ -1,0 +1,53 @@
+// Runs a sandbox command without a terminal and collects what it prints: for `exec --format
+// json` and the cloud server's exec route alike.
+import { spawn } from "node:child_process";
+import type { SpawnSpec } from "../backends/types.js";
+import { exitStatus } from "../shared/exit-status.js";
+
+export interface CapturedRun {
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr interleaved in the order they came. */
+  output: string;
+  exitCode: number;
+}
+
+export interface RunCapturedOptions {
+  /** The caller's stdin passed on, or none. */
+  stdin: "inherit" | "ignore";
+  /** Output beyond this many bytes (per stream) is cut, with a note. */
+  maxOutputBytes: number;
+  /** Aborting kills the command (the client went away). */
+  signal?: AbortSignal;
+}
+
+export function runCaptured(command: SpawnSpec, options: RunCapturedOptions): Promise<CapturedRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: [options.stdin, "pipe", "pipe"] });
+    const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[], output: [] as Buffer[] };
+    const sizes = { stdout: 0, stderr: 0 };
+    const collect = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
+      if (sizes[stream] >= options.maxOutputBytes) return;
+      const part = chunk.subarray(0, options.maxOutputBytes - sizes[stream]);
+      sizes[stream] += part.length;
+      chunks[stream].push(part);
+      chunks.output.push(part);
+    };
+    child.stdout.on("data", collect("stdout"));
+    child.stderr.on("data", collect("stderr"));
+    const abort = () => child.kill("SIGKILL");
+    options.signal?.addEventListener("abort", abort, { once: true });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      options.signal?.removeEventListener("abort", abort);
+      const text = (parts: Buffer[], cut: boolean) => Buffer.concat(parts).toString("utf8") + (cut ? "\n[heyvm: output cut]\n" : "");
+      const cut = (s: "stdout" | "stderr") => sizes[s] >= options.maxOutputBytes;
+      resolve({
+        stdout: text(chunks.stdout, cut("stdout")),
+        stderr: text(chunks.stderr, cut("stderr")),
+        output: text(chunks.output, false),
+        exitCode: exitStatus(code, signal),
+      });
+    });
+  });
+}

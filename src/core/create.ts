@@ -1,0 +1,120 @@
+// `heyvm create`: a sandbox that is not tied to a worktree (heyvm's scripting dialect). Its
+// /workspace is the first --mount's host folder, or an empty folder of its own; it runs
+// detached from the start, like `wt --detach`.
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { chooseDefaultBackend, usableBackend } from "../backends/registry.js";
+import type { Reporter } from "../backends/types.js";
+import type { BackendName } from "../shared/backend-name.js";
+import { ConflictError, NotFoundError, UserError } from "../shared/errors.js";
+import type { HeyoHome } from "../state/home.js";
+import type { ExtraMount } from "../state/records.js";
+import { allSandboxes, createSandbox, viewOf } from "./catalog.js";
+import { execCommandFor } from "./attach.js";
+import { ensureOwner } from "./owner-start.js";
+import { sandboxInfo, type SandboxInfo } from "./sandbox-info.js";
+
+export const WORKSPACE = "/workspace";
+
+export interface PortRequest {
+  guest: number;
+  /** The host port asked for; null lets heyvm choose. */
+  host: number | null;
+}
+
+export interface CreateRequest {
+  name?: string;
+  image?: string;
+  backend?: BackendName;
+  mounts: ExtraMount[];
+  ports: PortRequest[];
+  env: Record<string, string>;
+  workingDirectory?: string;
+  startCommand?: string;
+  ttlSeconds: number | null;
+  network: boolean;
+  cwd: string;
+}
+
+/** `HOST:SANDBOX[:ro]`. */
+export function parseMount(text: string, cwd: string): ExtraMount {
+  const parts = text.split(":");
+  const readOnly = parts.length === 3 && parts[2] === "ro";
+  if (parts.length < 2 || parts.length > 3 || (parts.length === 3 && !readOnly) || !parts[0] || !parts[1]) {
+    throw new UserError(`--mount takes HOST:SANDBOX or HOST:SANDBOX:ro, not "${text}"`);
+  }
+  const host = resolve(cwd, parts[0]);
+  if (!isAbsolute(parts[1])) throw new UserError(`the sandbox side of --mount must be an absolute path, not "${parts[1]}"`);
+  if (!existsSync(host) || !statSync(host).isDirectory()) throw new NotFoundError(`--mount ${text}: ${host} is not a folder`);
+  return { host, guest: parts[1], readOnly };
+}
+
+/** `[host:]guest`. */
+export function parsePort(text: string): PortRequest {
+  const match = /^(?:(\d+):)?(\d+)$/.exec(text.trim());
+  const port = (value: string | undefined) => (value === undefined ? null : Number(value));
+  const host = port(match?.[1]);
+  const guest = port(match?.[2]);
+  const valid = (n: number | null) => n === null || (Number.isInteger(n) && n > 0 && n < 65536);
+  if (!match || guest === null || !valid(host) || !valid(guest)) throw new UserError(`--open-port takes [HOST:]GUEST port numbers, not "${text}"`);
+  return { guest, host };
+}
+
+async function launchStartCommand(entry: Awaited<ReturnType<typeof createSandbox>>, command: string): Promise<void> {
+  const spawnSpec = await execCommandFor(entry, ["sh", "-c", command], { tty: false });
+  const log = openSync(entry.dir.logPath, "a");
+  try {
+    const child = spawn(spawnSpec.file, spawnSpec.args, { env: spawnSpec.env ?? process.env, stdio: ["ignore", log, log], detached: true });
+    child.unref();
+  } finally {
+    closeSync(log);
+  }
+}
+
+export async function createStandalone(home: HeyoHome, request: CreateRequest, reporter: Reporter): Promise<SandboxInfo> {
+  if (request.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(request.name)) {
+    throw new UserError(`"${request.name}" is not a usable sandbox name`, { hint: "use letters, digits, '.', '_' and '-' (at most 63)" });
+  }
+  if (request.name?.startsWith("sb-")) throw new UserError(`a name may not start with "sb-" (that is how ids look)`);
+  if (request.name && allSandboxes(home).some((e) => e.spec.name === request.name)) {
+    throw new ConflictError(`a sandbox named ${request.name} exists already`, "choose another --name, or remove it with `heyvm rm <id> -y`");
+  }
+  const backend = request.backend ? await usableBackend(request.backend) : await chooseDefaultBackend();
+  if (request.image && !backend.features.images) throw new UserError(`the ${backend.name} backend does not take --image`);
+  if (!request.network && !backend.features.networkIsolation) throw new UserError(`the ${backend.name} backend cannot run without network`);
+  const [first, ...others] = request.mounts;
+  const extra = [...(first && first.guest !== WORKSPACE ? [first] : []), ...others];
+  if (extra.some((m) => m.guest === WORKSPACE)) throw new UserError("only the first --mount can be /workspace");
+  if (extra.length > 0 && backend.features.virtualMachine) {
+    throw new UserError(`the ${backend.name} backend shares /workspace only`, { hint: "give one --mount (it becomes /workspace), or use --backend bubblewrap for more" });
+  }
+  const hostPorts: Record<string, number> = {};
+  for (const port of request.ports) if (port.host !== null) hostPorts[String(port.guest)] = port.host;
+  const entry = await createSandbox(home, {
+    name: request.name ?? "",
+    backend: backend.name,
+    image: request.image ?? null,
+    workspace: first?.host ?? "",
+    git: null,
+    mounts: extra,
+    network: request.network,
+    ports: [...new Set(request.ports.map((p) => p.guest))],
+    hostPorts,
+    env: request.env,
+    workingDirectory: request.workingDirectory ?? null,
+    startCommand: request.startCommand ?? null,
+    ttlSeconds: request.ttlSeconds,
+  });
+  if (!first || !request.name) {
+    // an empty workspace of its own, and the id as its name, once the id is known
+    const { writeSpec } = await import("../state/records.js");
+    const workspace = first ? first.host : `${entry.dir.root}/workspace`;
+    if (!first) mkdirSync(workspace, { recursive: true });
+    entry.spec = { ...entry.spec, name: request.name ?? entry.spec.id, workspace };
+    writeSpec(entry.dir, entry.spec);
+  }
+  await ensureOwner(home, entry, backend, "detached", reporter);
+  if (entry.spec.startCommand) await launchStartCommand(entry, entry.spec.startCommand);
+  return await sandboxInfo(await viewOf(entry));
+}

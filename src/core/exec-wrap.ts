@@ -1,0 +1,70 @@
+// What `exec --timeout` and `exec --session` add to a command, for local and cloud sandboxes
+// alike: both run inside the sandbox (coreutils/busybox `timeout`, a POSIX sh session script),
+// so the command's whole process tree is ended or kept, whatever the transport (nsenter, SSH,
+// the cloud's sh -c).
+import { UserError } from "../shared/errors.js";
+import { shellQuote } from "../shared/shell-quote.js";
+
+/** How long after SIGTERM a timed-out command is killed outright. */
+const KILL_AFTER_SECONDS = 5;
+
+export interface ExecWrapOptions {
+  timeoutMs?: number;
+  /** A named session: working folder and exported variables carry over between calls. */
+  session?: string;
+}
+
+/**
+ * The session script: enter the session's folder and variables, run the command as shell
+ * source (so `cd` and `export` act on the session), then save the folder and variables. The
+ * caller's own -e variables are exported after the saved ones, so they win for this call.
+ */
+const SESSION_SCRIPT = [
+  'd="${TMPDIR:-/tmp}/heyvm-sessions/$1"; cmd=$2; shift 2',
+  'mkdir -p "$d" || exit 125',
+  'if [ -f "$d/cwd" ]; then cd "$(cat "$d/cwd")" 2>/dev/null || true; fi',
+  'if [ -f "$d/env" ]; then . "$d/env"; fi',
+  'for kv in "$@"; do export "$kv"; done',
+  'eval "$cmd"; rc=$?',
+  'pwd > "$d/cwd"; export -p > "$d/env"',
+  "exit $rc",
+].join("\n");
+
+const SESSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export interface WrappedCommand {
+  argv: string[];
+  /** Variables for the transport to export (a session exports them itself). */
+  env: Record<string, string>;
+}
+
+export function wrapCommand(argv: readonly string[], env: Record<string, string>, options: ExecWrapOptions): WrappedCommand {
+  let words = [...argv];
+  let outer = env;
+  if (options.session !== undefined) {
+    if (!SESSION_NAME.test(options.session)) throw new UserError(`--session takes a name of letters, digits, '.', '_' or '-', not "${options.session}"`);
+    const pairs = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+    words = ["sh", "-c", SESSION_SCRIPT, "heyvm-session", options.session, argv.map(shellQuote).join(" "), ...pairs];
+    outer = {};
+  }
+  if (options.timeoutMs !== undefined) {
+    const seconds = Math.max(0.001, options.timeoutMs / 1000);
+    words = ["timeout", "-k", String(KILL_AFTER_SECONDS), String(seconds), ...words];
+  }
+  return { argv: words, env: outer };
+}
+
+/** True when an exit status means `timeout` ended the command (TERM, or KILL after the grace). */
+export function timedOut(exitCode: number, elapsedMs: number, timeoutMs: number | undefined): boolean {
+  return timeoutMs !== undefined && elapsedMs >= timeoutMs * 0.95 && (exitCode === 124 || exitCode === 137);
+}
+
+/** `--timeout 30s`, `5m`, `1h`, `500ms`, or plain seconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  const value = match ? Number(match[1]) : Number.NaN;
+  const unit = match?.[2] ?? "s";
+  const ms = value * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as "ms" | "s" | "m" | "h"];
+  if (!Number.isFinite(ms) || ms <= 0) throw new UserError(`--timeout takes a duration such as 30s, 5m or 500ms, not "${text}"`);
+  return ms;
+}

@@ -1,0 +1,26 @@
+// What every part of a deployment's life shares: the database, the data folder, the settings,
+// the drivers on offer, the log, the server's callbacks, and the queue that runs one operation
+// at a time per deployment.
+import type { DriverCatalog } from "./catalog.js";
+import type { ServerConfig, ServerData } from "./config.js";
+import type { OperationQueue } from "./operation-queue.js";
+import type { Store } from "./store.js";
+
+export type LogLine = (line: string) => void;
+
+export interface DeploymentHooks {
+  /** Called when a sandbox stops or goes away, so its shell sessions end. */
+  onStopped(deploymentId: string): void;
+  /** The public URL of an exposed port. */
+  endpointUrl(endpointId: string): string;
+}
+
+export interface DeploymentServices {
+  store: Store;
+  data: ServerData;
+  config: ServerConfig;
+  catalog: DriverCatalog;
+  log: LogLine;
+  hooks: DeploymentHooks;
+  queue: OperationQueue;
+}
