@@ -4,6 +4,8 @@
 // bare QEMU microvm command; `heyvm exec <id> -- true` against bare ssh over the same vsock
 // transport; and `git status` in a 10,000-file worktree through /workspace (sshfs over vsock)
 // against libvirt's virtiofs, timed inside each guest. Same script, same machine, medians.
+// The firecracker sandbox runs with --no-network, like the bare command: as root heyvm would
+// otherwise make it a TAP with NAT on this machine, which a benchmark must not do.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -87,6 +89,41 @@ async function bareBoot(sandbox: string, image: string): Promise<{ ready: number
   }
 }
 
+/**
+ * Where a heyvm boot's time went, from the owner log's timestamps: until the owner runs, until
+ * Firecracker (the stand-in) is spawned, its API calls and QEMU's start, the guest's boot to
+ * HEYVM_READY, READY to SSH and /workspace, and the hand-over until wt returned.
+ */
+function bootPhases(log: string, startedAt: number, endedAt: number): Record<string, number> {
+  const lines = readFileSync(log, "utf8").split("\n");
+  const at = (pattern: RegExp): number | undefined => {
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const line = lines[i] ?? "";
+      if (pattern.test(line)) {
+        const time = Date.parse(line.slice(0, 24));
+        return time >= startedAt ? time : undefined;
+      }
+    }
+    return undefined;
+  };
+  const marks: Array<[string, number | undefined]> = [
+    ["wt → owner started", at(/owner: owner \d+ starting sandbox/)],
+    ["owner → Firecracker spawned", at(/owner: starting .* API on/)],
+    ["API calls + QEMU start", at(/configured and started in/)],
+    ["guest boot → HEYVM_READY", at(/console: HEYVM_READY/)],
+    ["READY → ssh + /workspace", at(/ssh and \/workspace ready/)],
+    ["hand-over → wt returns", endedAt],
+  ];
+  const result: Record<string, number> = {};
+  let previous = startedAt;
+  for (const [name, time] of marks) {
+    if (time === undefined) continue;
+    result[name] = time - previous;
+    previous = time;
+  }
+  return result;
+}
+
 /** `git status` timed inside the guest (ms), runs times; the first run is the cold one. */
 function guestGitStatus(id: string, runs: number): number[] {
   const script = 's=$(date +%s%N); git status --porcelain >/dev/null; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))';
@@ -122,7 +159,7 @@ async function main(): Promise<void> {
     sh("git init -q -b main && git -c user.email=b@b -c user.name=b commit -q --allow-empty -m init", repo);
   }
   console.log(`heyvm firecracker benchmark on the QEMU STAND-IN (TCG), ${BOOTS} boots each, ${EXECS} execs, git status over ${FILES} files; medians\n`);
-  const id = sh(`${HEYVM} wt bench/fc --backend firecracker --detach -q`, repo); // builds the image if needed; not counted
+  const id = sh(`${HEYVM} wt bench/fc --backend firecracker --detach --no-network -q`, repo); // builds the image if needed; not counted
   sh(`${HEYVM} stop ${id}`, repo);
   const sandbox = join(HOME, "sandboxes", id);
   const image = join(HOME, "images", "firecracker", "default");
@@ -131,10 +168,13 @@ async function main(): Promise<void> {
   const bareReady: number[] = [];
   const bareSsh: number[] = [];
   const only = process.env.BENCH_ONLY; // "status": only the git status comparison; "boot": all but it
+  const phases: Record<string, number[]> = {};
   for (let i = 0; i < (only === "status" ? 0 : BOOTS); i++) {
+    const startedAt = Date.now();
     const start = process.hrtime.bigint();
-    sh(`${HEYVM} wt bench/fc --detach -q`, repo);
+    sh(`${HEYVM} wt bench/fc --detach --no-network -q`, repo);
     heyvmBoots.push(Number(process.hrtime.bigint() - start) / 1e6);
+    for (const [phase, ms] of Object.entries(bootPhases(join(sandbox, "owner.log"), startedAt, Date.now()))) (phases[phase] ??= []).push(ms);
     sh(`${HEYVM} stop ${id}`, repo);
     const bare = await bareBoot(sandbox, image);
     bareReady.push(bare.ready);
@@ -144,8 +184,9 @@ async function main(): Promise<void> {
   if (only !== "status") console.log(row("bare QEMU microvm: launch → HEYVM_READY", `${median(bareReady).toFixed(0)} ms`));
   if (only !== "status") console.log(row("bare QEMU microvm: launch → first ssh true", `${median(bareSsh).toFixed(0)} ms`, "(the baseline for heyvm's ready)"));
   if (only !== "status") console.log(row("heyvm wt --detach (firecracker stand-in) → ready", `${boot.toFixed(0)} ms`, `${((boot / median(bareSsh) - 1) * 100).toFixed(0)}% over bare (target < 10%); ready also means /workspace mounted`));
+  for (const [phase, values] of Object.entries(phases)) console.log(row(`  of which ${phase}`, `${median(values).toFixed(0)} ms`));
 
-  sh(`${HEYVM} wt bench/fc --detach -q`, repo);
+  sh(`${HEYVM} wt bench/fc --detach --no-network -q`, repo);
   const uds = join(sandbox, "vsock.sock");
   const transport = ["-o", `ProxyCommand=${HELPER} --fdpass ${uds} 22`, "-o", "ProxyUseFdpass=yes"];
   if (only !== "status") {

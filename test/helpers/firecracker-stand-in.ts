@@ -458,10 +458,11 @@ async function startQemu(state: State, onExit: (code: number) => void): Promise<
   drives.forEach((drive, index) => {
     devices.push(["-drive", `id=drive${index},file=${drive.path_on_host},format=raw,if=none,readonly=${drive.is_read_only ? "on" : "off"}`, "-device", `virtio-blk-device,drive=drive${index}`]);
   });
+  // the vsock carrier first, so that it is the guest's eth0 whatever TAP NICs follow
+  if (state.vsock) devices.push(["-netdev", "user,id=vsock,restrict=on", "-device", "virtio-net-device,netdev=vsock"]);
   state.interfaces.forEach((iface, index) => {
     devices.push(["-netdev", `tap,id=net${index},ifname=${iface.host_dev_name},script=no,downscript=no`, "-device", `virtio-net-device,netdev=net${index}${iface.guest_mac ? `,mac=${iface.guest_mac}` : ""}`]);
   });
-  if (state.vsock) devices.push(["-netdev", "user,id=vsock,restrict=on", "-device", "virtio-net-device,netdev=vsock"]);
   for (const device of devices) args.push(...device);
   const qemu = spawn("setpriv", args, { stdio: ["pipe", "inherit", "inherit"] });
   qemu.on("exit", (code) => onExit(code === 0 ? 0 : 1));

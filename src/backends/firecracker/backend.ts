@@ -7,11 +7,10 @@
 // serves it with a bubblewrap-confined sftp-server and the guest mounts it with sshfs
 // (ARCHITECTURE.md says why, and what that costs). Stop is Ctrl-Alt-Del, then force.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { cpus } from "node:os";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { OperationFailedError, TimeoutError, UnavailableError } from "../../shared/errors.js";
-import { num, str } from "../../shared/json.js";
+import { OperationFailedError, TimeoutError, UnavailableError, UserError } from "../../shared/errors.js";
+import { num, readJsonFile, str, writeJsonFile } from "../../shared/json.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
@@ -19,15 +18,17 @@ import { FIRECRACKER_BOOT_ARGS, FIRECRACKER_IMAGE_FILES, GUEST_CID } from "../..
 import { heyoHome, type HeyoHome } from "../../state/home.js";
 import { passedHere } from "../../state/self-tests.js";
 import { processStartTime } from "../../state/liveness.js";
-import type { SandboxSpec, SshEndpoint } from "../../state/records.js";
+import { networkMode, type SandboxSpec, type SshEndpoint } from "../../state/records.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
 import { kvmStatus } from "../kvm.js";
+import { vmSize } from "../vm-size.js";
 import { recordedForward } from "../forwards.js";
 import { closeSshMaster, ensureSshMaterial, sshExecRecipe, sshMaterial, sshRun, sshShell } from "../ssh.js";
 import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { INSTANCE_START, SEND_CTRL_ALT_DEL, callApi, configurationCalls, type MachinePlan } from "./api.js";
 import { ensureRootfsCopy, writeConfigDrive } from "./disk.js";
-import { bwrapBinary, sftpServer, sshOverVsock, startForwarder, startWorkspaceChannel, vsockHelper } from "./host-side.js";
+import { createTap, planTap, removeTap, tapUnavailable, type TapPlan } from "./tap.js";
+import { bwrapBinary, confinedSftpServer, sftpServer, sshOverVsock, startForwarder, startWorkspaceChannel, vsockHelper } from "./host-side.js";
 
 /** Files of a firecracker sandbox, inside its folder (Firecracker runs there, so names are relative). */
 export const FIRECRACKER_FILES = {
@@ -37,6 +38,7 @@ export const FIRECRACKER_FILES = {
   rootfs: "rootfs.ext4",
   configDrive: "config.tar",
   sftpLog: "workspace-sftp.log",
+  tapPlan: "tap.json",
 } as const;
 
 const READY_TIMEOUT_MS = 240_000;
@@ -50,10 +52,33 @@ export function firecrackerBinary(): string | undefined {
   return override ? findSystemExecutable(override) : findSystemExecutable("firecracker");
 }
 
-/** `firecracker --version`'s first line; the test stand-in says "stand-in" there. */
-export function firecrackerVersion(binary: string): string {
+/**
+ * `firecracker --version`'s first line; the test stand-in says "stand-in" there. Every wt probes,
+ * so the answer is kept under HEYO_HOME with the binary's path, size and times, and asked again
+ * only when the binary changed (a new install is seen at once; the probe itself is never cached).
+ */
+export function firecrackerVersion(binary: string, home: HeyoHome = heyoHome()): string {
+  const cache = join(home.root, "firecracker-version.json");
+  let key = "";
+  try {
+    const stat = statSync(binary);
+    key = JSON.stringify([binary, stat.size, stat.mtimeMs, stat.ctimeMs, stat.ino]);
+    const cached = readJsonFile(cache);
+    const version = cached ? str(cached, "version") : undefined;
+    if (cached && str(cached, "key") === key && version) return version;
+  } catch {
+    key = "";
+  }
   const result = spawnSync(binary, ["--version"], { encoding: "utf8", timeout: 10_000 });
-  return (result.stdout || result.stderr || "").trim().split("\n")[0] ?? "";
+  const version = (result.stdout || result.stderr || "").trim().split("\n")[0] ?? "";
+  if (key && result.status === 0 && version) {
+    try {
+      writeJsonFile(cache, { key, version });
+    } catch {
+      // a read-only HEYO_HOME only costs the next probe a spawn
+    }
+  }
+  return version;
 }
 
 async function probe(): Promise<Availability> {
@@ -108,7 +133,40 @@ async function prepareImage(home: HeyoHome, image: string | null, reporter: Repo
   });
 }
 
-const NO_NETWORK_NOTE = "note: this firecracker sandbox runs without network (heyvm does not make TAP devices yet); shell, exec and /workspace go over vsock";
+/** Where the owner finds the TAP the sandbox was given for this start (written by prepareSandbox). */
+function tapPlanPath(dir: SandboxDir): string {
+  return join(dir.root, FIRECRACKER_FILES.tapPlan);
+}
+
+function readTapPlan(dir: SandboxDir): TapPlan | null {
+  try {
+    return JSON.parse(readFileSync(tapPlanPath(dir), "utf8")) as TapPlan;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * outbound: a TAP device of its own when heyvm may make one, else no network and wt says why;
+ * none: no network device at all; host: Firecracker cannot share the host's network.
+ */
+function networkFor(spec: SandboxSpec, reporter: Reporter): TapPlan | null {
+  const mode = networkMode(spec);
+  if (mode === "host") throw new UserError("a firecracker sandbox cannot share the host's network", { hint: "leave out --network host (the default is its own outbound-only network), or use --backend bubblewrap or libvirt" });
+  if (mode === "none") return null;
+  const missing = tapUnavailable();
+  if (missing) {
+    reporter.info(`note: this firecracker sandbox runs without network: ${missing}; shell, exec and /workspace go over vsock`);
+    return null;
+  }
+  const plan = planTap(spec.id);
+  reporter.info(tapNote(plan));
+  return plan;
+}
+
+function tapNote(tap: TapPlan): string {
+  return `network: TAP ${tap.device}, guest ${tap.guestAddress} via ${tap.hostAddress}, outbound only (NAT; nothing on the host is reachable from the guest)`;
+}
 
 /**
  * sshfs shows its own inode numbers, whole-second mtimes and no ctime, so with git's default
@@ -118,12 +176,17 @@ const NO_NETWORK_NOTE = "note: this firecracker sandbox runs without network (he
  */
 const GUEST_GIT_STAT = "[core]\n\tcheckStat = minimal\n\ttrustctime = false\n";
 
+/** Run over the first SSH connection: exits 0 once /workspace is mounted, 1 after 10 s without. */
+const WAIT_FOR_WORKSPACE = "i=0; while ! mountpoint -q /workspace; do [ $i -ge 200 ] && exit 1; sleep 0.05; i=$((i+1)); done";
+
 const CONFIG_FILES = ["env", "authorized_keys", "ssh_host_ed25519_key", "gitconfig"] as const;
 
 /** Keys, the guest's settings on the config drive, and the sandbox's own root filesystem. */
 async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec, reporter: Reporter): Promise<void> {
   const { verifyVmImage } = await import("../../images/vm/verify.js");
-  if (spec.network) reporter.info(NO_NETWORK_NOTE);
+  const tap = networkFor(spec, reporter);
+  if (tap) writeFileSync(tapPlanPath(dir), `${JSON.stringify(tap)}\n`);
+  else rmSync(tapPlanPath(dir), { force: true });
   const material = await ensureSshMaterial(dir);
   mkdirSync(dir.guestConfigPath, { recursive: true, mode: 0o700 });
   chmodSync(dir.guestConfigPath, 0o700);
@@ -134,6 +197,11 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
     HEYVM_HOSTNAME: spec.name,
     HEYVM_GITDIR: spec.mounts[0]?.guest ?? "",
     HEYVM_PORTS: spec.ports.join(" "),
+    // the guest finds its TAP NIC by MAC and configures it (no DHCP): address/30, gateway, resolver
+    HEYVM_NET_MAC: tap?.guestMac ?? "",
+    HEYVM_NET_ADDR: tap ? `${tap.guestAddress}/30` : "",
+    HEYVM_NET_GW: tap?.hostAddress ?? "",
+    HEYVM_NET_DNS: tap?.dns ?? "",
   };
   writeFileSync(guest("env"), `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n")}\n`, { mode: 0o600 });
   copyFileSync(material.clientPublicKey, guest("authorized_keys"));
@@ -176,13 +244,6 @@ function removeStaleSockets(dir: SandboxDir): void {
   }
 }
 
-function machineSize(): { vcpus: number; memoryMiB: number } {
-  const wantedCpus = Number(process.env.HEYVM_VM_CPUS ?? (kvmStatus().usable ? 2 : 1));
-  const vcpus = Math.max(1, Math.min(32, Number.isInteger(wantedCpus) ? wantedCpus : 1, cpus().length));
-  const memoryMiB = Math.max(128, Number(process.env.HEYVM_VM_MEMORY_MIB ?? 1024) || 1024);
-  return { vcpus: vcpus > 1 && vcpus % 2 === 1 ? vcpus - 1 : vcpus, memoryMiB };
-}
-
 async function boot(context: BootContext): Promise<RunningMachine> {
   const { dir, spec, reporter, home } = context;
   const binary = firecrackerBinary();
@@ -192,7 +253,12 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const manifest = readManifest(image);
   const kernel = join(image, manifest?.files.kernel ?? FIRECRACKER_IMAGE_FILES.kernel);
   const initrdFile = manifest?.files.initrd;
-  const size = machineSize();
+  const size = vmSize(spec, kvmStatus().usable);
+  const tap = networkMode(spec) === "outbound" ? readTapPlan(dir) : null;
+  if (tap) {
+    await createTap(tap, spec.id);
+    reporter.info(tapNote(tap));
+  }
   const plan: MachinePlan = {
     kernel,
     initrd: initrdFile ? join(image, initrdFile) : null,
@@ -204,7 +270,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     vsockUds: FIRECRACKER_FILES.vsockSocket,
     guestCid: GUEST_CID,
     logPath: FIRECRACKER_FILES.log,
-    tap: null,
+    tap: tap ? { hostDevName: tap.device, guestMac: tap.guestMac } : null,
   };
   removeStaleSockets(dir);
   writeFileSync(join(dir.root, FIRECRACKER_FILES.log), "", { flag: "a" });
@@ -243,6 +309,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     if (exitReason === undefined) child.kill("SIGKILL");
     await childExited;
     await closeSshMaster(dir, VSOCK_ENDPOINT, transport);
+    if (tap) await removeTap(tap.device, spec.id);
     throw error;
   };
   const check = () => {
@@ -263,6 +330,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       await callApi(apiSocket, call);
     }
     reporter.info(`Firecracker configured and started in ${Date.now() - started} ms; waiting for the guest`);
+    // worked out while the guest boots (ldd of sftp-server), so nothing but spawns follow READY
+    const sftpArgv = confinedSftpServer(spec, sftpAccounts(dir));
     while (!consoleText.includes("HEYVM_READY")) {
       check();
       if (consoleText.includes("HEYVM_FAILED")) throw new OperationFailedError(`the guest failed to start: ${/HEYVM_FAILED[^\n]*/.exec(consoleText)?.[0] ?? ""}`);
@@ -272,7 +341,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     // The /workspace session: opened at once and again a moment after it ends, until the guest
     // has mounted it (the guest may not listen yet); after that a session that ends stays ended.
     const openChannel = () => {
-      const channel = startWorkspaceChannel(uds, spec, sftpAccounts(dir), join(dir.root, FIRECRACKER_FILES.sftpLog));
+      const channel = startWorkspaceChannel(uds, sftpArgv, join(dir.root, FIRECRACKER_FILES.sftpLog));
       helpers.push(channel);
       channel.once("exit", () => {
         if (!mounted && exitReason === undefined) setTimeout(() => mounted || openChannel(), 250);
@@ -281,7 +350,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     openChannel();
     for (;;) {
       check();
-      const probeResult = await sshRun(dir, VSOCK_ENDPOINT, "mountpoint -q /workspace", 20_000, transport);
+      // one connection that waits inside for the mount (up to 10 s), rather than one per poll
+      const probeResult = await sshRun(dir, VSOCK_ENDPOINT, WAIT_FOR_WORKSPACE, 20_000, transport);
       if (probeResult.code === 0) break;
       await pause(100);
     }
@@ -299,6 +369,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   let stopping = false;
   const exited = childExited.then(async (reason) => {
     await closeSshMaster(dir, VSOCK_ENDPOINT, transport);
+    if (tap) await removeTap(tap.device, spec.id);
     return stopping ? "stopped" : reason;
   });
   return {
@@ -311,7 +382,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
         vsockSocket: uds,
         vcpus: size.vcpus,
         memoryMiB: size.memoryMiB,
-        network: "none",
+        network: tap ? "tap" : "none",
+        tapDevice: tap?.device ?? null,
         // guest port → the 127.0.0.1 port that reaches it over vsock (the cloud's proxy uses it)
         forwards,
       },
@@ -350,11 +422,16 @@ async function shutDownGracefully(access: MachineAccess, graceMs: number, report
   const uds = str(access.owner.machine, "vsockSocket");
   if (!apiSocket || !uds) return;
   await shutDownMachine(access.dir, apiSocket, num(access.owner.machine, "firecrackerPid"), graceMs, reporter, sshOverVsock(uds));
+  // the TAP goes with the machine (a device still held by Firecracker vanishes when it exits)
+  const device = str(access.owner.machine, "tapDevice");
+  if (device) await removeTap(device, access.spec.id);
 }
 
 /** What a SIGKILLed owner can leave: Firecracker dies with it (pdeathsig), its sockets and ssh's master do not. */
 async function reapOrphans(_home: HeyoHome, dir: SandboxDir): Promise<string[]> {
   const cleaned: string[] = [];
+  const tap = readTapPlan(dir);
+  if (tap && (await removeTap(tap.device, dir.id))) cleaned.push(`TAP device ${tap.device} and its rules`);
   if (existsSync(sshMaterial(dir).controlPath)) {
     await closeSshMaster(dir, VSOCK_ENDPOINT, vsockHelper() ? sshOverVsock(vsockPath(dir)) : []);
     rmSync(sshMaterial(dir).controlPath, { force: true });

@@ -90,11 +90,11 @@ export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string
   return args;
 }
 
-/** Connects the guest's /workspace port and runs the confined sftp-server on that connection. */
-export function startWorkspaceChannel(vsockUds: string, spec: SandboxSpec, accounts: { passwd: string; group: string }, logFile: string): ChildProcess {
+/** Connects the guest's /workspace port and runs the confined sftp-server (confinedSftpServer's argv) on that connection. */
+export function startWorkspaceChannel(vsockUds: string, sftpServerArgv: readonly string[], logFile: string): ChildProcess {
   const log = openSync(logFile, "a");
   try {
-    return spawn(requireHelper(), ["--exec", vsockUds, String(GUEST_VSOCK_PORTS.workspace), "--", ...confinedSftpServer(spec, accounts)], { stdio: ["ignore", "ignore", log] });
+    return spawn(requireHelper(), ["--exec", vsockUds, String(GUEST_VSOCK_PORTS.workspace), "--", ...sftpServerArgv], { stdio: ["ignore", "ignore", log] });
   } finally {
     closeSync(log);
   }

@@ -20,6 +20,7 @@ import { processStartTime } from "../../state/liveness.js";
 import { closeSshMaster, ensureSshMaterial, sshExecRecipe, sshMaterial, sshRun, sshShell } from "../ssh.js";
 import { ensureOverlay } from "../vm-disk.js";
 import { recordedForward } from "../forwards.js";
+import { vmSize } from "../vm-size.js";
 import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess } from "./access.js";
 import { domainXml } from "./domain-xml.js";
@@ -196,11 +197,12 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   } else if (mode === "host") {
     reporter.info("network: QEMU user networking shared with the host: the guest reaches the host's 127.0.0.1 through 10.0.2.2");
   }
+  const size = vmSize(spec, kvm.usable);
   const xml = domainXml({
     name,
     kvm: kvm.usable,
-    memoryMiB: Number(process.env.HEYVM_VM_MEMORY_MIB ?? 1024),
-    vcpus: kvm.usable ? 2 : 1,
+    memoryMiB: size.memoryMiB,
+    vcpus: size.vcpus,
     kernel: join(image, VM_IMAGE_FILES.kernel),
     initrd: join(image, VM_IMAGE_FILES.initrd),
     disk: dir.diskPath,
