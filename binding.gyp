@@ -8,13 +8,13 @@
     {
       "target_name": "heyvm-owner-monitor",
       "type": "executable",
-      "sources": ["native/monitor/main.c", "native/monitor/args.c", "native/monitor/log.c", "native/monitor/control.c", "native/monitor/stop.c"],
+      "sources": ["native/monitor/main.c", "native/monitor/args.c", "native/monitor/log.c", "native/monitor/control.c", "native/monitor/stop.c", "native/common/json-text.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
     },
     {
       "target_name": "heyvm-launcher",
       "type": "executable",
-      "sources": ["native/launcher/main.c", "native/launcher/json.c", "native/launcher/files.c", "native/launcher/liveness.c", "native/launcher/record.c", "native/launcher/resolve.c", "native/launcher/exec.c", "native/launcher/list.c"],
+      "sources": ["native/launcher/main.c", "native/launcher/json.c", "native/launcher/files.c", "native/launcher/liveness.c", "native/launcher/record.c", "native/launcher/resolve.c", "native/launcher/exec.c", "native/launcher/list.c", "native/common/json-text.c"],
       "include_dirs": ["<(SHARED_INTERMEDIATE_DIR)/heyvm-launcher"],
       "actions": [
         {

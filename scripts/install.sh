@@ -17,6 +17,7 @@ PACKAGES=(
   openssh-sftp-server                  # the firecracker backend serves /workspace with it (confined by bwrap)
   busybox-static cpio e2fsprogs xz-utils # building the default VM image (initramfs, ext4 root)
   mmdebstrap                           # the default VM image's root filesystem
+  docker.io fakeroot                   # images build --file: docker build/export; ext4 without root
   tmux                                 # interactive-shell tests
   iproute2                             # the network tests' own namespaces (ip netns)
   build-essential python3              # node-gyp builds of better-sqlite3 and node-pty (cloud server)
@@ -34,5 +35,5 @@ echo "==> heyvm on PATH"
 $SUDO npm link --no-audit --no-fund >/dev/null
 command -v heyvm && heyvm --version
 
-echo "==> services for the libvirt backend"
-bash scripts/start-services.sh || echo "warning: libvirtd could not be started; the libvirt backend will say so when used" >&2
+echo "==> services for the libvirt backend and the Docker engine"
+bash scripts/start-services.sh || echo "warning: libvirtd or dockerd could not be started; the backend or images build will say so when used" >&2

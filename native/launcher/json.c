@@ -2,6 +2,7 @@
  * JSON.parse accepts, except lone surrogate escapes, which are refused (the launcher then hands
  * the command to Node rather than guess how a string would compare). */
 #include "launcher.h"
+#include "../common/json-text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,24 +42,12 @@ static int literal(struct reader *r, const char *word) {
   return 1;
 }
 
-static int hex4(struct reader *r, unsigned *value) {
-  if (r->end - r->at < 4) return 0;
-  *value = 0;
-  for (int i = 0; i < 4; i++) {
-    char c = *r->at++;
-    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-    if (digit < 0) return 0;
-    *value = *value << 4 | (unsigned)digit;
-  }
-  return 1;
-}
-
 static int put_code_point(struct buffer *b, unsigned point) {
-  if (point < 0x80) return put(b, (char)point);
-  if (point < 0x800) return put(b, (char)(0xc0 | point >> 6)) && put(b, (char)(0x80 | (point & 0x3f)));
-  if (point < 0x10000) return put(b, (char)(0xe0 | point >> 12)) && put(b, (char)(0x80 | ((point >> 6) & 0x3f))) && put(b, (char)(0x80 | (point & 0x3f)));
-  return put(b, (char)(0xf0 | point >> 18)) && put(b, (char)(0x80 | ((point >> 12) & 0x3f))) && put(b, (char)(0x80 | ((point >> 6) & 0x3f))) &&
-         put(b, (char)(0x80 | (point & 0x3f)));
+  unsigned char bytes[4];
+  size_t n = utf8_encode(point, bytes);
+  for (size_t i = 0; i < n; i++)
+    if (!put(b, (char)bytes[i])) return 0;
+  return 1;
 }
 
 static int read_string(struct reader *r, char **out, size_t *length) {
@@ -90,13 +79,13 @@ static int read_string(struct reader *r, char **out, size_t *length) {
       case 'r': ok = put(&b, '\r'); break;
       case 't': ok = put(&b, '\t'); break;
       case 'u':
-        if (!hex4(r, &point)) { ok = 0; break; }
+        if (!json_hex4(&r->at, r->end, &point)) { ok = 0; break; }
         if (point >= 0xdc00 && point <= 0xdfff) { ok = 0; break; } /* a lone low surrogate */
         if (point >= 0xd800 && point <= 0xdbff) {
           unsigned low;
           if (r->end - r->at < 6 || r->at[0] != '\\' || r->at[1] != 'u') { ok = 0; break; }
           r->at += 2;
-          if (!hex4(r, &low) || low < 0xdc00 || low > 0xdfff) { ok = 0; break; }
+          if (!json_hex4(&r->at, r->end, &low) || low < 0xdc00 || low > 0xdfff) { ok = 0; break; }
           point = 0x10000 + ((point - 0xd800) << 10) + (low - 0xdc00);
         }
         ok = put_code_point(&b, point);

@@ -2,6 +2,7 @@
  * src/shared/owner-protocol.ts (a test sends both the same requests and compares the answers).
  * A request is read as strictly as JSON.parse reads it: anything else is malformed. */
 #include "monitor.h"
+#include "../common/json-text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,33 +49,11 @@ static void put_byte(struct text *out, unsigned char c) {
 static void put_code_point(struct text *out, unsigned point) {
   if (point == 0 || (point >= 0xd800 && point <= 0xdfff)) {
     put_byte(out, '?'); /* NUL and lone surrogates: kept as '?' (reasons are for people to read) */
-  } else if (point < 0x80) {
-    put_byte(out, (unsigned char)point);
-  } else if (point < 0x800) {
-    put_byte(out, (unsigned char)(0xc0 | point >> 6));
-    put_byte(out, (unsigned char)(0x80 | (point & 0x3f)));
-  } else if (point < 0x10000) {
-    put_byte(out, (unsigned char)(0xe0 | point >> 12));
-    put_byte(out, (unsigned char)(0x80 | ((point >> 6) & 0x3f)));
-    put_byte(out, (unsigned char)(0x80 | (point & 0x3f)));
   } else {
-    put_byte(out, (unsigned char)(0xf0 | point >> 18));
-    put_byte(out, (unsigned char)(0x80 | ((point >> 12) & 0x3f)));
-    put_byte(out, (unsigned char)(0x80 | ((point >> 6) & 0x3f)));
-    put_byte(out, (unsigned char)(0x80 | (point & 0x3f)));
+    unsigned char bytes[4];
+    size_t n = utf8_encode(point, bytes);
+    for (size_t i = 0; i < n; i++) put_byte(out, bytes[i]);
   }
-}
-
-static int hex4(struct reader *r, unsigned *value) {
-  if (r->end - r->at < 4) return 0;
-  *value = 0;
-  for (int i = 0; i < 4; i++) {
-    char c = *r->at++;
-    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-    if (digit < 0) return 0;
-    *value = *value << 4 | (unsigned)digit;
-  }
-  return 1;
 }
 
 /* A JSON string, unescaped into out. */
@@ -102,11 +81,11 @@ static int read_string(struct reader *r, struct text *out) {
       case 'r': put_byte(out, '\r'); break;
       case 't': put_byte(out, '\t'); break;
       case 'u':
-        if (!hex4(r, &point)) return 0;
+        if (!json_hex4(&r->at, r->end, &point)) return 0;
         if (point >= 0xd800 && point <= 0xdbff && r->end - r->at >= 6 && r->at[0] == '\\' && r->at[1] == 'u') {
           struct reader low = {r->at + 2, r->end};
           unsigned second;
-          if (hex4(&low, &second) && second >= 0xdc00 && second <= 0xdfff) {
+          if (json_hex4(&low.at, low.end, &second) && second >= 0xdc00 && second <= 0xdfff) {
             point = 0x10000 + ((point - 0xd800) << 10) + (second - 0xdc00);
             r->at = low.at;
           }

@@ -3,12 +3,13 @@
 // boot and made again from the image; the worktree lives on the host, so no work is lost.
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { run } from "../shared/run.js";
+import type { DiskFormat } from "../images/vm/boot.js";
 import type { Reporter } from "./types.js";
 
-async function overlayProblem(disk: string, base: string): Promise<string | undefined> {
+async function overlayProblem(disk: string, base: string, baseFormat: DiskFormat): Promise<string | undefined> {
   const info = await run("qemu-img", ["info", "--output=json", "-U", disk], { allowFailure: true });
   if (info.code !== 0) return info.stderr.trim().split("\n").pop() ?? "qemu-img cannot read it";
-  let parsed: { format?: string; "full-backing-filename"?: string; "backing-filename"?: string };
+  let parsed: { format?: string; "full-backing-filename"?: string; "backing-filename"?: string; "backing-filename-format"?: string };
   try {
     parsed = JSON.parse(info.stdout) as typeof parsed;
   } catch {
@@ -17,6 +18,8 @@ async function overlayProblem(disk: string, base: string): Promise<string | unde
   if (parsed.format !== "qcow2") return `it is ${parsed.format ?? "of unknown format"}, not qcow2`;
   const backing = parsed["full-backing-filename"] ?? parsed["backing-filename"];
   if (backing !== base) return `its backing file is ${backing ?? "missing"}, not ${base}`;
+  const backingFormat = parsed["backing-filename-format"];
+  if (backingFormat && backingFormat !== baseFormat) return `its backing file is read as ${backingFormat}, not ${baseFormat}`;
   const check = await run("qemu-img", ["check", "-q", disk], { allowFailure: true });
   if (check.code !== 0) return check.stderr.trim().split("\n").pop() || `qemu-img check exited with ${check.code}`;
   return undefined;
@@ -26,15 +29,15 @@ async function overlayProblem(disk: string, base: string): Promise<string | unde
  * Makes sure disk is a sound qcow2 overlay over base, recreating it when it is not. baseId (the
  * base's checksum) is remembered beside the disk: an overlay over a rebuilt base is meaningless.
  */
-export async function ensureOverlay(disk: string, base: string, baseId: string, reporter: Reporter): Promise<void> {
+export async function ensureOverlay(disk: string, base: string, baseId: string, reporter: Reporter, baseFormat: DiskFormat = "qcow2"): Promise<void> {
   const idFile = `${disk}.base`;
   if (existsSync(disk)) {
     const recorded = existsSync(idFile) ? readFileSync(idFile, "utf8").trim() : "";
-    const problem = recorded !== baseId ? "the image it was made from has been rebuilt" : await overlayProblem(disk, base);
+    const problem = recorded !== baseId ? "the image it was made from has been rebuilt" : await overlayProblem(disk, base, baseFormat);
     if (!problem) return;
     reporter.info(`the sandbox disk ${disk} is damaged (${problem}); recreating it from the image (files in /workspace are on the host and are kept)`);
     rmSync(disk, { force: true });
   }
-  await run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", disk]);
+  await run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", base, "-F", baseFormat, disk]);
   writeFileSync(idFile, `${baseId}\n`);
 }

@@ -5,6 +5,7 @@ import { Readable, Transform } from "node:stream";
 import type { z } from "zod";
 import { OperationFailedError } from "../shared/errors.js";
 import { cloudConnectionError, cloudHttpError } from "./errors.js";
+import { IMAGE_API, ImageList, ImagePresignResponse, PublishedImage, type ImagePresignRequest } from "./image-schema.js";
 import {
   API,
   ArchiveList,
@@ -78,7 +79,7 @@ export class CloudClient {
   }
 
   /** PUTs a file to a presigned URL; the URL is the credential, so no auth header is sent. */
-  async uploadArchive(uploadUrl: string, file: string, sizeBytes: number, onProgress?: UploadProgress): Promise<void> {
+  private async putFile(uploadUrl: string, file: string, sizeBytes: number, what: string, onProgress?: UploadProgress): Promise<void> {
     let sent = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, done) {
@@ -100,7 +101,11 @@ export class CloudClient {
       throw cloudConnectionError(this.target.baseUrl, error);
     }
     const text = await response.text();
-    if (!response.ok) throw cloudHttpError(response.status, text, "upload the workspace archive");
+    if (!response.ok) throw cloudHttpError(response.status, text, what);
+  }
+
+  uploadArchive(uploadUrl: string, file: string, sizeBytes: number, onProgress?: UploadProgress): Promise<void> {
+    return this.putFile(uploadUrl, file, sizeBytes, "upload the workspace archive", onProgress);
   }
 
   finalizeArchive(id: string, request: FinalizeRequest) {
@@ -157,6 +162,26 @@ export class CloudClient {
 
   exposePort(request: ProxyRequest) {
     return this.call("POST", API.proxyForDeployed, `expose port ${request.port} of ${request.sandbox_id}`, ProxyEndpoint, request);
+  }
+
+  presignImage(request: ImagePresignRequest) {
+    return this.call("POST", IMAGE_API.presign, "prepare the image upload", ImagePresignResponse, request);
+  }
+
+  uploadImage(uploadUrl: string, file: string, sizeBytes: number, onProgress?: UploadProgress): Promise<void> {
+    return this.putFile(uploadUrl, file, sizeBytes, "upload the image", onProgress);
+  }
+
+  registerImage(id: string) {
+    return this.call("POST", IMAGE_API.register(id), `register image ${id}`, PublishedImage, {});
+  }
+
+  listImages(backend?: string) {
+    return this.call("GET", `${IMAGE_API.list}${backend ? `?backend=${encodeURIComponent(backend)}` : ""}`, "list images", ImageList);
+  }
+
+  async deleteImage(id: string): Promise<void> {
+    await this.send("DELETE", IMAGE_API.image(id), `delete image ${id}`);
   }
 
   /** ws:// or wss:// address of a sandbox's shell stream. */

@@ -91,6 +91,9 @@ export const Deployment = z.object({
   started_at: z.string().nullable().optional(),
   expires_at: z.string().nullable().optional(),
   archive_id: z.string().nullable().optional(),
+  /** Set when a published image runs under another driver than the one asked for (see server/images.ts). */
+  requested_driver: z.string().optional(),
+  image_id: z.string().optional(),
 });
 export const DeploymentList = z.array(Deployment);
 

@@ -35,6 +35,13 @@ export interface ServerConfig {
   /** How long a shell session waits for its client to reconnect. */
   shellGraceMs: number;
   images: ImageCatalog;
+  /** Largest image bundle the registry takes (as uploaded). */
+  maxImageBytes: number;
+  /** Largest an image may be once unpacked (its disk is sparse on the client, not in the bundle). */
+  maxImageUnpackedBytes: number;
+  maxImagesPerToken: number;
+  /** Run firecracker-format images under libvirt on a host without Firecracker (the operator's choice). */
+  firecrackerImagesOnLibvirt: boolean;
 }
 
 export function defaultServerConfig(dataDir: string): ServerConfig {
@@ -49,6 +56,10 @@ export function defaultServerConfig(dataDir: string): ServerConfig {
     maxActivePerToken: 20,
     shellGraceMs: 60_000,
     images: DEFAULT_IMAGE_CATALOG,
+    maxImageBytes: 8 * 1024 ** 3,
+    maxImageUnpackedBytes: 32 * 1024 ** 3,
+    maxImagesPerToken: 50,
+    firecrackerImagesOnLibvirt: false,
   };
 }
 

@@ -3,6 +3,7 @@
 // at a time per deployment.
 import type { DriverCatalog } from "./catalog.js";
 import type { ServerConfig, ServerData } from "./config.js";
+import type { ImageStore } from "./image-store.js";
 import type { OperationQueue } from "./operation-queue.js";
 import type { Store } from "./store.js";
 
@@ -23,4 +24,6 @@ export interface DeploymentServices {
   log: LogLine;
   hooks: DeploymentHooks;
   queue: OperationQueue;
+  /** The image registry's records (server/images.ts). */
+  images: ImageStore;
 }

@@ -3,6 +3,7 @@
 import type { Deployment } from "../cloud/schema.js";
 import type { DeploymentServices } from "./context.js";
 import { currentRow } from "./deployment-status.js";
+import { publishedImageFacts } from "./images.js";
 import type { DeploymentRow } from "./store.js";
 
 export async function deploymentView(services: DeploymentServices, row: DeploymentRow): Promise<Deployment> {
@@ -24,6 +25,7 @@ export async function deploymentView(services: DeploymentServices, row: Deployme
     started_at: current.started_at,
     expires_at: current.expires_at,
     archive_id: current.archive_id,
+    ...publishedImageFacts(services, current.id),
   };
 }
 

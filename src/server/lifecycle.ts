@@ -15,6 +15,7 @@ import { sandboxOf, settle, transition } from "./deployment-status.js";
 import { deploymentView } from "./deployment-view.js";
 import { ArchiveRejectedError, extractArchive, extractLimitsOf } from "./extract.js";
 import { HttpError } from "./http.js";
+import { resolvePublishedImage } from "./images.js";
 import { ownedDeployment, readyArchive } from "./ownership.js";
 import { addEndpoint } from "./port-proxy.js";
 import { envVars, openPorts, type DeploymentRow } from "./store.js";
@@ -25,7 +26,8 @@ function startReporter(services: DeploymentServices, id: string): Reporter {
 
 /** Records a new deployment (provisioning) and provisions it in the background. */
 export async function createDeployment(services: DeploymentServices, tokenId: string, request: DeployRequestParsed): Promise<DeploymentRow> {
-  const resolved = await services.catalog.resolve(request.driver ?? "libvirt", request.image);
+  const published = await resolvePublishedImage(services, tokenId, request.driver ?? "libvirt", request.image);
+  const resolved = published ?? (await services.catalog.resolve(request.driver ?? "libvirt", request.image));
   if (request.archive_id) readyArchive(services.store, tokenId, request.archive_id);
   if (services.store.countActive(tokenId) >= services.config.maxActivePerToken) {
     throw new HttpError(429, `this token already has ${services.config.maxActivePerToken} active sandboxes (the quota)`, "quota");
@@ -57,6 +59,7 @@ export async function createDeployment(services: DeploymentServices, tokenId: st
     deleted: 0,
   };
   services.store.insertDeployment(row);
+  if (published) services.images.recordUse({ deployment_id: id, image_id: published.published.imageId, requested_driver: published.published.requestedDriver, effective_driver: published.backend });
   services.log(`deployment ${id}: created (provisioning) on ${resolved.backend}, image ${request.image}${resolved.image ? ` -> ${resolved.image}` : ""}`);
   void services.queue.run(id, () => provision(services, id, resolved.image));
   return row;

@@ -19,6 +19,7 @@ import type { DeploymentServices } from "./context.js";
 import { deploymentView, deploymentViews } from "./deployment-view.js";
 import { ArchiveRejectedError, checkArchive, extractLimitsOf } from "./extract.js";
 import { HttpError, Router, readJson, type RequestContext } from "./http.js";
+import { addImageRoutes } from "./images.js";
 import { createDeployment, removeDeployment, setDeploymentTtl, startDeployment, stopDeployment } from "./lifecycle.js";
 import { ownedArchive, ownedDeployment } from "./ownership.js";
 import { addEndpoint } from "./port-proxy.js";
@@ -181,5 +182,6 @@ export function buildRoutes(services: RouteServices): Router {
     return { status: 200, json: { id: endpoint.id, url: endpoint.url, port: body.port, is_public: body.is_public, sandbox_id: row.id } };
   });
 
+  addImageRoutes(router, services);
   return router;
 }

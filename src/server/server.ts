@@ -19,6 +19,7 @@ import { buildRoutes } from "./routes.js";
 import { runningSandbox } from "./sandbox-exec.js";
 import { ShellSessions } from "./shell.js";
 import { loadOrCreateSecret } from "./signing.js";
+import { ImageStore } from "./image-store.js";
 import { Store } from "./store.js";
 import { reconcileDeployments, startSweeping } from "./sweep.js";
 import { authenticate } from "./tokens.js";
@@ -73,6 +74,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     log,
     hooks: { onStopped: (id) => shells.endFor(id), endpointUrl: (id) => `${publicUrl}/p/${id}/` },
     queue: new OperationQueue(),
+    images: new ImageStore(data.database),
   };
   const router = buildRoutes({ ...services, secret, publicUrl: () => publicUrl });
 
@@ -181,6 +183,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
         server.closeAllConnections();
       });
       await services.queue.drain();
+      services.images.close();
       store.close();
     },
   };

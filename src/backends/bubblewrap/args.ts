@@ -19,6 +19,8 @@ export interface BwrapLayout {
   groupFile: string;
   /** A resolv.conf made for the sandbox, and where inside it goes (see network.ts). */
   resolvConf?: { file: string; path: string };
+  /** Host files bound read-only at the same path over an image's empty ones (hosts; resolv.conf when none is made). */
+  hostFiles?: string[];
 }
 
 const TOP_LEVEL_SYSTEM = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
@@ -72,6 +74,7 @@ export function bwrapArgs(spec: SandboxSpec, layout: BwrapLayout): string[] {
     "--ro-bind", layout.passwdFile, "/etc/passwd",
     "--ro-bind", layout.groupFile, "/etc/group",
     ...(layout.resolvConf ? ["--ro-bind", layout.resolvConf.file, layout.resolvConf.path] : []),
+    ...(layout.hostFiles ?? []).flatMap((file) => ["--ro-bind", file, file]),
     "--proc", "/proc",
     "--dev", "/dev",
     "--tmpfs", "/tmp",

@@ -5,7 +5,7 @@
 // rights, the sandbox's own namespaces with nsenter, unprivileged as heyo inside. The default
 // network is the sandbox's own namespace with pasta's outbound-only NAT (network.ts).
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { num } from "../../shared/json.js";
@@ -21,7 +21,8 @@ import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment, guestEnvironmen
 import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
 import { grantSandboxAccess, sandboxHostUser } from "./host-user.js";
-import { PASTA_HINT, hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta } from "./network.js";
+import { PASST_PACKAGE_HINT } from "../user-net.js";
+import { hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta } from "./network.js";
 
 const READY_MARK = "HEYVM_READY";
 const INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`, or point HEYVM_BWRAP at a bwrap binary";
@@ -43,6 +44,20 @@ function imageRoot(home: HeyoHome, image: string | null): string | null {
     });
   }
   return root;
+}
+
+/**
+ * An image exported from an engine has empty /etc/resolv.conf and /etc/hosts (the engine fills
+ * them at run time): with network on, the host's are used, as a container runtime would.
+ */
+function resolverFiles(root: string): string[] {
+  return ["/etc/resolv.conf", "/etc/hosts"].filter((file) => {
+    try {
+      return statSync(file).isFile() && lstatSync(join(root, file)).isFile() && statSync(join(root, file)).size === 0;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Every process in the sandbox's pid namespace, found from the host's /proc. */
@@ -126,7 +141,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   if (!bwrap) throw new UnavailableError("bwrap is not installed", INSTALL_HINT);
   const unshare = requireTool("unshare");
   const mode = networkMode(spec);
-  if (mode === "outbound" && !pastaPath()) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes: outbound only)", PASTA_HINT);
+  if (mode === "outbound" && !pastaPath()) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes: outbound only)", PASST_PACKAGE_HINT);
   const user = sandboxHostUser();
   const root = imageRoot(context.home, spec.image);
   mkdirSync(dir.homePath, { recursive: true });
@@ -155,12 +170,14 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     },
     reporter,
   );
+  const resolvConf = resolvText !== undefined && resolvPath ? { file: join(etcDir, "resolv.conf"), path: resolvPath } : undefined;
   const args = bwrapArgs(spec, {
     imageRoot: root,
     homeDir: dir.homePath,
     passwdFile: join(etcDir, "passwd"),
     groupFile: join(etcDir, "group"),
-    resolvConf: resolvText !== undefined && resolvPath ? { file: join(etcDir, "resolv.conf"), path: resolvPath } : undefined,
+    resolvConf: resolvConf,
+    hostFiles: root && mode !== "none" ? resolverFiles(root).filter((file) => !(resolvConf && file === "/etc/resolv.conf")) : [],
   });
   // The command itself says when bwrap has finished setting up (info-fd comes earlier).
   args.push("--info-fd", "3", "--", "/bin/sh", "-c", `echo ${READY_MARK}; exec sleep 2147483647`);
@@ -327,7 +344,7 @@ async function probe(): Promise<Availability> {
   if (!bwrapPath()) return { usable: false, reason: `bwrap is not installed${process.env.HEYVM_BWRAP ? ` at ${process.env.HEYVM_BWRAP}` : ""}`, hint: INSTALL_HINT };
   for (const tool of ["nsenter", "unshare"]) if (!findSystemExecutable(tool)) return { usable: false, reason: `${tool} is not installed`, hint: "install util-linux" };
   // without pasta only --no-network and --network host sandboxes can start
-  return { usable: true, notes: pastaPath() ? [] : [`pasta is not installed: only --no-network or --network host sandboxes start (${PASTA_HINT})`] };
+  return { usable: true, notes: pastaPath() ? [] : [`pasta is not installed: only --no-network or --network host sandboxes start (${PASST_PACKAGE_HINT})`] };
 }
 
 export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper & PortReacher = {

@@ -6,9 +6,10 @@
 // workspace and the git folder through ACL entries (default entries too, so that what either
 // side creates later stays shared). Files the sandbox creates belong to that uid on the host.
 import { lchownSync, lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { OperationFailedError, UnavailableError, errorMessage } from "../../shared/errors.js";
 import { findSystemExecutable, run } from "../../shared/run.js";
+import { blockedFolders } from "../path-access.js";
 import type { Reporter } from "../types.js";
 
 export interface HostUser {
@@ -76,21 +77,6 @@ export function sandboxHostUser(): HostUser {
   return { uid: unprivilegedId("/etc/subuid", "/etc/passwd", "uid"), gid: unprivilegedId("/etc/subgid", "/etc/group", "gid"), dropsRoot: true };
 }
 
-function ancestors(path: string): string[] {
-  const chain: string[] = [];
-  for (let dir = dirname(path); ; dir = dirname(dir)) {
-    chain.unshift(dir);
-    if (dir === dirname(dir)) break;
-  }
-  return chain;
-}
-
-function canSearch(dir: string, user: HostUser): boolean {
-  const stat = statSync(dir);
-  if (stat.uid === user.uid) return (stat.mode & 0o100) !== 0;
-  if (stat.gid === user.gid && (stat.mode & 0o010) !== 0) return true;
-  return (stat.mode & 0o001) !== 0;
-}
 
 function aclTool(name: "setfacl" | "getfacl"): string {
   const path = findSystemExecutable(name);
@@ -163,10 +149,7 @@ export interface SandboxPaths {
 export async function grantSandboxAccess(user: HostUser, paths: SandboxPaths, reporter: Reporter): Promise<void> {
   if (!user.dropsRoot) return;
   for (const dir of paths.owned) chownTree(dir, user);
-  const blocked = new Set<string>();
-  for (const path of [...paths.writable, ...paths.readable, ...paths.owned]) {
-    for (const dir of ancestors(path)) if (!canSearch(dir, user)) blocked.add(dir);
-  }
+  const blocked = blockedFolders([...paths.writable, ...paths.readable, ...paths.owned], user);
   if (blocked.size > 0) {
     const tool = aclTool("setfacl");
     for (const dir of blocked) await run(tool, ["-m", `u:${user.uid}:x`, "--", dir]);

@@ -6,12 +6,13 @@
 // on a free port of the host's 127.0.0.1 forwarded to its own port inside. The host's loopback,
 // its abstract unix sockets and the other sandboxes live in other namespaces: nothing inside can
 // name them. DNS goes to the host's resolver through pasta (SANDBOX_DNS).
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, lstatSync, openSync, readFileSync, readlinkSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { isAbsolute, join, resolve } from "node:path";
-import { OperationFailedError, UnavailableError } from "../../shared/errors.js";
+import { UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
+import { PASST_PACKAGE_HINT, startUserNetHelper } from "../user-net.js";
 import type { HostUser } from "./host-user.js";
 
 /**
@@ -20,8 +21,6 @@ import type { HostUser } from "./host-user.js";
  * one thing of the host's loopback a sandbox reaches. Link-local, so it is nobody's real server.
  */
 export const SANDBOX_DNS = "169.254.0.53";
-
-export const PASTA_HINT = "install it with `apt-get install passt` (Debian/Ubuntu) or `dnf install passt`, or start the sandbox with --no-network or --network host";
 
 export interface PortForward {
   /** The port on the host's 127.0.0.1. */
@@ -81,50 +80,19 @@ export function pastaArgs(target: PastaTarget, pidFile: string): string[] {
   ];
 }
 
-const READY_TIMEOUT_MS = 10_000;
-
-/**
- * Starts pasta on the sandbox's namespace and resolves once the namespace is configured. pasta
- * is the owner's child with a parent-death signal (setpriv --pdeathsig), so it ends with the
- * owner (or the native monitor the owner becomes); its output goes to logPath, never to a pipe
- * that the hand-over would close.
- */
+/** Starts pasta on the sandbox's namespace and resolves once the namespace is configured (user-net.ts). */
 export async function startPasta(target: PastaTarget, signal: AbortSignal): Promise<ChildProcess> {
   const pasta = pastaPath();
-  if (!pasta) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes)", PASTA_HINT);
-  const setpriv = findSystemExecutable("setpriv");
-  if (!setpriv) throw new UnavailableError("setpriv is not installed", "install util-linux");
+  if (!pasta) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes)", PASST_PACKAGE_HINT);
   const pidFile = join(target.runDir, "pasta.pid");
-  const log = openSync(target.logPath, "a");
-  let child: ChildProcess;
-  try {
-    child = spawn(setpriv, ["--pdeathsig", "KILL", "--", pasta, ...pastaArgs(target, pidFile)], {
-      stdio: ["ignore", log, log],
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-      ...(target.user.dropsRoot ? { uid: target.user.uid, gid: target.user.gid } : {}),
-    });
-  } finally {
-    closeSync(log);
-  }
-  const failed = (why: string) => {
-    let output = "";
-    try {
-      output = readFileSync(target.logPath, "utf8").trim().split("\n").filter((line) => !line.includes("syslog")).slice(-3).join("; ");
-    } catch {
-      // no log yet
-    }
-    return new OperationFailedError(`the sandbox's network (pasta) did not start: ${why}${output ? `: ${output}` : ""}`, `see ${target.logPath}; or start the sandbox with --no-network or --network host`);
-  };
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (existsSync(pidFile)) return child;
-    if (child.exitCode !== null || child.signalCode !== null) throw failed(child.signalCode ? `ended by ${child.signalCode}` : `exited with code ${child.exitCode}`);
-    if (signal.aborted || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw failed(signal.aborted ? "stopped while starting" : `not ready after ${READY_TIMEOUT_MS / 1000} s`);
-    }
-    await new Promise((wake) => setTimeout(wake, 10));
-  }
+  return startUserNetHelper({
+    what: "the sandbox's network (pasta)",
+    executable: pasta,
+    args: pastaArgs(target, pidFile),
+    pidFile,
+    logPath: target.logPath,
+    ...(target.user.dropsRoot ? { runAs: { uid: target.user.uid, gid: target.user.gid } } : {}),
+  }, signal);
 }
 
 /**

@@ -10,11 +10,13 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperationFailedError, TimeoutError, UnavailableError, UserError } from "../../shared/errors.js";
-import { num, readJsonFile, str, writeJsonFile } from "../../shared/json.js";
+import { isObject, num, readJsonFile, str, writeJsonFile } from "../../shared/json.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
-import { FIRECRACKER_BOOT_ARGS, FIRECRACKER_IMAGE_FILES, GUEST_CID } from "../../images/firecracker/files.js";
+import { FIRECRACKER_BOOT_ARGS, GUEST_CID, WORKSPACE_OVER_VSOCK } from "../../images/firecracker/files.js";
+import { vmBoot } from "../../images/vm/boot.js";
+import type { ImageManifest } from "../../images/store.js";
 import { heyoHome, type HeyoHome } from "../../state/home.js";
 import { passedHere } from "../../state/self-tests.js";
 import { processStartTime } from "../../state/liveness.js";
@@ -176,6 +178,22 @@ function tapNote(tap: TapPlan): string {
  */
 const GUEST_GIT_STAT = "[core]\n\tcheckStat = minimal\n\ttrustctime = false\n";
 
+/**
+ * How an image of the firecracker format boots (images/vm/boot.ts reads image.json's
+ * details.boot; images from before it recorded one boot with the format's command line), and
+ * whether its guest takes /workspace over vsock (heyvm's default image does; one built from a
+ * Dockerfile shares it over virtiofs/9p, which Firecracker has not).
+ */
+function firecrackerBoot(image: string, manifest: ImageManifest): { kernel: string; initrd: string | null; rootfs: string; cmdline: string; workspaceOverVsock: boolean } {
+  const recorded = isObject(manifest.details.boot) ? manifest.details.boot : undefined;
+  const boot = vmBoot(image, manifest);
+  const workspace = recorded ? str(recorded, "workspace") : WORKSPACE_OVER_VSOCK; // the default image before details.boot
+  return { kernel: boot.kernel, initrd: boot.initrd, rootfs: boot.rootfs, cmdline: recorded ? boot.cmdline : FIRECRACKER_BOOT_ARGS, workspaceOverVsock: workspace === WORKSPACE_OVER_VSOCK };
+}
+
+const NO_WORKSPACE_CHANNEL = (image: string) =>
+  `note: image "${image}" has no /workspace channel over vsock (its guest contract shares /workspace over virtiofs or 9p, which Firecracker lacks): /workspace stays empty inside; shell and exec work`;
+
 /** Run over the first SSH connection: exits 0 once /workspace is mounted, 1 after 10 s without. */
 const WAIT_FOR_WORKSPACE = "i=0; while ! mountpoint -q /workspace; do [ $i -ge 200 ] && exit 1; sleep 0.05; i=$((i+1)); done";
 
@@ -197,11 +215,9 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
     HEYVM_HOSTNAME: spec.name,
     HEYVM_GITDIR: spec.mounts[0]?.guest ?? "",
     HEYVM_PORTS: spec.ports.join(" "),
-    // the guest finds its TAP NIC by MAC and configures it (no DHCP): address/30, gateway, resolver
-    HEYVM_NET_MAC: tap?.guestMac ?? "",
-    HEYVM_NET_ADDR: tap ? `${tap.guestAddress}/30` : "",
-    HEYVM_NET_GW: tap?.hostAddress ?? "",
-    HEYVM_NET_DNS: tap?.dns ?? "",
+    // with a TAP, the guest finds that NIC by MAC and configures it (no DHCP); the names are the
+    // guest contract's (images/custom/guest-contract.ts reads HEYVM_NET_ADDR, _GW and HEYVM_DNS)
+    ...(tap ? { HEYVM_NET_MAC: tap.guestMac, HEYVM_NET_ADDR: `${tap.guestAddress}/30`, HEYVM_NET_GW: tap.hostAddress, ...(tap.dns ? { HEYVM_DNS: tap.dns } : {}) } : {}),
   };
   writeFileSync(guest("env"), `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n")}\n`, { mode: 0o600 });
   copyFileSync(material.clientPublicKey, guest("authorized_keys"));
@@ -214,7 +230,9 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   await writeConfigDrive(dir.guestConfigPath, CONFIG_FILES, join(dir.root, FIRECRACKER_FILES.configDrive));
   const image = imageDir(home, "firecracker", imageName(spec));
   const manifest = await verifyVmImage(image, imageName(spec));
-  const base = join(image, manifest.files.rootfs ?? FIRECRACKER_IMAGE_FILES.rootfs);
+  const boot = firecrackerBoot(image, manifest);
+  if (!boot.workspaceOverVsock) reporter.info(NO_WORKSPACE_CHANNEL(imageName(spec)));
+  const base = boot.rootfs;
   await ensureRootfsCopy(join(dir.root, FIRECRACKER_FILES.rootfs), base, manifest.checksums.rootfs ?? "", reporter);
 }
 
@@ -251,8 +269,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const image = imageDir(home, "firecracker", imageName(spec));
   const { readManifest } = await import("../../images/store.js");
   const manifest = readManifest(image);
-  const kernel = join(image, manifest?.files.kernel ?? FIRECRACKER_IMAGE_FILES.kernel);
-  const initrdFile = manifest?.files.initrd;
+  if (!manifest) throw new UnavailableError(`the firecracker image "${imageName(spec)}" has no readable image.json`, `see \`heyvm images list\``);
+  const boot = firecrackerBoot(image, manifest);
   const size = vmSize(spec, kvmStatus().usable);
   const tap = networkMode(spec) === "outbound" ? readTapPlan(dir) : null;
   if (tap) {
@@ -260,9 +278,9 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     reporter.info(tapNote(tap));
   }
   const plan: MachinePlan = {
-    kernel,
-    initrd: initrdFile ? join(image, initrdFile) : null,
-    bootArgs: FIRECRACKER_BOOT_ARGS,
+    kernel: boot.kernel,
+    initrd: boot.initrd,
+    bootArgs: boot.cmdline,
     rootfs: join(dir.root, FIRECRACKER_FILES.rootfs),
     configDrive: join(dir.root, FIRECRACKER_FILES.configDrive),
     vcpus: size.vcpus,
@@ -347,11 +365,12 @@ async function boot(context: BootContext): Promise<RunningMachine> {
         if (!mounted && exitReason === undefined) setTimeout(() => mounted || openChannel(), 250);
       });
     };
-    openChannel();
+    if (boot.workspaceOverVsock) openChannel();
+    else reporter.info(NO_WORKSPACE_CHANNEL(imageName(spec)));
     for (;;) {
       check();
       // one connection that waits inside for the mount (up to 10 s), rather than one per poll
-      const probeResult = await sshRun(dir, VSOCK_ENDPOINT, WAIT_FOR_WORKSPACE, 20_000, transport);
+      const probeResult = await sshRun(dir, VSOCK_ENDPOINT, boot.workspaceOverVsock ? WAIT_FOR_WORKSPACE : "true", 20_000, transport);
       if (probeResult.code === 0) break;
       await pause(100);
     }

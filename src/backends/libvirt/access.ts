@@ -2,10 +2,10 @@
 // files a domain uses, but not the folders above them, so QEMU cannot reach a disk under a
 // private folder such as /root/.heyo. heyvm grants that user search permission (x only: it
 // cannot list anything) on exactly those folders with an ACL, as virt-manager does.
-import { readFileSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync } from "node:fs";
 import { UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable, run } from "../../shared/run.js";
+import { blockedFolders } from "../path-access.js";
 import type { Reporter } from "../types.js";
 import { libvirtUri } from "./virsh.js";
 
@@ -37,28 +37,12 @@ export function qemuAccount(): Account | undefined {
   return undefined;
 }
 
-function canSearch(dir: string, account: Account): boolean {
-  const stat = statSync(dir);
-  if (stat.uid === account.uid) return (stat.mode & 0o100) !== 0;
-  if (stat.gid === account.gid && (stat.mode & 0o010) !== 0) return true;
-  return (stat.mode & 0o001) !== 0;
-}
-
-function ancestors(path: string): string[] {
-  const chain: string[] = [];
-  for (let dir = dirname(path); ; dir = dirname(dir)) {
-    chain.unshift(dir);
-    if (dir === dirname(dir)) break;
-  }
-  return chain;
-}
 
 /** Lets QEMU's account reach each of these files (it gets the files themselves from libvirt). */
 export async function grantQemuAccess(files: string[], reporter: Reporter): Promise<void> {
   const account = qemuAccount();
   if (!account) return;
-  const blocked = new Set<string>();
-  for (const file of files) for (const dir of ancestors(file)) if (!canSearch(dir, account)) blocked.add(dir);
+  const blocked = blockedFolders(files, account);
   if (blocked.size === 0) return;
   const setfacl = findSystemExecutable("setfacl");
   const getfacl = findSystemExecutable("getfacl");

@@ -13,8 +13,8 @@ import type { HeyoHome } from "../../state/home.js";
 import { networkMode, type SandboxSpec, type SshEndpoint } from "../../state/records.js";
 import { num, str } from "../../shared/json.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
-import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
-import { VM_IMAGE_FILES } from "../../images/vm/files.js";
+import { DEFAULT_IMAGE, imageDir, readManifest } from "../../images/store.js";
+import { vmBoot, type VmBoot } from "../../images/vm/boot.js";
 import { kvmStatus } from "../kvm.js";
 import { processStartTime } from "../../state/liveness.js";
 import { closeSshMaster, ensureSshMaterial, sshExecRecipe, sshMaterial, sshRun, sshShell } from "../ssh.js";
@@ -83,6 +83,14 @@ async function prepareImage(home: HeyoHome, image: string | null, reporter: Repo
   });
 }
 
+/** How the sandbox's image boots (its files, disk format and command line), from its image.json. */
+function bootOf(home: HeyoHome, spec: SandboxSpec): VmBoot {
+  const image = imageDir(home, "libvirt", imageName(spec));
+  const manifest = readManifest(image);
+  if (!manifest) throw new UnavailableError(`the libvirt image "${imageName(spec)}" has no readable image.json`, "see `heyvm images list`; build it again");
+  return vmBoot(image, manifest);
+}
+
 function guestConfigFiles(dir: SandboxDir) {
   const guest = dir.guestConfigPath;
   return { env: join(guest, "env"), authorizedKeys: join(guest, "authorized_keys"), hostKey: join(guest, "ssh_host_ed25519_key"), gitconfig: join(guest, "gitconfig") };
@@ -105,10 +113,10 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   const gitconfig = join(dir.homePath, ".gitconfig");
   writeFileSync(files.gitconfig, existsSync(gitconfig) ? readFileSync(gitconfig) : "", { mode: 0o600 });
   const image = imageDir(home, "libvirt", imageName(spec));
-  const base = join(image, VM_IMAGE_FILES.rootfs);
   const manifest = await verifyVmImage(image, imageName(spec));
-  await ensureOverlay(dir.diskPath, base, manifest.checksums.rootfs ?? "", reporter);
-  await grantQemuAccess([join(image, VM_IMAGE_FILES.kernel), base, dir.diskPath, files.env], reporter);
+  const boot = vmBoot(image, manifest);
+  await ensureOverlay(dir.diskPath, boot.rootfs, manifest.checksums.rootfs ?? "", reporter, boot.rootfsFormat);
+  await grantQemuAccess([boot.kernel, ...(boot.initrd ? [boot.initrd] : []), boot.rootfs, dir.diskPath, files.env], reporter);
 }
 
 function freePort(): Promise<number> {
@@ -175,7 +183,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const { dir, spec, reporter, home } = context;
   const kvm = kvmStatus();
   reporter.info(kvm.usable ? "KVM is usable: hardware virtualisation" : `KVM not usable (${kvm.reason}): falling back to QEMU software emulation (TCG)`);
-  const image = imageDir(home, "libvirt", imageName(spec));
+  const boot = bootOf(home, spec);
   const name = domainName(spec.id);
   const port = await freePort();
   const forwards: Array<{ host: number; guest: number }> = [];
@@ -203,8 +211,9 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     kvm: kvm.usable,
     memoryMiB: size.memoryMiB,
     vcpus: size.vcpus,
-    kernel: join(image, VM_IMAGE_FILES.kernel),
-    initrd: join(image, VM_IMAGE_FILES.initrd),
+    kernel: boot.kernel,
+    initrd: boot.initrd,
+    cmdline: boot.cmdline,
     disk: dir.diskPath,
     serialLog,
     sshPort: port,

@@ -6,13 +6,18 @@
 // networking with an SSH forward to 127.0.0.1 (restricted without network; open for --network
 // host, whose gateway QEMU makes the host's loopback).
 
+import { DEFAULT_VM_CMDLINE } from "../../images/vm/boot.js";
+
 export interface DomainOptions {
   name: string;
   kvm: boolean;
   memoryMiB: number;
   vcpus: number;
   kernel: string;
-  initrd: string;
+  /** null: the kernel boots without one (a kernel with its drivers built in). */
+  initrd: string | null;
+  /** The kernel command line; the default image's when not given. */
+  cmdline?: string;
   disk: string;
   serialLog: string;
   sshPort: number;
@@ -59,8 +64,7 @@ export function domainXml(options: DomainOptions): string {
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>${e(options.kernel)}</kernel>
-    <initrd>${e(options.initrd)}</initrd>
-    <cmdline>console=ttyS0 root=/dev/vda rootflags=rw quiet panic=-1</cmdline>
+${options.initrd === null ? "" : `    <initrd>${e(options.initrd)}</initrd>\n`}    <cmdline>${e(options.cmdline ?? DEFAULT_VM_CMDLINE)}</cmdline>
   </os>
   <sysinfo type='fwcfg'>
 ${fwcfg}

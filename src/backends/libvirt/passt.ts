@@ -6,13 +6,14 @@
 // 127.0.0.1 only. QEMU (7.2 or later) connects to passt's unix socket (`-netdev stream`); libvirt
 // 9.0's own passt backend is not usable, so heyvm runs passt itself, as the user QEMU runs as,
 // as the owner's child with a parent-death signal, and quitting when QEMU lets go (--one-off).
-import { spawn, type ChildProcess } from "node:child_process";
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { chownSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OperationFailedError, UnavailableError } from "../../shared/errors.js";
+import { UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
+import { PASST_PACKAGE_HINT, startUserNetHelper } from "../user-net.js";
 import { qemuAccount } from "./access.js";
 
 /** The guest's static addresses (images/vm/guest-files.ts), kept as QEMU's user network had them. */
@@ -21,8 +22,6 @@ const GATEWAY = "10.0.2.2";
 const GUEST_DNS = "10.0.2.3";
 /** Who passt runs as when heyvm is root and QEMU is root too: never root itself. */
 const NOBODY = 65534;
-
-export const PASST_HINT = "install it with `apt-get install passt` (Debian/Ubuntu) or `dnf install passt`, or start the sandbox with --no-network or --network host";
 
 export interface GuestForward {
   host: number;
@@ -58,8 +57,6 @@ export function passtArgs(files: PasstFiles, forwards: readonly GuestForward[]):
   ];
 }
 
-const READY_TIMEOUT_MS = 10_000;
-
 /** Who passt runs as: the account QEMU runs as (it must connect), never root. */
 function passtUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined; // as whoever runs heyvm, like QEMU in session mode
@@ -79,38 +76,6 @@ export function preparePasstFiles(dir: SandboxDir): PasstFiles {
 /** Starts passt for a VM and resolves once its socket listens (before QEMU starts). */
 export async function startPasst(files: PasstFiles, forwards: readonly GuestForward[], signal: AbortSignal): Promise<ChildProcess> {
   const passt = findSystemExecutable("passt");
-  if (!passt) throw new UnavailableError("passt is not installed (the default network of VM sandboxes: outbound only)", PASST_HINT);
-  const setpriv = findSystemExecutable("setpriv");
-  if (!setpriv) throw new UnavailableError("setpriv is not installed", "install util-linux");
-  const runAs = passtUser();
-  const log = openSync(files.log, "a");
-  let child: ChildProcess;
-  try {
-    child = spawn(setpriv, ["--pdeathsig", "KILL", "--", passt, ...passtArgs(files, forwards)], {
-      stdio: ["ignore", log, log],
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
-    });
-  } finally {
-    closeSync(log);
-  }
-  const failed = (why: string) => {
-    let output = "";
-    try {
-      output = readFileSync(files.log, "utf8").trim().split("\n").filter((line) => !line.includes("syslog")).slice(-3).join("; ");
-    } catch {
-      // nothing logged
-    }
-    return new OperationFailedError(`the VM's network (passt) did not start: ${why}${output ? `: ${output}` : ""}`, `see ${files.log}; or start the sandbox with --no-network or --network host`);
-  };
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (existsSync(files.pidFile)) return child;
-    if (child.exitCode !== null || child.signalCode !== null) throw failed(child.signalCode ? `ended by ${child.signalCode}` : `exited with code ${child.exitCode}`);
-    if (signal.aborted || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw failed(signal.aborted ? "stopped while starting" : `not ready after ${READY_TIMEOUT_MS / 1000} s`);
-    }
-    await new Promise((wake) => setTimeout(wake, 10));
-  }
+  if (!passt) throw new UnavailableError("passt is not installed (the default network of VM sandboxes: outbound only)", PASST_PACKAGE_HINT);
+  return startUserNetHelper({ what: "the VM's network (passt)", executable: passt, args: passtArgs(files, forwards), pidFile: files.pidFile, logPath: files.log, runAs: passtUser() }, signal);
 }

@@ -1,22 +1,36 @@
 // `heyvm wt <branch> --deploy`: checks flags, credentials and the cloud address first (so bad
 // input creates nothing), runs the deploy use case and draws its progress.
-import { UnavailableError } from "../../shared/errors.js";
+import { AuthError, UserError } from "../../shared/errors.js";
 import { heyoHome } from "../../state/home.js";
 import { print, printJson, stderrReporter, type CliIO } from "../io.js";
 import { formatBytes } from "../render.js";
 import { checkDeployFlags, type DeployFlags } from "./deploy-options.js";
 
-async function refusePublishImage(): Promise<never> {
-  const { dockerEndpoint, dockerReachable } = await import("../../core/docker.js");
-  const endpoint = dockerEndpoint();
-  const where = "path" in endpoint ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
-  if (!(await dockerReachable())) {
-    throw new UnavailableError(
-      `--publish-image builds the image with Docker, and no Docker engine answers at ${where}`,
-      "start Docker (Docker Desktop, or dockerd with its socket at /var/run/docker.sock or DOCKER_HOST), or deploy without --publish-image",
-    );
+interface PublishFlags {
+  dockerfile: string;
+  name: string;
+  sizeMb: number | undefined;
+}
+
+/** The --publish-image flags, checked before anything is built (and the driver it implies). */
+function checkPublishFlags(flags: DeployFlags): PublishFlags {
+  if (!flags.deployDockerfile) throw new UserError("--publish-image needs --deploy-dockerfile <Dockerfile>", { hint: "e.g. heyvm wt feature/x --deploy --publish-image --deploy-dockerfile ./Dockerfile --deploy-image-name my-image" });
+  if (!flags.deployImageName) throw new UserError("--publish-image needs --deploy-image-name <name>", { hint: "the name the image gets in the cloud's registry" });
+  if (flags.deployImage !== undefined) throw new UserError("--publish-image deploys the image it builds; leave out --deploy-image", { hint: "name it with --deploy-image-name" });
+  if (flags.deployDriver !== undefined && flags.deployDriver !== "firecracker") throw new UserError(`--publish-image builds a firecracker image, so the driver is firecracker, not ${flags.deployDriver}`);
+  const size = flags.deployImageSizeMb;
+  if (size !== undefined && (!/^\d+$/.test(size) || Number(size) < 64)) throw new UserError(`--deploy-image-size-mb takes a whole number of at least 64, not "${size}"`);
+  return { dockerfile: flags.deployDockerfile, name: flags.deployImageName, sizeMb: size === undefined ? undefined : Number(size) };
+}
+
+/** The product guide's wording when --publish-image finds no credentials (before any build starts). */
+function publishToken(resolve: () => string): string {
+  try {
+    return resolve();
+  } catch (error) {
+    if (error instanceof AuthError) throw new AuthError("Not authenticated — run `heyvm login` first, or set HEYO_ARCHIVE_TOKEN");
+    throw error;
   }
-  throw new UnavailableError("--publish-image (custom firecracker images) is not part of this heyvm build", "deploy without --publish-image (workspace sync), or add `COPY . /workspace` images later");
 }
 
 /** Upload progress: a redrawn line on a terminal, a line per quarter otherwise. */
@@ -43,14 +57,23 @@ function uploadProgress(io: CliIO, quiet: boolean): (sent: number, total: number
 }
 
 export async function deployWorktree(io: CliIO, branch: string, flags: DeployFlags): Promise<number> {
-  if (flags.publishImage) return refusePublishImage();
+  const publish = flags.publishImage ? checkPublishFlags(flags) : undefined;
   const { DEFAULT_DEPLOY_DRIVER, DEFAULT_DEPLOY_IMAGE, DEFAULT_DEPLOY_REGION, deployWorktree: deploy } = await import("../../core/deploy.js");
-  const checked = checkDeployFlags(flags, { driver: DEFAULT_DEPLOY_DRIVER, image: DEFAULT_DEPLOY_IMAGE, region: DEFAULT_DEPLOY_REGION });
+  const checked = checkDeployFlags(flags, { driver: publish ? "firecracker" : DEFAULT_DEPLOY_DRIVER, image: publish?.name ?? DEFAULT_DEPLOY_IMAGE, region: DEFAULT_DEPLOY_REGION });
   const { resolveCloudUrl, resolveToken } = await import("../../cloud/credentials.js");
   const { CloudClient } = await import("../../cloud/client.js");
   const home = heyoHome();
-  const client = new CloudClient({ baseUrl: resolveCloudUrl(home, flags.cloudUrl), token: resolveToken(home, "deploy") });
+  const token = publish ? publishToken(() => resolveToken(home, "deploy")) : resolveToken(home, "deploy");
+  const client = new CloudClient({ baseUrl: resolveCloudUrl(home, flags.cloudUrl), token });
+  if (publish) await (await import("../../core/publish-image.js")).requirePublishEngine(); // after the credentials: "Not authenticated" comes first
   const quiet = flags.quiet === true || flags.json === true;
+  let published: Awaited<ReturnType<typeof import("../../core/publish-image.js").publishImage>> | undefined;
+  if (publish) {
+    const [{ findRepository }, { publishImage }] = await Promise.all([import("../../git/repo.js"), import("../../core/publish-image.js")]);
+    await findRepository(process.cwd()); // not in a repository: say so before a long build
+    published = await publishImage(home, client, { dockerfile: publish.dockerfile, name: publish.name, sizeMb: publish.sizeMb }, { reporter: stderrReporter(io, quiet), onUploadProgress: uploadProgress(io, quiet) });
+    if (!quiet) io.stderr.write(`published image ${published.image.name} (${published.image.id}, ${formatBytes(published.bundleBytes)})\n`);
+  }
   const result = await deploy(
     home,
     client,
@@ -59,11 +82,14 @@ export async function deployWorktree(io: CliIO, branch: string, flags: DeployFla
   );
   const { deployment } = result;
   if (flags.json) {
-    printJson(io, { id: deployment.id, name: deployment.name, status: deployment.status, worktree: result.worktree, urls: deployment.urls, archive: result.archive, timings: result.timings });
+    printJson(io, { id: deployment.id, name: deployment.name, status: deployment.status, driver: deployment.driver, worktree: result.worktree, urls: deployment.urls, archive: result.archive, timings: result.timings, ...(published ? { image: published.image } : {}) });
     return 0;
   }
   if (!quiet) {
     io.stderr.write(`packed ${result.archive.files} files (${formatBytes(result.archive.inputBytes)} → ${formatBytes(result.archive.sizeBytes)}) from ${result.worktree}\n`);
+  }
+  if (!quiet && deployment.requested_driver && deployment.driver && deployment.requested_driver !== deployment.driver) {
+    io.stderr.write(`note: asked for ${deployment.requested_driver}; the cloud runs this sandbox with ${deployment.driver}\n`);
   }
   for (const url of deployment.urls) print(io, `exposed: ${url}`);
   print(io, `Deployed successfully! ID: ${deployment.id}`);

@@ -11,6 +11,8 @@ interface ServerFlags {
   maxUploadMb?: string;
   images?: string;
   sweepMs?: string;
+  maxImageMb?: string;
+  firecrackerImagesOnLibvirt?: boolean;
 }
 
 function parseListen(value: string): { host: string; port: number } {
@@ -37,6 +39,8 @@ async function runServer(io: CliIO, flags: ServerFlags): Promise<number> {
   if (flags.publicUrl) config.publicUrl = flags.publicUrl;
   if (flags.maxUploadMb) config.maxUploadBytes = Math.round(positive("--max-upload-mb", flags.maxUploadMb) * 1024 * 1024);
   if (flags.sweepMs) config.sweepMs = positive("--sweep-ms", flags.sweepMs);
+  if (flags.maxImageMb) config.maxImageBytes = Math.round(positive("--max-image-mb", flags.maxImageMb) * 1024 * 1024);
+  if (flags.firecrackerImagesOnLibvirt) config.firecrackerImagesOnLibvirt = true;
   if (flags.images) {
     const { loadImageCatalog } = await import("../../server/image-file.js");
     config.images = loadImageCatalog(flags.images);
@@ -103,6 +107,8 @@ export const serverCommand = defineCommand<ServerFlags>({
     { flags: "--max-upload-mb <n>", description: "largest workspace archive accepted (default 2048)" },
     { flags: "--images <file>", description: 'JSON image catalog: {"bubblewrap": {"ubuntu:24.04": null}, …}' },
     { flags: "--sweep-ms <n>", description: "how often TTLs and liveness are checked (default 1000)" },
+    { flags: "--max-image-mb <n>", description: "largest image bundle the image registry takes (default 8192)" },
+    { flags: "--firecracker-images-on-libvirt", description: "on a host without Firecracker, run firecracker-format images under libvirt (deployments say so)" },
   ],
   helpAfter: "\nTokens:\n  heyvm server token create --name alice   prints a new API token (shown once)\n  heyvm server token list\n  heyvm server token revoke <tok-id>",
   subcommands: [

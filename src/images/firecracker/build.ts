@@ -12,7 +12,8 @@ import type { HeyoHome } from "../../state/home.js";
 import { IMAGE_MANIFEST, type ImageManifest } from "../store.js";
 import { TOOLS, buildKernel, debianRoot, sha256File, step, tool } from "../vm/build.js";
 import { VM_IMAGE_FILES } from "../vm/files.js";
-import { FIRECRACKER_BOOT_ARGS, FIRECRACKER_IMAGE_FILES } from "./files.js";
+import { IMAGE_FORMATS } from "../custom/formats.js";
+import { FIRECRACKER_BOOT_ARGS, FIRECRACKER_IMAGE_FILES, WORKSPACE_OVER_VSOCK } from "./files.js";
 import { FIRECRACKER_CUSTOMIZE_SCRIPT, FIRECRACKER_GUEST_FILES, FIRECRACKER_INITRD_INIT, FIRECRACKER_INITRD_MODULES, FIRECRACKER_PACKAGES } from "./guest-files.js";
 
 /** Size of the sparse root filesystem (room to install packages inside). */
@@ -46,7 +47,7 @@ export async function buildDefaultFirecrackerImage(home: HeyoHome, target: strin
     await step(reporter, "packing the root filesystem (raw ext4, sparse)", () =>
       tool("mkfs.ext4", ["-q", "-F", "-L", "heyvm-root", "-d", root, "-E", "lazy_itable_init=1,lazy_journal_init=1", "-m", "0", join(out, FIRECRACKER_IMAGE_FILES.rootfs), ROOTFS_SIZE]),
     );
-    const files: Record<string, string> = { ...FIRECRACKER_IMAGE_FILES };
+    const files: Record<string, string> = { kernel: FIRECRACKER_IMAGE_FILES.kernel ?? "vmlinux", initrd: FIRECRACKER_IMAGE_FILES.initrd ?? "initrd", rootfs: FIRECRACKER_IMAGE_FILES.rootfs };
     const checksums: Record<string, string> = {};
     let sizeBytes = 0;
     for (const [role, file] of Object.entries(files)) {
@@ -68,6 +69,8 @@ export async function buildDefaultFirecrackerImage(home: HeyoHome, target: strin
         kernelOrigin: "debian",
         buildSeconds: Math.round((Date.now() - started) / 1000),
         guest: "/init.sh (PID 1), sshd -i and sshfs over vsock, git",
+        // how it boots, in the shape Dockerfile-built images record it (images/vm/boot.ts reads it)
+        boot: { cmdline: FIRECRACKER_BOOT_ARGS, init: "/init.sh", rootfsFormat: "raw", filesystem: "ext4", bootedBy: IMAGE_FORMATS.firecracker.bootedBy, workspace: WORKSPACE_OVER_VSOCK },
       },
     };
     writeJsonFile(join(out, IMAGE_MANIFEST), manifest);

@@ -1,13 +1,20 @@
-// The firecracker image format (DESIGN §8): a raw ext4 root filesystem and an uncompressed
-// kernel, booted with FIRECRACKER_BOOT_ARGS so that the kernel runs /init.sh as PID 1. An initrd
-// is optional in the format: Debian's kernel has virtio-mmio, virtio-blk and ext4 as modules,
-// so heyvm's default image carries one that loads them and then runs the same /init.sh.
+// heyvm's side of the firecracker image format. The format itself (file names, the kernel command
+// line that runs /init.sh as PID 1) is defined once, in images/custom/formats.ts; heyvm's default
+// image is one of that format with an initrd (Debian's kernel has virtio-mmio, virtio-blk and
+// ext4 as modules) and a guest that also serves /workspace over vsock (below).
+import { IMAGE_FORMATS } from "../custom/formats.js";
+
+export { FIRECRACKER_BOOT_ARGS } from "../custom/formats.js";
 
 /** The files of a firecracker image, by role (names inside images/firecracker/<name>/). */
-export const FIRECRACKER_IMAGE_FILES = { kernel: "vmlinux", initrd: "initrd", rootfs: "rootfs.ext4" } as const;
+export const FIRECRACKER_IMAGE_FILES = IMAGE_FORMATS.firecracker.files;
 
-/** The kernel command line every firecracker-format image is booted with. */
-export const FIRECRACKER_BOOT_ARGS = "console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda rw rootfstype=ext4 init=/init.sh";
+/**
+ * What image.json's details.boot.workspace says of an image whose guest mounts /workspace from
+ * the host over vsock (sshfs on GUEST_VSOCK_PORTS.workspace): heyvm's default image. An image
+ * without it (one built from a Dockerfile) has no such channel on Firecracker.
+ */
+export const WORKSPACE_OVER_VSOCK = "sshfs-over-vsock";
 
 /**
  * Guest vsock ports of the guest contract: the guest listens on them, the host connects

@@ -57,14 +57,14 @@ $bb ip link set lo up
 umask 077
 if ! tar -xf /dev/vdb -C /run/heyvm/config 2>/run/heyvm/config.err; then log "no config drive on /dev/vdb: $(cat /run/heyvm/config.err)"; fi
 umask 022
-HEYVM_UID=1000 HEYVM_GID=1000 HEYVM_HOSTNAME=heyvm HEYVM_GITDIR= HEYVM_PORTS= HEYVM_NET_MAC= HEYVM_NET_ADDR= HEYVM_NET_GW= HEYVM_NET_DNS=
+HEYVM_UID=1000 HEYVM_GID=1000 HEYVM_HOSTNAME=heyvm HEYVM_GITDIR= HEYVM_PORTS= HEYVM_NET_MAC= HEYVM_NET_ADDR= HEYVM_NET_GW= HEYVM_DNS=
 [ -r /run/heyvm/config/env ] && while IFS='=' read -r k v; do
   case "$k" in HEYVM_UID|HEYVM_GID) case "$v" in *[!0-9]*|'') ;; *) eval "$k=\\$v";; esac;;
                HEYVM_HOSTNAME) HEYVM_HOSTNAME=$(printf %s "$v" | tr -cd 'A-Za-z0-9.-');;
                HEYVM_GITDIR) case "$v" in /*) HEYVM_GITDIR=$v;; esac;;
                HEYVM_PORTS) HEYVM_PORTS=$(printf %s "$v" | tr -cd '0-9 ');;
                HEYVM_NET_MAC) HEYVM_NET_MAC=$(printf %s "$v" | tr -cd '0-9a-f:');;
-               HEYVM_NET_ADDR|HEYVM_NET_GW|HEYVM_NET_DNS) eval "$k=$(printf %s "$v" | tr -cd '0-9./')";; esac
+               HEYVM_NET_ADDR|HEYVM_NET_GW|HEYVM_DNS) eval "$k=$(printf %s "$v" | tr -cd '0-9./')";; esac
 done < /run/heyvm/config/env
 $bb hostname "$HEYVM_HOSTNAME"; echo "$HEYVM_HOSTNAME" > /etc/hostname
 grep -q " $HEYVM_HOSTNAME\\$" /etc/hosts || echo "127.0.1.1 $HEYVM_HOSTNAME" >> /etc/hosts
@@ -92,7 +92,7 @@ if [ -n "$HEYVM_NET_MAC" ] && [ -n "$HEYVM_NET_ADDR" ]; then
   if [ -n "$nic" ]; then
     $bb ip link set "$nic" up && $bb ip addr add "$HEYVM_NET_ADDR" dev "$nic"
     [ -n "$HEYVM_NET_GW" ] && $bb ip route add default via "$HEYVM_NET_GW" dev "$nic"
-    [ -n "$HEYVM_NET_DNS" ] && echo "nameserver $HEYVM_NET_DNS" > /etc/resolv.conf
+    [ -n "$HEYVM_DNS" ] && echo "nameserver $HEYVM_DNS" > /etc/resolv.conf
     log "network: $nic $HEYVM_NET_ADDR via $HEYVM_NET_GW"
   else
     log "no network interface with MAC $HEYVM_NET_MAC"

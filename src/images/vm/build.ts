@@ -19,7 +19,7 @@ import { CUSTOMIZE_SCRIPT, GUEST_FILES } from "./guest-files.js";
 import { VM_IMAGE_FILES } from "./files.js";
 
 /** Modules the initrd loads (with their dependencies), in this order. */
-const INITRD_MODULES = [
+export const INITRD_MODULES = [
   "virtio_pci", "virtio_mmio", "virtio_blk", "crc32c_generic", "ext4", "virtio_net", "failover", "net_failover",
   "fuse", "virtiofs", "9pnet", "9pnet_virtio", "9p", "qemu_fw_cfg", "virtio-rng", "evdev", "button",
 ];
@@ -75,7 +75,7 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /** Finds the uncompressed ELF kernel inside a bzImage (what the kernel's extract-vmlinux does). */
-async function extractVmlinux(bzImage: string, out: string): Promise<boolean> {
+export async function extractVmlinux(bzImage: string, out: string): Promise<boolean> {
   const image = readFileSync(bzImage);
   const xzMagic = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
   for (let at = image.indexOf(xzMagic); at !== -1; at = image.indexOf(xzMagic, at + 1)) {

@@ -3,6 +3,40 @@
 // fw_cfg (opt/heyvm/*), gives heyo the host user's uid/gid, mounts /workspace (virtiofs, else 9p),
 // brings up networking, starts sshd and prints HEYVM_READY on the serial console.
 
+/**
+ * The script busybox init runs on poweroff/reboot before it kills everything and calls
+ * reboot(2): shared by the default image and images built from a Dockerfile (finalLine ends it).
+ */
+export function shutdownScript(busybox: string, finalLine: string): string {
+  return `#!/bin/sh
+# run by busybox init on poweroff/reboot before it kills everything and calls reboot(2)
+echo "heyvm: shutting down"
+bb=${busybox}
+mount() { $bb mount "$@"; }
+umount() { $bb umount "$@"; }
+kill -TERM -1 2>/dev/null; sleep 0.3; kill -KILL -1 2>/dev/null
+sync
+grep -E ' (virtiofs|9p) ' /proc/mounts | cut -d' ' -f2 | sort -r | while read -r m; do umount "$m"; done
+mount -o remount,ro / 2>/dev/null
+echo "HEYVM_POWEROFF"
+${finalLine}
+`;
+}
+
+/** sshd settings of the guest contract: keys only, heyvm's host key, the key heyvm hands over. */
+export function sshdSettings(hostKey: string, authorizedKeysFile: string): string {
+  return `HostKey ${hostKey}
+AuthorizedKeysFile ${authorizedKeysFile}
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin prohibit-password
+UseDNS no
+PrintMotd no
+PrintLastLog no
+`;
+}
+
 /** Path inside the image → content. Scripts are made executable by the customize step. */
 export const GUEST_FILES: Record<string, string> = {
   "usr/sbin/heyvm-init": `#!/bin/sh
@@ -84,19 +118,7 @@ $bb acpid -c /etc/acpi -l /run/acpid.log -p /run/acpid.pid
 # ---- sshd (forks after binding :22, so READY below means the port is listening)
 if /usr/sbin/sshd -E /run/sshd.log; then echo "HEYVM_READY"; else echo "HEYVM_FAILED sshd: $(cat /run/sshd.log)"; fi
 `,
-  "usr/sbin/heyvm-shutdown": `#!/bin/sh
-# run by busybox init on poweroff/reboot before it kills everything and calls reboot(2)
-echo "heyvm: shutting down"
-bb=/bin/busybox
-mount() { $bb mount "$@"; }
-umount() { $bb umount "$@"; }
-kill -TERM -1 2>/dev/null; sleep 0.3; kill -KILL -1 2>/dev/null
-sync
-grep -E ' (virtiofs|9p) ' /proc/mounts | cut -d' ' -f2 | sort -r | while read -r m; do umount "$m"; done
-mount -o remount,ro / 2>/dev/null
-echo "HEYVM_POWEROFF"
-exec $bb poweroff -f   # we already killed, synced and remounted ro: skip busybox init's extra sleeps
-`,
+  "usr/sbin/heyvm-shutdown": shutdownScript("/bin/busybox", "exec $bb poweroff -f   # we already killed, synced and remounted ro: skip busybox init's extra sleeps"),
   "etc/inittab": `# busybox init is PID 1 (reaps orphans, turns SIGUSR2/SIGTERM from \`poweroff\`/\`reboot\` into shutdown)
 ::sysinit:/sbin/heyvm-init
 ::ctrlaltdel:/sbin/reboot
@@ -106,16 +128,7 @@ exec $bb poweroff -f   # we already killed, synced and remounted ro: skip busybo
 # busybox acpid runs this on the ACPI power button (virsh shutdown / QEMU system_powerdown)
 exec /sbin/poweroff
 `,
-  "etc/ssh/sshd_config.d/heyvm.conf": `HostKey /etc/ssh/ssh_host_ed25519_key
-AuthorizedKeysFile /etc/ssh/authorized_keys/%u
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-PermitRootLogin prohibit-password
-UseDNS no
-PrintMotd no
-PrintLastLog no
-`,
+  "etc/ssh/sshd_config.d/heyvm.conf": sshdSettings("/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/authorized_keys/%u"),
   "tmp/heyvm-customize.sh": `#!/bin/sh
 # runs inside the rootfs (chroot) at image build time
 set -e

@@ -1,0 +1,61 @@
+// Starting a user-mode network helper (pasta for bubblewrap, passt for VMs; both from Debian's
+// `passt` package) the one way both need: as the owner's child with a parent-death signal, so
+// it ends with the owner or the native monitor the owner becomes; its output in a log file,
+// never a pipe the hand-over would close; ready once it has written its pid file.
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { OperationFailedError, UnavailableError } from "../shared/errors.js";
+import { findSystemExecutable } from "../shared/run.js";
+
+/** What to say when pasta or passt is missing: the package, or the two modes that need neither. */
+export const PASST_PACKAGE_HINT = "install it with `apt-get install passt` (Debian/Ubuntu) or `dnf install passt`, or start the sandbox with --no-network or --network host";
+
+const READY_TIMEOUT_MS = 10_000;
+
+export interface UserNetHelper {
+  /** How errors name it, e.g. "the sandbox's network (pasta)". */
+  what: string;
+  executable: string;
+  args: string[];
+  /** The helper writes it when it is ready (its --pid option). */
+  pidFile: string;
+  logPath: string;
+  /** Who it runs as when heyvm is root; undefined keeps heyvm's own user. */
+  runAs?: { uid: number; gid: number };
+}
+
+/** Starts the helper and resolves once it is ready; fails with its last log lines. */
+export async function startUserNetHelper(helper: UserNetHelper, signal: AbortSignal): Promise<ChildProcess> {
+  const setpriv = findSystemExecutable("setpriv");
+  if (!setpriv) throw new UnavailableError("setpriv is not installed", "install util-linux");
+  const log = openSync(helper.logPath, "a");
+  let child: ChildProcess;
+  try {
+    child = spawn(setpriv, ["--pdeathsig", "KILL", "--", helper.executable, ...helper.args], {
+      stdio: ["ignore", log, log],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      ...(helper.runAs ? { uid: helper.runAs.uid, gid: helper.runAs.gid } : {}),
+    });
+  } finally {
+    closeSync(log);
+  }
+  const failed = (why: string) => {
+    let output = "";
+    try {
+      output = readFileSync(helper.logPath, "utf8").trim().split("\n").filter((line) => !line.includes("syslog")).slice(-3).join("; ");
+    } catch {
+      // nothing logged yet
+    }
+    return new OperationFailedError(`${helper.what} did not start: ${why}${output ? `: ${output}` : ""}`, `see ${helper.logPath}; or start the sandbox with --no-network or --network host`);
+  };
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (existsSync(helper.pidFile)) return child;
+    if (child.exitCode !== null || child.signalCode !== null) throw failed(child.signalCode ? `ended by ${child.signalCode}` : `exited with code ${child.exitCode}`);
+    if (signal.aborted || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw failed(signal.aborted ? "stopped while starting" : `not ready after ${READY_TIMEOUT_MS / 1000} s`);
+    }
+    await new Promise((wake) => setTimeout(wake, 10));
+  }
+}

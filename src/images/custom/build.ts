@@ -1,0 +1,395 @@
+// `heyvm images build --file <Dockerfile>`: the Dockerfile built by the engine (its output
+// streamed as progress) and exported without ever being run. For VM formats heyvm's guest
+// contract (and heyvm's default kernel when the image has none) is then added by one script:
+// over the unpacked image in a bubblewrap sandbox where heyvm runs as root, or as a final engine
+// build step (exported again) where it does not, or where the image needs an SSH server from its
+// package manager. The tree is packed as the backend's format (formats.ts). Everything happens in
+// a temporary folder beside the target that is renamed into place at the end, so a failed or
+// interrupted build leaves the previous image of that name as it was; the export's container and
+// the final step's image are removed whatever happens.
+import { createHash } from "node:crypto";
+import { spawn } from "node:child_process";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, sep } from "node:path";
+import type { BackendName } from "../../shared/backend-name.js";
+import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
+import { writeJsonFile } from "../../shared/json.js";
+import type { Reporter } from "../../shared/reporter.js";
+import { findSystemExecutable, run } from "../../shared/run.js";
+import type { HeyoHome } from "../../state/home.js";
+import { withLock } from "../../state/lock.js";
+import { IMAGE_MANIFEST, imageDir, replaceImageDir, type ImageManifest } from "../store.js";
+import { extractVmlinux, sha256File } from "../vm/build.js";
+import { ensureKernelKit, type KernelKit } from "../vm/kernel-kit.js";
+import { markVerified } from "../vm/verify.js";
+import { dockerBuild, hostPlatform, imageFacts, removeImages, requireEngine } from "./docker.js";
+import { IMAGE_FORMATS, type ImageFormat } from "./formats.js";
+import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGED_FILES, STAGING_DIR, contractDockerfile, parseKernelReport, parseSetupFailure, type KernelReport } from "./guest-contract.js";
+import { RootRunner, chooseSize, exportImageTo, makeExt4, removeTree, type ExportedTree, type SizeChoice } from "./rootfs.js";
+
+export interface CustomImageRequest {
+  backend: BackendName;
+  name: string;
+  dockerfile: string;
+  /** The build context; the Dockerfile's folder when not given. */
+  context?: string;
+  /** linux/amd64, linux/arm64…; the host's when not given. */
+  platform?: string;
+  sizeMb?: number;
+  /** Build without the engine's layer cache. */
+  noCache?: boolean;
+}
+
+export interface CustomImageResult {
+  dir: string;
+  manifest: ImageManifest;
+  /** The root filesystem's size and how it was chosen (VM formats). */
+  size: SizeChoice | null;
+}
+
+/** Image names: they become folder names and part of an engine tag, so lowercase and plain. */
+const IMAGE_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+
+export function checkImageName(name: string): void {
+  if (!IMAGE_NAME.test(name) || name === "default") {
+    throw new UserError(`"${name}" is not a usable image name${name === "default" ? " (heyvm's own image is called that)" : ""}`, { hint: "use lowercase letters, digits, '.', '_' and '-' (at most 63), e.g. --name my-base" });
+  }
+}
+
+/** The engine tag the Dockerfile's own image is kept under: a rebuild reuses its layers. */
+export function engineTag(backend: BackendName, name: string): string {
+  return `localhost/heyvm/${name}:${backend.replace(/_/g, "-")}`;
+}
+
+function checkTools(format: ImageFormat): void {
+  const needed = format.vm ? ["tar", "mke2fs", "find"] : ["tar"];
+  const missing = needed.filter((tool) => !findSystemExecutable(tool));
+  if (missing.length > 0) throw new UnavailableError(`building an image needs ${missing.join(", ")}`, "install them with `apt-get install tar e2fsprogs findutils`");
+  if (format.vm) RootRunner.check();
+  if (format.vm && !findSystemExecutable("busybox")) throw new UnavailableError("VM images get heyvm's guest tools from a static busybox, and busybox is not installed", "install it with `apt-get install busybox-static`");
+}
+
+/** A file inside an unpacked image, refused if it (or a folder on the way) leads outside the image. */
+function fileInTree(tree: string, pathInImage: string): string {
+  const root = realpathSync(tree);
+  let resolved: string;
+  try {
+    resolved = realpathSync(join(tree, pathInImage));
+  } catch {
+    throw new OperationFailedError(`the image has no ${pathInImage}`);
+  }
+  if (!resolved.startsWith(root + sep) || !statSync(resolved).isFile()) throw new OperationFailedError(`${pathInImage} in the image is not a plain file inside the image`);
+  return resolved;
+}
+
+async function sha256Text(text: string | Buffer): Promise<string> {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** heyvm's staged files, busybox and (when there is one) the kernel kit, into dir. */
+function stageFiles(dir: string, kit: KernelKit | null): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, content] of Object.entries(STAGED_FILES)) writeFileSync(join(dir, name), content, { mode: 0o755 });
+  copyFileSync(findSystemExecutable("busybox") ?? "/bin/busybox", join(dir, "busybox"));
+  if (kit) {
+    mkdirSync(join(dir, "kernel"));
+    copyFileSync(kit.vmlinuz, join(dir, "kernel", "vmlinuz"));
+    copyFileSync(kit.initrd, join(dir, "kernel", "initrd"));
+    cpSync(kit.modulesRoot, join(dir, "kernel", "modules"), { recursive: true });
+  }
+}
+
+async function treeBytes(dir: string): Promise<number> {
+  const result = await run("du", ["-sb", dir], { allowFailure: true });
+  return Number(result.stdout.split(/\s/)[0]) || 0;
+}
+
+/** heyvm's kernel kit (made once, then cached) if this host can make it; else why not, for later. */
+async function kernelKitIfPossible(home: HeyoHome, reporter: Reporter): Promise<{ kit: KernelKit | null; problem?: unknown }> {
+  try {
+    return { kit: await ensureKernelKit(home, reporter) };
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return { kit: null, problem: error }; // an image with a kernel of its own does not need it
+  }
+}
+
+/**
+ * The guest contract can be added over the unpacked image itself (no second engine step and
+ * export) where heyvm runs as root, in a bubblewrap sandbox whose root is that tree: owners come
+ * out right and nothing the image holds (absolute links…) can reach the host.
+ */
+function canSetUpInTree(): boolean {
+  return !RootRunner.needsFakeroot() && findSystemExecutable("bwrap") !== undefined;
+}
+
+/** Runs the setup script over tree; its kernel report, or undefined when packages must be installed first. */
+async function setUpInTree(tree: string, onLine: (line: string) => void): Promise<KernelReport | undefined> {
+  let report: KernelReport | undefined;
+  let failure: string | undefined;
+  let needsPackages = false;
+  const last: string[] = [];
+  const child = spawn("bwrap", [
+    "--bind", tree, "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run",
+    "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--clearenv", "--setenv", "PATH", "/usr/sbin:/usr/bin:/sbin:/bin", "--setenv", "HEYVM_IN_TREE", "1", "--chdir", "/",
+    `${STAGING_DIR}/busybox`, "sh", `${STAGING_DIR}/setup.sh`,
+  ], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines = (stream: NodeJS.ReadableStream | null) => {
+    let rest = "";
+    stream?.setEncoding("utf8");
+    stream?.on("data", (chunk: string) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const line of parts) {
+        report = parseKernelReport(line) ?? report;
+        failure = parseSetupFailure(line) ?? failure;
+        needsPackages ||= line.trim() === NEEDS_PACKAGES;
+        last.push(line);
+        if (last.length > 15) last.shift();
+        if (!needsPackages) onLine(line);
+      }
+    });
+  };
+  lines(child.stdout);
+  lines(child.stderr);
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (exit) => resolve(exit ?? 1));
+  });
+  if (needsPackages) return undefined;
+  if (failure) throw contractRefused(failure);
+  if (code !== 0) throw new OperationFailedError(`adding heyvm's guest contract failed (exit code ${code}):\n${last.map((l) => `  ${l}`).join("\n")}`);
+  return report;
+}
+
+function contractRefused(reason: string): UserError {
+  return new UserError(`the image cannot get heyvm's guest contract: ${reason}`, { hint: "add an SSH server to the Dockerfile (Debian/Ubuntu: RUN apt-get install -y openssh-server; Alpine: RUN apk add openssh-server; Fedora: RUN dnf install -y openssh-server)", exitCode: 6 });
+}
+
+/** sha256 of the format's kernel and initrd (known already for heyvm's own kernel). */
+async function hashFiles(out: string, format: ImageFormat, kit: KernelKit | null): Promise<Partial<Record<"kernel" | "initrd", string>>> {
+  const sums: Partial<Record<"kernel" | "initrd", string>> = {};
+  const { kernel, initrd } = format.files;
+  if (kernel) sums.kernel = kit ? (kernel === "vmlinux" || format.kernel !== "as-shipped" ? kit.checksums.vmlinux : kit.checksums.vmlinuz) : await sha256File(join(out, kernel));
+  if (initrd) sums.initrd = kit ? kit.checksums.initrd : await sha256File(join(out, initrd));
+  return sums;
+}
+
+interface KernelFiles {
+  origin: "image" | "injected";
+  /** Where the kernel was found in the image (or put there). */
+  pathInImage: string;
+  kernelFacts: Record<string, string>;
+}
+
+/** Copies the kernel and initrd the format wants into out, by the kernel rule's outcome. */
+async function placeKernel(format: ImageFormat, report: KernelReport, tree: string, kit: KernelKit | null, out: string): Promise<KernelFiles> {
+  const files = format.files;
+  if (!files.kernel) throw new OperationFailedError("the format has no kernel file");
+  if (report.origin === "injected") {
+    if (!kit) throw new OperationFailedError("the build injected a kernel heyvm did not stage");
+    const uncompressed = format.kernel === "uncompressed" || format.kernel === "uncompressed-if-injected";
+    copyFileSync(uncompressed ? kit.vmlinux : kit.vmlinuz, join(out, files.kernel));
+    if (files.initrd) copyFileSync(kit.initrd, join(out, files.initrd));
+    return { origin: "injected", pathInImage: "/boot/vmlinuz-lts", kernelFacts: { kernelPackage: kit.kernelPackage, kernelVersion: kit.kernelVersion } };
+  }
+  if (report.origin !== "image" || !report.kernel) throw new OperationFailedError("the image has no kernel and heyvm's default kernel was not injected");
+  const kernel = fileInTree(tree, report.kernel);
+  if (format.kernel === "uncompressed") {
+    if (!(await extractVmlinux(kernel, join(out, files.kernel)))) {
+      throw new UserError(`the image's kernel ${report.kernel} could not be uncompressed for ${format.name} (heyvm reads xz-compressed kernels)`, { hint: "remove the kernel from the image to get heyvm's default kernel, or install an xz-compressed one" });
+    }
+  } else {
+    if (format.kernel === "uncompressed-if-injected") files.kernel = "vmlinuz"; // the image's kernel, as shipped
+    copyFileSync(kernel, join(out, files.kernel));
+  }
+  if (files.initrd) {
+    if (report.initrd) copyFileSync(fileInTree(tree, report.initrd), join(out, files.initrd));
+    else delete (files as { initrd?: string }).initrd;
+  }
+  return { origin: "image", pathInImage: report.kernel, kernelFacts: { kernelVersion: report.kernel.replace(/^\/boot\/vmlinuz-/, "") } };
+}
+
+/**
+ * Moves a finished build's scratch folder (the unpacked image: thousands of files) to
+ * images/.trash and deletes it there in a detached process, so that nobody waits for it; what an
+ * interrupted deletion leaves is deleted with the next one.
+ */
+function discardInBackground(home: HeyoHome, work: string): void {
+  const trash = join(home.images, ".trash");
+  try {
+    mkdirSync(trash, { recursive: true });
+    renameSync(work, join(trash, basename(work)));
+    spawn("rm", ["-rf", "--", ...readdirSync(trash).map((name) => join(trash, name))], { detached: true, stdio: "ignore" }).unref();
+  } catch {
+    removeTree(work);
+  }
+}
+
+/** Builds a custom image into images/<backend>/<name>/ (see the file comment). */
+export async function buildCustomImage(home: HeyoHome, request: CustomImageRequest, reporter: Reporter): Promise<CustomImageResult> {
+  checkImageName(request.name);
+  await requireEngine(`building an image from ${request.dockerfile}`);
+  const format: ImageFormat = { ...IMAGE_FORMATS[request.backend], files: { ...IMAGE_FORMATS[request.backend].files } };
+  if (!existsSync(request.dockerfile) || !statSync(request.dockerfile).isFile()) throw new UserError(`there is no Dockerfile at ${request.dockerfile}`, { hint: "give --file the path of a Dockerfile", exitCode: 3 });
+  const context = request.context ?? dirname(request.dockerfile);
+  if (!existsSync(context) || !statSync(context).isDirectory()) throw new UserError(`the build context ${context} is not a folder`, { hint: "give --context a folder (the Dockerfile's folder by default)", exitCode: 3 });
+  checkTools(format);
+  const platform = request.platform ?? hostPlatform();
+  if (format.vm && platform !== hostPlatform()) {
+    throw new UserError(`a ${request.backend} image for ${platform} cannot be built on this ${hostPlatform()} host (heyvm's guest tools and default kernel are this host's)`, { hint: `leave out --platform, or build on a ${platform} host` });
+  }
+  const target = imageDir(home, request.backend, request.name);
+  const parent = dirname(target);
+  mkdirSync(parent, { recursive: true });
+  const work = mkdtempSync(join(parent, `.build-${request.name}-`));
+  const out = join(work, "image");
+  mkdirSync(out);
+  const started = Date.now();
+  const phases: Record<string, number> = {};
+  let phaseStart = performance.now();
+  /** Records how long the step that just ended took (kept in image.json as buildPhasesMs). */
+  const phase = (name: string) => {
+    phases[name] = Math.round(performance.now() - phaseStart);
+    phaseStart = performance.now();
+  };
+  /** Work that overlaps later steps (removing the export's container, the final step's image). */
+  const cleanups: Array<Promise<unknown>> = [];
+  let succeeded = false;
+  const docker = (line: string) => reporter.info(`  │ ${line}`);
+  try {
+    reporter.progress(`docker build ${request.dockerfile} (context ${context}, ${platform})`);
+    const tag = engineTag(request.backend, request.name);
+    const userImage = await dockerBuild({ dockerfile: request.dockerfile, context, platform, tag, noCache: request.noCache, onLine: docker }, join(work, "user.iid"));
+    phase("dockerBuild");
+    const facts = await imageFacts(userImage);
+    if (facts.platform !== platform) throw new UserError(`the Dockerfile built a ${facts.platform} image, not ${platform}`, { hint: "its base image has no variant for that platform here; pick another base image or --platform" });
+    const dockerfileSha256 = await sha256Text(readFileSync(request.dockerfile));
+    const runner = new RootRunner(join(work, "fakeroot.state"));
+    const tree = join(work, "tree");
+    let exported: ExportedTree | undefined;
+    let size: SizeChoice | null = null;
+    let kernel: KernelFiles | null = null;
+    const files: Record<string, string> = {};
+    const checksums: Record<string, string> = {};
+    if (!format.vm) {
+      reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
+      exported = await exportImageTo(userImage, join(out, format.files.rootfs), runner, !RootRunner.needsFakeroot());
+      cleanups.push(exported.containerRemoved);
+      if (!existsSync(join(out, format.files.rootfs, "bin", "sh")) && !existsSync(join(out, format.files.rootfs, "usr", "bin", "sh"))) {
+        throw new UserError("the image has no /bin/sh, which a bubblewrap sandbox runs", { hint: "build FROM a base image with a shell (Debian, Alpine…)" });
+      }
+      files.rootfs = format.files.rootfs;
+      checksums.rootfs = userImage.replace(/^sha256:/, ""); // a folder: the engine's own digest of its content
+      phase("export");
+    } else {
+      const { kit, problem: kitProblem } = await kernelKitIfPossible(home, reporter);
+      phase("kernelKit");
+      let report: KernelReport | undefined;
+      let contentBytes = facts.sizeBytes;
+      if (canSetUpInTree()) {
+        reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
+        exported = await exportImageTo(userImage, tree, runner, true);
+        cleanups.push(exported.containerRemoved);
+        phase("export");
+        reporter.progress(`adding heyvm's guest contract over the unpacked image (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo${kit ? ", heyvm's default kernel if it has none" : ""})`);
+        const staging = join(tree, STAGING_DIR.slice(1));
+        stageFiles(staging, kit);
+        contentBytes += await treeBytes(staging);
+        report = await setUpInTree(tree, docker);
+        if (!report) {
+          reporter.info("the image has no SSH server: adding one with its package manager in an engine build step");
+          removeTree(tree);
+          exported = undefined;
+        }
+        phase("guestContract");
+      }
+      if (!report) {
+        reporter.progress(`adding heyvm's guest contract in a final build step (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo, sshd${kit ? ", heyvm's default kernel if it has none" : ""})`);
+        const contractContext = join(work, "contract");
+        mkdirSync(contractContext);
+        stageFiles(join(contractContext, "heyvm"), kit);
+        writeFileSync(join(contractContext, "Dockerfile"), contractDockerfile(userImage));
+        let setupFailure: string | undefined;
+        let finalImage: string;
+        try {
+          finalImage = await dockerBuild({
+            dockerfile: join(contractContext, "Dockerfile"),
+            context: contractContext,
+            platform,
+            onLine: (line) => {
+              report = parseKernelReport(line) ?? report;
+              setupFailure = parseSetupFailure(line) ?? setupFailure;
+              docker(line);
+            },
+          }, join(work, "final.iid"));
+        } catch (error) {
+          if (setupFailure) throw contractRefused(setupFailure);
+          throw error;
+        }
+        phase("guestContract");
+        reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
+        contentBytes = (await imageFacts(finalImage)).sizeBytes;
+        exported = await exportImageTo(finalImage, tree, runner, true);
+        cleanups.push(exported.containerRemoved, removeImages([finalImage])); // both overlap the packing
+        phase("export");
+      }
+      if (!report || !exported) throw new OperationFailedError("the guest contract step did not say which kernel the image has");
+      if (report.origin === "none") throw kitProblem ?? new OperationFailedError("the image has no kernel and heyvm's default kernel was not injected");
+      kernel = await placeKernel(format, report, tree, kit, out);
+      const early = hashFiles(out, format, kernel.origin === "injected" ? kit : null);
+      size = chooseSize(contentBytes, request.sizeMb);
+      reporter.progress(`packing the root filesystem: ext4, ${size.rule}`);
+      await makeExt4(tree, join(out, format.files.rootfs), size, "heyvm-root", runner);
+      phase("mke2fs");
+      const [rootfsSum, sums] = await Promise.all([sha256File(join(out, format.files.rootfs)), early]);
+      for (const role of ["kernel", "initrd", "rootfs"] as const) {
+        const file = format.files[role];
+        if (!file) continue;
+        files[role] = file;
+        checksums[role] = role === "rootfs" ? rootfsSum : (sums[role] ?? "");
+      }
+      phase("checksums");
+    }
+    if (!exported) throw new OperationFailedError("nothing was exported");
+    let sizeBytes = 0;
+    for (const file of Object.values(files)) sizeBytes += format.vm ? statSync(join(out, file)).blocks * 512 : facts.sizeBytes;
+    const manifest: ImageManifest = {
+      name: request.name,
+      backend: request.backend,
+      createdAt: new Date().toISOString(),
+      files,
+      checksums,
+      sizeBytes,
+      details: {
+        source: "dockerfile",
+        format: format.name,
+        dockerfile: request.dockerfile,
+        dockerfileSha256,
+        context,
+        platform,
+        engineImageId: userImage,
+        engineTag: tag,
+        contentBytes: facts.sizeBytes,
+        ...(kernel ? { kernelOrigin: kernel.origin, kernelInImage: kernel.pathInImage, ...kernel.kernelFacts } : { kernelOrigin: "host" }),
+        ...(size ? { rootfsSizeMiB: size.sizeMiB, rootfsSizeRule: size.rule } : {}),
+        ...(format.vm
+          ? { boot: { cmdline: format.cmdline ?? "", init: CUSTOM_INIT, rootfsFormat: "raw", filesystem: "ext4", bootedBy: format.bootedBy, guestContract: `${CUSTOM_INIT} (PID 1, then busybox init); heyvm's tools in ${HEYVM_GUEST_DIR}; settings from fw_cfg opt/heyvm/{env,authorized_keys,ssh_host_ed25519_key,gitconfig} or a tar of those files on /dev/vdb; /workspace over virtiofs/9p (tag workspace) or a drive labelled heyvm-workspace; prints HEYVM_READY on the console` } }
+          : { boot: { rootfsFormat: "dir", bootedBy: format.bootedBy } }),
+        buildSeconds: Math.round((Date.now() - started) / 1000),
+        buildPhasesMs: phases,
+      },
+    };
+    writeJsonFile(join(out, IMAGE_MANIFEST), manifest);
+    if (format.vm) markVerified(out, manifest);
+    await withLock(home, `image:${request.backend}:${request.name}`, 30 * 60_000, async () => replaceImageDir(target, out));
+    reporter.info(`image ${request.backend}/${request.name} ready in ${((Date.now() - started) / 1000).toFixed(1)} s${kernel ? ` (kernel: ${kernel.origin === "image" ? `the image's own ${kernel.pathInImage}` : "heyvm's default, injected at /boot/vmlinuz-lts"})` : ""}`);
+    succeeded = true;
+    return { dir: target, manifest, size };
+  } finally {
+    await Promise.allSettled(cleanups);
+    // the unpacked tree is not needed any more: after a success it goes in the background
+    if (succeeded) discardInBackground(home, work);
+    else removeTree(work);
+  }
+}

@@ -1,0 +1,153 @@
+// The Docker engine, through the `docker` CLI: whether one answers (DOCKER_HOST or the default
+// socket; Podman's Docker-compatible socket counts), `docker build` with its output streamed,
+// and create + export (a container is made only to be exported, never started).
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createConnection } from "node:net";
+import { OperationFailedError, UnavailableError } from "../../shared/errors.js";
+import { findExecutable, run } from "../../shared/run.js";
+
+export function dockerEndpoint(env: NodeJS.ProcessEnv = process.env): { path: string } | { host: string; port: number } {
+  const host = env.DOCKER_HOST;
+  if (host?.startsWith("unix://")) return { path: host.slice("unix://".length) };
+  if (host?.startsWith("tcp://")) {
+    const url = new URL(host.replace(/^tcp:/, "http:"));
+    return { host: url.hostname, port: Number(url.port || 2375) };
+  }
+  return { path: "/var/run/docker.sock" };
+}
+
+/** True when the engine answers its /_ping within timeoutMs. */
+export function dockerReachable(timeoutMs = 1500, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(dockerEndpoint(env));
+    let answer = "";
+    const done = (value: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.setEncoding("utf8");
+    socket.on("connect", () => socket.write("GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"));
+    socket.on("data", (chunk: string) => {
+      answer += chunk;
+      if (answer.includes("\r\n")) done(/^HTTP\/1\.[01] 200/.test(answer));
+    });
+    socket.on("error", () => done(false));
+    socket.on("close", () => done(answer.startsWith("HTTP/1.1 200") || answer.startsWith("HTTP/1.0 200")));
+  });
+}
+
+/** The one line that says how to get an engine, for every "no engine" refusal. */
+export const START_ENGINE_HINT =
+  "start one: Docker Desktop; or `apt-get install docker.io` and run `dockerd`; or Podman's socket (`podman system service`) with DOCKER_HOST=unix://$XDG_RUNTIME_DIR/podman/podman.sock";
+
+function where(env: NodeJS.ProcessEnv = process.env): string {
+  const endpoint = dockerEndpoint(env);
+  return "path" in endpoint ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
+}
+
+/** Fails with START_ENGINE_HINT unless the docker CLI is installed and an engine answers. */
+export async function requireEngine(purpose: string): Promise<void> {
+  if (!findExecutable("docker")) throw new UnavailableError(`${purpose} runs \`docker build\`, and the docker command is not installed`, START_ENGINE_HINT);
+  if (!(await dockerReachable())) throw new UnavailableError(`${purpose} runs \`docker build\`, and no Docker engine answers at ${where()}`, START_ENGINE_HINT);
+}
+
+/** Calls onLine for each complete line a stream carries (and the unterminated rest at its end). */
+function eachLine(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+  if (!stream) return;
+  let rest = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (chunk: string) => {
+    const lines = (rest + chunk).split(/\r?\n|\r/);
+    rest = lines.pop() ?? "";
+    for (const line of lines) onLine(line);
+  });
+  stream.on("end", () => {
+    if (rest) onLine(rest);
+  });
+}
+
+export interface DockerBuild {
+  dockerfile: string;
+  context: string;
+  platform: string;
+  /** A name to keep the result under (its layers then serve as the next build's cache). */
+  tag?: string;
+  /** Build without the engine's layer cache. */
+  noCache?: boolean;
+  /** Each line the engine prints, as it prints it. */
+  onLine(line: string): void;
+}
+
+/** How many of the engine's last lines a failed build reports. */
+const FAILURE_LINES = 15;
+
+/** Runs `docker build` (RUN steps on the host's network: no bridge is ever needed); resolves with the image id. */
+export async function dockerBuild(build: DockerBuild, iidFile: string): Promise<string> {
+  const args = ["build", "--network", "host", "--force-rm", "--platform", build.platform, "--iidfile", iidFile, "-f", build.dockerfile];
+  if (build.tag) args.push("-t", build.tag);
+  if (build.noCache) args.push("--no-cache");
+  args.push(build.context);
+  const last: string[] = [];
+  const child = spawn("docker", args, { stdio: ["ignore", "pipe", "pipe"] });
+  const collect = (line: string) => {
+    last.push(line);
+    if (last.length > FAILURE_LINES) last.shift();
+    build.onLine(line);
+  };
+  eachLine(child.stdout, collect);
+  eachLine(child.stderr, collect);
+  const code = await exitOf(child);
+  if (code !== 0) {
+    throw new OperationFailedError(`docker build failed (exit code ${code}); the engine's last lines:\n${last.map((l) => `  ${l}`).join("\n")}`, "fix the Dockerfile and build again; nothing was installed and an earlier image of this name is intact");
+  }
+  const id = readFileSync(iidFile, "utf8").trim();
+  if (!/^sha256:[0-9a-f]{64}$/.test(id)) throw new OperationFailedError(`docker build wrote no image id (${id || "empty"})`);
+  return id;
+}
+
+function exitOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
+async function docker(args: string[]): Promise<string> {
+  const result = await run("docker", args, { allowFailure: true, timeout: 600_000 });
+  if (result.code !== 0) throw new OperationFailedError(`docker ${args[0]} failed: ${(result.stderr || result.stdout).trim().split("\n").slice(-4).join(" ")}`);
+  return result.stdout.trim();
+}
+
+/** Makes a container of an image only to export it (its command is never run). */
+export function createContainer(image: string): Promise<string> {
+  return docker(["create", image, "/heyvm-export-only"]);
+}
+
+export async function removeContainer(container: string): Promise<void> {
+  await run("docker", ["rm", "-f", container], { allowFailure: true, timeout: 120_000 });
+}
+
+/** Removes images or tags; ones already gone (or still used by another tag) are left as they are. */
+export async function removeImages(images: string[]): Promise<void> {
+  if (images.length > 0) await run("docker", ["rmi", ...images], { allowFailure: true, timeout: 120_000 });
+}
+
+export interface ImageFacts {
+  /** OS/architecture as the engine records it (linux/amd64). */
+  platform: string;
+  /** The size of its content, unpacked (what the automatic disk size starts from). */
+  sizeBytes: number;
+}
+
+export async function imageFacts(image: string): Promise<ImageFacts> {
+  const [platform = "", size = "0"] = (await docker(["image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Size}}", image])).split(" ");
+  return { platform, sizeBytes: Number(size) || 0 };
+}
+
+/** The platform heyvm builds for when --platform is not given: this host's. */
+export function hostPlatform(): string {
+  return `linux/${process.arch === "x64" ? "amd64" : process.arch}`;
+}
