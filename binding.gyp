@@ -25,6 +25,12 @@
         }
       ],
       "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "heyvm-vsock-connect",
+      "type": "executable",
+      "sources": ["native/vsock-connect.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }

@@ -14,6 +14,7 @@ PACKAGES=(
   qemu-system-x86 qemu-utils           # VM backends: QEMU and qemu-img
   libvirt-daemon-system libvirt-clients acl # the libvirt backend (libvirtd, virsh; setfacl)
   openssh-client                       # ssh and ssh-keygen for VM sandboxes
+  openssh-sftp-server                  # the firecracker backend serves /workspace with it (confined by bwrap)
   busybox-static cpio e2fsprogs xz-utils # building the default VM image (initramfs, ext4 root)
   mmdebstrap                           # the default VM image's root filesystem
   docker.io fakeroot                   # images build --file: docker build/export; ext4 without root

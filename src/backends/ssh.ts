@@ -52,9 +52,16 @@ export async function ensureSshMaterial(dir: SandboxDir): Promise<SshMaterial> {
 }
 
 
-function baseArgs(dir: SandboxDir, endpoint: SshEndpoint): string[] {
+/**
+ * Extra ssh options a backend adds for its transport, e.g. a ProxyCommand that reaches the guest
+ * over vsock (firecracker); empty for a plain TCP endpoint.
+ */
+export type SshTransport = readonly string[];
+
+function baseArgs(dir: SandboxDir, endpoint: SshEndpoint, transport: SshTransport = []): string[] {
   const material = sshMaterial(dir);
   return [
+    ...transport,
     "-F", "/dev/null",
     "-i", material.clientKey,
     "-o", "IdentitiesOnly=yes",
@@ -83,7 +90,7 @@ function envPrefix(env: Record<string, string> | undefined): string {
  * command killed by a signal exits with 128 + signal, like a local shell reports it. The ssh
  * client gets the caller's environment (it sends none of it: -F /dev/null, no SendEnv).
  */
-export function sshExecRecipe(dir: SandboxDir, endpoint: SshEndpoint): ExecRecipe {
+export function sshExecRecipe(dir: SandboxDir, endpoint: SshEndpoint, transport: SshTransport = []): ExecRecipe {
   // "; exit $?" stops the remote shell from exec-ing the command, so it can report a signal death.
   const remote: ExecPart[] = [
     { env: { quote: true, prefix: "export ", separator: " ", suffix: "; " } },
@@ -93,24 +100,24 @@ export function sshExecRecipe(dir: SandboxDir, endpoint: SshEndpoint): ExecRecip
     { argv: { separator: " " } },
     "; exit $?",
   ];
-  return { program: "ssh", lookup: null, args: ["-T", ...baseArgs(dir, endpoint), "--", { join: remote }], env: null, cwd: "/workspace", checkEnvNames: false, checks: [] };
+  return { program: "ssh", lookup: null, args: ["-T", ...baseArgs(dir, endpoint, transport), "--", { join: remote }], env: null, cwd: "/workspace", checkEnvNames: false, checks: [] };
 }
 
-export function sshShell(dir: SandboxDir, endpoint: SshEndpoint, options: CommandOptions): SpawnSpec {
+export function sshShell(dir: SandboxDir, endpoint: SshEndpoint, options: CommandOptions, transport: SshTransport = []): SpawnSpec {
   const cwd = shellQuote(options.cwd ?? "/workspace");
   const remote = `${envPrefix(options.env)}cd ${cwd}; if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi`;
-  return { file: "ssh", args: [options.tty ? "-tt" : "-T", ...baseArgs(dir, endpoint), "--", remote] };
+  return { file: "ssh", args: [options.tty ? "-tt" : "-T", ...baseArgs(dir, endpoint, transport), "--", remote] };
 }
 
 /** Runs a command over SSH and collects its output (readiness checks, shutdown). */
-export function sshRun(dir: SandboxDir, endpoint: SshEndpoint, remote: string, timeoutMs: number) {
-  return run("ssh", ["-T", "-o", "BatchMode=yes", ...baseArgs(dir, endpoint), "--", remote], { timeout: timeoutMs, allowFailure: true });
+export function sshRun(dir: SandboxDir, endpoint: SshEndpoint, remote: string, timeoutMs: number, transport: SshTransport = []) {
+  return run("ssh", ["-T", "-o", "BatchMode=yes", ...baseArgs(dir, endpoint, transport), "--", remote], { timeout: timeoutMs, allowFailure: true });
 }
 
 /** Ends the shared connection of a sandbox (when it stops), so no ssh process is left behind. */
-export async function closeSshMaster(dir: SandboxDir, endpoint: SshEndpoint): Promise<void> {
+export async function closeSshMaster(dir: SandboxDir, endpoint: SshEndpoint, transport: SshTransport = []): Promise<void> {
   const material = sshMaterial(dir);
   if (!existsSync(material.controlPath)) return;
-  await run("ssh", ["-O", "exit", ...baseArgs(dir, endpoint)], { allowFailure: true, timeout: 5000 }).catch(() => undefined);
+  await run("ssh", ["-O", "exit", ...baseArgs(dir, endpoint, transport)], { allowFailure: true, timeout: 5000 }).catch(() => undefined);
   rmSync(material.controlPath, { force: true });
 }

@@ -10,6 +10,8 @@ import type { SandboxDir } from "../state/sandbox-dir.js";
 import type { ExecRecipe } from "./exec-recipe.js";
 
 export interface BackendFeatures {
+  /** How /workspace reaches the sandbox (shown by `heyvm backends`). */
+  workspace: "bind" | "virtiofs" | "9p" | "virtiofs-or-9p" | "sshfs" | "sync";
   /** A real virtual machine with its own kernel (as opposed to namespaces on the host kernel). */
   virtualMachine: boolean;
   /** Accepts --image. */

@@ -80,6 +80,8 @@ export interface NewSandbox {
   workingDirectory?: string | null;
   startCommand?: string | null;
   ttlSeconds?: number | null;
+  cpus?: number | null;
+  memoryMiB?: number | null;
 }
 
 export async function createSandbox(home: HeyoHome, request: NewSandbox): Promise<SandboxEntry> {
@@ -103,6 +105,8 @@ export async function createSandbox(home: HeyoHome, request: NewSandbox): Promis
       workingDirectory: request.workingDirectory ?? null,
       startCommand: request.startCommand ?? null,
       ttlSeconds: request.ttlSeconds ?? null,
+      cpus: request.cpus ?? null,
+      memoryMiB: request.memoryMiB ?? null,
       createdAt: new Date().toISOString(),
     };
     writeSpec(dir, spec);

@@ -8,6 +8,7 @@ import { chooseDefaultBackend, usableBackend } from "../backends/registry.js";
 import type { Reporter } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError, NotFoundError, UserError } from "../shared/errors.js";
+import { refuseMachineSize } from "./machine-size.js";
 import type { HeyoHome } from "../state/home.js";
 import type { ExtraMount } from "../state/records.js";
 import { allSandboxes, createSandbox, viewOf } from "./catalog.js";
@@ -34,6 +35,9 @@ export interface CreateRequest {
   startCommand?: string;
   ttlSeconds: number | null;
   network: boolean;
+  /** --cpus / --memory of a VM sandbox. */
+  cpus?: number;
+  memoryMiB?: number;
   cwd: string;
 }
 
@@ -83,6 +87,7 @@ export async function createStandalone(home: HeyoHome, request: CreateRequest, r
   const backend = request.backend ? await usableBackend(request.backend) : await chooseDefaultBackend();
   if (request.image && !backend.features.images) throw new UserError(`the ${backend.name} backend does not take --image`);
   if (!request.network && !backend.features.networkIsolation) throw new UserError(`the ${backend.name} backend cannot run without network`);
+  refuseMachineSize(backend, request);
   const [first, ...others] = request.mounts;
   const extra = [...(first && first.guest !== WORKSPACE ? [first] : []), ...others];
   if (extra.some((m) => m.guest === WORKSPACE)) throw new UserError("only the first --mount can be /workspace");
@@ -105,6 +110,8 @@ export async function createStandalone(home: HeyoHome, request: CreateRequest, r
     workingDirectory: request.workingDirectory ?? null,
     startCommand: request.startCommand ?? null,
     ttlSeconds: request.ttlSeconds,
+    cpus: request.cpus ?? null,
+    memoryMiB: request.memoryMiB ?? null,
   });
   if (!first || !request.name) {
     // an empty workspace of its own, and the id as its name, once the id is known

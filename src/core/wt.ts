@@ -8,6 +8,7 @@ import type { Backend, Reporter } from "../backends/types.js";
 import { configValue, findRepository, type Repository } from "../git/repo.js";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError, UserError } from "../shared/errors.js";
+import { refuseMachineSize } from "./machine-size.js";
 import type { HeyoHome } from "../state/home.js";
 import { sandboxStatus } from "../state/status.js";
 import { networkMode, networkSetting, writeSpec, type ExtraMount, type NetworkMode, type SandboxSpec } from "../state/records.js";
@@ -27,6 +28,9 @@ export interface WtRequest {
   image?: string;
   /** outbound (the default: its own network, outbound only), none, or host (shares the host's). */
   network: NetworkMode;
+  /** --cpus / --memory of a VM sandbox; left out: as the sandbox had them (else the default). */
+  cpus?: number;
+  memoryMiB?: number;
   /** The user has a terminal, so the shell gets one too. */
   tty: boolean;
 }
@@ -75,6 +79,7 @@ async function pickBackend(request: WtRequest, existing: SandboxEntry | undefine
   const backend = name ? await usableBackend(name) : await chooseDefaultBackend();
   if (request.image && !backend.features.images) throw new UserError(`the ${backend.name} backend does not take --image`);
   if (request.network === "none" && !backend.features.networkIsolation) throw new UserError(`the ${backend.name} backend cannot run without network`);
+  refuseMachineSize(backend, request);
   return backend;
 }
 
@@ -94,6 +99,8 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
       workspace: resolve(plan.path),
       mounts: gitMounts(repo, plan.path),
       network: networkSetting(request.network),
+      cpus: request.cpus ?? existing?.spec.cpus ?? null,
+      memoryMiB: request.memoryMiB ?? existing?.spec.memoryMiB ?? null,
     };
     let entry = existing;
     if (entry && live) {
@@ -101,6 +108,8 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
         entry.spec.backend !== wanted.backend ? `backend ${entry.spec.backend}` : "",
         networkMode(entry.spec) !== request.network ? `network ${networkMode(entry.spec)}` : "",
         (entry.spec.image ?? null) !== (wanted.image ?? null) ? `image ${entry.spec.image ?? "default"}` : "",
+        entry.spec.cpus !== wanted.cpus ? `--cpus ${entry.spec.cpus ?? "default"}` : "",
+        entry.spec.memoryMiB !== wanted.memoryMiB ? `--memory ${entry.spec.memoryMiB ?? "default"}` : "",
       ].filter(Boolean);
       if (differences.length > 0) {
         throw new ConflictError(`sandbox ${entry.spec.id} for ${request.branch} is running with ${differences.join(", ")}`, `stop it first (heyvm stop ${entry.spec.id}) to start it with other settings`);

@@ -54,6 +54,10 @@ export interface SandboxSpec {
   startCommand: string | null;
   /** The sandbox is stopped this long after it starts; null means no limit. */
   ttlSeconds: number | null;
+  /** vCPUs of a VM sandbox (`--cpus`); null: the backend's default. */
+  cpus: number | null;
+  /** Memory of a VM sandbox in MiB (`--memory`); null: the backend's default. */
+  memoryMiB: number | null;
   createdAt: string;
 }
 
@@ -131,6 +135,8 @@ export function parseSpec(raw: JsonObject): SandboxSpec | undefined {
     workingDirectory: str(raw, "workingDirectory") ?? null,
     startCommand: str(raw, "startCommand") ?? null,
     ttlSeconds: num(raw, "ttlSeconds") ?? null,
+    cpus: num(raw, "cpus") ?? null,
+    memoryMiB: num(raw, "memoryMiB") ?? null,
     createdAt,
   };
 }

@@ -40,10 +40,12 @@ export async function stopOwners(home: string): Promise<void> {
 }
 
 /** Starts `heyvm server` and resolves once it says where it listens. */
-export async function startCloudServer(options: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<CloudServer> {
+/** prefix: argv the server runs under (e.g. `ip netns exec <name>`: it then listens on that namespace's 127.0.0.1). */
+export async function startCloudServer(options: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; prefix?: string[] } = {}): Promise<CloudServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "heyvm-cloud-"));
   const ownsDir = options.dataDir === undefined;
-  const child = spawn(HEYVM, ["server", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--sweep-ms", "200", ...(options.args ?? [])], {
+  const [file, ...before] = [...(options.prefix ?? []), HEYVM];
+  const child = spawn(file ?? HEYVM, [...before, "server", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--sweep-ms", "200", ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -8,13 +8,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
-import { isObject, num } from "../../shared/json.js";
+import { num } from "../../shared/json.js";
 import { SYSTEM_PATH, findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { processStartTime } from "../../state/liveness.js";
 import { networkMode } from "../../state/records.js";
 import { imageDir, readManifest } from "../../images/store.js";
 import type { HeyoHome } from "../../state/home.js";
+import { recordedForward } from "../forwards.js";
 import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, PortReacher, RunningMachine, SpawnSpec } from "../types.js";
 import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment, guestEnvironmentRecipe } from "../guest-env.js";
 import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
@@ -335,9 +336,7 @@ function portEndpoint(access: MachineAccess, guestPort: number): HostEndpoint | 
   const mode = networkMode(access.spec);
   if (mode === "host") return { host: "127.0.0.1", port: guestPort };
   if (mode === "none") return undefined;
-  const forwards = access.owner.machine.forwards;
-  const port = isObject(forwards) ? num(forwards, String(guestPort)) : undefined;
-  return port === undefined ? undefined : { host: "127.0.0.1", port };
+  return recordedForward(access, guestPort);
 }
 
 async function probe(): Promise<Availability> {
@@ -350,7 +349,7 @@ async function probe(): Promise<Availability> {
 
 export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper & PortReacher = {
   name: "bubblewrap",
-  features: { virtualMachine: false, images: true, networkIsolation: true },
+  features: { workspace: "bind", virtualMachine: false, images: true, networkIsolation: true },
   probe,
   boot,
   shellCommand: shellIn,

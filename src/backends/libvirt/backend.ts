@@ -11,7 +11,7 @@ import { OperationFailedError, TimeoutError, UnavailableError } from "../../shar
 import { findSystemExecutable } from "../../shared/run.js";
 import type { HeyoHome } from "../../state/home.js";
 import { networkMode, type SandboxSpec, type SshEndpoint } from "../../state/records.js";
-import { isObject, num, str } from "../../shared/json.js";
+import { num, str } from "../../shared/json.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
 import { DEFAULT_IMAGE, imageDir, readManifest } from "../../images/store.js";
 import { vmBoot, type VmBoot } from "../../images/vm/boot.js";
@@ -19,6 +19,8 @@ import { kvmStatus } from "../kvm.js";
 import { processStartTime } from "../../state/liveness.js";
 import { closeSshMaster, ensureSshMaterial, sshExecRecipe, sshMaterial, sshRun, sshShell } from "../ssh.js";
 import { ensureOverlay } from "../vm-disk.js";
+import { recordedForward } from "../forwards.js";
+import { vmSize } from "../vm-size.js";
 import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess } from "./access.js";
 import { domainXml } from "./domain-xml.js";
@@ -203,11 +205,12 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   } else if (mode === "host") {
     reporter.info("network: QEMU user networking shared with the host: the guest reaches the host's 127.0.0.1 through 10.0.2.2");
   }
+  const size = vmSize(spec, kvm.usable);
   const xml = domainXml({
     name,
     kvm: kvm.usable,
-    memoryMiB: Number(process.env.HEYVM_VM_MEMORY_MIB ?? 1024),
-    vcpus: kvm.usable ? 2 : 1,
+    memoryMiB: size.memoryMiB,
+    vcpus: size.vcpus,
     kernel: boot.kernel,
     initrd: boot.initrd,
     cmdline: boot.cmdline,
@@ -354,9 +357,7 @@ async function reapOrphans(_home: HeyoHome, dir: SandboxDir): Promise<string[]> 
  * forwards it got at boot (one per port the sandbox asked for, on 127.0.0.1), never its address.
  */
 function portEndpoint(access: MachineAccess, guestPort: number): HostEndpoint | undefined {
-  const forwards = access.owner.machine.forwards;
-  const hostPort = isObject(forwards) ? num(forwards, String(guestPort)) : undefined;
-  return hostPort === undefined ? undefined : { host: "127.0.0.1", port: hostPort };
+  return recordedForward(access, guestPort);
 }
 
 function endpointOf(access: { owner: { ssh: { host: string; port: number; user: string } | null; machine: Record<string, unknown> }; spec: SandboxSpec }) {
@@ -366,7 +367,7 @@ function endpointOf(access: { owner: { ssh: { host: string; port: number; user: 
 
 export const libvirtBackend: Backend & ImagePreparer & SandboxPreparer & OrphanReaper & GracefulStopper & PortReacher = {
   name: "libvirt",
-  features: { virtualMachine: true, images: true, networkIsolation: true },
+  features: { workspace: "virtiofs", virtualMachine: true, images: true, networkIsolation: true },
   probe,
   boot,
   prepareImage,

@@ -4,9 +4,10 @@ import { UserError } from "../../shared/errors.js";
 import { defineCommand } from "../command.js";
 import { print, printJson, stderrReporter } from "../io.js";
 import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js";
+import { MACHINE_SIZE_OPTIONS, parseMachineSize, type MachineSizeFlags } from "../machine-size-options.js";
 import { parseEnvPairs } from "./exec.js";
 
-interface CreateFlags extends FormatFlags {
+interface CreateFlags extends FormatFlags, MachineSizeFlags {
   name?: string;
   image?: string;
   backend?: string;
@@ -37,6 +38,7 @@ export const createCommand = defineCommand<CreateFlags>({
     { flags: "--ttl-seconds <n>", description: "stop the sandbox this many seconds after it starts" },
     { flags: "--no-ttl", description: "no time limit (the default)" },
     { flags: "--no-network", description: "cut the sandbox off from the network" },
+    ...MACHINE_SIZE_OPTIONS,
     ...FORMAT_OPTIONS,
     { flags: "--print-id", description: "print only the sandbox id" },
     { flags: "-q, --quiet", description: "no progress messages; print only the sandbox id" },
@@ -66,6 +68,7 @@ export const createCommand = defineCommand<CreateFlags>({
         startCommand: flags.startCommand,
         ttlSeconds,
         network: flags.network,
+        ...parseMachineSize(flags),
         cwd,
       },
       stderrReporter(io, flags.quiet || json || flags.printId),

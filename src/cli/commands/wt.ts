@@ -8,9 +8,10 @@ import { defineCommand } from "../command.js";
 import { print, printJson, stderrReporter } from "../io.js";
 import { printList } from "../list-output.js";
 import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js";
+import { MACHINE_SIZE_OPTIONS, parseMachineSize, type MachineSizeFlags } from "../machine-size-options.js";
 import { DEPLOY_OPTIONS, type DeployFlags } from "./deploy-options.js";
 
-interface WtFlags extends DeployFlags, FormatFlags {
+interface WtFlags extends DeployFlags, FormatFlags, MachineSizeFlags {
   detach?: boolean;
   createBranch?: boolean;
   printId?: boolean;
@@ -54,6 +55,7 @@ export const wtCommand = defineCommand<WtFlags>({
     { flags: "--image <name>", description: "base image for the sandbox (see `heyvm images list`)" },
     { flags: "--network <mode>", description: "outbound (default: its own network, outbound only, no way to the host's 127.0.0.1), none, or host (shares this machine's network)" },
     { flags: "--no-network", description: "cut the sandbox off from the network (same as --network none)" },
+    ...MACHINE_SIZE_OPTIONS,
     ...FORMAT_OPTIONS,
     { flags: "--print-id", description: "print only the sandbox id (for id=$(heyvm wt x --detach --print-id))" },
     { flags: "-q, --quiet", description: "no progress messages; print only the sandbox id" },
@@ -79,7 +81,7 @@ export const wtCommand = defineCommand<WtFlags>({
       return wtShell(home, branch, process.cwd(), Boolean(process.stdin.isTTY));
     }
     if (network === "host") io.stderr.write("warning: --network host: the sandbox shares this machine's network, so it reaches every service on 127.0.0.1 and its abstract sockets\n");
-    const request = { branch, cwd: process.cwd(), path: flags.path, createBranch: flags.createBranch === true, backend: await backendOption(flags.backend), image: flags.image, network, tty: Boolean(process.stdin.isTTY) };
+    const request = { branch, cwd: process.cwd(), path: flags.path, createBranch: flags.createBranch === true, backend: await backendOption(flags.backend), image: flags.image, network, ...parseMachineSize(flags), tty: Boolean(process.stdin.isTTY) };
     const reporter = stderrReporter(io, flags.quiet || json);
     const printId = (id: string) => print(io, bareId ? id : `ID: ${id}`);
     if (flags.detach) {

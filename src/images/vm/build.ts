@@ -171,17 +171,28 @@ export async function buildKernel(cache: string, work: string, out: string, repo
   return { kernelPackage, kernelVersion: version, kernelFormat: extracted ? "vmlinux (PVH)" : "bzImage" };
 }
 
-async function buildRootfs(work: string, out: string, reporter: Reporter, suite: string): Promise<void> {
+/** What a Debian root filesystem is made of: packages, heyvm's files, and a script run inside. */
+export interface RootRecipe {
+  /** mmdebstrap --include list. */
+  packages: readonly string[];
+  /** Path inside the root → content (scripts are made executable by the customize script). */
+  files: Record<string, string>;
+  /** A file among `files` that runs inside the new root (chroot) at the end. */
+  customizeScript: string;
+}
+
+/** A small Debian root folder made by mmdebstrap from Debian's packages; returns its path. */
+export async function debianRoot(work: string, reporter: Reporter, suite: string, recipe: RootRecipe): Promise<string> {
   const guest = join(work, "guest");
-  for (const [path, content] of Object.entries(GUEST_FILES)) {
+  for (const [path, content] of Object.entries(recipe.files)) {
     mkdirSync(dirname(join(guest, path)), { recursive: true });
     writeFileSync(join(guest, path), content, { mode: 0o755 });
   }
   const root = join(work, "rootfs");
-  await step(reporter, "building the root filesystem with mmdebstrap (git, openssh-server, busybox)", () =>
+  await step(reporter, `building the root filesystem with mmdebstrap (${recipe.packages.join(", ")})`, () =>
     tool("mmdebstrap", [
       "--variant=essential",
-      "--include=git,openssh-server,busybox-static,ca-certificates,mount",
+      `--include=${recipe.packages.join(",")}`,
       "--aptopt=APT::Install-Recommends \"false\"",
       "--dpkgopt=path-exclude=/usr/share/man/*",
       "--dpkgopt=path-exclude=/usr/share/doc/*",
@@ -191,11 +202,16 @@ async function buildRootfs(work: string, out: string, reporter: Reporter, suite:
       "--dpkgopt=path-exclude=/usr/share/lintian/*",
       "--dpkgopt=path-exclude=/usr/share/bash-completion/*",
       `--customize-hook=cp -a ${shellQuote(`${guest}/.`)} "$1/"`,
-      `--customize-hook=chroot "$1" /bin/sh ${CUSTOMIZE_SCRIPT}`,
+      `--customize-hook=chroot "$1" /bin/sh ${recipe.customizeScript}`,
       suite,
       root,
     ]),
   );
+  return root;
+}
+
+async function buildRootfs(work: string, out: string, reporter: Reporter, suite: string): Promise<void> {
+  const root = await debianRoot(work, reporter, suite, { packages: ["git", "openssh-server", "busybox-static", "ca-certificates", "mount"], files: GUEST_FILES, customizeScript: CUSTOMIZE_SCRIPT });
   await step(reporter, "packing the root filesystem (ext4, qcow2)", async () => {
     const raw = join(work, "rootfs.raw");
     await tool("mkfs.ext4", ["-q", "-F", "-L", "heyvm-root", "-d", root, "-E", "lazy_itable_init=1,lazy_journal_init=1", "-m", "0", raw, "4G"]);

@@ -22,6 +22,8 @@ export function sandboxSpec(overrides: Partial<SandboxSpec> = {}): SandboxSpec {
     workingDirectory: null,
     startCommand: null,
     ttlSeconds: null,
+    cpus: null,
+    memoryMiB: null,
     createdAt: "2025-01-02T03:04:05.000Z",
     ...overrides,
   };

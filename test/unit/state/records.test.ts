@@ -79,7 +79,7 @@ describe("readSpec", () => {
       }
     }));
 
-  test("fills in defaults for optional fields: image null, no git, no mounts, network on, no ports, no env, no TTL", () =>
+  test("fills in defaults for optional fields: image null, no git, no mounts, network on, no ports, no env, no TTL, the backend's machine size", () =>
     withSandboxDir((dir) => {
       writeFileSync(dir.specPath, JSON.stringify({ id: "sb-0123abcd", name: "wt-x", backend: "bubblewrap", workspace: "/w", createdAt: "2025-01-01T00:00:00Z" }));
       assert.deepEqual(readSpec(dir), {
@@ -97,6 +97,8 @@ describe("readSpec", () => {
         workingDirectory: null,
         startCommand: null,
         ttlSeconds: null,
+        cpus: null,
+        memoryMiB: null,
         createdAt: "2025-01-01T00:00:00Z",
       });
     }));

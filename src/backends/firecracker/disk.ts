@@ -1,0 +1,39 @@
+// A firecracker sandbox's own drives: a copy of the image's root filesystem (reflink where the
+// filesystem can, else sparse: never the shared image file, which stays read-only), recreated
+// when it is damaged or the image was rebuilt, and the read-only config drive (a tar archive of
+// the guest's settings, which the guest's /init.sh unpacks from /dev/vdb).
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { run } from "../../shared/run.js";
+import type { Reporter } from "../types.js";
+
+async function rootfsProblem(disk: string): Promise<string | undefined> {
+  const header = await run("dumpe2fs", ["-h", disk], { allowFailure: true });
+  if (header.code !== 0) return header.stderr.trim().split("\n").pop() || "it has no readable ext4 superblock";
+  return undefined;
+}
+
+/**
+ * Makes sure disk is a sound copy of base (an ext4 image), copying it again when it is missing,
+ * damaged, or was made from another build of the image (baseId: the image's rootfs checksum).
+ */
+export async function ensureRootfsCopy(disk: string, base: string, baseId: string, reporter: Reporter): Promise<void> {
+  const idFile = `${disk}.base`;
+  if (existsSync(disk)) {
+    const recorded = existsSync(idFile) ? readFileSync(idFile, "utf8").trim() : "";
+    const problem = recorded !== baseId ? "the image it was made from has been rebuilt" : await rootfsProblem(disk);
+    if (!problem) return;
+    reporter.info(`the sandbox disk ${disk} is damaged (${problem}); recreating it from the image (files in /workspace are on the host and are kept)`);
+    rmSync(disk, { force: true });
+  }
+  const partial = `${disk}.partial`;
+  await run("cp", ["--reflink=auto", "--sparse=always", base, partial]);
+  renameSync(partial, disk);
+  writeFileSync(idFile, `${baseId}\n`);
+}
+
+/** Packs the guest's settings (files of folder) into a tar archive: the config drive. */
+export async function writeConfigDrive(folder: string, files: readonly string[], drive: string): Promise<void> {
+  const partial = `${drive}.partial`;
+  await run("tar", ["--format=ustar", "--owner=0", "--group=0", "-cf", partial, "-C", folder, ...files]);
+  renameSync(partial, drive);
+}

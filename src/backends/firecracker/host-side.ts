@@ -1,0 +1,125 @@
+// The host's ends of a firecracker sandbox's vsock connections, all made by heyvm-vsock-connect
+// (native/vsock-connect.c): ssh's ProxyCommand (the connected socket handed to ssh), the
+// /workspace channel (an sftp-server on the connection, confined by bubblewrap to the worktree
+// and the git folder) and the forwarders of exposed ports. They are the owner's children and
+// need nothing from the owner's process, so they carry on unchanged after the hand-over.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, openSync, closeSync, realpathSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { OperationFailedError } from "../../shared/errors.js";
+import { findSystemExecutable } from "../../shared/run.js";
+import { shellQuote } from "../../shared/shell-quote.js";
+import type { SandboxSpec } from "../../state/records.js";
+import { GUEST_VSOCK_PORTS } from "../../images/firecracker/files.js";
+import type { SshTransport } from "../ssh.js";
+
+const HELPER = "heyvm-vsock-connect";
+const SFTP_SERVER_PATHS = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server", "/usr/lib/ssh/sftp-server"];
+
+/**
+ * build/Release/heyvm-vsock-connect of the checkout or package, searched upward from the script
+ * node runs (bin/heyvm, a test file): the same code also runs from the CommonJS fast-path bundle,
+ * where import.meta is empty.
+ */
+export function vsockHelper(): string | undefined {
+  const script = process.argv[1];
+  if (!script) return undefined;
+  let dir: string;
+  try {
+    dir = dirname(realpathSync(script));
+  } catch {
+    return undefined;
+  }
+  for (let depth = 0; depth < 6; depth++) {
+    const candidate = join(dir, "build", "Release", HELPER);
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+function requireHelper(): string {
+  const helper = vsockHelper();
+  if (!helper) throw new OperationFailedError(`${HELPER} is not built`, "run `npm run build` (it builds heyvm's native pieces)");
+  return helper;
+}
+
+export function sftpServer(): string | undefined {
+  return SFTP_SERVER_PATHS.find((path) => existsSync(path));
+}
+
+/** The bwrap to confine sftp-server with ($HEYVM_BWRAP, as for the bubblewrap backend). */
+export function bwrapBinary(): string | undefined {
+  const override = process.env.HEYVM_BWRAP;
+  return override ? findSystemExecutable(override) : findSystemExecutable("bwrap");
+}
+
+/** ssh options that reach the guest's sshd over vsock, the socket passed to ssh (no relay). */
+export function sshOverVsock(vsockUds: string): SshTransport {
+  const command = `${shellQuote(requireHelper())} --fdpass ${shellQuote(vsockUds)} ${GUEST_VSOCK_PORTS.ssh}`;
+  return ["-o", `ProxyCommand=${command.replace(/%/g, "%%")}`, "-o", "ProxyUseFdpass=yes"];
+}
+
+/** The files sftp-server needs to run (itself, its libraries and loader), found with ldd once. */
+let runtimeFiles: string[] | undefined;
+function sftpRuntime(server: string): string[] {
+  if (runtimeFiles) return runtimeFiles;
+  const ldd = spawnSync("ldd", [server], { encoding: "utf8" });
+  const libraries = ldd.status === 0 ? [...ldd.stdout.matchAll(/(\/[^\s)]+)/g)].map((m) => m[1] ?? "").filter((path) => path && existsSync(path)) : [];
+  runtimeFiles = libraries.length > 0 ? [server, ...new Set(libraries)] : [];
+  return runtimeFiles;
+}
+
+/**
+ * bwrap + sftp-server seeing only /workspace (the worktree), the sandbox's extra mounts at their
+ * own paths (the git folder; its config and hooks read-only), and the files sftp-server runs from.
+ */
+export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string; group: string }): string[] {
+  const bwrap = bwrapBinary();
+  const server = sftpServer();
+  if (!bwrap || !server) throw new OperationFailedError("serving /workspace needs bwrap and sftp-server", "install them with `apt-get install bubblewrap openssh-sftp-server`");
+  const args = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL", "--dev", "/dev"];
+  const runtime = sftpRuntime(server);
+  if (runtime.length > 0) for (const file of runtime) args.push("--ro-bind", file, file);
+  else args.push("--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64");
+  // sftp-server looks its user up: an account of its own (not the host's /etc/passwd)
+  args.push("--ro-bind", accounts.passwd, "/etc/passwd", "--ro-bind", accounts.group, "/etc/group");
+  args.push("--bind", spec.workspace, "/workspace");
+  for (const mount of spec.mounts) args.push(mount.readOnly ? "--ro-bind" : "--bind", mount.host, mount.guest);
+  args.push("--chdir", "/workspace", server, "-d", "/workspace");
+  return args;
+}
+
+/** Connects the guest's /workspace port and runs the confined sftp-server (confinedSftpServer's argv) on that connection. */
+export function startWorkspaceChannel(vsockUds: string, sftpServerArgv: readonly string[], logFile: string): ChildProcess {
+  const log = openSync(logFile, "a");
+  try {
+    return spawn(requireHelper(), ["--exec", vsockUds, String(GUEST_VSOCK_PORTS.workspace), "--", ...sftpServerArgv], { stdio: ["ignore", "ignore", log] });
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** A forwarder from a free 127.0.0.1 port to a guest vsock port; resolves with the host port. */
+export function startForwarder(vsockUds: string, guestPort: number, logFile: string): Promise<{ child: ChildProcess; hostPort: number }> {
+  const log = openSync(logFile, "a");
+  let child: ChildProcess;
+  try {
+    child = spawn(requireHelper(), ["--forward", vsockUds, String(guestPort)], { stdio: ["ignore", "pipe", log] });
+  } finally {
+    closeSync(log);
+  }
+  return new Promise((resolve, reject) => {
+    let text = "";
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      text += chunk;
+      const line = /^(\d+)\n/.exec(text);
+      if (line) {
+        child.stdout?.destroy();
+        resolve({ child, hostPort: Number(line[1]) });
+      }
+    });
+    child.once("exit", (code) => reject(new OperationFailedError(`the forwarder for guest port ${guestPort} exited (${code ?? "signal"})`)));
+    child.once("error", reject);
+  });
+}

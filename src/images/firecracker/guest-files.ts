@@ -1,0 +1,181 @@
+// The guest side of the firecracker image format: the initrd's /init (Debian's kernel needs its
+// virtio-mmio, virtio-blk and ext4 modules loaded before the root filesystem can be mounted) and
+// the systemd-free /init.sh that runs as PID 1. Firecracker has no fw_cfg and no shared
+// filesystem, so the per-sandbox settings come on a second, read-only drive (a tar archive on
+// /dev/vdb) and /workspace comes over vsock: the host connects to GUEST_VSOCK_PORTS.workspace
+// and serves an SFTP session (a confined sftp-server), which the guest mounts with sshfs.
+import { GUEST_VSOCK_PORTS } from "./files.js";
+
+/** Modules the initrd loads (with their dependencies), in this order. */
+export const FIRECRACKER_INITRD_MODULES = [
+  "virtio_mmio", "virtio_blk", "crc32c_generic", "ext4", "virtio_net", "failover", "net_failover",
+  "vmw_vsock_virtio_transport", "fuse",
+];
+
+/**
+ * The initrd's /init. Module parameters given on the kernel command line (`module.param=value`)
+ * are passed to insmod, as modprobe would; root=, rootflags=, rootfstype= and init= are honoured.
+ */
+export const FIRECRACKER_INITRD_INIT = `#!/bin/sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+cmdline=$(cat /proc/cmdline)
+params() { n=$(echo "$1" | tr - _); for a in $cmdline; do case $a in "$n".*=*) echo "\${a#"$n".}";; esac; done; }
+for m in $(cat /modules.order); do insmod /lib/modules/$m $(params "\${m%.ko}") 2>/dev/null; done
+root=/dev/vda; rootflags=rw; rootfstype=ext4; init=/init.sh
+for a in $cmdline; do case $a in root=*) root=\${a#root=};; rootflags=*) rootflags=\${a#rootflags=};; rootfstype=*) rootfstype=\${a#rootfstype=};; init=*) init=\${a#init=};; esac; done
+i=0; while [ ! -b "$root" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+if ! mount -t "$rootfstype" -o "$rootflags" "$root" /newroot; then echo "heyvm initrd: cannot mount $root (HEYVM_FAILED)"; exec sh; fi
+umount /proc /sys; mount --move /dev /newroot/dev
+exec switch_root /newroot "$init"
+`;
+
+/** Path inside the image → content. Scripts are made executable by the customize step. */
+export const FIRECRACKER_GUEST_FILES: Record<string, string> = {
+  "init.sh": `#!/bin/sh
+# heyvm guest init for the firecracker format (PID 1, no systemd). Contract: mount the basics,
+# read the sandbox's settings from the config drive (/dev/vdb), install the authorized key and
+# the pinned host key, answer SSH and the /workspace channel on vsock, print HEYVM_READY.
+# Ctrl-Alt-Del (Firecracker's SendCtrlAltDel), poweroff, reboot and halt all end in a clean
+# unmount and a reboot, which ends the Firecracker process (reboot=k).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+bb=/bin/busybox
+log() { echo "heyvm: $*"; }
+mount -t proc -o nosuid,nodev,noexec proc /proc
+echo 0 > /proc/sys/kernel/ctrl-alt-del # Ctrl-Alt-Del is SIGINT to this init (the trap below), not an instant reset
+mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=000 devpts /dev/pts
+mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
+mount -t tmpfs -o nosuid,nodev,mode=755 tmpfs /run
+mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
+mkdir -p /run/sshd /run/heyvm/config /run/heyvm/host && chmod 755 /run/sshd
+$bb ip link set lo up
+
+# ---- per-sandbox settings: a tar archive on the second drive
+umask 077
+if ! tar -xf /dev/vdb -C /run/heyvm/config 2>/run/heyvm/config.err; then log "no config drive on /dev/vdb: $(cat /run/heyvm/config.err)"; fi
+umask 022
+HEYVM_UID=1000 HEYVM_GID=1000 HEYVM_HOSTNAME=heyvm HEYVM_GITDIR= HEYVM_PORTS= HEYVM_NET_MAC= HEYVM_NET_ADDR= HEYVM_NET_GW= HEYVM_DNS=
+[ -r /run/heyvm/config/env ] && while IFS='=' read -r k v; do
+  case "$k" in HEYVM_UID|HEYVM_GID) case "$v" in *[!0-9]*|'') ;; *) eval "$k=\\$v";; esac;;
+               HEYVM_HOSTNAME) HEYVM_HOSTNAME=$(printf %s "$v" | tr -cd 'A-Za-z0-9.-');;
+               HEYVM_GITDIR) case "$v" in /*) HEYVM_GITDIR=$v;; esac;;
+               HEYVM_PORTS) HEYVM_PORTS=$(printf %s "$v" | tr -cd '0-9 ');;
+               HEYVM_NET_MAC) HEYVM_NET_MAC=$(printf %s "$v" | tr -cd '0-9a-f:');;
+               HEYVM_NET_ADDR|HEYVM_NET_GW|HEYVM_DNS) eval "$k=$(printf %s "$v" | tr -cd '0-9./')";; esac
+done < /run/heyvm/config/env
+$bb hostname "$HEYVM_HOSTNAME"; echo "$HEYVM_HOSTNAME" > /etc/hostname
+grep -q " $HEYVM_HOSTNAME\\$" /etc/hosts || echo "127.0.1.1 $HEYVM_HOSTNAME" >> /etc/hosts
+
+# heyo gets the host user's uid/gid so files in /workspace match on both sides
+cur_uid=$(id -u heyo); cur_gid=$(id -g heyo)
+if [ "$cur_gid" != "$HEYVM_GID" ]; then
+  sed -i "s/^heyo:x:$cur_gid:/heyo:x:$HEYVM_GID:/" /etc/group
+  sed -i "s/^\\(heyo:x:[0-9]*\\):$cur_gid:/\\1:$HEYVM_GID:/" /etc/passwd
+fi
+[ "$cur_uid" != "$HEYVM_UID" ] && sed -i "s/^heyo:x:$cur_uid:/heyo:x:$HEYVM_UID:/" /etc/passwd
+[ "$cur_uid:$cur_gid" != "$HEYVM_UID:$HEYVM_GID" ] && chown -R "$HEYVM_UID:$HEYVM_GID" /home/heyo
+
+install -m 600 /run/heyvm/config/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key || log "no host key on the config drive"
+install -m 644 /run/heyvm/config/authorized_keys /etc/ssh/authorized_keys/heyo || log "no authorized_keys on the config drive"
+if [ -s /run/heyvm/config/gitconfig ]; then
+  install -m 644 -o "$HEYVM_UID" -g "$HEYVM_GID" /run/heyvm/config/gitconfig /home/heyo/.gitconfig
+fi
+printf 'HEYVM_GITDIR=%s\\n' "$HEYVM_GITDIR" > /run/heyvm/mounts.env
+
+# ---- outbound network: the TAP NIC (found by its MAC), addressed as the host planned it
+if [ -n "$HEYVM_NET_MAC" ] && [ -n "$HEYVM_NET_ADDR" ]; then
+  nic=
+  for n in /sys/class/net/*; do [ "$(cat "$n/address" 2>/dev/null)" = "$HEYVM_NET_MAC" ] && nic=\${n##*/}; done
+  if [ -n "$nic" ]; then
+    $bb ip link set "$nic" up && $bb ip addr add "$HEYVM_NET_ADDR" dev "$nic"
+    [ -n "$HEYVM_NET_GW" ] && $bb ip route add default via "$HEYVM_NET_GW" dev "$nic"
+    [ -n "$HEYVM_DNS" ] && echo "nameserver $HEYVM_DNS" > /etc/resolv.conf
+    log "network: $nic $HEYVM_NET_ADDR via $HEYVM_NET_GW"
+  else
+    log "no network interface with MAC $HEYVM_NET_MAC"
+  fi
+fi
+
+# ---- vsock listeners. On the heyvm stand-in (QEMU, no vsock device) the same ports are TCP
+# ports on the stand-in's isolated user-mode NIC: it says so with heyvm.vsock=tcp on the cmdline.
+listen=VSOCK-LISTEN
+if grep -q 'heyvm.vsock=tcp' /proc/cmdline; then
+  listen=TCP-LISTEN # the stand-in's carrier NIC is the first one, eth0
+  $bb ip link set eth0 up && $bb ip addr add 10.0.2.15/24 dev eth0
+fi
+serve() { # port program...
+  port=$1; shift
+  socat -lf /run/heyvm/socat-$port.log $listen:$port,reuseaddr,fork EXEC:"$*",nofork &
+}
+serve ${GUEST_VSOCK_PORTS.ssh} /usr/sbin/sshd -i -E /run/sshd.log
+serve ${GUEST_VSOCK_PORTS.workspace} /usr/sbin/heyvm-workspace
+if [ "$listen" = VSOCK-LISTEN ]; then
+  for p in $HEYVM_PORTS; do socat -lf /run/heyvm/socat-$p.log VSOCK-LISTEN:$p,reuseaddr,fork TCP:127.0.0.1:$p & done
+fi
+
+shutdown_now() {
+  trap '' INT TERM USR1 USR2
+  echo "heyvm: shutting down"
+  kill -TERM -1 2>/dev/null; sleep 0.3; kill -KILL -1 2>/dev/null
+  sync
+  grep -E ' fuse[. ]' /proc/mounts | cut -d' ' -f2 | sort -r | while read -r m; do $bb umount -l "$m"; done
+  $bb mount -o remount,ro / 2>/dev/null
+  echo "HEYVM_POWEROFF"
+  exec $bb reboot -f
+}
+trap shutdown_now INT TERM USR1 USR2
+sleep 0.1 # the listeners bind
+echo "HEYVM_READY"
+while :; do sleep 1 & wait $!; done
+`,
+  "usr/sbin/heyvm-workspace": `#!/bin/sh
+# Runs once per connection on the /workspace vsock port, with the connection as stdin and
+# stdout: an SFTP session with the host's sftp-server (confined to the worktree and the git
+# folder). Mounts it with sshfs, then binds /workspace and the git folder out of it.
+. /run/heyvm/mounts.env
+host=/run/heyvm/host
+for m in "$HEYVM_GITDIR" /workspace "$host"; do [ -n "$m" ] && mountpoint -q "$m" && umount -l "$m"; done
+exec 3<&0 4>&1
+# attributes and names are cached for a second at most, so changes made on the host show soon
+sshfs -f -o passive,allow_other,dir_cache=yes,dcache_timeout=1,attr_timeout=1,entry_timeout=1 :/ "$host" <&3 >&4 3<&- 4>&- 2>>/run/heyvm/sshfs.log &
+exec 3<&- 4>&- </dev/null >/dev/null
+i=0; while ! mountpoint -q "$host" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+mount --bind "$host/workspace" /workspace
+if [ -n "$HEYVM_GITDIR" ] && [ -d "$host$HEYVM_GITDIR" ]; then mkdir -p "$HEYVM_GITDIR" && mount --bind "$host$HEYVM_GITDIR" "$HEYVM_GITDIR"; fi
+`,
+  "etc/ssh/sshd_config.d/heyvm.conf": `HostKey /etc/ssh/ssh_host_ed25519_key
+AuthorizedKeysFile /etc/ssh/authorized_keys/%u
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin prohibit-password
+UseDNS no
+PrintMotd no
+PrintLastLog no
+`,
+  "tmp/heyvm-customize.sh": `#!/bin/sh
+# runs inside the rootfs (chroot) at image build time
+set -e
+useradd -m -u 1000 -U -s /bin/bash heyo
+usermod -p '*' heyo                       # no password, but NOT locked ('!' makes sshd refuse with UsePAM no)
+rm -f /etc/ssh/ssh_host_*                 # host keys made by openssh-server postinst: never ship them
+for a in poweroff reboot halt; do ln -sf /bin/busybox /sbin/$a; done
+mkdir -p /workspace /etc/ssh/authorized_keys
+git config --system safe.directory '*'
+git config --system init.defaultBranch main
+echo heyvm > /etc/hostname
+printf '127.0.0.1 localhost\\n::1 localhost\\n' > /etc/hosts
+: > /etc/resolv.conf
+chmod 755 /init.sh /usr/sbin/heyvm-workspace
+rm -rf /var/cache/apt/* /var/lib/apt/lists/* /var/log/*.log /usr/share/doc/* /tmp/heyvm-customize.sh
+`,
+};
+
+/** The script above that runs inside the new root filesystem (chroot) at build time. */
+export const FIRECRACKER_CUSTOMIZE_SCRIPT = "/tmp/heyvm-customize.sh";
+
+/** Debian packages of the default firecracker image. */
+export const FIRECRACKER_PACKAGES = ["git", "openssh-server", "busybox-static", "ca-certificates", "mount", "sshfs", "socat"] as const;
