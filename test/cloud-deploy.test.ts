@@ -58,10 +58,16 @@ describe("heyvm wt --deploy against a self-hosted server", { skip }, () => {
     assert.equal(statSync(join(t.home, "token.json")).mode & 0o777, 0o600);
   });
 
-  test("--publish-image fails clearly without a Docker engine", async () => {
-    const result = await t.run(["wt", "feature/img", "--deploy", "--publish-image"], { env: { DOCKER_HOST: `unix://${join(t.root, "no-docker.sock")}` } });
+  test("--publish-image fails clearly without its Dockerfile or without a Docker engine, before anything is created", async () => {
+    const noEngine = { DOCKER_HOST: `unix://${join(t.root, "no-docker.sock")}` };
+    const usage = await t.run(["wt", "feature/img", "--deploy", "--publish-image"], { env: noEngine });
+    assert.equal(usage.code, 2, usage.stderr);
+    assert.match(usage.stderr, /--publish-image needs --deploy-dockerfile/);
+    writeFileSync(join(t.root, "Dockerfile"), "FROM scratch\n");
+    const result = await t.run(["wt", "feature/img", "--deploy", "--publish-image", "--deploy-dockerfile", join(t.root, "Dockerfile"), "--deploy-image-name", "img"], { env: noEngine });
     assert.equal(result.code, 5, result.stderr);
     assert.match(result.stderr, /no Docker engine answers/);
+    assert.equal(existsSync(join(t.root, "feature-img")), false, "no worktree was created");
   });
 
   test("bad deploy flags are refused before anything is created; an unknown image gets the list of available ones", async () => {

@@ -109,6 +109,11 @@ export function makeTestEnv(prefix = "heyvm-test-"): TestEnv {
           clearTimeout(timer);
           resolve({ code, signal, stdout, stderr });
         });
+        // a command that exits without reading its input (the launcher's --version) closes the
+        // pipe first: EPIPE here is that, not a failure of the command
+        child.stdin.on("error", (error: NodeJS.ErrnoException) => {
+          if (error.code !== "EPIPE") reject(error);
+        });
         child.stdin.end(options.input ?? "");
       });
     },
