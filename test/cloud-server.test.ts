@@ -5,31 +5,19 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ArchiveRejectedError, extractArchive } from "../src/server/extract.js";
 import { bubblewrapMissing, isAlive, waitFor } from "./helpers/env.js";
 import { api, createToken, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";
+import { freePort } from "../src/shared/free-port.js";
 
 const bwrap = bubblewrapMissing();
 if (bwrap) console.log(`# skipping the cloud server tests that run sandboxes: ${bwrap}`);
 
 // the start command of the proxy test serves HTTP with the host's node, seen read-only in the sandbox
 const nodeInSandbox = existsSync("/usr/bin/node") ? false : "no /usr/bin/node for the sandbox to serve HTTP with";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 const GOOD = makeTarGz([
   { path: "workspace/", type: "dir" },

@@ -31,6 +31,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { kvmStatus } from "../../src/backends/kvm.js";
+import { freePort } from "../../src/shared/free-port.js";
 
 export const STAND_IN_VERSION = "Firecracker v1.10.1 (heyvm stand-in: QEMU microvm, not Firecracker)";
 export const RECORD_FILE = "stand-in-requests.jsonl";
@@ -378,17 +379,6 @@ function listenVsock(path: string, onLine: (socket: Socket, line: string) => voi
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** The host's TSC rate (TCG's guest TSC runs at it), for the guest's tsc_early_khz=. */
 function hostTscKhz(): number | undefined {

@@ -8,12 +8,12 @@
 // name them. DNS goes to the host's resolver through pasta (SANDBOX_DNS).
 import type { ChildProcess } from "node:child_process";
 import { existsSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
-import { createServer } from "node:net";
 import { isAbsolute, join, resolve } from "node:path";
 import { UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import { PASST_PACKAGE_HINT, startUserNetHelper } from "../user-net.js";
 import type { HostUser } from "./host-user.js";
+import { freePort } from "../../shared/free-port.js";
 
 /**
  * The address the sandbox sends DNS queries to: pasta forwards them (UDP, port 53) to the host's
@@ -33,17 +33,6 @@ export function pastaPath(): string | undefined {
   return findSystemExecutable("pasta");
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** A port of the host's 127.0.0.1 for each exposed guest port: the one asked for, else a free one. */
 export async function hostForwards(guestPorts: readonly number[], asked: Record<string, number> = {}): Promise<PortForward[]> {

@@ -112,27 +112,8 @@ function imageName(spec: SandboxSpec): string {
 
 /** Makes sure the image exists and is sound; the default one is built on first use. */
 async function prepareImage(home: HeyoHome, image: string | null, reporter: Reporter): Promise<void> {
-  const [{ withLock }, { buildDefaultFirecrackerImage }, { CorruptImageError, verifyVmImage }] = await Promise.all([
-    import("../../state/lock.js"),
-    import("../../images/firecracker/build.js"),
-    import("../../images/vm/verify.js"),
-  ]);
-  const name = image ?? DEFAULT_IMAGE;
-  const dir = imageDir(home, "firecracker", name);
-  await withLock(home, `image:firecracker:${name}`, 30 * 60_000, async () => {
-    if (!existsSync(dir)) {
-      if (name !== DEFAULT_IMAGE) throw new UnavailableError(`there is no firecracker image named "${name}"`, "see `heyvm images list`; leave out --image to use the default image");
-      await buildDefaultFirecrackerImage(home, dir, reporter);
-    }
-    try {
-      await verifyVmImage(dir, name);
-    } catch (error) {
-      if (!(error instanceof CorruptImageError) || name !== DEFAULT_IMAGE) throw error;
-      reporter.info(`${error.message}; rebuilding the default image`);
-      await buildDefaultFirecrackerImage(home, dir, reporter);
-      await verifyVmImage(dir, name);
-    }
-  });
+  const [{ prepareVmImage }, { buildDefaultFirecrackerImage }] = await Promise.all([import("../../images/vm/prepare.js"), import("../../images/firecracker/build.js")]);
+  await prepareVmImage(home, "firecracker", image, buildDefaultFirecrackerImage, reporter);
 }
 
 /** Where the owner finds the TAP the sandbox was given for this start (written by prepareSandbox). */

@@ -5,7 +5,6 @@
 import type { ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { readFrom } from "../../shared/file-tail.js";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { OperationFailedError, TimeoutError, UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
@@ -26,6 +25,7 @@ import { grantQemuAccess } from "./access.js";
 import { domainXml } from "./domain-xml.js";
 import { preparePasstFiles, startPasst } from "./passt.js";
 import { domainName, libvirtUri, virsh, virshQuote, VirshSession } from "./virsh.js";
+import { freePort } from "../../shared/free-port.js";
 
 const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd"];
 const GUEST_IP = "10.0.2.15";
@@ -58,29 +58,8 @@ async function probe(): Promise<Availability> {
 
 /** Makes sure the image exists and is sound; the default one is built on first use. */
 async function prepareImage(home: HeyoHome, image: string | null, reporter: Reporter): Promise<void> {
-  const [{ withLock }, { buildDefaultVmImage }, { CorruptImageError, verifyVmImage }] = await Promise.all([
-    import("../../state/lock.js"),
-    import("../../images/vm/build.js"),
-    import("../../images/vm/verify.js"),
-  ]);
-  const name = image ?? DEFAULT_IMAGE;
-  const dir = imageDir(home, "libvirt", name);
-  await withLock(home, `image:libvirt:${name}`, 30 * 60_000, async () => {
-    if (!existsSync(dir)) {
-      if (name !== DEFAULT_IMAGE) {
-        throw new UnavailableError(`there is no libvirt image named "${name}"`, "see `heyvm images list`; leave out --image to use the default image");
-      }
-      await buildDefaultVmImage(home, "libvirt", dir, reporter);
-    }
-    try {
-      await verifyVmImage(dir, name);
-    } catch (error) {
-      if (!(error instanceof CorruptImageError) || name !== DEFAULT_IMAGE) throw error;
-      reporter.info(`${error.message}; rebuilding the default image`);
-      await buildDefaultVmImage(home, "libvirt", dir, reporter);
-      await verifyVmImage(dir, name);
-    }
-  });
+  const [{ prepareVmImage }, { buildDefaultVmImage }] = await Promise.all([import("../../images/vm/prepare.js"), import("../../images/vm/build.js")]);
+  await prepareVmImage(home, "libvirt", image, (h, target, r) => buildDefaultVmImage(h, "libvirt", target, r), reporter);
 }
 
 /** How the sandbox's image boots (its files, disk format and command line), from its image.json. */
@@ -119,17 +98,6 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   await grantQemuAccess([boot.kernel, ...(boot.initrd ? [boot.initrd] : []), boot.rootfs, dir.diskPath, files.env], reporter);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** How often the serial log is read while booting: readiness is noticed this late at most. */
 const SERIAL_POLL_MS = 40;

@@ -4,13 +4,11 @@
 // sparse raw ext4 file with /init.sh. Built in a temporary folder renamed into place at the end.
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { UnavailableError } from "../../shared/errors.js";
 import { writeJsonFile } from "../../shared/json.js";
 import type { Reporter } from "../../shared/reporter.js";
-import { findSystemExecutable } from "../../shared/run.js";
 import type { HeyoHome } from "../../state/home.js";
 import { IMAGE_MANIFEST, type ImageManifest } from "../store.js";
-import { TOOLS, buildKernel, debianRoot, sha256File, step, tool } from "../vm/build.js";
+import { TOOLS, buildKernel, requireDefaultImageTools, debianRoot, sha256File, step, tool } from "../vm/build.js";
 import { VM_IMAGE_FILES } from "../vm/files.js";
 import { IMAGE_FORMATS } from "../custom/formats.js";
 import { FIRECRACKER_BOOT_ARGS, FIRECRACKER_IMAGE_FILES, WORKSPACE_OVER_VSOCK } from "./files.js";
@@ -21,16 +19,7 @@ const ROOTFS_SIZE = "4G";
 
 /** Builds the default firecracker image into target (images/firecracker/default). */
 export async function buildDefaultFirecrackerImage(home: HeyoHome, target: string, reporter: Reporter): Promise<ImageManifest> {
-  const missing = TOOLS.filter(([file]) => file !== "qemu-img" && !findSystemExecutable(file));
-  if (missing.length > 0) {
-    throw new UnavailableError(
-      `building the default firecracker image needs ${missing.map(([file]) => file).join(", ")}`,
-      `install them with \`apt-get install ${[...new Set(missing.map(([, pkg]) => pkg))].join(" ")}\` (or run scripts/install.sh)`,
-    );
-  }
-  if (process.getuid?.() !== 0) {
-    throw new UnavailableError("building the default firecracker image needs root (mmdebstrap, a chroot)", "run `sudo heyvm images build --backend-type firecracker` once");
-  }
+  requireDefaultImageTools(TOOLS.filter(([file]) => file !== "qemu-img"), "the default firecracker image", "firecracker");
   mkdirSync(dirname(target), { recursive: true });
   const cache = join(home.images, ".cache");
   mkdirSync(cache, { recursive: true });

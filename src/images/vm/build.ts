@@ -219,18 +219,23 @@ async function buildRootfs(work: string, out: string, reporter: Reporter, suite:
   });
 }
 
-/** Builds the default VM image into images/<backend>/default (replacing nothing on failure). */
-export async function buildDefaultVmImage(home: HeyoHome, backend: ImageManifest["backend"], target: string, reporter: Reporter): Promise<ImageManifest> {
-  const missing = TOOLS.filter(([file]) => !findSystemExecutable(file));
+/** Refuses, saying what to install or how to run, unless the default image of a VM backend can be built here. */
+export function requireDefaultImageTools(tools: ReadonlyArray<readonly [string, string]>, what: string, backendType: string): void {
+  const missing = tools.filter(([file]) => !findSystemExecutable(file));
   if (missing.length > 0) {
     throw new UnavailableError(
-      `building the default VM image needs ${missing.map(([file]) => file).join(", ")}`,
+      `building ${what} needs ${missing.map(([file]) => file).join(", ")}`,
       `install them with \`apt-get install ${[...new Set(missing.map(([, pkg]) => pkg))].join(" ")}\` (or run scripts/install.sh)`,
     );
   }
   if (process.getuid?.() !== 0) {
-    throw new UnavailableError("building the default VM image needs root (mmdebstrap, a chroot)", "run `sudo heyvm images build --backend-type libvirt` once");
+    throw new UnavailableError(`building ${what} needs root (mmdebstrap, a chroot)`, `run \`sudo heyvm images build --backend-type ${backendType}\` once`);
   }
+}
+
+/** Builds the default VM image into images/<backend>/default (replacing nothing on failure). */
+export async function buildDefaultVmImage(home: HeyoHome, backend: ImageManifest["backend"], target: string, reporter: Reporter): Promise<ImageManifest> {
+  requireDefaultImageTools(TOOLS, "the default VM image", "libvirt");
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });
   const cache = join(home.images, ".cache");

@@ -1,0 +1,15 @@
+// A free TCP port on 127.0.0.1, as the kernel hands one out: for forwards that must be chosen
+// before the program that will listen on them starts (pasta, passt, QEMU, test servers).
+import { createServer } from "node:net";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
