@@ -11,6 +11,7 @@
 // then it execs busybox init (heyvm's inittab bound over /etc/inittab) to reap orphans and to
 // turn poweroff, reboot, Ctrl-Alt-Del and the ACPI power button into a clean shutdown.
 import { shutdownScript, sshdSettings } from "../vm/guest-files.js";
+import { HEYO_TAKES_HOST_IDS, KERNEL_FILESYSTEMS } from "../guest-shell.js";
 
 /** Where heyvm's own files live inside a custom VM image. */
 export const HEYVM_GUEST_DIR = "/usr/libexec/heyvm";
@@ -29,14 +30,7 @@ bb=$H/busybox
 export PATH=$H/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 log() { echo "heyvm: $*"; }
 mount -t proc -o nosuid,nodev,noexec proc /proc
-mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
-[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
-mount -o remount,rw / 2>/dev/null
-mkdir -p /dev/pts /dev/shm
-mount -t devpts -o gid=5,mode=620,ptmxmode=000 devpts /dev/pts
-mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
-mount -t tmpfs -o nosuid,nodev,mode=755 tmpfs /run
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
+${KERNEL_FILESYSTEMS}mount -o remount,rw / 2>/dev/null
 mkdir -p /run/sshd /run/heyvm/config /run/heyvm/ssh/authorized_keys && chmod 755 /run/sshd
 
 # ---- modules an image's own kernel may not have loaded yet (heyvm's initrd loads them itself)
@@ -68,14 +62,7 @@ grep -q " $HEYVM_HOSTNAME\\$" /etc/hosts || echo "127.0.1.1 $HEYVM_HOSTNAME" >> 
 [ -s /etc/resolv.conf ] || echo "nameserver $HEYVM_DNS" > /etc/resolv.conf
 
 # heyo gets the host user's uid/gid so shared files match on both sides
-cur_uid=$(id -u heyo); cur_gid=$(id -g heyo)
-if [ "$cur_gid" != "$HEYVM_GID" ]; then
-  sed -i "s/^heyo:x:$cur_gid:/heyo:x:$HEYVM_GID:/" /etc/group
-  sed -i "s/^\\(heyo:x:[0-9]*\\):$cur_gid:/\\1:$HEYVM_GID:/" /etc/passwd
-fi
-[ "$cur_uid" != "$HEYVM_UID" ] && sed -i "s/^heyo:x:$cur_uid:/heyo:x:$HEYVM_UID:/" /etc/passwd
-[ "$cur_uid:$cur_gid" != "$HEYVM_UID:$HEYVM_GID" ] && chown -R "$HEYVM_UID:$HEYVM_GID" /home/heyo
-
+${HEYO_TAKES_HOST_IDS}
 # ---- ssh keys (on the tmpfs /run: nothing of a sandbox's keys ever lands on the image's disk)
 umask 077
 cfg ssh_host_ed25519_key > /run/heyvm/ssh/ssh_host_ed25519_key || log "no host key in the sandbox settings"

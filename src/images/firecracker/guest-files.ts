@@ -5,6 +5,7 @@
 // /dev/vdb) and /workspace comes over vsock: the host connects to GUEST_VSOCK_PORTS.workspace
 // and serves an SFTP session (a confined sftp-server), which the guest mounts with sshfs.
 import { GUEST_VSOCK_PORTS } from "./files.js";
+import { HEYO_TAKES_HOST_IDS, KERNEL_FILESYSTEMS } from "../guest-shell.js";
 
 /** Modules the initrd loads (with their dependencies), in this order. */
 export const FIRECRACKER_INITRD_MODULES = [
@@ -43,14 +44,7 @@ bb=/bin/busybox
 log() { echo "heyvm: $*"; }
 mount -t proc -o nosuid,nodev,noexec proc /proc
 echo 0 > /proc/sys/kernel/ctrl-alt-del # Ctrl-Alt-Del is SIGINT to this init (the trap below), not an instant reset
-mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
-[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm
-mount -t devpts -o gid=5,mode=620,ptmxmode=000 devpts /dev/pts
-mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
-mount -t tmpfs -o nosuid,nodev,mode=755 tmpfs /run
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
-mkdir -p /run/sshd /run/heyvm/config /run/heyvm/host && chmod 755 /run/sshd
+${KERNEL_FILESYSTEMS}mkdir -p /run/sshd /run/heyvm/config /run/heyvm/host && chmod 755 /run/sshd
 $bb ip link set lo up
 
 # ---- per-sandbox settings: a tar archive on the second drive
@@ -70,14 +64,7 @@ $bb hostname "$HEYVM_HOSTNAME"; echo "$HEYVM_HOSTNAME" > /etc/hostname
 grep -q " $HEYVM_HOSTNAME\\$" /etc/hosts || echo "127.0.1.1 $HEYVM_HOSTNAME" >> /etc/hosts
 
 # heyo gets the host user's uid/gid so files in /workspace match on both sides
-cur_uid=$(id -u heyo); cur_gid=$(id -g heyo)
-if [ "$cur_gid" != "$HEYVM_GID" ]; then
-  sed -i "s/^heyo:x:$cur_gid:/heyo:x:$HEYVM_GID:/" /etc/group
-  sed -i "s/^\\(heyo:x:[0-9]*\\):$cur_gid:/\\1:$HEYVM_GID:/" /etc/passwd
-fi
-[ "$cur_uid" != "$HEYVM_UID" ] && sed -i "s/^heyo:x:$cur_uid:/heyo:x:$HEYVM_UID:/" /etc/passwd
-[ "$cur_uid:$cur_gid" != "$HEYVM_UID:$HEYVM_GID" ] && chown -R "$HEYVM_UID:$HEYVM_GID" /home/heyo
-
+${HEYO_TAKES_HOST_IDS}
 install -m 600 /run/heyvm/config/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key || log "no host key on the config drive"
 install -m 644 /run/heyvm/config/authorized_keys /etc/ssh/authorized_keys/heyo || log "no authorized_keys on the config drive"
 if [ -s /run/heyvm/config/gitconfig ]; then

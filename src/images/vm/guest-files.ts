@@ -2,6 +2,7 @@
 // busybox init is PID 1; heyvm-init mounts everything, reads the per-sandbox config from QEMU
 // fw_cfg (opt/heyvm/*), gives heyo the host user's uid/gid, mounts /workspace (virtiofs, else 9p),
 // brings up networking, starts sshd and prints HEYVM_READY on the serial console.
+import { HEYO_TAKES_HOST_IDS, KERNEL_FILESYSTEMS } from "../guest-shell.js";
 
 /**
  * The script busybox init runs on poweroff/reboot before it kills everything and calls
@@ -49,14 +50,7 @@ umount() { $bb umount "$@"; }
 hostname() { $bb hostname "$@"; }
 log() { echo "heyvm: $*"; }
 mount -t proc -o nosuid,nodev,noexec proc /proc
-mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
-[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm
-mount -t devpts -o gid=5,mode=620,ptmxmode=000 devpts /dev/pts
-mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
-mount -t tmpfs -o nosuid,nodev,mode=755 tmpfs /run
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
-mkdir -p /run/sshd && chmod 755 /run/sshd
+${KERNEL_FILESYSTEMS}mkdir -p /run/sshd && chmod 755 /run/sshd
 
 # ---- per-sandbox config: QEMU fw_cfg items opt/heyvm/{env,authorized_keys,ssh_host_ed25519_key}
 CFG=/sys/firmware/qemu_fw_cfg/by_name/opt/heyvm
@@ -72,16 +66,7 @@ hostname "$HEYVM_HOSTNAME"; echo "$HEYVM_HOSTNAME" > /etc/hostname
 grep -q " $HEYVM_HOSTNAME\\$" /etc/hosts || echo "127.0.1.1 $HEYVM_HOSTNAME" >> /etc/hosts
 
 # heyo gets the host user's uid/gid so shared files match on both sides
-cur_uid=$(id -u heyo); cur_gid=$(id -g heyo)
-if [ "$cur_gid" != "$HEYVM_GID" ]; then
-  sed -i "s/^heyo:x:$cur_gid:/heyo:x:$HEYVM_GID:/" /etc/group
-  sed -i "s/^\\(heyo:x:[0-9]*\\):$cur_gid:/\\1:$HEYVM_GID:/" /etc/passwd
-fi
-if [ "$cur_uid" != "$HEYVM_UID" ]; then
-  sed -i "s/^heyo:x:$cur_uid:/heyo:x:$HEYVM_UID:/" /etc/passwd
-fi
-[ "$cur_uid:$cur_gid" != "$HEYVM_UID:$HEYVM_GID" ] && chown -R "$HEYVM_UID:$HEYVM_GID" /home/heyo
-
+${HEYO_TAKES_HOST_IDS}
 # ---- ssh keys
 umask 077
 cfg ssh_host_ed25519_key > /etc/ssh/ssh_host_ed25519_key || log "no host key in fw_cfg"
