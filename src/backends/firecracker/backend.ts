@@ -194,8 +194,8 @@ function firecrackerBoot(image: string, manifest: ImageManifest): { kernel: stri
 const NO_WORKSPACE_CHANNEL = (image: string) =>
   `note: image "${image}" has no /workspace channel over vsock (its guest contract shares /workspace over virtiofs or 9p, which Firecracker lacks): /workspace stays empty inside; shell and exec work`;
 
-/** Run over the first SSH connection: exits 0 once /workspace is mounted, 1 after 10 s without. */
-const WAIT_FOR_WORKSPACE = "i=0; while ! mountpoint -q /workspace; do [ $i -ge 200 ] && exit 1; sleep 0.05; i=$((i+1)); done";
+/** Run over the first SSH connection: exits 0 once /workspace is mounted, 1 after 10 s without (bench/firecracker.ts runs it too). */
+export const WAIT_FOR_WORKSPACE = "i=0; while ! mountpoint -q /workspace; do [ $i -ge 200 ] && exit 1; sleep 0.05; i=$((i+1)); done";
 
 const CONFIG_FILES = ["env", "authorized_keys", "ssh_host_ed25519_key", "gitconfig"] as const;
 
@@ -343,6 +343,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       check();
       await pause(5);
     }
+    reporter.info(`Firecracker's API socket is listening after ${Date.now() - started} ms`);
     for (const call of [...configurationCalls(plan), INSTANCE_START]) {
       check();
       await callApi(apiSocket, call);
