@@ -1,7 +1,9 @@
 // Firecracker figures (issue 12), measured on heyvm's QEMU STAND-IN for Firecracker (no
 // Firecracker binary, no KVM that boots a stock kernel here): boot-to-ready of `heyvm wt --detach
 // --backend firecracker` against booting the same kernel, initrd, rootfs and config drive with a
-// bare QEMU microvm command; `heyvm exec <id> -- true` against bare ssh over the same vsock
+// bare QEMU microvm command and then doing by hand what heyvm's ready means (first ssh, and
+// /workspace mounted with sshfs from heyvm's confined sftp-server), with the stand-in's own
+// start-up (node, which real Firecracker does in milliseconds) shown apart; `heyvm exec <id> -- true` against bare ssh over the same vsock
 // transport; and `git status` in a 10,000-file worktree through /workspace (sshfs over vsock)
 // against libvirt's virtiofs, timed inside each guest. Same script, same machine, medians.
 // The firecracker sandbox runs with --no-network, like the bare command: as root heyvm would
@@ -11,7 +13,7 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync,
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeStandInExecutable } from "../test/helpers/stand-in-bin.js";
-import { WAIT_FOR_WORKSPACE } from "../src/backends/firecracker/backend.js";
+import { SSH_RETRY_MS, WAIT_FOR_WORKSPACE, WORKSPACE_RETRY_MS } from "../src/backends/firecracker/backend.js";
 import { confinedSftpServer } from "../src/backends/firecracker/host-side.js";
 import { GUEST_VSOCK_PORTS } from "../src/images/firecracker/files.js";
 import { heyoHome } from "../src/state/home.js";
@@ -117,7 +119,7 @@ async function bareBoot(sandbox: string, image: string, mode: "ssh" | "workspace
         closeSync(log);
         channels.push(channel);
         channel.once("exit", () => {
-          if (!mounted) setTimeout(() => mounted || openChannel(), 250);
+          if (!mounted) setTimeout(() => mounted || openChannel(), WORKSPACE_RETRY_MS);
         });
       };
       openChannel();
@@ -126,7 +128,7 @@ async function bareBoot(sandbox: string, image: string, mode: "ssh" | "workspace
     const args = sshArgs(sandbox, ["-p", String(port)], mode === "workspace" ? mux : null, remote).map((arg) => (arg === "heyo@vsock" ? "heyo@127.0.0.1" : arg));
     for (;;) {
       if ((await exitCode(spawn("ssh", ["-T", ...args], { stdio: "ignore" }))) === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, mode === "workspace" ? SSH_RETRY_MS : 100));
     }
     mounted = true;
     return { ready, done: elapsed() };
