@@ -44,6 +44,12 @@ export const FIRECRACKER_FILES = {
 } as const;
 
 const READY_TIMEOUT_MS = 240_000;
+/**
+ * Retries at HEYVM_READY: the guest's listeners may not accept yet (the first one or two
+ * connections end at once), and a failed attempt costs the guest nothing, so retry soon (bench/firecracker.ts retries alike).
+ */
+export const WORKSPACE_RETRY_MS = 50;
+export const SSH_RETRY_MS = 25;
 const STAND_IN_MARK = /stand-in/i;
 const INSTALL_HINT = "install Firecracker (a release binary from github.com/firecracker-microvm/firecracker) on PATH, or point HEYVM_FIRECRACKER at it";
 /** The ssh endpoint recorded for a vsock-reached guest: host and port only name it (ProxyCommand connects). */
@@ -175,8 +181,8 @@ function firecrackerBoot(image: string, manifest: ImageManifest): { kernel: stri
 const NO_WORKSPACE_CHANNEL = (image: string) =>
   `note: image "${image}" has no /workspace channel over vsock (its guest contract shares /workspace over virtiofs or 9p, which Firecracker lacks): /workspace stays empty inside; shell and exec work`;
 
-/** Run over the first SSH connection: exits 0 once /workspace is mounted, 1 after 10 s without. */
-const WAIT_FOR_WORKSPACE = "i=0; while ! mountpoint -q /workspace; do [ $i -ge 200 ] && exit 1; sleep 0.05; i=$((i+1)); done";
+/** Run over the first SSH connection: exits 0 once /workspace is mounted, 1 after 10 s without (bench/firecracker.ts runs it too). */
+export const WAIT_FOR_WORKSPACE = "i=0; while ! mountpoint -q /workspace; do [ $i -ge 200 ] && exit 1; sleep 0.05; i=$((i+1)); done";
 
 const CONFIG_FILES = ["env", "authorized_keys", "ssh_host_ed25519_key", "gitconfig"] as const;
 
@@ -281,10 +287,13 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   reporter.info(`starting ${binary} (${size.vcpus} vCPU, ${size.memoryMiB} MiB), API on ${apiSocket}`);
   const child = spawn("setpriv", ["--pdeathsig", "KILL", "--", binary, "--api-sock", FIRECRACKER_FILES.apiSocket, "--id", spec.id], { cwd: dir.root, stdio: ["pipe", "pipe", "pipe"] });
   let consoleText = "";
+  /** Wakes the wait for HEYVM_READY at once when console output arrives (no polling delay). */
+  let consoleArrived: () => void = () => undefined;
   const onConsole = (chunk: Buffer) => {
     const text = chunk.toString("utf8");
     consoleText = (consoleText + text).slice(-65536);
     context.console(text);
+    consoleArrived();
   };
   child.stdout.on("data", onConsole);
   child.stderr.on("data", onConsole);
@@ -324,6 +333,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       check();
       await pause(5);
     }
+    reporter.info(`Firecracker's API socket is listening after ${Date.now() - started} ms`);
     for (const call of [...configurationCalls(plan), INSTANCE_START]) {
       check();
       await callApi(apiSocket, call);
@@ -334,8 +344,16 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     while (!consoleText.includes("HEYVM_READY")) {
       check();
       if (consoleText.includes("HEYVM_FAILED")) throw new OperationFailedError(`the guest failed to start: ${/HEYVM_FAILED[^\n]*/.exec(consoleText)?.[0] ?? ""}`);
-      await pause(20);
+      // the next console chunk, or 200 ms (the checks above also watch for exit, abort and timeout)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 200);
+        consoleArrived = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
     }
+    consoleArrived = () => undefined;
     reporter.info(`guest ready after ${((Date.now() - started) / 1000).toFixed(1)} s; mounting /workspace and checking SSH`);
     // The /workspace session: opened at once and again a moment after it ends, until the guest
     // has mounted it (the guest may not listen yet); after that a session that ends stays ended.
@@ -343,7 +361,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       const channel = startWorkspaceChannel(uds, sftpArgv, join(dir.root, FIRECRACKER_FILES.sftpLog));
       helpers.push(channel);
       channel.once("exit", () => {
-        if (!mounted && exitReason === undefined) setTimeout(() => mounted || openChannel(), 250);
+        if (!mounted && exitReason === undefined) setTimeout(() => mounted || openChannel(), WORKSPACE_RETRY_MS);
       });
     };
     if (boot.workspaceOverVsock) openChannel();
@@ -353,7 +371,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       // one connection that waits inside for the mount (up to 10 s), rather than one per poll
       const probeResult = await sshRun(dir, VSOCK_ENDPOINT, boot.workspaceOverVsock ? WAIT_FOR_WORKSPACE : "true", 20_000, transport);
       if (probeResult.code === 0) break;
-      await pause(100);
+      await pause(SSH_RETRY_MS);
     }
     mounted = true;
     for (const guestPort of spec.ports) {
