@@ -2,13 +2,12 @@
 // uncompressed (vmlinux), a busybox initrd that loads its virtio-mmio/virtio-blk/ext4/vsock/fuse
 // modules, and an mmdebstrap root filesystem (git, sshd, sshfs, socat, user heyo) packed as a
 // sparse raw ext4 file with /init.sh. Built in a temporary folder renamed into place at the end.
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { writeJsonFile } from "../../shared/json.js";
 import type { Reporter } from "../../shared/reporter.js";
 import type { HeyoHome } from "../../state/home.js";
-import { IMAGE_MANIFEST, type ImageManifest } from "../store.js";
-import { TOOLS, buildKernel, requireDefaultImageTools, debianRoot, sha256File, step, tool } from "../vm/build.js";
+import type { ImageManifest } from "../store.js";
+import { TOOLS, buildKernel, describeImageFiles, installImage, requireDefaultImageTools, debianRoot, step, tool } from "../vm/build.js";
 import { VM_IMAGE_FILES } from "../vm/files.js";
 import { IMAGE_FORMATS } from "../custom/formats.js";
 import { FIRECRACKER_BOOT_ARGS, FIRECRACKER_IMAGE_FILES, WORKSPACE_OVER_VSOCK } from "./files.js";
@@ -37,12 +36,7 @@ export async function buildDefaultFirecrackerImage(home: HeyoHome, target: strin
       tool("mkfs.ext4", ["-q", "-F", "-L", "heyvm-root", "-d", root, "-E", "lazy_itable_init=1,lazy_journal_init=1", "-m", "0", join(out, FIRECRACKER_IMAGE_FILES.rootfs), ROOTFS_SIZE]),
     );
     const files: Record<string, string> = { kernel: FIRECRACKER_IMAGE_FILES.kernel ?? "vmlinux", initrd: FIRECRACKER_IMAGE_FILES.initrd ?? "initrd", rootfs: FIRECRACKER_IMAGE_FILES.rootfs };
-    const checksums: Record<string, string> = {};
-    let sizeBytes = 0;
-    for (const [role, file] of Object.entries(files)) {
-      checksums[role] = await sha256File(join(out, file));
-      sizeBytes += statSync(join(out, file)).blocks * 512;
-    }
+    const { checksums, sizeBytes } = await describeImageFiles(out, files);
     const manifest: ImageManifest = {
       name: basename(target),
       backend: "firecracker",
@@ -62,9 +56,7 @@ export async function buildDefaultFirecrackerImage(home: HeyoHome, target: strin
         boot: { cmdline: FIRECRACKER_BOOT_ARGS, init: "/init.sh", rootfsFormat: "raw", filesystem: "ext4", bootedBy: IMAGE_FORMATS.firecracker.bootedBy, workspace: WORKSPACE_OVER_VSOCK },
       },
     };
-    writeJsonFile(join(out, IMAGE_MANIFEST), manifest);
-    if (existsSync(target)) rmSync(target, { recursive: true, force: true });
-    renameSync(out, target);
+    installImage(out, target, manifest);
     reporter.info(`default firecracker image ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return manifest;
   } finally {

@@ -6,6 +6,8 @@
 // and serves an SFTP session (a confined sftp-server), which the guest mounts with sshfs.
 import { GUEST_VSOCK_PORTS } from "./files.js";
 import { HEYO_TAKES_HOST_IDS, KERNEL_FILESYSTEMS } from "../guest-shell.js";
+import { sshdSettings } from "../vm/guest-files.js";
+import { initrdInit } from "../vm/kernel-kit.js";
 
 /** Modules the initrd loads (with their dependencies), in this order. */
 export const FIRECRACKER_INITRD_MODULES = [
@@ -13,23 +15,8 @@ export const FIRECRACKER_INITRD_MODULES = [
   "vmw_vsock_virtio_transport", "fuse",
 ];
 
-/**
- * The initrd's /init. Module parameters given on the kernel command line (`module.param=value`)
- * are passed to insmod, as modprobe would; root=, rootflags=, rootfstype= and init= are honoured.
- */
-export const FIRECRACKER_INITRD_INIT = `#!/bin/sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
-cmdline=$(cat /proc/cmdline)
-params() { n=$(echo "$1" | tr - _); for a in $cmdline; do case $a in "$n".*=*) echo "\${a#"$n".}";; esac; done; }
-for m in $(cat /modules.order); do insmod /lib/modules/$m $(params "\${m%.ko}") 2>/dev/null; done
-root=/dev/vda; rootflags=rw; rootfstype=ext4; init=/init.sh
-for a in $cmdline; do case $a in root=*) root=\${a#root=};; rootflags=*) rootflags=\${a#rootflags=};; rootfstype=*) rootfstype=\${a#rootfstype=};; init=*) init=\${a#init=};; esac; done
-i=0; while [ ! -b "$root" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-if ! mount -t "$rootfstype" -o "$rootflags" "$root" /newroot; then echo "heyvm initrd: cannot mount $root (HEYVM_FAILED)"; exec sh; fi
-umount /proc /sys; mount --move /dev /newroot/dev
-exec switch_root /newroot "$init"
-`;
+/** The initrd's /init (kernel-kit.ts), switching to /init.sh unless init= says otherwise. */
+export const FIRECRACKER_INITRD_INIT = initrdInit("/init.sh");
 
 /** Path inside the image → content. Scripts are made executable by the customize step. */
 export const FIRECRACKER_GUEST_FILES: Record<string, string> = {
@@ -133,16 +120,7 @@ i=0; while ! mountpoint -q "$host" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1));
 mount --bind "$host/workspace" /workspace
 if [ -n "$HEYVM_GITDIR" ] && [ -d "$host$HEYVM_GITDIR" ]; then mkdir -p "$HEYVM_GITDIR" && mount --bind "$host$HEYVM_GITDIR" "$HEYVM_GITDIR"; fi
 `,
-  "etc/ssh/sshd_config.d/heyvm.conf": `HostKey /etc/ssh/ssh_host_ed25519_key
-AuthorizedKeysFile /etc/ssh/authorized_keys/%u
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-PermitRootLogin prohibit-password
-UseDNS no
-PrintMotd no
-PrintLastLog no
-`,
+  "etc/ssh/sshd_config.d/heyvm.conf": sshdSettings("/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/authorized_keys/%u"),
   "tmp/heyvm-customize.sh": `#!/bin/sh
 # runs inside the rootfs (chroot) at image build time
 set -e

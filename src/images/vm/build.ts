@@ -220,6 +220,22 @@ async function buildRootfs(work: string, out: string, reporter: Reporter, suite:
   });
 }
 
+/** An image's checksums (sha256 per role) and its size on disk (sparse files count what they hold). */
+export async function describeImageFiles(out: string, files: Record<string, string>): Promise<{ checksums: Record<string, string>; sizeBytes: number }> {
+  const roles = Object.entries(files);
+  const sums = await Promise.all(roles.map(([, file]) => sha256File(join(out, file))));
+  const checksums = Object.fromEntries(roles.map(([role], i) => [role, sums[i] ?? ""]));
+  const sizeBytes = roles.reduce((total, [, file]) => total + statSync(join(out, file)).blocks * 512, 0);
+  return { checksums, sizeBytes };
+}
+
+/** Writes image.json into the built folder and puts it in place of the image of that name. */
+export function installImage(out: string, target: string, manifest: ImageManifest): void {
+  writeJsonFile(join(out, IMAGE_MANIFEST), manifest);
+  if (existsSync(target)) rmSync(target, { recursive: true, force: true });
+  renameSync(out, target);
+}
+
 /** Refuses, saying what to install or how to run, unless the default image of a VM backend can be built here. */
 export function requireDefaultImageTools(tools: ReadonlyArray<readonly [string, string]>, what: string, backendType: string): void {
   const missing = tools.filter(([file]) => !findSystemExecutable(file));
@@ -251,12 +267,7 @@ export async function buildDefaultVmImage(home: HeyoHome, backend: ImageManifest
     const suite = (await tool("sh", ["-c", ". /etc/os-release && echo ${VERSION_CODENAME:-bookworm}"])).trim() || "bookworm";
     await buildRootfs(work, out, reporter, suite);
     const files: Record<string, string> = { ...VM_IMAGE_FILES };
-    const checksums: Record<string, string> = {};
-    let sizeBytes = 0;
-    for (const [role, file] of Object.entries(files)) {
-      checksums[role] = await sha256File(join(out, file));
-      sizeBytes += statSync(join(out, file)).blocks * 512;
-    }
+    const { checksums, sizeBytes } = await describeImageFiles(out, files);
     const manifest: ImageManifest = {
       name: basename(target),
       backend,
@@ -266,9 +277,7 @@ export async function buildDefaultVmImage(home: HeyoHome, backend: ImageManifest
       sizeBytes,
       details: { ...kernel, suite, buildSeconds: Math.round((Date.now() - started) / 1000), guest: "busybox init + heyvm-init, openssh-server, git" },
     };
-    writeJsonFile(join(out, IMAGE_MANIFEST), manifest);
-    if (existsSync(target)) rmSync(target, { recursive: true, force: true });
-    renameSync(out, target);
+    installImage(out, target, manifest);
     reporter.info(`default VM image ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return manifest;
   } finally {

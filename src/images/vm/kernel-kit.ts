@@ -14,20 +14,29 @@ import { withLock } from "../../state/lock.js";
 import { INITRD_MODULES, TOOLS, buildKernel, sha256File, tool } from "./build.js";
 import { VM_IMAGE_FILES } from "./files.js";
 
-/** The initrd's /init: like the default image's, plus init=, rootfstype= and module parameters. */
-export const KIT_INITRD_INIT = `#!/bin/sh
+/**
+ * An initrd's /init: loads its modules (with parameters given on the kernel command line as
+ * `module.param=value`, as modprobe would), honours root=, rootflags=, rootfstype= and init=,
+ * and switches to the root filesystem; defaultInit is what runs there without init=.
+ */
+export function initrdInit(defaultInit: string): string {
+  return `#!/bin/sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
 cmdline=$(cat /proc/cmdline)
 params() { n=$(echo "$1" | tr - _); for a in $cmdline; do case $a in "$n".*=*) echo "\${a#"$n".}";; esac; done; }
 for m in $(cat /modules.order); do insmod /lib/modules/$m $(params "\${m%.ko}") 2>/dev/null; done
-root=/dev/vda; rootflags=rw; rootfstype=ext4; init=/sbin/init
+root=/dev/vda; rootflags=rw; rootfstype=ext4; init=${defaultInit}
 for a in $cmdline; do case $a in root=*) root=\${a#root=};; rootflags=*) rootflags=\${a#rootflags=};; rootfstype=*) rootfstype=\${a#rootfstype=};; init=*) init=\${a#init=};; esac; done
 i=0; while [ ! -b "$root" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
 if ! mount -t "$rootfstype" -o "$rootflags" "$root" /newroot; then echo "heyvm initrd: cannot mount $root (HEYVM_FAILED)"; exec sh; fi
 umount /proc /sys; mount --move /dev /newroot/dev
 exec switch_root /newroot "$init"
 `;
+}
+
+/** The kit's initrd: like the default image's, plus init=, rootfstype= and module parameters. */
+export const KIT_INITRD_INIT = initrdInit("/sbin/init");
 
 /** The default image's modules, plus what Firecracker (vsock) and vfkit (virtio console) guests use. */
 export const KIT_MODULES = [...INITRD_MODULES, "vmw_vsock_virtio_transport", "virtio_console"];
