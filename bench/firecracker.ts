@@ -19,7 +19,7 @@ import { GUEST_VSOCK_PORTS } from "../src/images/firecracker/files.js";
 import { heyoHome } from "../src/state/home.js";
 import { readSpec } from "../src/state/records.js";
 import { SandboxDir } from "../src/state/sandbox-dir.js";
-import { median, row, timeCommand } from "./lib.js";
+import { median, row, timeCommand, until } from "./lib.js";
 
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
 const HELPER = fileURLToPath(new URL("../../build/Release/heyvm-vsock-connect", import.meta.url));
@@ -35,14 +35,6 @@ function sh(cmd: string, cwd = HOME): string {
   const result = spawnSync("sh", ["-c", cmd], { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`${cmd}: ${result.stderr}`);
   return result.stdout.trim();
-}
-
-async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 function sshArgs(sandbox: string, transport: string[], mux: string | null, remote = "true"): string[] {

@@ -78,3 +78,12 @@ export function fakeRecords(home: string, count: number, options: { first?: numb
     }
   }
 }
+
+/** Waits (polling every 20 ms) until condition holds, or fails after ms saying what it waited for. */
+export async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

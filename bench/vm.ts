@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, row, timeCommand } from "./lib.js";
+import { median, row, timeCommand, until } from "./lib.js";
 
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
 const HOME = process.env.BENCH_HEYO_HOME ?? "/tmp/heyvm-bench-vm"; // kept between runs: the image is reused
@@ -17,14 +17,6 @@ function sh(cmd: string, cwd = HOME): string {
   const result = spawnSync("sh", ["-c", cmd], { cwd, env, encoding: "utf8" });
   if (result.status !== 0) throw new Error(`${cmd}: ${result.stderr}`);
   return result.stdout.trim();
-}
-
-async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 function sshArgs(sandbox: string, port: number, mux: string | null): string[] {
