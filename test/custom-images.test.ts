@@ -28,6 +28,15 @@ function libvirtSkip(): string | false {
   return virsh.status === 0 ? false : `libvirtd is not reachable (${virsh.stderr.trim()}); run scripts/start-services.sh`;
 }
 
+/** Reading an image's layers in place needs root and the engine's overlay folders on this host. */
+function layersSkip(): string | false {
+  if (microvmSkip) return microvmSkip; // the same tools as the other VM-format builds
+  if (process.getuid?.() !== 0) return "not root: builds always export the image here";
+  if (!hasCommand("debugfs")) return "debugfs (e2fsprogs) is not installed";
+  const driver = spawnSync("docker", ["info", "--format", "{{.Driver}}"], { encoding: "utf8" }).stdout.trim();
+  return driver === "overlay2" || driver === "overlay" ? false : `the engine stores images with ${driver || "an unknown driver"}, not overlay folders: builds export them`;
+}
+
 const APP = `FROM ${TEST_BASE}
 RUN apt-get update && apt-get install -y --no-install-recommends hello && rm -rf /var/lib/apt/lists/*
 COPY greeting.txt /opt/greeting.txt
@@ -47,7 +56,7 @@ interface Manifest {
   files: Record<string, string>;
   checksums: Record<string, string>;
   sizeBytes: number;
-  details: { kernelOrigin: string; kernelInImage?: string; engineImageId: string; dockerfileSha256: string; platform: string; context: string; rootfsSizeMiB?: number; boot: { cmdline?: string; rootfsFormat: string } };
+  details: { kernelOrigin: string; kernelInImage?: string; engineImageId: string; dockerfileSha256: string; platform: string; context: string; rootfsSizeMiB?: number; boot: { cmdline?: string; rootfsFormat: string }; buildPhasesMs?: Record<string, number> };
 }
 
 function sha256(data: Buffer | string): string {
@@ -282,6 +291,34 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
     if (fileType) assert.match(fileType, /ext4 filesystem data.*heyvm-root/);
     assert.equal((await heyvm(["images", "rm", "mac", "--backend-type", "apple_virt"])).code, 0);
     assert.ok(!existsSync(dir));
+  });
+
+  test("the image's layers read in place give the same root filesystem as an export (HEYVM_IMAGE_EXPORT=1)", { skip: layersSkip(), timeout: 900_000 }, async () => {
+    const file = dockerfile("sshd.Dockerfile", APP_WITH_SSHD);
+    const inPlace = await heyvm(["images", "build", "--backend-type", "firecracker", "--file", file, "--name", "same-layers"]);
+    assert.equal(inPlace.code, 0, inPlace.stderr);
+    const exported = await heyvm(["images", "build", "--backend-type", "firecracker", "--file", file, "--name", "same-export"], { env: { HEYVM_IMAGE_EXPORT: "1" } });
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.ok("layers" in (manifest("firecracker", "same-layers").details.buildPhasesMs ?? {}), "read in place");
+    assert.ok("export" in (manifest("firecracker", "same-export").details.buildPhasesMs ?? {}), "exported");
+    assert.doesNotMatch(inPlace.stderr, /could not be read in place/);
+    // both root filesystems dumped (debugfs: no mount) and listed: names, owners, sizes, link targets, contents
+    const listing = (name: string): string => {
+      const dump = join(t.root, `dump-${name}`);
+      mkdirSync(dump);
+      const rootfs = join(t.home, "images", "firecracker", name, "rootfs.ext4");
+      const rdump = spawnSync("debugfs", ["-R", `rdump / ${dump}`, rootfs], { encoding: "utf8" });
+      assert.equal(rdump.status, 0, rdump.stderr);
+      const modes = ["/etc", "/usr/bin", "/"].map((dir) => spawnSync("debugfs", ["-R", `ls -p ${dir}`, rootfs], { encoding: "utf8" }).stdout.split("\n").map((line) => line.split("/").filter((_, i) => [2, 3, 4, 5, 6].includes(i)).join(" ")).join("\n")).join("\n");
+      const tree = spawnSync("sh", ["-c", "find . -printf '%p %U %G %s %l %y\\n' | sort && find . -type f -exec sha256sum {} + | sort -k2"], { cwd: dump, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }).stdout;
+      return `${modes}\n${tree}`;
+    };
+    const a = listing("same-layers");
+    const b = listing("same-export");
+    assert.ok(a.includes("./etc/mtab 0 0 12 /proc/mounts l"), "the engine's init layer is there as in an export");
+    assert.ok(!/^\.\/dev\/./m.test(a), "no /dev nodes");
+    assert.equal(a, b);
+    for (const name of ["same-layers", "same-export"]) assert.equal((await heyvm(["images", "rm", name, "--backend-type", "firecracker"])).code, 0);
   });
 
   test("images list shows backend, size, kernel origin and age; --format json", async () => {

@@ -9,8 +9,8 @@
 // the final step's image are removed whatever happens.
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, sep } from "node:path";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { BackendName } from "../../shared/backend-name.js";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { writeJsonFile } from "../../shared/json.js";
@@ -25,7 +25,8 @@ import { markVerified } from "../vm/verify.js";
 import { dockerBuild, hostPlatform, imageFacts, removeImages, requireEngine } from "./docker.js";
 import { IMAGE_FORMATS, type ImageFormat } from "./formats.js";
 import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGED_FILES, STAGING_DIR, contractDockerfile, parseKernelReport, parseSetupFailure, type KernelReport } from "./guest-contract.js";
-import { RootRunner, chooseSize, exportImageTo, makeExt4, removeTree, type ExportedTree, type SizeChoice } from "./rootfs.js";
+import { RootRunner, chooseSize, exportImageTo, makeExt4, openImageTree, removeTree, type ImageTree, type SizeChoice } from "./rootfs.js";
+import type { GraphDriver } from "./layers.js";
 
 export interface CustomImageRequest {
   backend: BackendName;
@@ -67,19 +68,6 @@ function checkTools(format: ImageFormat): void {
   if (missing.length > 0) throw new UnavailableError(`building an image needs ${missing.join(", ")}`, "install them with `apt-get install tar e2fsprogs findutils`");
   if (format.vm) RootRunner.check();
   if (format.vm && !findSystemExecutable("busybox")) throw new UnavailableError("VM images get heyvm's guest tools from a static busybox, and busybox is not installed", "install it with `apt-get install busybox-static`");
-}
-
-/** A file inside an unpacked image, refused if it (or a folder on the way) leads outside the image. */
-function fileInTree(tree: string, pathInImage: string): string {
-  const root = realpathSync(tree);
-  let resolved: string;
-  try {
-    resolved = realpathSync(join(tree, pathInImage));
-  } catch {
-    throw new OperationFailedError(`the image has no ${pathInImage}`);
-  }
-  if (!resolved.startsWith(root + sep) || !statSync(resolved).isFile()) throw new OperationFailedError(`${pathInImage} in the image is not a plain file inside the image`);
-  return resolved;
 }
 
 async function sha256Text(text: string | Buffer): Promise<string> {
@@ -124,16 +112,17 @@ function canSetUpInTree(): boolean {
 }
 
 /** Runs the setup script over tree; its kernel report, or undefined when packages must be installed first. */
-async function setUpInTree(tree: string, onLine: (line: string) => void): Promise<KernelReport | undefined> {
+async function setUpInTree(tree: ImageTree, onLine: (line: string) => void): Promise<KernelReport | undefined> {
   let report: KernelReport | undefined;
   let failure: string | undefined;
   let needsPackages = false;
   const last: string[] = [];
-  const child = spawn("bwrap", [
-    "--bind", tree, "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run",
+  const bwrap = tree.command("bwrap", [
+    "--bind", tree.root, "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run",
     "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--clearenv", "--setenv", "PATH", "/usr/sbin:/usr/bin:/sbin:/bin", "--setenv", "HEYVM_IN_TREE", "1", "--chdir", "/",
     `${STAGING_DIR}/busybox`, "sh", `${STAGING_DIR}/setup.sh`,
-  ], { stdio: ["ignore", "pipe", "pipe"] });
+  ]);
+  const child = spawn(bwrap.file, bwrap.args, { stdio: ["ignore", "pipe", "pipe"] });
   const lines = (stream: NodeJS.ReadableStream | null) => {
     let rest = "";
     stream?.setEncoding("utf8");
@@ -183,7 +172,7 @@ interface KernelFiles {
 }
 
 /** Copies the kernel and initrd the format wants into out, by the kernel rule's outcome. */
-async function placeKernel(format: ImageFormat, report: KernelReport, tree: string, kit: KernelKit | null, out: string): Promise<KernelFiles> {
+async function placeKernel(format: ImageFormat, report: KernelReport, tree: ImageTree, kit: KernelKit | null, out: string): Promise<KernelFiles> {
   const files = format.files;
   if (!files.kernel) throw new OperationFailedError("the format has no kernel file");
   if (report.origin === "injected") {
@@ -194,7 +183,7 @@ async function placeKernel(format: ImageFormat, report: KernelReport, tree: stri
     return { origin: "injected", pathInImage: "/boot/vmlinuz-lts", kernelFacts: { kernelPackage: kit.kernelPackage, kernelVersion: kit.kernelVersion } };
   }
   if (report.origin !== "image" || !report.kernel) throw new OperationFailedError("the image has no kernel and heyvm's default kernel was not injected");
-  const kernel = fileInTree(tree, report.kernel);
+  const kernel = await tree.fileInTree(report.kernel);
   if (format.kernel === "uncompressed") {
     if (!(await extractVmlinux(kernel, join(out, files.kernel)))) {
       throw new UserError(`the image's kernel ${report.kernel} could not be uncompressed for ${format.name} (heyvm reads xz-compressed kernels)`, { hint: "remove the kernel from the image to get heyvm's default kernel, or install an xz-compressed one" });
@@ -204,7 +193,7 @@ async function placeKernel(format: ImageFormat, report: KernelReport, tree: stri
     copyFileSync(kernel, join(out, files.kernel));
   }
   if (files.initrd) {
-    if (report.initrd) copyFileSync(fileInTree(tree, report.initrd), join(out, files.initrd));
+    if (report.initrd) copyFileSync(await tree.fileInTree(report.initrd), join(out, files.initrd));
     else delete (files as { initrd?: string }).initrd;
   }
   return { origin: "image", pathInImage: report.kernel, kernelFacts: { kernelVersion: report.kernel.replace(/^\/boot\/vmlinuz-/, "") } };
@@ -255,6 +244,11 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
   };
   /** Work that overlaps later steps (removing the export's container, the final step's image). */
   const cleanups: Array<Promise<unknown>> = [];
+  /** Trees still open (a mount, an engine container): each is closed once not needed, whatever happens. */
+  const openTrees: ImageTree[] = [];
+  const closeTrees = () => {
+    for (const tree of openTrees.splice(0)) cleanups.push(tree.close());
+  };
   let succeeded = false;
   const docker = (line: string) => reporter.info(`  │ ${line}`);
   try {
@@ -266,16 +260,22 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     if (facts.platform !== platform) throw new UserError(`the Dockerfile built a ${facts.platform} image, not ${platform}`, { hint: "its base image has no variant for that platform here; pick another base image or --platform" });
     const dockerfileSha256 = await sha256Text(readFileSync(request.dockerfile));
     const runner = new RootRunner(join(work, "fakeroot.state"));
-    const tree = join(work, "tree");
-    let exported: ExportedTree | undefined;
+    let exported = false;
+    const open = async (image: string, driver: GraphDriver, where: string, stage: (dir: string) => void): Promise<ImageTree> => {
+      const tree = await openImageTree(image, driver, join(work, where), runner, stage, (why) => reporter.info(`the image's layers could not be read in place (${why}); exporting them instead`));
+      openTrees.push(tree);
+      exported = true;
+      return tree;
+    };
     let size: SizeChoice | null = null;
     let kernel: KernelFiles | null = null;
     const files: Record<string, string> = {};
     const checksums: Record<string, string> = {};
     if (!format.vm) {
       reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
-      exported = await exportImageTo(userImage, join(out, format.files.rootfs), runner, !RootRunner.needsFakeroot());
-      cleanups.push(exported.containerRemoved);
+      const folder = await exportImageTo(userImage, join(out, format.files.rootfs), runner, !RootRunner.needsFakeroot());
+      cleanups.push(folder.containerRemoved);
+      exported = true;
       if (!existsSync(join(out, format.files.rootfs, "bin", "sh")) && !existsSync(join(out, format.files.rootfs, "usr", "bin", "sh"))) {
         throw new UserError("the image has no /bin/sh, which a bubblewrap sandbox runs", { hint: "build FROM a base image with a shell (Debian, Alpine…)" });
       }
@@ -287,20 +287,23 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
       phase("kernelKit");
       let report: KernelReport | undefined;
       let contentBytes = facts.sizeBytes;
+      let tree: ImageTree | undefined;
       if (canSetUpInTree()) {
-        reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
-        exported = await exportImageTo(userImage, tree, runner, true);
-        cleanups.push(exported.containerRemoved);
-        phase("export");
-        reporter.progress(`adding heyvm's guest contract over the unpacked image (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo${kit ? ", heyvm's default kernel if it has none" : ""})`);
-        const staging = join(tree, STAGING_DIR.slice(1));
-        stageFiles(staging, kit);
-        contentBytes += await treeBytes(staging);
+        reporter.progress("reading the image's filesystem (its layers in place, or docker create + export; it is never run)");
+        let stagedBytes = Promise.resolve(0);
+        tree = await open(userImage, facts.graphDriver, "user", (dir) => {
+          const staging = join(dir, STAGING_DIR.slice(1));
+          stageFiles(staging, kit);
+          stagedBytes = treeBytes(staging);
+        });
+        contentBytes += await stagedBytes;
+        phase(tree.method === "layers" ? "layers" : "export");
+        reporter.progress(`adding heyvm's guest contract over the image's filesystem (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo${kit ? ", heyvm's default kernel if it has none" : ""})`);
         report = await setUpInTree(tree, docker);
         if (!report) {
           reporter.info("the image has no SSH server: adding one with its package manager in an engine build step");
-          removeTree(tree);
-          exported = undefined;
+          tree = undefined;
+          closeTrees();
         }
         phase("guestContract");
       }
@@ -328,19 +331,21 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
           throw error;
         }
         phase("guestContract");
-        reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
-        contentBytes = (await imageFacts(finalImage)).sizeBytes;
-        exported = await exportImageTo(finalImage, tree, runner, true);
-        cleanups.push(exported.containerRemoved, removeImages([finalImage])); // both overlap the packing
-        phase("export");
+        reporter.progress("reading the image's filesystem (its layers in place, or docker create + export; it is never run)");
+        const finalFacts = await imageFacts(finalImage);
+        contentBytes = finalFacts.sizeBytes;
+        tree = await open(finalImage, finalFacts.graphDriver, "final", () => undefined);
+        cleanups.push(removeImages([finalImage])); // overlaps the packing; the tree's container holds its layers until closed
+        phase(tree.method === "layers" ? "layers" : "export");
       }
-      if (!report || !exported) throw new OperationFailedError("the guest contract step did not say which kernel the image has");
+      if (!report || !tree) throw new OperationFailedError("the guest contract step did not say which kernel the image has");
       if (report.origin === "none") throw kitProblem ?? new OperationFailedError("the image has no kernel and heyvm's default kernel was not injected");
       kernel = await placeKernel(format, report, tree, kit, out);
       const early = hashFiles(out, format, kernel.origin === "injected" ? kit : null);
       size = chooseSize(contentBytes, request.sizeMb);
       reporter.progress(`packing the root filesystem: ext4, ${size.rule}`);
       await makeExt4(tree, join(out, format.files.rootfs), size, "heyvm-root", runner);
+      closeTrees(); // closing overlaps the checksums
       phase("mke2fs");
       const [rootfsSum, sums] = await Promise.all([sha256File(join(out, format.files.rootfs)), early]);
       for (const role of ["kernel", "initrd", "rootfs"] as const) {
@@ -387,6 +392,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     succeeded = true;
     return { dir: target, manifest, size };
   } finally {
+    closeTrees();
     await Promise.allSettled(cleanups);
     // the unpacked tree is not needed any more: after a success it goes in the background
     if (succeeded) discardInBackground(home, work);

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { OperationFailedError, UnavailableError } from "../../shared/errors.js";
 import { findExecutable, run } from "../../shared/run.js";
+import type { GraphDriver } from "./layers.js";
 
 export function dockerEndpoint(env: NodeJS.ProcessEnv = process.env): { path: string } | { host: string; port: number } {
   const host = env.DOCKER_HOST;
@@ -140,11 +141,20 @@ export interface ImageFacts {
   platform: string;
   /** The size of its content, unpacked (what the automatic disk size starts from). */
   sizeBytes: number;
+  /** Where the engine keeps the image's layers (layers.ts reads them in place when it can). */
+  graphDriver: GraphDriver;
 }
 
 export async function imageFacts(image: string): Promise<ImageFacts> {
-  const [platform = "", size = "0"] = (await docker(["image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Size}}", image])).split(" ");
-  return { platform, sizeBytes: Number(size) || 0 };
+  const text = await docker(["image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Size}} {{json .GraphDriver}}", image]);
+  const [platform = "", size = "0"] = text.split(" ", 2);
+  let graphDriver: GraphDriver = {};
+  try {
+    graphDriver = JSON.parse(text.split(" ").slice(2).join(" ")) as GraphDriver;
+  } catch {
+    // an engine that does not say: the image is exported
+  }
+  return { platform, sizeBytes: Number(size) || 0, graphDriver };
 }
 
 /** The platform heyvm builds for when --platform is not given: this host's. */

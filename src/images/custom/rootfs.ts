@@ -1,12 +1,15 @@
-// From an engine image to a root filesystem on the host, without root and without loop mounts:
-// `docker export` streamed into tar (a root folder), then `mke2fs -t ext4 -d` (an ext4 file).
-// Without root the ownership in the archive cannot be applied to the folder, so tar and mke2fs
-// then run under fakeroot, which keeps the owners in a state file from one to the other.
+// From an engine image to a root filesystem on the host, without loop mounts: the image's
+// layers mounted in place where heyvm can (layers.ts), else `docker export` streamed into tar (a
+// root folder); then `mke2fs -t ext4 -d` (an ext4 file). Without root the ownership in the
+// archive cannot be applied to the folder, so tar and mke2fs then run under fakeroot, which
+// keeps the owners in a state file from one to the other.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
-import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
+import { chmodSync, mkdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import { join, sep } from "node:path";
+import { OperationFailedError, UnavailableError, UserError, errorMessage } from "../../shared/errors.js";
 import { findSystemExecutable, run } from "../../shared/run.js";
 import { createContainer, removeContainer } from "./docker.js";
+import { layerFolders, mountLayers, type GraphDriver } from "./layers.js";
 
 const MiB = 1024 * 1024;
 
@@ -82,6 +85,56 @@ export async function exportImageTo(image: string, tree: string, runner: RootRun
   }
 }
 
+/** An image's filesystem as a folder that commands run over: its layers mounted, or exported. */
+export interface ImageTree {
+  /** The folder, as commands wrapped by `command` see it. */
+  root: string;
+  /** How the filesystem got there: "layers" (read in place) or "export". */
+  method: "layers" | "export";
+  command(file: string, args: string[]): { file: string; args: string[] };
+  /** A host path through which heyvm can read a file of the tree; refused if it leads outside. */
+  fileInTree(pathInImage: string): Promise<string>;
+  /** Unmounts the layers and removes the engine's container; the folder is the caller's to delete. */
+  close(): Promise<void>;
+}
+
+/** A file inside an unpacked image, refused if it (or a folder on the way) leads outside the image. */
+function fileInFolder(tree: string, pathInImage: string): string {
+  const root = realpathSync(tree);
+  let resolved: string;
+  try {
+    resolved = realpathSync(join(tree, pathInImage));
+  } catch {
+    throw new OperationFailedError(`the image has no ${pathInImage}`);
+  }
+  if (!resolved.startsWith(root + sep) || !statSync(resolved).isFile()) throw new OperationFailedError(`${pathInImage} in the image is not a plain file inside the image`);
+  return resolved;
+}
+
+/**
+ * The image's filesystem under work (owners kept) with stage(dir) having put heyvm's files into
+ * it: its layers mounted in place where that works here, else exported. onFallback hears why an
+ * export was needed where mounting was tried.
+ */
+export async function openImageTree(image: string, driver: GraphDriver, work: string, runner: RootRunner, stage: (dir: string) => void, onFallback: (why: string) => void): Promise<ImageTree> {
+  const folders = layerFolders(driver);
+  if ("layers" in folders) {
+    const pin = await createContainer(image); // the image's layers cannot be removed while it exists
+    try {
+      const view = await mountLayers(folders.layers, work, stage);
+      return { ...view, method: "layers", close: async () => { await view.close(); await removeContainer(pin); } };
+    } catch (error) {
+      await removeContainer(pin);
+      onFallback(errorMessage(error));
+    }
+  }
+  const root = join(work, "tree");
+  rmSync(root, { recursive: true, force: true });
+  const exported = await exportImageTo(image, root, runner, true);
+  stage(root);
+  return { root, method: "export", command: (file, args) => ({ file, args }), fileInTree: async (path) => fileInFolder(root, path), close: () => exported.containerRemoved };
+}
+
 export interface SizeChoice {
   sizeMiB: number;
   /** How it was chosen, in words (printed, and kept in image.json). */
@@ -102,18 +155,20 @@ export function chooseSize(contentBytes: number, askedMiB: number | undefined): 
 }
 
 /** How many files and folders a tree holds (for the ext4 inode count). */
-async function countEntries(tree: string): Promise<number> {
-  const result = await run("find", [tree, "-xdev", "-printf", "."], { timeout: 600_000 });
+async function countEntries(tree: ImageTree): Promise<number> {
+  const command = tree.command("find", [tree.root, "-xdev", "-printf", "."]);
+  const result = await run(command.file, command.args, { timeout: 600_000 });
   return result.stdout.length;
 }
 
 /** Packs tree into a sparse ext4 file of sizeMiB, owners as recorded (root, or fakeroot's state). */
-export async function makeExt4(tree: string, file: string, size: SizeChoice, label: string, runner: RootRunner): Promise<void> {
+export async function makeExt4(tree: ImageTree, file: string, size: SizeChoice, label: string, runner: RootRunner): Promise<void> {
   const entries = await countEntries(tree);
   const inodes = Math.max(Math.ceil(entries * 1.3) + 2048, Math.ceil((size.sizeMiB * MiB) / 16384));
   rmSync(file, { force: true });
-  const args = ["-q", "-F", "-t", "ext4", "-L", label, "-d", tree, "-m", "0", "-N", String(inodes), "-E", "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0", file, `${size.sizeMiB}M`];
-  const command = runner.command("mke2fs", args);
+  const args = ["-q", "-F", "-t", "ext4", "-L", label, "-d", tree.root, "-m", "0", "-N", String(inodes), "-E", "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0", file, `${size.sizeMiB}M`];
+  const asRoot = runner.command("mke2fs", args);
+  const command = tree.command(asRoot.file, asRoot.args);
   const result = await run(command.file, command.args, { allowFailure: true, timeout: 1_800_000 });
   if (result.code !== 0) {
     const detail = (result.stderr || result.stdout).trim().split("\n").slice(-3).join(" ");
