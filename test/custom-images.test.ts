@@ -321,6 +321,45 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
     for (const name of ["same-layers", "same-export"]) assert.equal((await heyvm(["images", "rm", name, "--backend-type", "firecracker"])).code, 0);
   });
 
+  test("a build killed with -9 while it packs: the earlier image intact, no mount left, its folder and container cleared by the next build", { skip: layersSkip(), timeout: 900_000 }, async () => {
+    const file = dockerfile("sshd.Dockerfile", APP_WITH_SSHD);
+    assert.equal((await heyvm(["images", "build", "--backend-type", "firecracker", "--file", file, "--name", "killed"])).code, 0);
+    const parent = join(t.home, "images", "firecracker");
+    const before = readFileSync(join(parent, "killed", "image.json"), "utf8");
+    const child = t.spawn(["images", "build", "--backend-type", "firecracker", "--file", file, "--name", "killed"], { env: { HEYVM_IMAGE_CACHE: TEST_IMAGE_CACHE } });
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const exited = new Promise((resolve) => child.on("close", resolve));
+    await waitFor(() => /packing the root filesystem/.test(stderr) || child.exitCode !== null, 600_000, "the build to reach mke2fs");
+    assert.equal(child.exitCode, null, stderr);
+    const folders = () => readdirSync(parent).filter((name) => name.startsWith(".build-killed-"));
+    assert.equal(folders().length, 1, "the build's folder");
+    const folder = folders()[0] ?? "";
+    // the image's layers are mounted in a namespace of the build's own, never on the host
+    const mounted = () => readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).some((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/mountinfo`, "utf8").includes(join(parent, folder));
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(mounted(), "the layers are mounted while it packs");
+    assert.ok(!readFileSync("/proc/self/mountinfo", "utf8").includes(join(parent, folder)), "not in the host's mount namespace");
+    child.kill("SIGKILL");
+    await exited;
+    assert.deepEqual(folders(), [folder], "the killed build's folder is left until the next build");
+    const labelled = () => spawnSync("docker", ["ps", "-a", "-q", "--filter", `label=heyvm.build=${folder}`], { encoding: "utf8" }).stdout.trim();
+    assert.notEqual(labelled(), "", "the pin container is there after the kill");
+    // the mount namespace goes with its holder (pdeathsig) once mke2fs, run inside it, has ended
+    await waitFor(() => !mounted(), 120_000, "no process to keep the image's layers mounted");
+    assert.equal(readFileSync(join(parent, "killed", "image.json"), "utf8"), before, "the earlier image is intact");
+    const next = await heyvm(["images", "build", "--backend-type", "firecracker", "--file", file, "--name", "killed"]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(labelled(), "", "the killed build's container is removed");
+    assert.ok(!folders().includes(folder), "the killed build's folder is cleared");
+    assert.equal((await heyvm(["images", "rm", "killed", "--backend-type", "firecracker"])).code, 0);
+  });
+
   test("images list shows backend, size, kernel origin and age; --format json", async () => {
     const json = await heyvm(["images", "list", "--format", "json"]);
     assert.equal(json.code, 0, json.stderr);

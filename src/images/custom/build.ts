@@ -9,7 +9,7 @@
 // the final step's image are removed whatever happens.
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { BackendName } from "../../shared/backend-name.js";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
@@ -22,6 +22,7 @@ import { IMAGE_MANIFEST, imageDir, replaceImageDir, type ImageManifest } from ".
 import { extractVmlinux, sha256File } from "../vm/build.js";
 import { ensureKernelKit, type KernelKit } from "../vm/kernel-kit.js";
 import { markVerified } from "../vm/verify.js";
+import { BUILD_LABEL, FINAL_IID, discardInBackground, makeBuildFolder, sweepAbandonedBuilds } from "./build-folder.js";
 import { dockerBuild, hostPlatform, imageFacts, removeImages, requireEngine } from "./docker.js";
 import { IMAGE_FORMATS, type ImageFormat } from "./formats.js";
 import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGED_FILES, STAGING_DIR, contractDockerfile, parseKernelReport, parseSetupFailure, type KernelReport } from "./guest-contract.js";
@@ -199,22 +200,6 @@ async function placeKernel(format: ImageFormat, report: KernelReport, tree: Imag
   return { origin: "image", pathInImage: report.kernel, kernelFacts: { kernelVersion: report.kernel.replace(/^\/boot\/vmlinuz-/, "") } };
 }
 
-/**
- * Moves a finished build's scratch folder (the unpacked image: thousands of files) to
- * images/.trash and deletes it there in a detached process, so that nobody waits for it; what an
- * interrupted deletion leaves is deleted with the next one.
- */
-function discardInBackground(home: HeyoHome, work: string): void {
-  const trash = join(home.images, ".trash");
-  try {
-    mkdirSync(trash, { recursive: true });
-    renameSync(work, join(trash, basename(work)));
-    spawn("rm", ["-rf", "--", ...readdirSync(trash).map((name) => join(trash, name))], { detached: true, stdio: "ignore" }).unref();
-  } catch {
-    removeTree(work);
-  }
-}
-
 /** Builds a custom image into images/<backend>/<name>/ (see the file comment). */
 export async function buildCustomImage(home: HeyoHome, request: CustomImageRequest, reporter: Reporter): Promise<CustomImageResult> {
   checkImageName(request.name);
@@ -231,7 +216,9 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
   const target = imageDir(home, request.backend, request.name);
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });
-  const work = mkdtempSync(join(parent, `.build-${request.name}-`));
+  await sweepAbandonedBuilds(home, parent);
+  const work = makeBuildFolder(parent, request.name);
+  const buildLabel = `${BUILD_LABEL}=${basename(work)}`;
   const out = join(work, "image");
   mkdirSync(out);
   const started = Date.now();
@@ -262,7 +249,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     const runner = new RootRunner(join(work, "fakeroot.state"));
     let exported = false;
     const open = async (image: string, driver: GraphDriver, where: string, stage: (dir: string) => void): Promise<ImageTree> => {
-      const tree = await openImageTree(image, driver, join(work, where), runner, stage, (why) => reporter.info(`the image's layers could not be read in place (${why}); exporting them instead`));
+      const tree = await openImageTree(image, driver, join(work, where), runner, buildLabel, stage, (why) => reporter.info(`the image's layers could not be read in place (${why}); exporting them instead`));
       openTrees.push(tree);
       exported = true;
       return tree;
@@ -273,7 +260,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     const checksums: Record<string, string> = {};
     if (!format.vm) {
       reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
-      const folder = await exportImageTo(userImage, join(out, format.files.rootfs), runner, !RootRunner.needsFakeroot());
+      const folder = await exportImageTo(userImage, join(out, format.files.rootfs), runner, !RootRunner.needsFakeroot(), buildLabel);
       cleanups.push(folder.containerRemoved);
       exported = true;
       if (!existsSync(join(out, format.files.rootfs, "bin", "sh")) && !existsSync(join(out, format.files.rootfs, "usr", "bin", "sh"))) {
@@ -325,7 +312,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
               setupFailure = parseSetupFailure(line) ?? setupFailure;
               docker(line);
             },
-          }, join(work, "final.iid"));
+          }, join(work, FINAL_IID));
         } catch (error) {
           if (setupFailure) throw contractRefused(setupFailure);
           throw error;

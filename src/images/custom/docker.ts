@@ -122,9 +122,9 @@ async function docker(args: string[]): Promise<string> {
   return result.stdout.trim();
 }
 
-/** Makes a container of an image only to export it (its command is never run). */
-export function createContainer(image: string): Promise<string> {
-  return docker(["create", image, "/heyvm-export-only"]);
+/** Makes a container of an image only to export it or pin its layers (its command is never run); label names the build that made it. */
+export function createContainer(image: string, label: string): Promise<string> {
+  return docker(["create", "--label", label, image, "/heyvm-export-only"]);
 }
 
 export async function removeContainer(container: string): Promise<void> {

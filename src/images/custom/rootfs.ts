@@ -53,10 +53,10 @@ export interface ExportedTree {
  * keepOwners: apply the archive's owners (as root or under fakeroot); a bubblewrap root read by
  * the user needs no such thing. /dev's nodes and /.dockerenv stay out: the guest makes its own.
  */
-export async function exportImageTo(image: string, tree: string, runner: RootRunner, keepOwners: boolean): Promise<ExportedTree> {
+export async function exportImageTo(image: string, tree: string, runner: RootRunner, keepOwners: boolean, label: string): Promise<ExportedTree> {
   mkdirSync(tree, { recursive: true });
   chmodSync(tree, 0o755);
-  const container = await createContainer(image);
+  const container = await createContainer(image, label);
   try {
     const tarArgs = ["-x", "-f", "-", "-C", tree, "--numeric-owner", "--anchored", "--exclude=dev/?*", "--exclude=.dockerenv"];
     if (keepOwners) tarArgs.push("-p", "--same-owner");
@@ -113,13 +113,13 @@ function fileInFolder(tree: string, pathInImage: string): string {
 
 /**
  * The image's filesystem under work (owners kept) with stage(dir) having put heyvm's files into
- * it: its layers mounted in place where that works here, else exported. onFallback hears why an
- * export was needed where mounting was tried.
+ * it: its layers mounted in place where that works here, else exported. label goes on the
+ * engine container it makes; onFallback hears why an export was needed where mounting was tried.
  */
-export async function openImageTree(image: string, driver: GraphDriver, work: string, runner: RootRunner, stage: (dir: string) => void, onFallback: (why: string) => void): Promise<ImageTree> {
+export async function openImageTree(image: string, driver: GraphDriver, work: string, runner: RootRunner, label: string, stage: (dir: string) => void, onFallback: (why: string) => void): Promise<ImageTree> {
   const folders = layerFolders(driver);
   if ("layers" in folders) {
-    const pin = await createContainer(image); // the image's layers cannot be removed while it exists
+    const pin = await createContainer(image, label); // the image's layers cannot be removed while it exists
     try {
       const view = await mountLayers(folders.layers, work, stage);
       return { ...view, method: "layers", close: async () => { await view.close(); await removeContainer(pin); } };
@@ -130,7 +130,7 @@ export async function openImageTree(image: string, driver: GraphDriver, work: st
   }
   const root = join(work, "tree");
   rmSync(root, { recursive: true, force: true });
-  const exported = await exportImageTo(image, root, runner, true);
+  const exported = await exportImageTo(image, root, runner, true, label);
   stage(root);
   return { root, method: "export", command: (file, args) => ({ file, args }), fileInTree: async (path) => fileInFolder(root, path), close: () => exported.containerRemoved };
 }
