@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   const phaseText = (p: Record<string, number>) => Object.entries(p).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(", ");
   console.log(row("heyvm images build, firecracker (warm)", `${(fc / 1000).toFixed(1)} s`, `${(fc / hand).toFixed(2)}× by hand (target ≤ 1.15×); ${how}`));
   console.log(row("heyvm images build, libvirt (warm)", `${(lv / 1000).toFixed(1)} s`, `${(lv / hand).toFixed(2)}× by hand`));
-  console.log(row("heyvm images build, HEYVM_IMAGE_EXPORT=1 (warm)", `${(ex / 1000).toFixed(1)} s`, `${(ex / hand).toFixed(2)}× by hand (the export path: not root, remote engine)`));
+  console.log(row("heyvm images build, exported (warm)", `${(ex / 1000).toFixed(1)} s`, `${(ex / hand).toFixed(2)}× by hand (HEYVM_IMAGE_EXPORT=1: the path without root or a local engine)`));
   console.log(row("  heyvm's phases (last warm firecracker build)", "", phaseText(phases)));
   console.log(row("  heyvm's phases (last warm export build)", "", phaseText(exportPhases)));
   console.log(row("by hand, --no-cache (RUN downloads again)", `${(coldHand / 1000).toFixed(1)} s`));

@@ -33,6 +33,9 @@ export interface LayerView {
 /** Set to 1, builds export the image even where its layers could be read in place (a way around an unusual engine). */
 export const EXPORT_ALWAYS = "HEYVM_IMAGE_EXPORT";
 
+/** Mounting and hiding /dev take well under a second; a holder silent for this long is given up on. */
+const MOUNT_TIMEOUT_MS = 60_000;
+
 /** The longest mount option string the kernel takes is a page; a margin for the other options. */
 const MAX_LOWERDIR_CHARS = 3600;
 
@@ -95,10 +98,18 @@ export async function mountLayers(layers: string[], work: string, stage: (upper:
   let stderr = "";
   holder.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   const mounted = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => {
+      stderr ||= `no answer in ${MOUNT_TIMEOUT_MS / 1000} s`;
+      resolve(false);
+    }, MOUNT_TIMEOUT_MS);
+    holder.on("close", () => clearTimeout(timer));
     let out = "";
     holder.stdout.setEncoding("utf8").on("data", (chunk: string) => {
       out += chunk;
-      if (out.includes("mounted\n")) resolve(true);
+      if (out.includes("mounted\n")) {
+        clearTimeout(timer);
+        resolve(true);
+      }
     });
     holder.on("error", () => resolve(false));
     holder.on("close", () => resolve(false));
@@ -114,7 +125,8 @@ export async function mountLayers(layers: string[], work: string, stage: (upper:
     root,
     command,
     async fileInTree(pathInImage: string): Promise<string> {
-      const resolved = await run(...spread(command("realpath", ["-e", "--", join(root, pathInImage)])), { allowFailure: true });
+      const realpath = command("realpath", ["-e", "--", join(root, pathInImage)]);
+      const resolved = await run(realpath.file, realpath.args, { allowFailure: true });
       const path = resolved.stdout.trim();
       if (resolved.code !== 0) throw new OperationFailedError(`the image has no ${pathInImage}`);
       const hostPath = `/proc/${pid}/root${path}`;
@@ -126,8 +138,4 @@ export async function mountLayers(layers: string[], work: string, stage: (upper:
       await exited;
     },
   };
-}
-
-function spread(command: { file: string; args: string[] }): [string, string[]] {
-  return [command.file, command.args];
 }
