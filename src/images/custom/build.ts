@@ -249,7 +249,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     const runner = new RootRunner(join(work, "fakeroot.state"));
     let exported = false;
     const open = async (image: string, driver: GraphDriver, where: string, stage: (dir: string) => void): Promise<ImageTree> => {
-      const tree = await openImageTree(image, driver, join(work, where), runner, buildLabel, stage, (why) => reporter.info(`the image's layers could not be read in place (${why}); exporting them instead`));
+      const tree = await openImageTree(image, driver, join(work, where), runner, buildLabel, stage, reporter);
       openTrees.push(tree);
       exported = true;
       return tree;
@@ -276,7 +276,6 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
       let contentBytes = facts.sizeBytes;
       let tree: ImageTree | undefined;
       if (canSetUpInTree()) {
-        reporter.progress("reading the image's filesystem (its layers in place, or docker create + export; it is never run)");
         let stagedBytes = Promise.resolve(0);
         tree = await open(userImage, facts.graphDriver, "user", (dir) => {
           const staging = join(dir, STAGING_DIR.slice(1));
@@ -318,7 +317,6 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
           throw error;
         }
         phase("guestContract");
-        reporter.progress("reading the image's filesystem (its layers in place, or docker create + export; it is never run)");
         const finalFacts = await imageFacts(finalImage);
         contentBytes = finalFacts.sizeBytes;
         tree = await open(finalImage, finalFacts.graphDriver, "final", () => undefined);

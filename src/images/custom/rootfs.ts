@@ -114,20 +114,23 @@ function fileInFolder(tree: string, pathInImage: string): string {
 /**
  * The image's filesystem under work (owners kept) with stage(dir) having put heyvm's files into
  * it: its layers mounted in place where that works here, else exported. label goes on the
- * engine container it makes; onFallback hears why an export was needed where mounting was tried.
+ * engine container it makes; say hears what is done (and why an export was needed where
+ * mounting the layers failed).
  */
-export async function openImageTree(image: string, driver: GraphDriver, work: string, runner: RootRunner, label: string, stage: (dir: string) => void, onFallback: (why: string) => void): Promise<ImageTree> {
+export async function openImageTree(image: string, driver: GraphDriver, work: string, runner: RootRunner, label: string, stage: (dir: string) => void, say: { progress(text: string): void; info(text: string): void }): Promise<ImageTree> {
   const folders = layerFolders(driver);
   if ("layers" in folders) {
+    say.progress(`reading the image's ${folders.layers.length} layer${folders.layers.length === 1 ? "" : "s"} in place (mounted read-only in heyvm's own mount namespace; the image is never run)`);
     const pin = await createContainer(image, label); // the image's layers cannot be removed while it exists
     try {
       const view = await mountLayers(folders.layers, work, stage);
       return { ...view, method: "layers", close: async () => { await view.close(); await removeContainer(pin); } };
     } catch (error) {
       await removeContainer(pin);
-      onFallback(errorMessage(error));
+      say.info(`the image's layers could not be read in place (${errorMessage(error)}); exporting them instead`);
     }
   }
+  say.progress("exporting the image's filesystem (docker create + export; it is never run)");
   const root = join(work, "tree");
   rmSync(root, { recursive: true, force: true });
   const exported = await exportImageTo(image, root, runner, true, label);
