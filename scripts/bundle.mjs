@@ -31,11 +31,31 @@ await build({
   banner: { js: "import { createRequire as __heyvmRequire } from 'node:module'; const require = __heyvmRequire(import.meta.url);" },
 });
 
+/**
+ * The modules that build, fetch or verify images. The backends import them lazily, only while
+ * preparing a start, which the fast path never does (it execs into and lists running sandboxes;
+ * starts go through the full CLI and the owner). A CommonJS bundle has no chunks, so esbuild would
+ * inline them anyway (a third of fast.cjs): in the fast bundle they are placeholders that say so.
+ */
+const START_ONLY = /\/images\/(vm\/(build|prepare|verify)|firecracker\/build)\.js$/;
+
+const startOnlyOutOfFastPath = {
+  name: "start-only-out-of-fast-path",
+  setup(b) {
+    b.onResolve({ filter: START_ONLY }, (args) => (args.kind === "dynamic-import" ? { path: args.path, namespace: "start-only" } : undefined));
+    b.onLoad({ filter: /.*/, namespace: "start-only" }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`internal error: ${args.path} is not in the fast-path bundle (only starts need it, and they run the full CLI)`)});`,
+      loader: "js",
+    }));
+  },
+};
+
 await build({
   ...common,
   entryPoints: { fast: "dist/src/cli/fast-path.js" },
   format: "cjs",
   outExtension: { ".js": ".cjs" },
+  plugins: [startOnlyOutOfFastPath],
 });
 
 // V8's code cache for the fast path (bin/heyvm reads it): made by running the commands agents

@@ -2,6 +2,8 @@
 // arguments get a short message and exit code 2.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { makeTestEnv, type TestEnv } from "./helpers/env.js";
 import type { CommandSpec } from "../src/cli/command.js";
 import { COMMAND_LOADERS } from "../src/cli/commands/index.js";
@@ -49,6 +51,21 @@ describe("heyvm command line", () => {
       assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
       assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
     }
+  });
+
+  test("the fast-path bundle leaves out image building (only starts need it), and exec and list still go through it", async () => {
+    const fast = readFileSync(fileURLToPath(new URL("../../dist/bundle/fast.cjs", import.meta.url)), "utf8");
+    for (const module of ["images/vm/build.js", "images/vm/prepare.js", "images/vm/verify.js", "images/firecracker/build.js"]) {
+      assert.ok(fast.includes(`internal error: ../../${module} is not in the fast-path bundle`), `${module} is a placeholder in fast.cjs`);
+    }
+    for (const builderCode of ["mmdebstrap", "mke2fs"]) assert.ok(!fast.includes(builderCode), `no image-building code (${builderCode}) in fast.cjs`);
+    // HEYVM_FAST=0: no native launcher, so Node answers these from fast.cjs
+    const list = await t.run(["list", "--all", "--json"], { env: { HEYVM_FAST: "0" } });
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(JSON.parse(list.stdout), []);
+    const exec = await t.run(["exec", "sb-00000000", "--", "true"], { env: { HEYVM_FAST: "0" } });
+    assert.equal(exec.code, 3, exec.stderr);
+    assert.doesNotMatch(exec.stderr, /internal error|\n\s+at /);
   });
 
   test("a Dockerfile image build without a Docker engine says what is missing", async () => {

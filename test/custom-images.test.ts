@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KIT_INITRD_INIT } from "../src/images/vm/kernel-kit.js";
 import { hostPlatform } from "../src/images/custom/docker.js";
@@ -412,12 +412,67 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
       assert.equal(idOf(again.stdout), id, "wt again reuses the running sandbox");
     });
 
+    test("a rebuild of an image in use: allowed; the running VM keeps its overlay on the old base (kept aside, untouched), a new sandbox gets the new image", { timeout: 1_800_000 }, async () => {
+      const images = join(t.home, "images", "libvirt");
+      const disk = join(t.home, "sandboxes", id, "disk.qcow2");
+      const before = manifest("libvirt", "app");
+      const oldRootfs = join(images, "app", before.files.rootfs);
+      const oldSum = before.checksums.rootfs ?? "";
+      assert.equal(readFileSync(`${disk}.base`, "utf8").trim(), oldSum, "the overlay records the base it was made on");
+      const backing = JSON.parse(spawnSync("qemu-img", ["info", "-U", "--output=json", disk], { encoding: "utf8" }).stdout) as { "backing-filename": string };
+      assert.equal(backing["backing-filename"], oldRootfs, "the sandbox's disk is its own qcow2 overlay over the image's rootfs");
+      const { qemuPid } = owner().machine;
+
+      writeFileSync(join(files, "greeting.txt"), "greetings from COPY v3\n");
+      const rebuilt = await heyvm(["images", "build", "--backend-type", "libvirt", "--file", join(files, "app.Dockerfile"), "--name", "app"]);
+      assert.equal(rebuilt.code, 0, `a rebuild is not refused while a sandbox runs on the image: ${rebuilt.stderr}`);
+      const after = manifest("libvirt", "app");
+      assert.notEqual(after.checksums.rootfs, oldSum, "a new root filesystem");
+
+      // the old base is renamed aside, not deleted or overwritten: QEMU still has it open
+      const retired = readdirSync(images).filter((name) => name.startsWith(".retired-app-"));
+      assert.equal(retired.length, 1, `the replaced build is kept aside while its sandbox runs: ${readdirSync(images).join(", ")}`);
+      const retiredRootfs = join(images, retired[0] ?? "", before.files.rootfs);
+      const open = readdirSync(`/proc/${qemuPid}/fd`).map((fd) => {
+        try {
+          return readlinkSync(`/proc/${qemuPid}/fd/${fd}`);
+        } catch {
+          return "";
+        }
+      });
+      assert.ok(open.includes(retiredRootfs), `QEMU reads the old base where it now lies: ${open.filter((path) => path.startsWith(t.home)).join(", ")}`);
+      const running = await heyvm(["exec", id, "--", "sh", "-c", "cat /opt/greeting.txt; echo written-after-the-rebuild > /var/tmp/overlay-check; sync; cat /var/tmp/overlay-check"]);
+      assert.equal(running.code, 0, running.stderr);
+      assert.equal(running.stdout, "greetings from COPY v2\nwritten-after-the-rebuild\n", "the running sandbox keeps its image and its disk takes writes");
+      const retiredSum = spawnSync("sha256sum", [retiredRootfs], { encoding: "utf8" }).stdout.split(" ")[0];
+      assert.equal(retiredSum, oldSum, "the old base is byte for byte what it was: the sandbox's writes went to its overlay");
+      assert.equal(readFileSync(`${disk}.base`, "utf8").trim(), oldSum);
+      const listed = JSON.parse((await heyvm(["images", "list", "--json"])).stdout) as Array<{ name: string; backend: string }>;
+      assert.equal(listed.filter((row) => row.name === "app" && row.backend === "libvirt").length, 1, "the retired copy is not an image of its own");
+
+      // a new sandbox boots the new build
+      const next = await heyvm(["wt", "vm/custom-next", "--backend", "libvirt", "--image", "app", "--detach"], { timeoutMs: 600_000 });
+      assert.equal(next.code, 0, next.stderr);
+      const nextId = idOf(next.stdout);
+      try {
+        const fresh = await heyvm(["exec", nextId, "--", "cat", "/opt/greeting.txt"]);
+        assert.equal(fresh.stdout, "greetings from COPY v3\n", fresh.stderr);
+        assert.equal(readFileSync(join(t.home, "sandboxes", nextId, "disk.qcow2.base"), "utf8").trim(), after.checksums.rootfs);
+      } finally {
+        const removed = await heyvm(["rm", nextId, "-y"], { timeoutMs: 120_000 });
+        assert.equal(removed.code, 0, removed.stderr);
+      }
+      assert.equal((await heyvm(["exec", id, "--", "cat", "/var/tmp/overlay-check"])).stdout, "written-after-the-rebuild\n", "the first sandbox is still running on its own disk");
+    });
+
     test("kill -9 of the owner leaves no VM behind and wt recovers; a damaged disk is recreated; images rm refuses", { timeout: 900_000 }, async () => {
       const record = owner();
       process.kill(record.pid, "SIGKILL");
       await waitFor(() => !isAlive(record.machine.qemuPid), 60_000, "QEMU to go with its owner");
       const recovered = await heyvm(["wt", branch, "--detach"], { timeoutMs: 600_000 });
       assert.equal(recovered.code, 0, recovered.stderr);
+      assert.match(recovered.stderr, /disk\.qcow2 was made from an earlier build of its image; recreating it from the new build/, "the rebuild above: its next start is on the new image");
+      assert.equal((await heyvm(["exec", id, "--", "cat", "/opt/greeting.txt"])).stdout, "greetings from COPY v3\n");
       assert.equal((await heyvm(["exec", id, "--", "cat", "from-guest.txt"])).stdout, "guest\n");
       const stop = await heyvm(["stop", id]);
       assert.equal(stop.code, 0, stop.stderr);

@@ -4,11 +4,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server } from "node:net";
 import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 import { netnsMissing, startTestNetwork } from "./helpers/netns.js";
+import { kvmStatus } from "../src/backends/kvm.js";
+import type { SelfTestReport } from "../src/core/self-test.js";
 
 function skipReason(): string | false {
   if (process.platform !== "linux") return "libvirt tests need Linux";
@@ -40,6 +43,15 @@ function hostOnlyService(): Promise<Server & { port: number }> {
 /** What a guest hears on a TCP port, or nothing (bash's /dev/tcp: it never half-closes). */
 const TCP_PROBE = (host: string, port: number) => ["timeout", "10", "bash", "-c", `exec 3<>/dev/tcp/${host}/${port} && cat <&3`];
 
+/** The libvirt domains heyvm made (any HEYO_HOME's): a self-test must leave none of its own. */
+function heyvmDomains(): string[] {
+  const listed = spawnSync("virsh", ["-q", "-c", "qemu:///system", "list", "--all", "--name"], { encoding: "utf8" });
+  return listed.stdout.split("\n").map((line) => line.trim()).filter((name) => name.startsWith("heyvm-"));
+}
+
+/** The steps every passing self-test runs, in order. */
+const SELF_TEST_STEPS = ["probe", "repository", "boot", "exec", "workspace host→guest", "workspace guest→host", "stop"];
+
 function domainExists(name: string): boolean {
   return spawnSync("virsh", ["-c", "qemu:///system", "domstate", name], { encoding: "utf8" }).status === 0;
 }
@@ -48,6 +60,8 @@ describe("heyvm wt on libvirt", { skip }, () => {
   let t: TestEnv;
   let id = "";
   const branch = "vm/feature";
+  /** The sandbox folders under HEYO_HOME (records, disks). */
+  const sandboxes = () => (existsSync(join(t.home, "sandboxes")) ? readdirSync(join(t.home, "sandboxes")).sort() : []);
   before(() => {
     t = makeTestEnv();
   });
@@ -201,6 +215,95 @@ describe("heyvm wt on libvirt", { skip }, () => {
     assert.ok(existsSync(join(t.root, "vm-feature", "from-guest.txt")), "the worktree stays");
     assert.equal((await t.run(["get", id])).code, 3);
     id = "";
+  });
+
+  test("heyvm test-libvirt: one throwaway sandbox, a pasteable report, the pass remembered per host, nothing left behind", { timeout: 900_000 }, async () => {
+    // the self-test makes its repository and worktree under TMPDIR: a folder of the test's own shows what it leaves
+    const tmp = join(t.root, "self-test-tmp");
+    mkdirSync(tmp);
+    const sandboxesBefore = sandboxes();
+    const domainsBefore = heyvmDomains();
+    const record = () => JSON.parse(readFileSync(join(t.home, "self-tests", "libvirt.json"), "utf8")) as { subject: string; passed: boolean; at: string; host: string };
+
+    // libvirtd out of reach: a failed report (JSON), exit 1, the failure remembered, nothing booted
+    const unreachable = await t.run(["test-libvirt", "--format", "json"], { env: { TMPDIR: tmp, HEYVM_LIBVIRT_URI: `qemu+unix:///system?socket=${join(t.root, "no-libvirtd.sock")}` } });
+    assert.equal(unreachable.code, 1, unreachable.stderr);
+    const failed = JSON.parse(unreachable.stdout) as SelfTestReport;
+    assert.deepEqual([failed.subject, failed.backend, failed.passed], ["libvirt", "libvirt", false]);
+    assert.deepEqual(failed.steps.map((step) => [step.name, step.ok]), [["probe", false]]);
+    assert.match(failed.steps[0]?.detail ?? "", /^libvirtd is not reachable at qemu\+unix:\/\/\/system\?socket=.*\(start it with /, "why, and what to do");
+    assert.equal(record().passed, false, "the failure is remembered");
+    assert.deepEqual(sandboxes(), sandboxesBefore);
+
+    // the real run, as a user types it: the plain-text report
+    const result = await t.run(["test-libvirt"], { env: { TMPDIR: tmp }, timeoutMs: 900_000 });
+    assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
+    const lines = result.stdout.trimEnd().split("\n");
+    assert.equal(lines[0], "heyvm test-libvirt: PASS");
+    assert.match(lines[1] ?? "", new RegExp(`^ {2}host ${hostname()}, kernel \\S+, heyvm \\S+, (\\S+Z)$`));
+    const kvm = kvmStatus().usable;
+    assert.match(lines[2] ?? "", kvm ? /^ {2}backend libvirt \(KVM\)$/ : /^ {2}backend libvirt \(no KVM: .*software emulation \(TCG\) is used\)$/);
+    const steps = lines.slice(3).map((line) => /^ {2}(ok {2}|FAIL) (.+?) +(\d+(?:\.\d)? m?s) {2}(.*)$/.exec(line));
+    assert.ok(steps.every(Boolean), `one line per step:\n${result.stdout}`);
+    assert.deepEqual(steps.map((step) => step?.[2]), SELF_TEST_STEPS);
+    assert.ok(steps.every((step) => step?.[1] === "ok  "), result.stdout);
+    const detail = (name: string) => steps.find((step) => step?.[2] === name)?.[4] ?? "";
+    assert.match(detail("boot"), new RegExp(`^sb-[0-9a-f]{8} ready \\(${kvm ? "kvm" : "tcg"}\\)$`), "the accelerator the VM really ran with");
+    assert.match(detail("exec"), /^Linux \S+ (x86_64|aarch64)$/, "uname ran in the guest");
+    assert.doesNotMatch(result.stdout, /Paste this report/, "that line is for failures");
+
+    const remembered = record();
+    assert.deepEqual([remembered.subject, remembered.passed, remembered.host], ["libvirt", true, hostname()]);
+    assert.equal(remembered.at, /, (\S+Z)$/.exec(lines[1] ?? "")?.[1], "the record is this run's");
+    const backends = JSON.parse((await t.run(["backends", "--format", "json"])).stdout) as Array<{ name: string; self_test: { passed: boolean; host: string } | null }>;
+    assert.deepEqual(backends.find((row) => row.name === "libvirt")?.self_test?.passed, true, "heyvm backends shows it");
+
+    assert.deepEqual(readdirSync(tmp), [], "no repository or worktree folder is left");
+    assert.deepEqual(sandboxes(), sandboxesBefore, "no sandbox record or disk is left");
+    assert.deepEqual(heyvmDomains(), domainsBefore, "no domain is left");
+    const listed = JSON.parse((await t.run(["list", "--all", "--json"])).stdout) as Array<{ id: string; name: string }>;
+    assert.ok(!listed.some((row) => /self-test/.test(row.name)), "heyvm list shows no self-test sandbox");
+  });
+
+  test("heyvm test-kvm says plainly whether KVM runs a guest here: without it, FAIL with why and what it means, exit 1, nothing booted", { timeout: 900_000 }, async () => {
+    const tmp = join(t.root, "kvm-test-tmp");
+    mkdirSync(tmp);
+    const domainsBefore = heyvmDomains();
+    const sandboxesBefore = sandboxes();
+    const kvm = kvmStatus();
+    const text = await t.run(["test-kvm"], { env: { TMPDIR: tmp }, timeoutMs: 900_000 });
+    const record = JSON.parse(readFileSync(join(t.home, "self-tests", "kvm.json"), "utf8")) as { passed: boolean; host: string };
+    assert.equal(record.host, hostname());
+    assert.deepEqual(readdirSync(tmp), [], "no repository or worktree folder is left");
+    assert.deepEqual(sandboxes(), sandboxesBefore, "no sandbox is left");
+    assert.deepEqual(heyvmDomains(), domainsBefore, "no domain is left");
+    assert.doesNotMatch(text.stdout + text.stderr, /\n\s+at /, "no stack trace");
+    if (kvm.usable) {
+      // a host whose KVM runs stock guests: the one boot must have used it
+      assert.equal(text.code, 0, `${text.stderr}\n${text.stdout}`);
+      assert.match(text.stdout, /^heyvm test-kvm: PASS\n/);
+      assert.match(text.stdout, /^ {2}ok {3}boot +\S+ m?s {2}sb-[0-9a-f]{8} ready \(kvm\)$/m);
+      assert.equal(record.passed, true);
+      return;
+    }
+    // here: /dev/kvm may exist (a paravirtual KVM such as kvm_pvm) but cannot run a stock guest kernel
+    assert.equal(text.code, 1, text.stderr);
+    assert.equal(record.passed, false, "the failure is remembered");
+    const lines = text.stdout.trimEnd().split("\n");
+    assert.equal(lines[0], "heyvm test-kvm: FAIL");
+    const failure = lines.find((line) => line.startsWith("  FAIL kvm")) ?? "";
+    assert.ok(failure.includes(kvm.reason), `the reason KVM is not usable: ${text.stdout}`);
+    assert.match(failure, /No VM was booted\. Without KVM, libvirt sandboxes run under QEMU's software emulation \(TCG: slower; `heyvm test-libvirt` checks that here\) and firecracker cannot run$/, "what it means for the user");
+    if (existsSync("/sys/module/kvm")) assert.match(failure, /\(modules: kvm\b[^)]*\)/, "the loaded KVM modules are named");
+    assert.equal(lines.filter((line) => /^ {2}(ok {2}|FAIL) /.test(line)).length, 1, "it stops at the KVM check: no boot");
+    assert.match(text.stdout, /\n\nPaste this report into a bug report; `heyvm backends` says what each backend needs\.\n$/);
+    const json = await t.run(["test-kvm", "--format", "json"], { env: { TMPDIR: tmp } });
+    assert.equal(json.code, 1, json.stderr);
+    const report = JSON.parse(json.stdout) as SelfTestReport;
+    assert.deepEqual([report.subject, report.backend, report.passed], ["kvm", "libvirt", false]);
+    assert.deepEqual(report.steps.map((step) => [step.name, step.ok]), [["kvm", false]]);
+    assert.equal(`  FAIL kvm  ${report.steps[0]?.detail}`.replace(/ +/g, " "), failure.replace(/ +\d+ m?s /, " ").replace(/ +/g, " "), "the JSON says the same");
+    assert.deepEqual(readdirSync(tmp), []);
   });
 
   test("outbound by default: the gateway reaches no host's 127.0.0.1, a peer outside is reachable, DNS goes to the host's resolver", { skip: netnsMissing(), timeout: 600_000 }, async () => {

@@ -2,12 +2,21 @@
 // a stock guest with it (paravirtual KVM such as kvm_pvm, nested setups without vmx/svm): the
 // KVM ioctls even succeed there, but QEMU aborts or hangs. So we require the CPU flag and the
 // hardware module, and fall back to software emulation (TCG) otherwise.
-import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, readdirSync } from "node:fs";
 import { arch } from "node:os";
 
 export interface KvmStatus {
   usable: boolean;
   reason: string;
+}
+
+/** The KVM modules loaded here (kvm, kvm_intel, kvm_amd, kvm_pvm…): a report names them. */
+export function kvmModules(): string[] {
+  try {
+    return readdirSync("/sys/module").filter((name) => name === "kvm" || name.startsWith("kvm_")).sort();
+  } catch {
+    return [];
+  }
 }
 
 export function kvmStatus(): KvmStatus {

@@ -6,6 +6,17 @@ import { run } from "../shared/run.js";
 import type { DiskFormat } from "../images/vm/boot.js";
 import type { Reporter } from "./types.js";
 
+/** The "problem" of a sandbox disk made from an earlier build of its image (not damage). */
+export const IMAGE_REBUILT = "rebuilt";
+
+/** What a user is told when a sandbox disk is made again: why, and that /workspace is kept. */
+export function diskRecreatedNotice(disk: string, problem: string): string {
+  const kept = "files in /workspace are on the host and are kept";
+  return problem === IMAGE_REBUILT
+    ? `the sandbox disk ${disk} was made from an earlier build of its image; recreating it from the new build (changes made outside /workspace are lost; ${kept})`
+    : `the sandbox disk ${disk} is damaged (${problem}); recreating it from the image (${kept})`;
+}
+
 async function overlayProblem(disk: string, base: string, baseFormat: DiskFormat): Promise<string | undefined> {
   const info = await run("qemu-img", ["info", "--output=json", "-U", disk], { allowFailure: true });
   if (info.code !== 0) return info.stderr.trim().split("\n").pop() ?? "qemu-img cannot read it";
@@ -33,9 +44,9 @@ export async function ensureOverlay(disk: string, base: string, baseId: string, 
   const idFile = `${disk}.base`;
   if (existsSync(disk)) {
     const recorded = existsSync(idFile) ? readFileSync(idFile, "utf8").trim() : "";
-    const problem = recorded !== baseId ? "the image it was made from has been rebuilt" : await overlayProblem(disk, base, baseFormat);
+    const problem = recorded !== baseId ? IMAGE_REBUILT : await overlayProblem(disk, base, baseFormat);
     if (!problem) return;
-    reporter.info(`the sandbox disk ${disk} is damaged (${problem}); recreating it from the image (files in /workspace are on the host and are kept)`);
+    reporter.info(diskRecreatedNotice(disk, problem));
     rmSync(disk, { force: true });
   }
   await run("qemu-img", ["create", "-q", "-f", "qcow2", "-b", base, "-F", baseFormat, disk]);

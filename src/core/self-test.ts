@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { hostname, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadBackend } from "../backends/registry.js";
-import { kvmStatus } from "../backends/kvm.js";
+import { kvmModules, kvmStatus } from "../backends/kvm.js";
 import type { Reporter } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
 import { errorMessage } from "../shared/errors.js";
@@ -44,6 +44,9 @@ export interface SelfTestReport {
 }
 
 class StepFailed extends Error {}
+
+/** What a failed KVM check means for a user: which backends still work here, and how. */
+const KVM_MISSING_MEANS = "No VM was booted. Without KVM, libvirt sandboxes run under QEMU's software emulation (TCG: slower; `heyvm test-libvirt` checks that here) and firecracker cannot run";
 
 async function timed(steps: SelfTestStep[], name: string, body: () => Promise<string>): Promise<void> {
   const started = Date.now();
@@ -83,8 +86,10 @@ export async function runSelfTest(home: HeyoHome, subject: SelfTestSubject, repo
     if (subject === "kvm") {
       await timed(steps, "kvm", async () => {
         const kvm = kvmStatus();
-        if (!kvm.usable) throw new Error(kvm.reason);
-        return kvm.reason;
+        const modules = kvmModules();
+        const loaded = modules.length > 0 ? ` (modules: ${modules.join(", ")})` : "";
+        if (!kvm.usable) throw new Error(`${kvm.reason}${loaded}. ${KVM_MISSING_MEANS}`);
+        return `${kvm.reason}${loaded}`;
       });
     }
     const backend = await loadBackend(backendName);

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { run } from "../../shared/run.js";
 import type { Reporter } from "../types.js";
+import { IMAGE_REBUILT, diskRecreatedNotice } from "../vm-disk.js";
 
 async function rootfsProblem(disk: string): Promise<string | undefined> {
   const header = await run("dumpe2fs", ["-h", disk], { allowFailure: true });
@@ -20,9 +21,9 @@ export async function ensureRootfsCopy(disk: string, base: string, baseId: strin
   const idFile = `${disk}.base`;
   if (existsSync(disk)) {
     const recorded = existsSync(idFile) ? readFileSync(idFile, "utf8").trim() : "";
-    const problem = recorded !== baseId ? "the image it was made from has been rebuilt" : await rootfsProblem(disk);
+    const problem = recorded !== baseId ? IMAGE_REBUILT : await rootfsProblem(disk);
     if (!problem) return;
-    reporter.info(`the sandbox disk ${disk} is damaged (${problem}); recreating it from the image (files in /workspace are on the host and are kept)`);
+    reporter.info(diskRecreatedNotice(disk, problem));
     rmSync(disk, { force: true });
   }
   const partial = `${disk}.partial`;

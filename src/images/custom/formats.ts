@@ -9,7 +9,9 @@
 //   apple_virt   disk.img (raw ext4), vmlinuz (the kernel as shipped), initrd, for vfkit
 //   bubblewrap   rootfs/ (the exported root folder, used read-only)
 import type { BackendName } from "../../shared/backend-name.js";
-import { CUSTOM_INIT } from "./guest-contract.js";
+
+/** The init every custom VM image boots (init= on the kernel command line); the guest contract puts it there. */
+export const CUSTOM_INIT = "/init.sh";
 
 /** The kernel command line of the firecracker format (DESIGN §8). */
 export const FIRECRACKER_BOOT_ARGS = `console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda rw rootfstype=ext4 init=${CUSTOM_INIT}`;

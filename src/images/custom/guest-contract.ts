@@ -11,12 +11,13 @@
 // then it execs busybox init (heyvm's inittab bound over /etc/inittab) to reap orphans and to
 // turn poweroff, reboot, Ctrl-Alt-Del and the ACPI power button into a clean shutdown.
 import { shutdownScript, sshdSettings } from "../vm/guest-files.js";
+import { CUSTOM_INIT } from "./formats.js";
 import { HEYO_TAKES_HOST_IDS, KERNEL_FILESYSTEMS } from "../guest-shell.js";
 
 /** Where heyvm's own files live inside a custom VM image. */
 export const HEYVM_GUEST_DIR = "/usr/libexec/heyvm";
-/** The init every custom VM image boots (init= on the kernel command line). */
-export const CUSTOM_INIT = "/init.sh";
+// The init every custom VM image boots is part of the format (formats.ts, a leaf the backends read).
+export { CUSTOM_INIT };
 /** Where the final build step finds heyvm's files (removed by the step itself). */
 export const STAGING_DIR = "/.heyvm";
 
