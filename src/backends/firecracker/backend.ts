@@ -168,8 +168,8 @@ const GUEST_GIT_STAT = "[core]\n\tcheckStat = minimal\n\ttrustctime = false\n";
 /**
  * How an image of the firecracker format boots (images/vm/boot.ts reads image.json's
  * details.boot; images from before it recorded one boot with the format's command line), and
- * whether its guest takes /workspace over vsock (heyvm's default image does; one built from a
- * Dockerfile shares it over virtiofs/9p, which Firecracker has not).
+ * whether its guest takes /workspace over vsock (heyvm's default image and those built from a
+ * Dockerfile do; a Dockerfile-built one from before the contract had the channel does not).
  */
 function firecrackerBoot(image: string, manifest: ImageManifest): { kernel: string; initrd: string | null; rootfs: string; cmdline: string; workspaceOverVsock: boolean } {
   const recorded = isObject(manifest.details.boot) ? manifest.details.boot : undefined;
@@ -179,7 +179,7 @@ function firecrackerBoot(image: string, manifest: ImageManifest): { kernel: stri
 }
 
 const NO_WORKSPACE_CHANNEL = (image: string) =>
-  `note: image "${image}" has no /workspace channel over vsock (its guest contract shares /workspace over virtiofs or 9p, which Firecracker lacks): /workspace stays empty inside; shell and exec work`;
+  `note: image "${image}" has no /workspace channel over vsock (it was built before heyvm's guest contract had one): /workspace stays empty inside; shell and exec work; rebuild it with \`heyvm images build --backend-type firecracker\` to get it`;
 
 /** Run over the first SSH connection: exits 0 once /workspace is mounted, 1 after 10 s without (bench/firecracker.ts runs it too). */
 export const WAIT_FOR_WORKSPACE = "i=0; while ! mountpoint -q /workspace; do [ $i -ge 200 ] && exit 1; sleep 0.05; i=$((i+1)); done";
@@ -203,7 +203,7 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
     HEYVM_GITDIR: spec.mounts[0]?.guest ?? "",
     HEYVM_PORTS: spec.ports.join(" "),
     // with a TAP, the guest finds that NIC by MAC and configures it (no DHCP); the names are the
-    // guest contract's (images/custom/guest-contract.ts reads HEYVM_NET_ADDR, _GW and HEYVM_DNS)
+    // guest contract's (images/custom/guest-contract.ts reads HEYVM_NET_MAC, _ADDR, _GW and HEYVM_DNS)
     ...(tap ? { HEYVM_NET_MAC: tap.guestMac, HEYVM_NET_ADDR: `${tap.guestAddress}/30`, HEYVM_NET_GW: tap.hostAddress, ...(tap.dns ? { HEYVM_DNS: tap.dns } : {}) } : {}),
   };
   writeFileSync(guest("env"), `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n")}\n`, { mode: 0o600 });

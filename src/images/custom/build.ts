@@ -24,7 +24,9 @@ import { ensureKernelKit, type KernelKit } from "../vm/kernel-kit.js";
 import { markVerified } from "../vm/verify.js";
 import { dockerBuild, hostPlatform, imageFacts, removeImages, requireEngine } from "./docker.js";
 import { IMAGE_FORMATS, type ImageFormat } from "./formats.js";
-import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGED_FILES, STAGING_DIR, contractDockerfile, parseKernelReport, parseSetupFailure, type KernelReport } from "./guest-contract.js";
+import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGING_DIR, contractDockerfile, dockerfileAdvice, parseKernelReport, parseMissing, parseSetupFailure, stagedFiles, type KernelReport } from "./guest-contract.js";
+import { missingGuestModules } from "./kernel-modules.js";
+import { GUEST_VSOCK_PORTS, VSOCK_GUEST_MODULES } from "../firecracker/vsock-guest.js";
 import { RootRunner, chooseSize, exportImageTo, makeExt4, removeTree, type ExportedTree, type SizeChoice } from "./rootfs.js";
 
 export interface CustomImageRequest {
@@ -86,10 +88,10 @@ async function sha256Text(text: string | Buffer): Promise<string> {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** heyvm's staged files, busybox and (when there is one) the kernel kit, into dir. */
-function stageFiles(dir: string, kit: KernelKit | null): void {
+/** heyvm's staged files for the format, busybox and (when there is one) the kernel kit, into dir. */
+function stageFiles(dir: string, kit: KernelKit | null, format: ImageFormat): void {
   mkdirSync(dir, { recursive: true });
-  for (const [name, content] of Object.entries(STAGED_FILES)) writeFileSync(join(dir, name), content, { mode: 0o755 });
+  for (const [name, content] of Object.entries(stagedFiles(format.workspace !== undefined))) writeFileSync(join(dir, name), content, { mode: 0o755 });
   copyFileSync(findSystemExecutable("busybox") ?? "/bin/busybox", join(dir, "busybox"));
   if (kit) {
     mkdirSync(join(dir, "kernel"));
@@ -123,10 +125,11 @@ function canSetUpInTree(): boolean {
   return !RootRunner.needsFakeroot() && findSystemExecutable("bwrap") !== undefined;
 }
 
-/** Runs the setup script over tree; its kernel report, or undefined when packages must be installed first. */
-async function setUpInTree(tree: string, onLine: (line: string) => void): Promise<KernelReport | undefined> {
+/** Runs the setup script over tree; its kernel report, or what the image lacks when packages must be installed first. */
+async function setUpInTree(tree: string, format: ImageFormat, onLine: (line: string) => void): Promise<KernelReport | { missing: string[] }> {
   let report: KernelReport | undefined;
   let failure: string | undefined;
+  let missing: string[] = [];
   let needsPackages = false;
   const last: string[] = [];
   const child = spawn("bwrap", [
@@ -143,10 +146,11 @@ async function setUpInTree(tree: string, onLine: (line: string) => void): Promis
       for (const line of parts) {
         report = parseKernelReport(line) ?? report;
         failure = parseSetupFailure(line) ?? failure;
+        missing = parseMissing(line) ?? missing;
         needsPackages ||= line.trim() === NEEDS_PACKAGES;
         last.push(line);
         if (last.length > 15) last.shift();
-        if (!needsPackages) onLine(line);
+        if (!needsPackages && !parseMissing(line)) onLine(line);
       }
     });
   };
@@ -156,14 +160,16 @@ async function setUpInTree(tree: string, onLine: (line: string) => void): Promis
     child.on("error", reject);
     child.on("close", (exit) => resolve(exit ?? 1));
   });
-  if (needsPackages) return undefined;
-  if (failure) throw contractRefused(failure);
+  if (needsPackages) return { missing };
+  if (failure) throw contractRefused(failure, format, missing);
   if (code !== 0) throw new OperationFailedError(`adding heyvm's guest contract failed (exit code ${code}):\n${last.map((l) => `  ${l}`).join("\n")}`);
+  if (!report) throw new OperationFailedError("the guest contract step did not say which kernel the image has");
   return report;
 }
 
-function contractRefused(reason: string): UserError {
-  return new UserError(`the image cannot get heyvm's guest contract: ${reason}`, { hint: "add an SSH server to the Dockerfile (Debian/Ubuntu: RUN apt-get install -y openssh-server; Alpine: RUN apk add openssh-server; Fedora: RUN dnf install -y openssh-server)", exitCode: 6 });
+/** The build error when the image cannot get what the contract runs: what to add to the Dockerfile. */
+function contractRefused(reason: string, format: ImageFormat, missing: readonly string[]): UserError {
+  return new UserError(`the image cannot get heyvm's guest contract: ${reason}`, { hint: dockerfileAdvice(format.workspace !== undefined, missing), exitCode: 6 });
 }
 
 /** sha256 of the format's kernel and initrd (known already for heyvm's own kernel). */
@@ -208,6 +214,23 @@ async function placeKernel(format: ImageFormat, report: KernelReport, tree: stri
     else delete (files as { initrd?: string }).initrd;
   }
   return { origin: "image", pathInImage: report.kernel, kernelFacts: { kernelVersion: report.kernel.replace(/^\/boot\/vmlinuz-/, "") } };
+}
+
+/** What image.json says the guest contract does (details.boot.guestContract). */
+function guestContractSummary(format: ImageFormat): string {
+  const workspace = format.workspace
+    ? `/workspace (and the git folder) mounted with sshfs from an SFTP session the host opens on vsock port ${GUEST_VSOCK_PORTS.workspace}; SSH on vsock port ${GUEST_VSOCK_PORTS.ssh}`
+    : "/workspace over virtiofs/9p (tag workspace) or a drive labelled heyvm-workspace";
+  return `${CUSTOM_INIT} (PID 1, then busybox init); heyvm's tools in ${HEYVM_GUEST_DIR}; settings from fw_cfg opt/heyvm/{env,authorized_keys,ssh_host_ed25519_key,gitconfig} or a tar of those files on /dev/vdb; ${workspace}; prints HEYVM_READY on the console`;
+}
+
+/** Says in the build output when the image's own kernel may lack what the vsock channels need (heyvm's injected kernel has it). */
+function noteGuestModules(tree: string, kernelInImage: string, reporter: Reporter): void {
+  const check = missingGuestModules(tree, kernelInImage, VSOCK_GUEST_MODULES);
+  const needs = `SSH and /workspace over vsock need the ${VSOCK_GUEST_MODULES.join(" and ")} modules`;
+  const remedy = "built into the kernel or loaded by its initrd; else remove the kernel from the image to get heyvm's default one, which has them";
+  if (!check.modulesDir) reporter.info(`note: the image's kernel ${kernelInImage} has no modules folder heyvm can match in /lib/modules; ${needs}, which must then be ${remedy}`);
+  else if (check.missing.length > 0) reporter.info(`note: the modules of the image's kernel (${check.modulesDir}) lack ${check.missing.join(" and ")}; ${needs}, which must then be ${remedy}`);
 }
 
 /**
@@ -294,13 +317,15 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         phase("export");
         reporter.progress(`adding heyvm's guest contract over the unpacked image (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo${kit ? ", heyvm's default kernel if it has none" : ""})`);
         const staging = join(tree, STAGING_DIR.slice(1));
-        stageFiles(staging, kit);
+        stageFiles(staging, kit, format);
         contentBytes += await treeBytes(staging);
-        report = await setUpInTree(tree, docker);
-        if (!report) {
-          reporter.info("the image has no SSH server: adding one with its package manager in an engine build step");
+        const outcome = await setUpInTree(tree, format, docker);
+        if ("missing" in outcome) {
+          reporter.info(`the image has no ${outcome.missing.join(", ") || "SSH server"}: adding ${outcome.missing.length > 1 ? "them" : "it"} with its package manager in an engine build step`);
           removeTree(tree);
           exported = undefined;
+        } else {
+          report = outcome;
         }
         phase("guestContract");
       }
@@ -308,9 +333,10 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         reporter.progress(`adding heyvm's guest contract in a final build step (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo, sshd${kit ? ", heyvm's default kernel if it has none" : ""})`);
         const contractContext = join(work, "contract");
         mkdirSync(contractContext);
-        stageFiles(join(contractContext, "heyvm"), kit);
+        stageFiles(join(contractContext, "heyvm"), kit, format);
         writeFileSync(join(contractContext, "Dockerfile"), contractDockerfile(userImage));
         let setupFailure: string | undefined;
+        let missing: string[] = [];
         let finalImage: string;
         try {
           finalImage = await dockerBuild({
@@ -320,11 +346,12 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
             onLine: (line) => {
               report = parseKernelReport(line) ?? report;
               setupFailure = parseSetupFailure(line) ?? setupFailure;
-              docker(line);
+              missing = parseMissing(line) ?? missing;
+              if (!parseMissing(line)) docker(line);
             },
           }, join(work, "final.iid"));
         } catch (error) {
-          if (setupFailure) throw contractRefused(setupFailure);
+          if (setupFailure) throw contractRefused(setupFailure, format, missing);
           throw error;
         }
         phase("guestContract");
@@ -337,6 +364,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
       if (!report || !exported) throw new OperationFailedError("the guest contract step did not say which kernel the image has");
       if (report.origin === "none") throw kitProblem ?? new OperationFailedError("the image has no kernel and heyvm's default kernel was not injected");
       kernel = await placeKernel(format, report, tree, kit, out);
+      if (format.workspace && kernel.origin === "image") noteGuestModules(tree, kernel.pathInImage, reporter);
       const early = hashFiles(out, format, kernel.origin === "injected" ? kit : null);
       size = chooseSize(contentBytes, request.sizeMb);
       reporter.progress(`packing the root filesystem: ext4, ${size.rule}`);
@@ -374,7 +402,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         ...(kernel ? { kernelOrigin: kernel.origin, kernelInImage: kernel.pathInImage, ...kernel.kernelFacts } : { kernelOrigin: "host" }),
         ...(size ? { rootfsSizeMiB: size.sizeMiB, rootfsSizeRule: size.rule } : {}),
         ...(format.vm
-          ? { boot: { cmdline: format.cmdline ?? "", init: CUSTOM_INIT, rootfsFormat: "raw", filesystem: "ext4", bootedBy: format.bootedBy, guestContract: `${CUSTOM_INIT} (PID 1, then busybox init); heyvm's tools in ${HEYVM_GUEST_DIR}; settings from fw_cfg opt/heyvm/{env,authorized_keys,ssh_host_ed25519_key,gitconfig} or a tar of those files on /dev/vdb; /workspace over virtiofs/9p (tag workspace) or a drive labelled heyvm-workspace; prints HEYVM_READY on the console` } }
+          ? { boot: { cmdline: format.cmdline ?? "", init: CUSTOM_INIT, rootfsFormat: "raw", filesystem: "ext4", bootedBy: format.bootedBy, guestContract: guestContractSummary(format), ...(format.workspace ? { workspace: format.workspace } : {}) } }
           : { boot: { rootfsFormat: "dir", bootedBy: format.bootedBy } }),
         buildSeconds: Math.round((Date.now() - started) / 1000),
         buildPhasesMs: phases,
