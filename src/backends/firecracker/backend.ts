@@ -417,7 +417,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       const stdin = handleFd(child.stdin);
       const consoleFds = [child.stdout, child.stderr].map(handleFd).filter((fd): fd is number => fd !== undefined);
       if (child.pid === undefined || exitReason !== undefined || stdin === undefined || consoleFds.length !== 2) throw new OperationFailedError("Firecracker's pipes are not available for the owner monitor");
-      return { child: { pid: child.pid, name: "firecracker" }, keepFds: [stdin], consoleFds, drainFds: [], watch: null, follow: null };
+      // a guest that powers off on its own leaves the TAP and the shared SSH connection: the monitor has them removed at once
+      return { child: { pid: child.pid, name: "firecracker" }, keepFds: [stdin], consoleFds, drainFds: [], watch: null, follow: null, cleanUpAfterEnd: true };
     },
   };
 }
@@ -443,6 +444,14 @@ async function shutDownGracefully(access: MachineAccess, graceMs: number, report
   // the TAP goes with the machine (a device still held by Firecracker vanishes when it exits)
   const device = str(access.owner.machine, "tapDevice");
   if (device) await removeTap(device, access.spec.id);
+}
+
+/** After the guest powered off on its own (the monitor runs it before it finishes): the TAP and its rules, and ssh's shared connection. */
+async function cleanUpAfterEnd(access: MachineAccess, reporter: Reporter): Promise<void> {
+  const uds = str(access.owner.machine, "vsockSocket");
+  await closeSshMaster(access.dir, VSOCK_ENDPOINT, uds && vsockHelper() ? sshOverVsock(uds) : []);
+  const device = str(access.owner.machine, "tapDevice");
+  if (device && (await removeTap(device, access.spec.id))) reporter.info(`removed TAP device ${device} and its rules`);
 }
 
 /** What a SIGKILLed owner can leave: Firecracker dies with it (pdeathsig), its sockets and ssh's master do not. */
@@ -482,6 +491,7 @@ export const firecrackerBackend: Backend & ImagePreparer & SandboxPreparer & Orp
   prepareSandbox,
   reapOrphans,
   shutDownGracefully,
+  cleanUpAfterEnd,
   portEndpoint,
   shellCommand: (access, options) => sshShell(access.dir, VSOCK_ENDPOINT, options, transportOf(access)),
   execRecipe: (access) => sshExecRecipe(access.dir, VSOCK_ENDPOINT, transportOf(access)),
