@@ -358,7 +358,9 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
         contentBytes = (await imageFacts(finalImage)).sizeBytes;
         exported = await exportImageTo(finalImage, tree, runner, true);
-        cleanups.push(exported.containerRemoved, removeImages([finalImage])); // both overlap the packing
+        // overlaps the packing; the image only after its export's container (the engine refuses to remove an image a container uses)
+        const container = exported.containerRemoved;
+        cleanups.push(container.then(() => removeImages([finalImage]), () => removeImages([finalImage])));
         phase("export");
       }
       if (!report || !exported) throw new OperationFailedError("the guest contract step did not say which kernel the image has");
