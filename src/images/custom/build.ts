@@ -24,7 +24,7 @@ import { ensureKernelKit, type KernelKit } from "../vm/kernel-kit.js";
 import { markVerified } from "../vm/verify.js";
 import { dockerBuild, hostPlatform, imageFacts, removeImages, requireEngine } from "./docker.js";
 import { IMAGE_FORMATS, type ImageFormat } from "./formats.js";
-import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGING_DIR, contractDockerfile, dockerfileAdvice, parseKernelReport, parseMissing, parseSetupFailure, stagedFiles, type KernelReport } from "./guest-contract.js";
+import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGING_DIR, contractDockerfile, describeNeeds, dockerfileAdvice, parseKernelReport, parseMissing, parseSetupFailure, stagedFiles, type KernelReport } from "./guest-contract.js";
 import { missingGuestModules } from "./kernel-modules.js";
 import { GUEST_VSOCK_PORTS, VSOCK_GUEST_MODULES } from "../firecracker/vsock-guest.js";
 import { RootRunner, chooseSize, exportImageTo, makeExt4, removeTree, type ExportedTree, type SizeChoice } from "./rootfs.js";
@@ -321,7 +321,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         contentBytes += await treeBytes(staging);
         const outcome = await setUpInTree(tree, format, docker);
         if ("missing" in outcome) {
-          reporter.info(`the image has no ${outcome.missing.join(", ") || "SSH server"}: adding ${outcome.missing.length > 1 ? "them" : "it"} with its package manager in an engine build step`);
+          reporter.info(`the image lacks ${describeNeeds(format.workspace !== undefined, outcome.missing)}: adding ${outcome.missing.length > 1 ? "them" : "it"} with its package manager in an engine build step`);
           removeTree(tree);
           exported = undefined;
         } else {

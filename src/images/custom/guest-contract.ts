@@ -306,13 +306,21 @@ export function parseMissing(line: string): string[] | undefined {
   return match?.[1]?.trim().split(/\s+/);
 }
 
+function neededOf(workspaceOverVsock: boolean, missing?: readonly string[]): ContractNeed[] {
+  return contractNeeds(workspaceOverVsock).filter((n) => !missing || missing.length === 0 || missing.includes(n.name));
+}
+
+/** "an SSH server, sshfs and socat": what the image lacks (the names given, or all the format needs), in words. */
+export function describeNeeds(workspaceOverVsock: boolean, missing?: readonly string[]): string {
+  const what = neededOf(workspaceOverVsock, missing).map((n) => (n === SSH_SERVER ? "an SSH server" : n.label));
+  return what.length > 1 ? `${what.slice(0, -1).join(", ")} and ${what[what.length - 1] ?? ""}` : (what[0] ?? "");
+}
+
 /** How to add what the contract needs to a Dockerfile, per package manager (for the names given, or all of them). */
 export function dockerfileAdvice(workspaceOverVsock: boolean, missing?: readonly string[]): string {
-  const needs = contractNeeds(workspaceOverVsock).filter((n) => !missing || missing.length === 0 || missing.includes(n.name));
-  const what = needs.map((n) => (n === SSH_SERVER ? "an SSH server" : n.label));
-  const list = what.length > 1 ? `${what.slice(0, -1).join(", ")} and ${what[what.length - 1] ?? ""}` : (what[0] ?? "");
+  const needs = neededOf(workspaceOverVsock, missing);
   const packages = (key: "apt" | "apk" | "dnf") => needs.map((n) => n[key]).join(" ");
-  return `add ${list} to the Dockerfile (Debian/Ubuntu: RUN apt-get install -y ${packages("apt")}; Alpine: RUN apk add ${packages("apk")}; Fedora: RUN dnf install -y ${packages("dnf")})`;
+  return `add ${describeNeeds(workspaceOverVsock, missing)} to the Dockerfile (Debian/Ubuntu: RUN apt-get install -y ${packages("apt")}; Alpine: RUN apk add ${packages("apk")}; Fedora: RUN dnf install -y ${packages("dnf")})`;
 }
 
 /** The Dockerfile of the final step, over the image the user's Dockerfile made. */
