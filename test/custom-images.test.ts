@@ -16,10 +16,25 @@ import { kvmStatus } from "../src/backends/kvm.js";
 import { EngineJanitor, TEST_BASE, TEST_IMAGE_CACHE, engineSkipReason, ensureTestBase } from "./helpers/engine.js";
 import { hasCommand, idOf, isAlive, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
 import { bootMicroVm, type MicroVm } from "./helpers/microvm.js";
+import { netnsMissing, startTestNetwork, type TestNetwork } from "./helpers/netns.js";
+import { writeStandInExecutable } from "./helpers/stand-in-bin.js";
+import { vsockHelper } from "../src/backends/firecracker/host-side.js";
 
 const engineSkip = engineSkipReason();
 const bwrapSkip = engineSkip || (hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed");
 const microvmSkip = engineSkip || (["qemu-system-x86_64", "qemu-img", "ssh", "ssh-keygen", "apt-get", "dpkg-deb", "cpio", "xz"].find((tool) => !hasCommand(tool)) ?? false);
+
+/** The firecracker backend on heyvm's QEMU stand-in for Firecracker (test/helpers/firecracker-stand-in.ts). */
+function firecrackerSkip(): string | false {
+  if (microvmSkip) return microvmSkip;
+  for (const tool of ["setpriv", "dumpe2fs", "bwrap"]) if (!hasCommand(tool)) return `${tool} is not installed (scripts/install.sh installs it)`;
+  if (!["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server"].some((path) => existsSync(path))) return "openssh-sftp-server is not installed";
+  if (!vsockHelper()) return "build/Release/heyvm-vsock-connect is not built (npm run build)";
+  return false;
+}
+
+/** What a guest hears on a TCP port, or nothing (bash's /dev/tcp: it never half-closes). */
+const TCP_PROBE = (host: string, port: number) => ["timeout", "10", "bash", "-c", `exec 3<>/dev/tcp/${host}/${port} && cat <&3`];
 
 function libvirtSkip(): string | false {
   if (engineSkip) return engineSkip;
@@ -56,7 +71,7 @@ interface Manifest {
   files: Record<string, string>;
   checksums: Record<string, string>;
   sizeBytes: number;
-  details: { kernelOrigin: string; kernelInImage?: string; engineImageId: string; dockerfileSha256: string; platform: string; context: string; rootfsSizeMiB?: number; boot: { cmdline?: string; rootfsFormat: string }; buildPhasesMs?: Record<string, number> };
+  details: { kernelOrigin: string; kernelInImage?: string; engineImageId: string; dockerfileSha256: string; platform: string; context: string; rootfsSizeMiB?: number; boot: { cmdline?: string; rootfsFormat: string; workspace?: string; guestContract?: string }; buildPhasesMs?: Record<string, number> };
 }
 
 function sha256(data: Buffer | string): string {
@@ -376,6 +391,89 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
       assert.match(table.stdout, /^fc\s+firecracker\s+\d+ MiB\s+injected\s+\d+[smh]\s/m);
     }
     assert.ok(!rows.some((row) => row.name.startsWith(".") || row.backend.startsWith(".")), "caches and build folders are not images");
+  });
+
+  // As root, heyvm gives a firecracker sandbox a TAP with NAT: then every heyvm command of the
+  // sandbox runs in a network namespace standing in for the host (test/helpers/netns.ts), and the
+  // guest's "outside" is the peer namespace. Without root it runs without network.
+  describe("firecracker: wt --image boots the built image on the stand-in", { skip: firecrackerSkip() }, () => {
+    let network: TestNetwork | undefined;
+    let prefix: string[] = [];
+    let standIn = "";
+    let id = "";
+    const branch = "fc/custom";
+    const worktree = () => join(t.root, "fc-custom");
+    const fc = (args: string[], timeoutMs = 600_000) => t.run(args, { prefix, env: { HEYVM_IMAGE_CACHE: TEST_IMAGE_CACHE, HEYVM_FIRECRACKER: standIn }, timeoutMs });
+    before(async () => {
+      standIn = writeStandInExecutable(t.root);
+      if (!netnsMissing()) {
+        network = await startTestNetwork({ ownHost: true });
+        prefix = network.wrap([]);
+      }
+    });
+    after(async () => {
+      if (id) {
+        const ownerFile = join(t.home, "sandboxes", id, "owner.json");
+        const pid = existsSync(ownerFile) ? (JSON.parse(readFileSync(ownerFile, "utf8")) as { pid?: number }).pid : undefined;
+        await fc(["stop", id], 120_000).catch(() => undefined);
+        if (pid && isAlive(pid)) process.kill(pid, "SIGKILL"); // its Firecracker (stand-in) dies with it
+      }
+      await network?.cleanup(); // the namespace takes any TAP left in it along
+    });
+
+    test("an image without sshd, sshfs or socat gets them; the sandbox runs the image's tools and /workspace is the live worktree both ways", { timeout: 1_800_000 }, async () => {
+      // built on this machine's own network (the RUN step and the contract's apt-get download packages)
+      const build = await t.run(["images", "build", "--backend-type", "firecracker", "--file", dockerfile("fc-app.Dockerfile", APP), "--name", "fc-app"], { env: { HEYVM_IMAGE_CACHE: TEST_IMAGE_CACHE }, timeoutMs: 1_200_000 });
+      assert.equal(build.code, 0, build.stderr);
+      assert.match(build.stderr, /the image has no SSH server, sshfs, socat; adding them with its package manager/, "the contract's programs come from the image's own package manager");
+      const image = manifest("firecracker", "fc-app");
+      assert.equal(image.details.boot.workspace, "sshfs-over-vsock", "image.json tells the backend to open the /workspace channel");
+      assert.match(image.details.boot.guestContract ?? "", /sshfs from an SFTP session the host opens on vsock port 10001/);
+
+      const wt = await fc(["wt", branch, "--backend", "firecracker", "--image", "fc-app", "--detach", ...(network ? [] : ["--no-network"])]);
+      assert.equal(wt.code, 0, wt.stderr);
+      id = idOf(wt.stdout);
+      assert.doesNotMatch(wt.stderr, /no \/workspace channel/);
+      if (network) assert.match(wt.stderr, /network: TAP hv[0-9a-f]{8}/);
+      const tools = await fc(["exec", id, "--", "sh", "-c", "hello; cat /opt/greeting.txt; pwd; cat /proc/cmdline"]);
+      assert.equal(tools.code, 0, tools.stderr);
+      assert.match(tools.stdout, /^Hello, world!\ngreetings from COPY v\d\n\/workspace\n.*init=\/init\.sh/, "the image's own tools, in /workspace");
+
+      writeFileSync(join(worktree(), "from-host.txt"), "host\n");
+      const read = await fc(["exec", id, "--", "sh", "-c", 'cat from-host.txt; [ "$(stat -c %u from-host.txt)" = "$(id -u heyo)" ] && echo owned-by-heyo']);
+      assert.equal(read.stdout, "host\nowned-by-heyo\n", read.stderr);
+      const wrote = await fc(["exec", id, "--", "sh", "-c", "echo guest > from-guest.txt"]);
+      assert.equal(wrote.code, 0, wrote.stderr);
+      assert.equal(readFileSync(join(worktree(), "from-guest.txt"), "utf8"), "guest\n");
+      assert.equal(statSync(join(worktree(), "from-guest.txt")).uid, process.getuid?.(), "owned on the host by the user who ran heyvm");
+      writeFileSync(join(worktree(), "from-host.txt"), "changed on the host\n");
+      await waitFor(async () => (await fc(["exec", id, "--", "cat", "from-host.txt"])).stdout === "changed on the host\n", 15_000, "the host's change inside");
+      const config = join(t.repo, ".git", "config");
+      const planted = await fc(["exec", id, "--", "sh", "-c", `echo '[core]' >> ${config}`]);
+      assert.notEqual(planted.code, 0, "the repository's config cannot be written from inside");
+      assert.doesNotMatch(readFileSync(config, "utf8"), /\[core\]\n$/);
+      if (network) {
+        const peer = await fc(["exec", id, "--", ...TCP_PROBE(network.peerAddress, network.peerPort)]);
+        assert.equal(peer.stdout.trim(), "hello from the peer", `the guest's TAP NIC, found by its MAC: ${peer.stderr}`);
+      }
+
+      const stop = await fc(["stop", id]);
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.match((await fc(["logs", id])).stdout, /HEYVM_POWEROFF/, "Ctrl-Alt-Del: the custom guest's init shut down cleanly");
+      const again = await fc(["wt", branch, "--detach", ...(network ? [] : ["--no-network"])]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal((await fc(["exec", id, "--", "cat", "from-guest.txt"])).stdout, "guest\n", "/workspace again after a restart");
+      assert.equal((await fc(["stop", id])).code, 0);
+    });
+
+    test("an image with neither sshfs nor a package manager: the build fails saying what to add to the Dockerfile", { timeout: 900_000 }, async () => {
+      const bare = dockerfile("fc-bare.Dockerfile", `FROM ${TEST_BASE}\nRUN apt-get update && apt-get install -y --no-install-recommends openssh-server && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_* && rm -f /usr/bin/apt-get /usr/bin/apt /usr/bin/dpkg\n`);
+      const failed = await t.run(["images", "build", "--backend-type", "firecracker", "--file", bare, "--name", "fc-bare"], { env: { HEYVM_IMAGE_CACHE: TEST_IMAGE_CACHE }, timeoutMs: 900_000 });
+      assert.equal(failed.code, 6, failed.stderr);
+      assert.match(failed.stderr, /the image cannot get heyvm's guest contract: no sshfs, socat and no package manager heyvm knows \(apt, apk, dnf\)/);
+      assert.match(failed.stderr, /add sshfs and socat to the Dockerfile \(Debian\/Ubuntu: RUN apt-get install -y sshfs socat; Alpine: RUN apk add sshfs socat; Fedora: RUN dnf install -y fuse-sshfs socat\)/);
+      assert.ok(!existsSync(join(t.home, "images", "firecracker", "fc-bare")), "nothing half-made");
+    });
   });
 
   describe("libvirt: wt --image boots the built image", { skip: libvirtSkip() }, () => {

@@ -8,12 +8,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { vsockHelper } from "../src/backends/firecracker/host-side.js";
 import { RECORD_FILE, type RecordedRequest } from "./helpers/firecracker-stand-in.js";
 import { writeStandInExecutable } from "./helpers/stand-in-bin.js";
-import { HEYVM, hasCommand, idOf, isAlive, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { HEYVM, hasCommand, idOf, isAlive, makeRepo, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
 import { createToken, startCloudServer } from "./helpers/cloud-server.js";
 import { netnsMissing, startTestNetwork, type TestNetwork } from "./helpers/netns.js";
 import { renderSelfTest } from "../src/cli/self-test-command.js";
@@ -221,8 +222,11 @@ describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
     assert.equal((await run(["exec", id, "--", "cat", "from-guest.txt"])).stdout, "guest\n");
   });
 
-  test("a guest that powers off on its own is recorded", { timeout: 400_000 }, async () => {
+  test("a guest that powers off on its own is recorded, and its TAP is removed at once by the owner", { timeout: 400_000 }, async () => {
     const record = owner();
+    const namespace = network.hostNamespace ?? "";
+    const device = `hv${id.slice(3)}`;
+    assert.equal(inHost(["ip", "-n", namespace, "link", "show", device]).status, 0, "the sandbox runs with its TAP");
     await run(["exec", id, "--", "poweroff"]);
     await waitFor(() => !isAlive(record.pid), 60_000, "the owner to exit after the guest powered off");
     assert.ok(!isAlive(record.machine.firecrackerPid));
@@ -231,6 +235,10 @@ describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
     assert.equal(row?.state, "stopped");
     assert.match(row?.last_exit ?? "", /machine ended on its own/);
     assert.match((await run(["logs", id])).stdout, /HEYVM_POWEROFF/, "the guest's init synced and unmounted first");
+    // by the owner before it ended, not by the next start or stop
+    assert.notEqual(inHost(["ip", "-n", namespace, "link", "show", device]).status, 0, "the TAP went with the machine");
+    for (const table of ["nat", "filter"]) assert.doesNotMatch(inHost(["ip", "netns", "exec", namespace, "iptables", "-t", table, "-S"]).stdout, new RegExp(`heyvm-${id}`), `its ${table} rules too`);
+    assert.match((await run(["logs", id])).stdout, /owner: cleaning up after the machine[\s\S]*removed TAP device hv[0-9a-f]{8} and its rules[\s\S]*exiting: machine ended on its own/);
   });
 
   test("stop sends Ctrl-Alt-Del and the guest shuts down cleanly; a damaged rootfs is recreated before the next boot", { timeout: 600_000 }, async () => {
@@ -253,6 +261,55 @@ describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
     assert.match(again.stderr, /rootfs\.ext4 is damaged .*recreating it/);
     assert.equal((await run(["exec", id, "--", "cat", "from-guest.txt"])).stdout, "guest\n", "the worktree survived");
     await run(["stop", id]);
+  });
+
+  test("unprivileged (not root, no CAP_NET_ADMIN): wt says the sandbox runs without network, and it still execs with /workspace", { timeout: 600_000 }, async (context) => {
+    const nobody = spawnSync("id", ["-u", "nobody"], { encoding: "utf8" });
+    const uid = Number(nobody.stdout.trim());
+    if (nobody.status !== 0 || !uid) return context.skip("there is no user nobody to run heyvm as");
+    // heyvm as the unprivileged user nobody, with a HEYO_HOME, HOME and repository of its own (the
+    // image built above lent to it), still in the test's namespace standing in for the host
+    const mine = mkdtempSync(join(tmpdir(), "heyvm-fc-nobody-"));
+    const home = join(mine, "heyo");
+    const repo = join(mine, "repo");
+    const asNobody = [...prefix, "setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--inh-caps=-all", "--"];
+    const env = { HEYO_HOME: home, HOME: mine, HEYVM_FIRECRACKER: writeStandInExecutable(mine) };
+    const heyvm = (args: string[], timeoutMs = 120_000) => t.run(args, { prefix: asNobody, cwd: repo, env, timeoutMs });
+    let sandboxId = "";
+    try {
+      makeRepo(repo);
+      mkdirSync(join(home, "images", "firecracker"), { recursive: true });
+      assert.equal(spawnSync("cp", ["-a", "--sparse=always", join(t.home, "images", "firecracker", "default"), join(home, "images", "firecracker", "default")]).status, 0);
+      assert.equal(spawnSync("chown", ["-R", `${uid}:${uid}`, mine]).status, 0);
+      chmodSync(mine, 0o755);
+      const started = await heyvm(["wt", "fc/unprivileged", "--backend", "firecracker", "--detach"], 400_000);
+      assert.equal(started.code, 0, started.stderr);
+      sandboxId = idOf(started.stdout);
+      assert.match(started.stderr, /this firecracker sandbox runs without network: heyvm has no privilege to make a TAP device \(it needs root or CAP_NET_ADMIN\)/);
+      assert.doesNotMatch(started.stderr, /network: TAP/);
+      const ownerRecord = JSON.parse(readFileSync(join(home, "sandboxes", sandboxId, "owner.json"), "utf8")) as FirecrackerOwner;
+      const status = readFileSync(`/proc/${ownerRecord.pid}/status`, "utf8");
+      assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s`, "m"), "the owner runs as nobody");
+      assert.equal(BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "1"}`), 0n, "without any capability");
+      const api = readFileSync(join(home, "sandboxes", sandboxId, RECORD_FILE), "utf8");
+      assert.doesNotMatch(api, /network-interfaces/, "no TAP was given to Firecracker");
+      assert.notEqual(inHost(["ip", "-n", network.hostNamespace ?? "", "link", "show", `hv${sandboxId.slice(3)}`]).status, 0, "and none was made");
+      writeFileSync(join(mine, "fc-unprivileged", "from-host.txt"), "host\n");
+      const inside = await heyvm(["exec", sandboxId, "--", "sh", "-c", "cat from-host.txt; id -u; echo guest > from-guest.txt"]);
+      assert.equal(inside.code, 0, inside.stderr);
+      assert.equal(inside.stdout, `host\n${uid}\n`, "exec runs, as heyo with nobody's uid, in /workspace");
+      assert.equal(statSync(join(mine, "fc-unprivileged", "from-guest.txt")).uid, uid, "written inside, owned by nobody on the host");
+      const stop = await heyvm(["stop", sandboxId]);
+      assert.equal(stop.code, 0, stop.stderr);
+    } finally {
+      const ownerFile = join(home, "sandboxes", sandboxId, "owner.json");
+      if (sandboxId && existsSync(ownerFile)) {
+        const pid = (JSON.parse(readFileSync(ownerFile, "utf8")) as { pid: number }).pid;
+        if (isAlive(pid)) process.kill(pid, "SIGKILL"); // its Firecracker (stand-in) dies with it
+        await waitFor(() => !isAlive(pid), 30_000, "the owner to end").catch(() => undefined);
+      }
+      rmSync(mine, { recursive: true, force: true });
+    }
   });
 
   test("--cpus and --memory go into Firecracker's machine-config, and the guest has them", { timeout: 600_000 }, async () => {

@@ -181,6 +181,7 @@ describe("the monitor's command line", { skip: notBuilt }, () => {
         drainFds: [0],
         watch: { pid: ended, reason: "the fake machine's process ended" },
         follow: { path: path("console"), offset: "logged before\n".length },
+        cleanUpAfterEnd: true,
       },
       stopCommand: ["true"],
     };

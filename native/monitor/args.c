@@ -66,6 +66,10 @@ void parse_args(int argc, char **argv) {
       cfg.attached = 1;
       continue;
     }
+    if (strcmp(flag, "--clean-up-after-end") == 0) {
+      cfg.clean_up_after_end = 1;
+      continue;
+    }
     if (i + 1 >= argc) refuse(EXIT_USAGE, "a value is missing after ", flag);
     const char *value = argv[++i];
     if (strcmp(flag, "--log") == 0) cfg.log_path = value;

@@ -88,7 +88,8 @@ static void check_machine(void) {
     return;
   }
   log_owner("%s", full);
-  finish(full, 1);
+  if (cfg.clean_up_after_end) start_clean_up(full); /* what the machine left on the host goes now, then finish */
+  else finish(full, 1);
 }
 
 static void read_signals(int signal_fd) {

@@ -9,7 +9,8 @@
  * Like podman's conmon, it only supervises: it stays the machine's parent (bwrap's
  * --die-with-parent, virsh's --autodestroy), copies the machine's console into owner.log with
  * timestamps, answers status and stop on owner.sock, and on a stop request runs heyvm's own stop
- * command (backend logic stays in TypeScript), ends the machine by force after a bound, records
+ * command (backend logic stays in TypeScript), ends the machine by force after a bound (and, when
+ * asked, runs that command with --ended after a machine that ended on its own), records
  * why it ended (exit.json) and removes owner.json, the live marker and the socket.
  *
  * Usage (argv[0..3] keep `heyvm __sandbox_owner <id> --monitor` visible in ps):
@@ -30,7 +31,7 @@
 #include <sys/types.h>
 
 /* The contract with the Node owner; MONITOR_API_VERSION in src/owner/monitor-argv.ts is the same. */
-#define MONITOR_API_VERSION 2
+#define MONITOR_API_VERSION 3
 #define EXIT_USAGE 2
 #define EXIT_WRONG_API_VERSION 3 /* MONITOR_WRONG_VERSION_EXIT_CODE in src/owner/monitor-argv.ts */
 
@@ -59,6 +60,7 @@ struct config {
   const char *id, *log_path, *owner_json, *exit_json, *live, *changed, *socket_path, *child_name;
   const char *watch_reason, *follow_path;
   int listen_fd, ready_fd, attached;
+  int clean_up_after_end; /* a machine that ends on its own: run the stop command with --ended first */
   pid_t child;
   int keep[MAX_FDS], keep_count;
   struct line_buffer console[MAX_FDS];
@@ -111,6 +113,7 @@ int watch_alive(void);
 void reap_children(void);
 void describe_child_end(char *out, size_t size);
 void start_stop(const char *reason);
+void start_clean_up(const char *reason);
 void advance_stop(void);
 __attribute__((noreturn)) void finish(const char *reason, int code);
 

@@ -19,6 +19,7 @@ static pid_t stop_driver = -1;
 static int stop_driver_killed;
 static long long stop_deadline, force_deadline;
 static char stop_reason[512];
+static int finish_code; /* 0 after a stop; 1 after the clean-up of a machine that ended on its own */
 
 int child_alive(void) { return !child_done; }
 
@@ -61,12 +62,23 @@ void finish(const char *reason, int code) {
   exit(code);
 }
 
-void start_stop(const char *reason) {
-  if (state == STOPPING) return;
+/* The stop command, with --ended appended after a machine that ended on its own. */
+static void run_stop_command(const char *reason, int ended) {
   state = STOPPING;
   snprintf(stop_reason, sizeof stop_reason, "%s", reason);
-  log_owner("stopping: %s", reason);
+  finish_code = ended ? 1 : 0;
   stop_deadline = now_ms() + cfg.stop_timeout_ms;
+  int count = 0;
+  while (cfg.stop_argv[count]) count++;
+  char **argv = calloc((size_t)count + 2, sizeof *argv);
+  if (!argv) {
+    log_owner("could not run the stop command (out of memory); ending the machine by force");
+    stop_deadline = now_ms();
+    stop_driver = -1;
+    return;
+  }
+  for (int i = 0; i < count; i++) argv[i] = cfg.stop_argv[i];
+  if (ended) argv[count] = "--ended";
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0); /* its own group, so that ending it at the deadline ends what it started too */
@@ -78,15 +90,29 @@ void start_stop(const char *reason) {
     if (null_fd >= 0) dup2(null_fd, 0);
     dup2(log_fd, 1);
     dup2(log_fd, 2);
-    execvp(cfg.stop_argv[0], cfg.stop_argv);
+    execvp(argv[0], argv);
     _exit(127);
   }
+  int fork_errno = errno;
+  free(argv);
   if (pid > 0) setpgid(pid, pid); /* as in the child: whichever runs first */
   if (pid < 0) {
-    log_owner("could not run the stop command (%s); ending the machine by force", strerror(errno));
+    log_owner("could not run the stop command (%s); ending the machine by force", strerror(fork_errno));
     stop_deadline = now_ms();
   }
   stop_driver = pid;
+}
+
+void start_stop(const char *reason) {
+  if (state == STOPPING) return;
+  log_owner("stopping: %s", reason);
+  run_stop_command(reason, 0);
+}
+
+void start_clean_up(const char *reason) {
+  if (state == STOPPING) return;
+  log_owner("cleaning up after the machine");
+  run_stop_command(reason, 1);
 }
 
 /* After the stop command (or its deadline): force what is still running, then finish. */
@@ -112,7 +138,7 @@ void advance_stop(void) {
     if (now < force_deadline) return;
     log_owner("%s (pid %d) is still running after its parent ended", cfg.watch_reason, (int)cfg.watch_pid);
   }
-  finish(stop_reason, 0);
+  finish(stop_reason, finish_code);
 }
 
 void reap_children(void) {

@@ -75,6 +75,11 @@ export interface MachineHandover {
   watch: { pid: number; reason: string } | null;
   /** A file the machine's console goes to, and how much of it has been logged already. */
   follow: { path: string; offset: number } | null;
+  /**
+   * When the machine ends on its own, the monitor runs `heyvm __sandbox_stop <id> --ended`
+   * (the backend's cleanUpAfterEnd) before it finishes: for what the machine leaves on the host.
+   */
+  cleanUpAfterEnd?: boolean;
 }
 
 /** A machine booted by the owner; the owner is its parent and its life is tied to the owner's. */
@@ -176,6 +181,8 @@ export function canReapOrphans(backend: KnownBackend): backend is Backend & Orph
  */
 export interface GracefulStopper {
   shutDownGracefully(access: MachineAccess, graceMs: number, reporter: Reporter): Promise<void>;
+  /** After a machine that ended on its own (MachineHandover.cleanUpAfterEnd): removes what it left on the host. */
+  cleanUpAfterEnd?(access: MachineAccess, reporter: Reporter): Promise<void>;
 }
 
 export function canStopGracefully(backend: KnownBackend): backend is Backend & GracefulStopper {

@@ -10,7 +10,7 @@ import { STOP_COMMAND_TIMEOUT_MS, STOP_FORCE_WAIT_MS } from "../shared/owner-pro
  * here and in native/monitor/monitor.h (MONITOR_API_VERSION) together on any change to them;
  * a test checks that the built monitor speaks this one.
  */
-export const MONITOR_API_VERSION = 2;
+export const MONITOR_API_VERSION = 3;
 
 /** How the monitor exits when it is given another API version (before it touches anything). */
 export const MONITOR_WRONG_VERSION_EXIT_CODE = 3;
@@ -68,6 +68,7 @@ export const MONITOR_OPTIONS: readonly MonitorOption[] = [
   { flag: "--watch-reason", kind: "optional", meaning: "the exit reason when the watched process ends (given with --watch-pid)", value: (i) => i.machine.watch?.reason },
   { flag: "--follow", kind: "optional", meaning: "a file the machine's console goes to, followed into owner.log", value: (i) => i.machine.follow?.path },
   { flag: "--follow-offset", kind: "optional", meaning: "how many bytes of the followed file are logged already (given with --follow)", value: (i) => i.machine.follow?.offset },
+  { flag: "--clean-up-after-end", kind: "switch", meaning: "when the machine ends on its own, run the stop command with --ended appended (within --stop-timeout-ms) before finishing, so that what the machine leaves on the host (a TAP device) goes at once", value: (i) => i.machine.cleanUpAfterEnd === true },
   { flag: "--attached", kind: "switch", meaning: "stdin is the attached heyvm command's pipe: its end is a stop", value: (i) => i.attached },
   { flag: "--stop-timeout-ms", kind: "required", meaning: "how long the stop command may run before it and the machine are ended by force", value: () => STOP_COMMAND_TIMEOUT_MS },
   { flag: "--force-wait-ms", kind: "required", meaning: "how long, after the forced end, to wait for a watched process to end", value: () => STOP_FORCE_WAIT_MS },

@@ -1,7 +1,8 @@
 // `heyvm __sandbox_stop <id>`: what the native owner monitor runs on a stop request. It marks the
 // owner stopping in owner.json and runs the backend's graceful shutdown (SIGTERM to the sandbox's
 // processes, ACPI power-off…), logging to owner.log. Ending the machine by force after that is the
-// monitor's part: it kills its child.
+// monitor's part: it kills its child. With ended (`--ended`, after a machine that ended on its
+// own) it only runs the backend's clean-up of what the machine left on the host.
 import { loadBackend } from "../backends/registry.js";
 import { canStopGracefully } from "../backends/types.js";
 import { heyoHome } from "../state/home.js";
@@ -10,7 +11,7 @@ import { SandboxDir } from "../state/sandbox-dir.js";
 import { STOP_GRACE_MS } from "../shared/owner-protocol.js";
 import { OwnerLog } from "./log.js";
 
-export async function runStopCommand(id: string): Promise<number> {
+export async function runStopCommand(id: string, ended = false): Promise<number> {
   const dir = new SandboxDir(heyoHome(), id);
   const log = new OwnerLog(dir.logPath);
   const spec = readSpec(dir);
@@ -19,8 +20,12 @@ export async function runStopCommand(id: string): Promise<number> {
     log.line("owner", "stop: sandbox.json or owner.json is missing; the machine is ended by force");
     return 1;
   }
-  writeOwner(dir, { ...owner, state: "stopping" });
   const backend = await loadBackend(spec.backend);
+  if (ended) {
+    if (canStopGracefully(backend) && backend.cleanUpAfterEnd) await backend.cleanUpAfterEnd({ dir, spec, owner }, log.reporter());
+    return 0;
+  }
+  writeOwner(dir, { ...owner, state: "stopping" });
   if (!canStopGracefully(backend)) {
     log.line("owner", `stop: ${spec.backend} has no graceful shutdown; the machine is ended by force`);
     return 1;

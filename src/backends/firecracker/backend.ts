@@ -168,8 +168,8 @@ const GUEST_GIT_STAT = "[core]\n\tcheckStat = minimal\n\ttrustctime = false\n";
 /**
  * How an image of the firecracker format boots (images/vm/boot.ts reads image.json's
  * details.boot; images from before it recorded one boot with the format's command line), and
- * whether its guest takes /workspace over vsock (heyvm's default image does; one built from a
- * Dockerfile shares it over virtiofs/9p, which Firecracker has not).
+ * whether its guest takes /workspace over vsock (heyvm's default image and those built from a
+ * Dockerfile do; a Dockerfile-built one from before the contract had the channel does not).
  */
 function firecrackerBoot(image: string, manifest: ImageManifest): { kernel: string; initrd: string | null; rootfs: string; cmdline: string; workspaceOverVsock: boolean } {
   const recorded = isObject(manifest.details.boot) ? manifest.details.boot : undefined;
@@ -179,7 +179,7 @@ function firecrackerBoot(image: string, manifest: ImageManifest): { kernel: stri
 }
 
 const NO_WORKSPACE_CHANNEL = (image: string) =>
-  `note: image "${image}" has no /workspace channel over vsock (its guest contract shares /workspace over virtiofs or 9p, which Firecracker lacks): /workspace stays empty inside; shell and exec work`;
+  `note: image "${image}" has no /workspace channel over vsock (it was built before heyvm's guest contract had one): /workspace stays empty inside; shell and exec work; rebuild it with \`heyvm images build --backend-type firecracker\` to get it`;
 
 /** Run over the first SSH connection: exits 0 once /workspace is mounted, 1 after 10 s without (bench/firecracker.ts runs it too). */
 export const WAIT_FOR_WORKSPACE = "i=0; while ! mountpoint -q /workspace; do [ $i -ge 200 ] && exit 1; sleep 0.05; i=$((i+1)); done";
@@ -203,7 +203,7 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
     HEYVM_GITDIR: spec.mounts[0]?.guest ?? "",
     HEYVM_PORTS: spec.ports.join(" "),
     // with a TAP, the guest finds that NIC by MAC and configures it (no DHCP); the names are the
-    // guest contract's (images/custom/guest-contract.ts reads HEYVM_NET_ADDR, _GW and HEYVM_DNS)
+    // guest contract's (images/custom/guest-contract.ts reads HEYVM_NET_MAC, _ADDR, _GW and HEYVM_DNS)
     ...(tap ? { HEYVM_NET_MAC: tap.guestMac, HEYVM_NET_ADDR: `${tap.guestAddress}/30`, HEYVM_NET_GW: tap.hostAddress, ...(tap.dns ? { HEYVM_DNS: tap.dns } : {}) } : {}),
   };
   writeFileSync(guest("env"), `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n")}\n`, { mode: 0o600 });
@@ -417,7 +417,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       const stdin = handleFd(child.stdin);
       const consoleFds = [child.stdout, child.stderr].map(handleFd).filter((fd): fd is number => fd !== undefined);
       if (child.pid === undefined || exitReason !== undefined || stdin === undefined || consoleFds.length !== 2) throw new OperationFailedError("Firecracker's pipes are not available for the owner monitor");
-      return { child: { pid: child.pid, name: "firecracker" }, keepFds: [stdin], consoleFds, drainFds: [], watch: null, follow: null };
+      // a guest that powers off on its own leaves the TAP and the shared SSH connection: the monitor has them removed at once
+      return { child: { pid: child.pid, name: "firecracker" }, keepFds: [stdin], consoleFds, drainFds: [], watch: null, follow: null, cleanUpAfterEnd: true };
     },
   };
 }
@@ -443,6 +444,14 @@ async function shutDownGracefully(access: MachineAccess, graceMs: number, report
   // the TAP goes with the machine (a device still held by Firecracker vanishes when it exits)
   const device = str(access.owner.machine, "tapDevice");
   if (device) await removeTap(device, access.spec.id);
+}
+
+/** After the guest powered off on its own (the monitor runs it before it finishes): the TAP and its rules, and ssh's shared connection. */
+async function cleanUpAfterEnd(access: MachineAccess, reporter: Reporter): Promise<void> {
+  const uds = str(access.owner.machine, "vsockSocket");
+  await closeSshMaster(access.dir, VSOCK_ENDPOINT, uds && vsockHelper() ? sshOverVsock(uds) : []);
+  const device = str(access.owner.machine, "tapDevice");
+  if (device && (await removeTap(device, access.spec.id))) reporter.info(`removed TAP device ${device} and its rules`);
 }
 
 /** What a SIGKILLed owner can leave: Firecracker dies with it (pdeathsig), its sockets and ssh's master do not. */
@@ -482,6 +491,7 @@ export const firecrackerBackend: Backend & ImagePreparer & SandboxPreparer & Orp
   prepareSandbox,
   reapOrphans,
   shutDownGracefully,
+  cleanUpAfterEnd,
   portEndpoint,
   shellCommand: (access, options) => sshShell(access.dir, VSOCK_ENDPOINT, options, transportOf(access)),
   execRecipe: (access) => sshExecRecipe(access.dir, VSOCK_ENDPOINT, transportOf(access)),

@@ -26,9 +26,11 @@ export interface TapPlan {
 const RANGE = { first: "172.30", blocks: 16384 } as const;
 const CAP_NET_ADMIN = 12;
 
-/** Root, or CAP_NET_ADMIN in this process's effective set. */
+/**
+ * CAP_NET_ADMIN in this process's effective set (root has it, unless its capabilities were
+ * dropped, as in many containers: uid 0 alone is not enough to make a TAP device).
+ */
 export function mayMakeTap(): boolean {
-  if (process.getuid?.() === 0) return true;
   try {
     const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
     return hex !== undefined && (BigInt(`0x${hex}`) >> BigInt(CAP_NET_ADMIN)) % 2n === 1n;

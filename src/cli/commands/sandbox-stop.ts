@@ -1,13 +1,15 @@
-// `heyvm __sandbox_stop <id>` (hidden): the graceful shutdown the native owner monitor runs.
+// `heyvm __sandbox_stop <id> [--ended]` (hidden): the graceful shutdown the native owner monitor
+// runs on a stop request, or with --ended the clean-up after a machine that ended on its own.
 import { defineCommand } from "../command.js";
 
-export const sandboxStopCommand = defineCommand({
+export const sandboxStopCommand = defineCommand<{ ended?: boolean }>({
   name: "__sandbox_stop",
   description: "shut a sandbox's machine down gracefully (run by its owner monitor)",
   hidden: true,
   arguments: [{ name: "<id>", description: "sandbox id" }],
-  async run({ args: [id] }) {
+  options: [{ flags: "--ended", description: "the machine ended on its own: only remove what it left on the host" }],
+  async run({ args: [id], flags }) {
     const { runStopCommand } = await import("../../owner/stop-command.js");
-    return runStopCommand(String(id));
+    return runStopCommand(String(id), flags.ended === true);
   },
 });

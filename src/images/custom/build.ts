@@ -25,7 +25,9 @@ import { markVerified } from "../vm/verify.js";
 import { BUILD_LABEL, FINAL_IID, discardInBackground, makeBuildFolder, sweepAbandonedBuilds } from "./build-folder.js";
 import { dockerBuild, hostPlatform, imageFacts, removeImages, requireEngine } from "./docker.js";
 import { IMAGE_FORMATS, type ImageFormat } from "./formats.js";
-import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGED_FILES, STAGING_DIR, contractDockerfile, parseKernelReport, parseSetupFailure, type KernelReport } from "./guest-contract.js";
+import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGING_DIR, contractDockerfile, describeNeeds, dockerfileAdvice, parseKernelReport, parseMissing, parseSetupFailure, stagedFiles, type KernelReport } from "./guest-contract.js";
+import { missingGuestModules } from "./kernel-modules.js";
+import { GUEST_VSOCK_PORTS, VSOCK_GUEST_MODULES } from "../firecracker/vsock-guest.js";
 import { RootRunner, chooseSize, exportImageTo, makeExt4, openImageTree, removeTree, type ImageTree, type SizeChoice } from "./rootfs.js";
 import type { GraphDriver } from "./layers.js";
 
@@ -75,10 +77,10 @@ async function sha256Text(text: string | Buffer): Promise<string> {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** heyvm's staged files, busybox and (when there is one) the kernel kit, into dir. */
-function stageFiles(dir: string, kit: KernelKit | null): void {
+/** heyvm's staged files for the format, busybox and (when there is one) the kernel kit, into dir. */
+function stageFiles(dir: string, kit: KernelKit | null, format: ImageFormat): void {
   mkdirSync(dir, { recursive: true });
-  for (const [name, content] of Object.entries(STAGED_FILES)) writeFileSync(join(dir, name), content, { mode: 0o755 });
+  for (const [name, content] of Object.entries(stagedFiles(format.workspace !== undefined))) writeFileSync(join(dir, name), content, { mode: 0o755 });
   copyFileSync(findSystemExecutable("busybox") ?? "/bin/busybox", join(dir, "busybox"));
   if (kit) {
     mkdirSync(join(dir, "kernel"));
@@ -112,10 +114,11 @@ function canSetUpInTree(): boolean {
   return !RootRunner.needsFakeroot() && findSystemExecutable("bwrap") !== undefined;
 }
 
-/** Runs the setup script over tree; its kernel report, or undefined when packages must be installed first. */
-async function setUpInTree(tree: ImageTree, onLine: (line: string) => void): Promise<KernelReport | undefined> {
+/** Runs the setup script over tree; its kernel report, or what the image lacks when packages must be installed first. */
+async function setUpInTree(tree: ImageTree, format: ImageFormat, onLine: (line: string) => void): Promise<KernelReport | { missing: string[] }> {
   let report: KernelReport | undefined;
   let failure: string | undefined;
+  let missing: string[] = [];
   let needsPackages = false;
   const last: string[] = [];
   const bwrap = tree.command("bwrap", [
@@ -133,10 +136,11 @@ async function setUpInTree(tree: ImageTree, onLine: (line: string) => void): Pro
       for (const line of parts) {
         report = parseKernelReport(line) ?? report;
         failure = parseSetupFailure(line) ?? failure;
+        missing = parseMissing(line) ?? missing;
         needsPackages ||= line.trim() === NEEDS_PACKAGES;
         last.push(line);
         if (last.length > 15) last.shift();
-        if (!needsPackages) onLine(line);
+        if (!needsPackages && !parseMissing(line)) onLine(line);
       }
     });
   };
@@ -146,14 +150,16 @@ async function setUpInTree(tree: ImageTree, onLine: (line: string) => void): Pro
     child.on("error", reject);
     child.on("close", (exit) => resolve(exit ?? 1));
   });
-  if (needsPackages) return undefined;
-  if (failure) throw contractRefused(failure);
+  if (needsPackages) return { missing };
+  if (failure) throw contractRefused(failure, format, missing);
   if (code !== 0) throw new OperationFailedError(`adding heyvm's guest contract failed (exit code ${code}):\n${last.map((l) => `  ${l}`).join("\n")}`);
+  if (!report) throw new OperationFailedError("the guest contract step did not say which kernel the image has");
   return report;
 }
 
-function contractRefused(reason: string): UserError {
-  return new UserError(`the image cannot get heyvm's guest contract: ${reason}`, { hint: "add an SSH server to the Dockerfile (Debian/Ubuntu: RUN apt-get install -y openssh-server; Alpine: RUN apk add openssh-server; Fedora: RUN dnf install -y openssh-server)", exitCode: 6 });
+/** The build error when the image cannot get what the contract runs: what to add to the Dockerfile. */
+function contractRefused(reason: string, format: ImageFormat, missing: readonly string[]): UserError {
+  return new UserError(`the image cannot get heyvm's guest contract: ${reason}`, { hint: dockerfileAdvice(format.workspace !== undefined, missing), exitCode: 6 });
 }
 
 /** sha256 of the format's kernel and initrd (known already for heyvm's own kernel). */
@@ -200,6 +206,23 @@ async function placeKernel(format: ImageFormat, report: KernelReport, tree: Imag
   return { origin: "image", pathInImage: report.kernel, kernelFacts: { kernelVersion: report.kernel.replace(/^\/boot\/vmlinuz-/, "") } };
 }
 
+/** What image.json says the guest contract does (details.boot.guestContract). */
+function guestContractSummary(format: ImageFormat): string {
+  const workspace = format.workspace
+    ? `/workspace (and the git folder) mounted with sshfs from an SFTP session the host opens on vsock port ${GUEST_VSOCK_PORTS.workspace}; SSH on vsock port ${GUEST_VSOCK_PORTS.ssh}`
+    : "/workspace over virtiofs/9p (tag workspace) or a drive labelled heyvm-workspace";
+  return `${CUSTOM_INIT} (PID 1, then busybox init); heyvm's tools in ${HEYVM_GUEST_DIR}; settings from fw_cfg opt/heyvm/{env,authorized_keys,ssh_host_ed25519_key,gitconfig} or a tar of those files on /dev/vdb; ${workspace}; prints HEYVM_READY on the console`;
+}
+
+/** Says in the build output when the image's own kernel may lack what the vsock channels need (heyvm's injected kernel has it). */
+function noteGuestModules(tree: ImageTree, kernelInImage: string, reporter: Reporter): void {
+  const check = missingGuestModules(tree.readable, kernelInImage, VSOCK_GUEST_MODULES);
+  const needs = `SSH and /workspace over vsock need the ${VSOCK_GUEST_MODULES.join(" and ")} modules`;
+  const remedy = "built into the kernel or loaded by its initrd; else remove the kernel from the image to get heyvm's default one, which has them";
+  if (!check.modulesDir) reporter.info(`note: the image's kernel ${kernelInImage} has no modules folder heyvm can match in /lib/modules; ${needs}, which must then be ${remedy}`);
+  else if (check.missing.length > 0) reporter.info(`note: the modules of the image's kernel (${check.modulesDir}) lack ${check.missing.join(" and ")}; ${needs}, which must then be ${remedy}`);
+}
+
 /** Builds a custom image into images/<backend>/<name>/ (see the file comment). */
 export async function buildCustomImage(home: HeyoHome, request: CustomImageRequest, reporter: Reporter): Promise<CustomImageResult> {
   checkImageName(request.name);
@@ -232,9 +255,9 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
   /** Work that overlaps later steps (removing the export's container, the final step's image). */
   const cleanups: Array<Promise<unknown>> = [];
   /** Trees still open (a mount, an engine container): each is closed once not needed, whatever happens. */
-  const openTrees: ImageTree[] = [];
+  const openTrees: Array<{ tree: ImageTree; afterClose?: () => Promise<unknown> }> = [];
   const closeTrees = () => {
-    for (const tree of openTrees.splice(0)) cleanups.push(tree.close());
+    for (const { tree, afterClose } of openTrees.splice(0)) cleanups.push(tree.close().then(afterClose, afterClose));
   };
   let succeeded = false;
   const docker = (line: string) => reporter.info(`  │ ${line}`);
@@ -248,9 +271,9 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     const dockerfileSha256 = await sha256Text(readFileSync(request.dockerfile));
     const runner = new RootRunner(join(work, "fakeroot.state"));
     let exported = false;
-    const open = async (image: string, driver: GraphDriver, where: string, stage: (dir: string) => void): Promise<ImageTree> => {
+    const open = async (image: string, driver: GraphDriver, where: string, stage: (dir: string) => void, afterClose?: () => Promise<unknown>): Promise<ImageTree> => {
       const tree = await openImageTree(image, driver, join(work, where), runner, buildLabel, stage, reporter);
-      openTrees.push(tree);
+      openTrees.push({ tree, afterClose });
       exported = true;
       return tree;
     };
@@ -279,17 +302,19 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         let stagedBytes = Promise.resolve(0);
         tree = await open(userImage, facts.graphDriver, "user", (dir) => {
           const staging = join(dir, STAGING_DIR.slice(1));
-          stageFiles(staging, kit);
+          stageFiles(staging, kit, format);
           stagedBytes = treeBytes(staging);
         });
         contentBytes += await stagedBytes;
         phase(tree.method === "layers" ? "layers" : "export");
         reporter.progress(`adding heyvm's guest contract over the image's filesystem (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo${kit ? ", heyvm's default kernel if it has none" : ""})`);
-        report = await setUpInTree(tree, docker);
-        if (!report) {
-          reporter.info("the image has no SSH server: adding one with its package manager in an engine build step");
+        const outcome = await setUpInTree(tree, format, docker);
+        if ("missing" in outcome) {
+          reporter.info(`the image lacks ${describeNeeds(format.workspace !== undefined, outcome.missing)}: adding ${outcome.missing.length > 1 ? "them" : "it"} with its package manager in an engine build step`);
           tree = undefined;
           closeTrees();
+        } else {
+          report = outcome;
         }
         phase("guestContract");
       }
@@ -297,9 +322,10 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         reporter.progress(`adding heyvm's guest contract in a final build step (${CUSTOM_INIT}, ${HEYVM_GUEST_DIR}, user heyo, sshd${kit ? ", heyvm's default kernel if it has none" : ""})`);
         const contractContext = join(work, "contract");
         mkdirSync(contractContext);
-        stageFiles(join(contractContext, "heyvm"), kit);
+        stageFiles(join(contractContext, "heyvm"), kit, format);
         writeFileSync(join(contractContext, "Dockerfile"), contractDockerfile(userImage));
         let setupFailure: string | undefined;
+        let missing: string[] = [];
         let finalImage: string;
         try {
           finalImage = await dockerBuild({
@@ -309,23 +335,25 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
             onLine: (line) => {
               report = parseKernelReport(line) ?? report;
               setupFailure = parseSetupFailure(line) ?? setupFailure;
-              docker(line);
+              missing = parseMissing(line) ?? missing;
+              if (!parseMissing(line)) docker(line);
             },
           }, join(work, FINAL_IID));
         } catch (error) {
-          if (setupFailure) throw contractRefused(setupFailure);
+          if (setupFailure) throw contractRefused(setupFailure, format, missing);
           throw error;
         }
         phase("guestContract");
         const finalFacts = await imageFacts(finalImage);
         contentBytes = finalFacts.sizeBytes;
-        tree = await open(finalImage, finalFacts.graphDriver, "final", () => undefined);
-        cleanups.push(removeImages([finalImage])); // overlaps the packing; the tree's container holds its layers until closed
+        // the step's image goes once the tree is closed (the engine refuses to remove an image a container uses)
+        tree = await open(finalImage, finalFacts.graphDriver, "final", () => undefined, () => removeImages([finalImage]));
         phase(tree.method === "layers" ? "layers" : "export");
       }
       if (!report || !tree) throw new OperationFailedError("the guest contract step did not say which kernel the image has");
       if (report.origin === "none") throw kitProblem ?? new OperationFailedError("the image has no kernel and heyvm's default kernel was not injected");
       kernel = await placeKernel(format, report, tree, kit, out);
+      if (format.workspace && kernel.origin === "image") noteGuestModules(tree, kernel.pathInImage, reporter);
       const early = hashFiles(out, format, kernel.origin === "injected" ? kit : null);
       size = chooseSize(contentBytes, request.sizeMb);
       reporter.progress(`packing the root filesystem: ext4, ${size.rule}`);
@@ -364,7 +392,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
         ...(kernel ? { kernelOrigin: kernel.origin, kernelInImage: kernel.pathInImage, ...kernel.kernelFacts } : { kernelOrigin: "host" }),
         ...(size ? { rootfsSizeMiB: size.sizeMiB, rootfsSizeRule: size.rule } : {}),
         ...(format.vm
-          ? { boot: { cmdline: format.cmdline ?? "", init: CUSTOM_INIT, rootfsFormat: "raw", filesystem: "ext4", bootedBy: format.bootedBy, guestContract: `${CUSTOM_INIT} (PID 1, then busybox init); heyvm's tools in ${HEYVM_GUEST_DIR}; settings from fw_cfg opt/heyvm/{env,authorized_keys,ssh_host_ed25519_key,gitconfig} or a tar of those files on /dev/vdb; /workspace over virtiofs/9p (tag workspace) or a drive labelled heyvm-workspace; prints HEYVM_READY on the console` } }
+          ? { boot: { cmdline: format.cmdline ?? "", init: CUSTOM_INIT, rootfsFormat: "raw", filesystem: "ext4", bootedBy: format.bootedBy, guestContract: guestContractSummary(format), ...(format.workspace ? { workspace: format.workspace } : {}) } }
           : { boot: { rootfsFormat: "dir", bootedBy: format.bootedBy } }),
         buildSeconds: Math.round((Date.now() - started) / 1000),
         buildPhasesMs: phases,

@@ -5,10 +5,12 @@
 //   libvirt      rootfs.ext4 (raw ext4; each sandbox gets a qcow2 overlay over it), kernel
 //                (vmlinux, PVH, when heyvm's kernel is injected; else the image's vmlinuz), initrd
 //   firecracker  rootfs.ext4 (raw ext4), vmlinux (uncompressed ELF), initrd;
-//                cmdline FIRECRACKER_BOOT_ARGS, which runs /init.sh as PID 1
+//                cmdline FIRECRACKER_BOOT_ARGS, which runs /init.sh as PID 1; /workspace over
+//                vsock (sshfs), like heyvm's default firecracker image
 //   apple_virt   disk.img (raw ext4), vmlinuz (the kernel as shipped), initrd, for vfkit
 //   bubblewrap   rootfs/ (the exported root folder, used read-only)
 import type { BackendName } from "../../shared/backend-name.js";
+import { WORKSPACE_OVER_VSOCK } from "../firecracker/vsock-guest.js";
 
 /** The init every custom VM image boots (init= on the kernel command line); the guest contract puts it there. */
 export const CUSTOM_INIT = "/init.sh";
@@ -28,6 +30,11 @@ export interface ImageFormat {
   cmdline?: string;
   /** What boots it, in words (kept in image.json). */
   bootedBy: string;
+  /**
+   * How the guest gets /workspace when the machine has no shared filesystem (image.json's
+   * details.boot.workspace): the firecracker format mounts it over vsock, as heyvm's default image does.
+   */
+  workspace?: typeof WORKSPACE_OVER_VSOCK;
 }
 
 export const IMAGE_FORMATS: Record<BackendName, ImageFormat> = {
@@ -46,6 +53,7 @@ export const IMAGE_FORMATS: Record<BackendName, ImageFormat> = {
     kernel: "uncompressed",
     cmdline: FIRECRACKER_BOOT_ARGS,
     bootedBy: "Firecracker (or QEMU -M microvm): vmlinux + initrd, rootfs.ext4 as the first virtio-mmio drive (/dev/vda), settings as a tar archive on the second drive (/dev/vdb)",
+    workspace: WORKSPACE_OVER_VSOCK,
   },
   apple_virt: {
     name: "vfkit-raw",

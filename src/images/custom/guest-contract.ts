@@ -13,6 +13,7 @@
 import { shutdownScript, sshdSettings } from "../vm/guest-files.js";
 import { CUSTOM_INIT } from "./formats.js";
 import { HEYO_TAKES_HOST_IDS, KERNEL_FILESYSTEMS } from "../guest-shell.js";
+import { GUEST_VSOCK_PORTS, NIC_BY_MAC, PORT_RELAYS, VSOCK_LISTENERS, WRITE_WORKSPACE_SETTINGS, workspaceScript } from "../firecracker/vsock-guest.js";
 
 /** Where heyvm's own files live inside a custom VM image. */
 export const HEYVM_GUEST_DIR = "/usr/libexec/heyvm";
@@ -22,6 +23,42 @@ export { CUSTOM_INIT };
 export const STAGING_DIR = "/.heyvm";
 
 const H = HEYVM_GUEST_DIR;
+
+/** The line the script prints over an unpacked image that needs packages (then the engine step runs). */
+export const NEEDS_PACKAGES = "HEYVM_NEEDS_PACKAGES";
+
+/** Something the guest contract runs that an image may lack, and the package that brings it with each package manager. */
+export interface ContractNeed {
+  /** The program's name, in messages and the HEYVM_SETUP_MISSING line. */
+  name: string;
+  /** What the "adding…" line calls it. */
+  label: string;
+  /** A shell test (in setup.sh) that succeeds when the image has it. */
+  present: string;
+  apt: string;
+  apk: string;
+  dnf: string;
+}
+
+const SSH_SERVER: ContractNeed = { name: "sshd", label: "SSH server", present: "have_sshd", apt: "openssh-server", apk: "openssh-server", dnf: "openssh-server" };
+
+/**
+ * What heyvm's default firecracker image runs for its vsock channels (images/firecracker/
+ * vsock-guest.ts): socat listens, sshfs mounts /workspace (its package brings fuse's tools).
+ */
+const VSOCK_CHANNEL_NEEDS: ContractNeed[] = [
+  { name: "sshfs", label: "sshfs", present: "have sshfs", apt: "sshfs", apk: "sshfs", dnf: "fuse-sshfs" },
+  { name: "socat", label: "socat", present: "have socat", apt: "socat", apk: "socat", dnf: "socat" },
+];
+
+/** What an image of a VM format must have for the guest contract (the firecracker format: its /workspace channel too). */
+export function contractNeeds(workspaceOverVsock: boolean): ContractNeed[] {
+  return workspaceOverVsock ? [SSH_SERVER, ...VSOCK_CHANNEL_NEEDS] : [SSH_SERVER];
+}
+
+function needsScript(needs: readonly ContractNeed[]): string {
+  return `# what this format's guest contract runs (read by setup.sh)\n${needs.map((n) => `${n.present} || want ${n.name} "${n.label}" ${n.apt} ${n.apk} ${n.dnf}\n`).join("")}`;
+}
 
 const INIT_SH = `#!${H}/busybox sh
 # heyvm guest init for images built from a Dockerfile (PID 1, no systemd). Contract: mounts, the
@@ -36,7 +73,7 @@ mkdir -p /run/sshd /run/heyvm/config /run/heyvm/ssh/authorized_keys && chmod 755
 
 # ---- modules an image's own kernel may not have loaded yet (heyvm's initrd loads them itself)
 load() { [ -d "/sys/module/$1" ] || /sbin/modprobe -q "$1" 2>/dev/null || modprobe -q "$1" 2>/dev/null; }
-for m in qemu_fw_cfg virtio_net virtio_rng virtiofs 9pnet_virtio 9p vmw_vsock_virtio_transport evdev button; do load $m; done
+for m in qemu_fw_cfg virtio_net virtio_rng virtiofs 9pnet_virtio 9p vmw_vsock_virtio_transport fuse evdev button; do load $m; done
 
 # ---- per-sandbox settings: QEMU fw_cfg items opt/heyvm/*, else a tar archive on a second drive
 FWCFG=/sys/firmware/qemu_fw_cfg/by_name/opt/heyvm
@@ -48,12 +85,14 @@ else
   umask 022
   cfg() { [ -r "/run/heyvm/config/$1" ] && cat "/run/heyvm/config/$1"; }
 fi
-HEYVM_UID=1000 HEYVM_GID=1000 HEYVM_HOSTNAME=heyvm HEYVM_GITDIR= HEYVM_NET_ADDR=10.0.2.15/24 HEYVM_NET_GW=10.0.2.2 HEYVM_DNS=10.0.2.3
+HEYVM_UID=1000 HEYVM_GID=1000 HEYVM_HOSTNAME=heyvm HEYVM_GITDIR= HEYVM_PORTS= HEYVM_NET_MAC= HEYVM_NET_ADDR=10.0.2.15/24 HEYVM_NET_GW=10.0.2.2 HEYVM_DNS=10.0.2.3
 cfg env > /run/heyvm.env || log "no sandbox settings (fw_cfg opt/heyvm/env, or a config drive)"
 while IFS='=' read -r k v; do
   case "$k" in HEYVM_UID|HEYVM_GID) case "$v" in *[!0-9]*|'') ;; *) eval "$k=\\$v";; esac;;
                HEYVM_HOSTNAME) HEYVM_HOSTNAME=$(printf %s "$v" | tr -cd 'A-Za-z0-9.-');;
                HEYVM_GITDIR) case "$v" in /*) HEYVM_GITDIR=$v;; esac;;
+               HEYVM_PORTS) HEYVM_PORTS=$(printf %s "$v" | tr -cd '0-9 ');;
+               HEYVM_NET_MAC) HEYVM_NET_MAC=$(printf %s "$v" | tr -cd '0-9a-f:');;
                HEYVM_NET_ADDR|HEYVM_NET_GW|HEYVM_DNS) v=$(printf %s "$v" | tr -cd '0-9./'); eval "$k=\\$v";; esac
 done < /run/heyvm.env
 hostname "$HEYVM_HOSTNAME"; echo "$HEYVM_HOSTNAME" > /etc/hostname
@@ -74,7 +113,9 @@ if cfg gitconfig > /run/heyvm.gitconfig 2>/dev/null && [ -s /run/heyvm.gitconfig
   cp /run/heyvm.gitconfig /home/heyo/.gitconfig && chown "$HEYVM_UID:$HEYVM_GID" /home/heyo/.gitconfig
 fi
 
-# ---- shares: tag 'workspace' -> /workspace, tag 'gitdir' -> $HEYVM_GITDIR (same abs path as host)
+# ---- shares: tag 'workspace' -> /workspace, tag 'gitdir' -> $HEYVM_GITDIR (same abs path as host);
+# the firecracker format mounts them over vsock instead, once the host connects (below)
+${WRITE_WORKSPACE_SETTINGS}
 mount_share() { # tag dir
   mkdir -p "$2"
   mount -t virtiofs "$1" "$2" 2>/dev/null && return 0
@@ -82,7 +123,7 @@ mount_share() { # tag dir
   return 1
 }
 if ! mount_share workspace /workspace; then
-  dev=$(findfs LABEL=heyvm-workspace 2>/dev/null) && mount "$dev" /workspace || log "no /workspace share or drive"
+  dev=$(findfs LABEL=heyvm-workspace 2>/dev/null) && mount "$dev" /workspace || [ -x $H/heyvm-workspace ] || log "no /workspace share or drive"
 fi
 if [ -n "$HEYVM_GITDIR" ] && mount_share gitdir "$HEYVM_GITDIR"; then
   # the repository's config and hooks stay read-only: the host's git would run what is planted there
@@ -91,9 +132,11 @@ if [ -n "$HEYVM_GITDIR" ] && mount_share gitdir "$HEYVM_GITDIR"; then
   done
 fi
 
-# ---- network (QEMU user-mode net by default; the settings may name another address)
+# ---- network (QEMU user-mode net by default; the settings may name another address, or a
+# Firecracker TAP NIC by its MAC)
 ip link set lo up
-if [ -n "$HEYVM_NET_ADDR" ] && ip link set eth0 up 2>/dev/null; then
+if [ -n "$HEYVM_NET_MAC" ] && [ -n "$HEYVM_NET_ADDR" ]; then
+${NIC_BY_MAC}elif [ -n "$HEYVM_NET_ADDR" ] && ip link set eth0 up 2>/dev/null; then
   ip addr add "$HEYVM_NET_ADDR" dev eth0
   [ -n "$HEYVM_NET_GW" ] && ip route add default via "$HEYVM_NET_GW"
 fi
@@ -101,13 +144,19 @@ fi
 # ---- power button -> poweroff
 acpid -c $H/acpi -l /run/acpid.log -p /run/acpid.pid 2>/dev/null
 
+# ---- the firecracker format (it has the workspace script): SSH, /workspace and exposed ports over
+# vsock, answered as heyvm's default firecracker image answers them; on the stand-in (TCP instead
+# of vsock) the sshd below already answers the SSH port on its NIC
+vsock_channels() {
+${VSOCK_LISTENERS}[ "$listen" = VSOCK-LISTEN ] && serve ${GUEST_VSOCK_PORTS.ssh} "$sshd" -i -f $H/sshd_config -E /run/sshd.log
+serve ${GUEST_VSOCK_PORTS.workspace} $H/heyvm-workspace
+${PORT_RELAYS}sleep 0.1 # the listeners bind
+}
+
 # ---- sshd with heyvm's own config (forks after binding :22, so READY below means it listens)
 sshd=$(command -v sshd || echo /usr/sbin/sshd)
 if "$sshd" -f $H/sshd_config -E /run/sshd.log; then
-  # a vsock listener too where the image has socat and the machine a vsock device (Firecracker)
-  if command -v socat >/dev/null 2>&1 && [ -e /dev/vsock ]; then
-    socat -lf /run/heyvm/socat-22.log VSOCK-LISTEN:22,reuseaddr,fork EXEC:"$sshd -i -f $H/sshd_config -E /run/sshd.log",nofork &
-  fi
+  [ -x $H/heyvm-workspace ] && vsock_channels
   echo "HEYVM_READY"
 else
   echo "HEYVM_FAILED sshd: $(cat /run/sshd.log)"
@@ -144,28 +193,38 @@ $S/busybox --install -s $S/bin
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$S/bin
 fail() { echo "HEYVM_SETUP_FAILED $*"; exit 3; }
 
-# ---- an SSH server, with the image's own package manager if it has none
+# ---- what the contract runs (an SSH server; on the firecracker format sshfs and socat too,
+# needs.sh), with the image's own package manager where the image lacks it
 have_sshd() { for p in /usr/sbin/sshd /usr/bin/sshd /sbin/sshd /usr/local/sbin/sshd; do [ -x "$p" ] && return 0; done; return 1; }
-if ! have_sshd; then
+have() { command -v "$1" >/dev/null 2>&1; }
+want() { # name label apt-package apk-package dnf-package
+  missing="$missing $1"; labels="\${labels:+$labels, }$2"; apt_pkgs="$apt_pkgs $3"; apk_pkgs="$apk_pkgs $4"; dnf_pkgs="$dnf_pkgs $5"; wanted=$((wanted+1))
+}
+check_needs() { missing= labels= apt_pkgs= apk_pkgs= dnf_pkgs= wanted=0; . $S/needs.sh; }
+check_needs
+if [ -n "$missing" ]; then
   # run over the unpacked image (no network): the engine step that can install packages does it
-  if [ -n "\${HEYVM_IN_TREE:-}" ]; then echo "HEYVM_NEEDS_PACKAGES"; rm -rf $S; exit 4; fi
-  echo "heyvm: the image has no SSH server; adding one with its package manager"
+  echo "HEYVM_SETUP_MISSING$missing"
+  if [ -n "\${HEYVM_IN_TREE:-}" ]; then echo "${NEEDS_PACKAGES}"; rm -rf $S; exit 4; fi
+  if [ "$wanted" -gt 1 ]; then one=them; else one=one; fi
+  echo "heyvm: the image has no $labels; adding $one with its package manager"
   if command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-server || fail "apt-get could not install openssh-server"
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends $apt_pkgs || fail "apt-get could not install$apt_pkgs"
     rm -rf /var/lib/apt/lists/*
   elif command -v apk >/dev/null 2>&1; then
-    apk add --no-cache openssh-server || fail "apk could not add openssh-server"
+    apk add --no-cache $apk_pkgs || fail "apk could not add$apk_pkgs"
   elif command -v dnf >/dev/null 2>&1; then
-    dnf install -y openssh-server && dnf clean all || fail "dnf could not install openssh-server"
+    dnf install -y $dnf_pkgs && dnf clean all || fail "dnf could not install$dnf_pkgs"
   elif command -v microdnf >/dev/null 2>&1; then
-    microdnf install -y openssh-server && microdnf clean all || fail "microdnf could not install openssh-server"
+    microdnf install -y $dnf_pkgs && microdnf clean all || fail "microdnf could not install$dnf_pkgs"
   elif command -v yum >/dev/null 2>&1; then
-    yum install -y openssh-server && yum clean all || fail "yum could not install openssh-server"
+    yum install -y $dnf_pkgs && yum clean all || fail "yum could not install$dnf_pkgs"
   else
-    fail "no sshd and no package manager heyvm knows (apt, apk, dnf)"
+    fail "no $(echo $missing | sed 's/ /, /g') and no package manager heyvm knows (apt, apk, dnf)"
   fi
-  have_sshd || fail "the package manager ran but no sshd is installed"
+  check_needs
+  [ -z "$missing" ] || fail "the package manager ran but no $(echo $missing | sed 's/ /, /g') is installed"
   rm -f /etc/ssh/ssh_host_*   # host keys made by the package: never ship them (heyvm hands one over per sandbox)
 fi
 [ -e /bin/sh ] || ln -s $H/busybox /bin/sh
@@ -190,6 +249,7 @@ mkdir -p $H/bin $H/acpi/PWRF
 cp $S/busybox $H/busybox
 $H/busybox --install -s $H/bin
 cp $S/heyvm-shutdown $S/inittab $S/sshd_config $H/
+if [ -e $S/heyvm-workspace ]; then cp $S/heyvm-workspace $H/ && chmod 755 $H/heyvm-workspace; fi
 cp $S/acpi-power $H/acpi/PWRF/00000080
 chmod 755 $H/busybox $H/heyvm-shutdown $H/acpi/PWRF/00000080
 if [ -e ${CUSTOM_INIT} ] || [ -L ${CUSTOM_INIT} ]; then mv ${CUSTOM_INIT} ${CUSTOM_INIT}.image; echo "heyvm: the image's own ${CUSTOM_INIT} is kept as ${CUSTOM_INIT}.image"; fi
@@ -217,8 +277,9 @@ fi
 rm -rf $S
 `;
 
-/** The files of the staging folder (busybox and the kernel are copied in beside them). */
+/** The files of the staging folder for a format without vsock channels (busybox and the kernel are copied in beside them). */
 export const STAGED_FILES: Record<string, string> = {
+  "needs.sh": needsScript(contractNeeds(false)),
   "setup.sh": SETUP_SH,
   "init.sh": INIT_SH,
   inittab: INITTAB,
@@ -230,6 +291,38 @@ ${sshdSettings("/run/heyvm/ssh/ssh_host_ed25519_key", "/run/heyvm/ssh/authorized
 PidFile /run/heyvm/sshd.pid
 `,
 };
+
+/**
+ * The staging folder's files for a VM format: with workspaceOverVsock (the firecracker format)
+ * also the workspace script the vsock channel runs, and sshfs and socat among the needs.
+ */
+export function stagedFiles(workspaceOverVsock: boolean): Record<string, string> {
+  if (!workspaceOverVsock) return STAGED_FILES;
+  return { ...STAGED_FILES, "needs.sh": needsScript(contractNeeds(true)), "heyvm-workspace": workspaceScript(`${H}/busybox sh`) };
+}
+
+/** The names the step said the image lacked (HEYVM_SETUP_MISSING …), if that is what the line says. */
+export function parseMissing(line: string): string[] | undefined {
+  const match = /^HEYVM_SETUP_MISSING((?: \S+)+)\s*$/.exec(line.trim());
+  return match?.[1]?.trim().split(/\s+/);
+}
+
+function neededOf(workspaceOverVsock: boolean, missing?: readonly string[]): ContractNeed[] {
+  return contractNeeds(workspaceOverVsock).filter((n) => !missing || missing.length === 0 || missing.includes(n.name));
+}
+
+/** "an SSH server, sshfs and socat": what the image lacks (the names given, or all the format needs), in words. */
+export function describeNeeds(workspaceOverVsock: boolean, missing?: readonly string[]): string {
+  const what = neededOf(workspaceOverVsock, missing).map((n) => (n === SSH_SERVER ? "an SSH server" : n.label));
+  return what.length > 1 ? `${what.slice(0, -1).join(", ")} and ${what[what.length - 1] ?? ""}` : (what[0] ?? "");
+}
+
+/** How to add what the contract needs to a Dockerfile, per package manager (for the names given, or all of them). */
+export function dockerfileAdvice(workspaceOverVsock: boolean, missing?: readonly string[]): string {
+  const needs = neededOf(workspaceOverVsock, missing);
+  const packages = (key: "apt" | "apk" | "dnf") => needs.map((n) => n[key]).join(" ");
+  return `add ${describeNeeds(workspaceOverVsock, missing)} to the Dockerfile (Debian/Ubuntu: RUN apt-get install -y ${packages("apt")}; Alpine: RUN apk add ${packages("apk")}; Fedora: RUN dnf install -y ${packages("dnf")})`;
+}
 
 /** The Dockerfile of the final step, over the image the user's Dockerfile made. */
 export function contractDockerfile(baseImage: string): string {
@@ -247,9 +340,6 @@ export interface KernelReport {
   kernel?: string;
   initrd?: string;
 }
-
-/** The line the script prints over an unpacked image that needs packages (then the engine step runs). */
-export const NEEDS_PACKAGES = "HEYVM_NEEDS_PACKAGES";
 
 /** Reads the HEYVM_KERNEL line the step printed. */
 export function parseKernelReport(line: string): KernelReport | undefined {

@@ -24,6 +24,8 @@ export interface LayerView {
   /** The merged tree, as commands wrapped by `command` see it. */
   root: string;
   command(file: string, args: string[]): { file: string; args: string[] };
+  /** The tree as heyvm itself reads it: through the holder's root (/proc/<pid>/root). */
+  readable: string;
   /** A host path through which heyvm itself can read a file of the tree that resolves inside it. */
   fileInTree(pathInImage: string): Promise<string>;
   /** Ends the namespace (which unmounts the overlay). */
@@ -123,6 +125,7 @@ export async function mountLayers(layers: string[], work: string, stage: (upper:
   const command = (file: string, args: string[]) => ({ file: "nsenter", args: [`--target=${pid}`, "--mount", "--", file, ...args] });
   return {
     root,
+    readable: `/proc/${pid}/root${root}`,
     command,
     async fileInTree(pathInImage: string): Promise<string> {
       const realpath = command("realpath", ["-e", "--", join(root, pathInImage)]);

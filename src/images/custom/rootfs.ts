@@ -89,6 +89,8 @@ export async function exportImageTo(image: string, tree: string, runner: RootRun
 export interface ImageTree {
   /** The folder, as commands wrapped by `command` see it. */
   root: string;
+  /** The folder as heyvm itself reads it (a link in it that is absolute leads to the host's root). */
+  readable: string;
   /** How the filesystem got there: "layers" (read in place) or "export". */
   method: "layers" | "export";
   command(file: string, args: string[]): { file: string; args: string[] };
@@ -135,7 +137,7 @@ export async function openImageTree(image: string, driver: GraphDriver, work: st
   rmSync(root, { recursive: true, force: true });
   const exported = await exportImageTo(image, root, runner, true, label);
   stage(root);
-  return { root, method: "export", command: (file, args) => ({ file, args }), fileInTree: async (path) => fileInFolder(root, path), close: () => exported.containerRemoved };
+  return { root, readable: root, method: "export", command: (file, args) => ({ file, args }), fileInTree: async (path) => fileInFolder(root, path), close: () => exported.containerRemoved };
 }
 
 export interface SizeChoice {

@@ -9,24 +9,7 @@ export { FIRECRACKER_BOOT_ARGS } from "../custom/formats.js";
 /** The files of a firecracker image, by role (names inside images/firecracker/<name>/). */
 export const FIRECRACKER_IMAGE_FILES = IMAGE_FORMATS.firecracker.files;
 
-/**
- * What image.json's details.boot.workspace says of an image whose guest mounts /workspace from
- * the host over vsock (sshfs on GUEST_VSOCK_PORTS.workspace): heyvm's default image. An image
- * without it (one built from a Dockerfile) has no such channel on Firecracker.
- */
-export const WORKSPACE_OVER_VSOCK = "sshfs-over-vsock";
-
-/**
- * Guest vsock ports of the guest contract: the guest listens on them, the host connects
- * (host-initiated connections only, so nothing on the host has to listen while the owner hands
- * over to its native monitor).
- */
-export const GUEST_VSOCK_PORTS = {
-  /** sshd, one `sshd -i` per connection. */
-  ssh: 22,
-  /** An SFTP session the guest mounts (sshfs, passive) as the host's view of /workspace. */
-  workspace: 10001,
-} as const;
+export { GUEST_VSOCK_PORTS, WORKSPACE_OVER_VSOCK } from "./vsock-guest.js";
 
 /** The CID the guest gets (any value from 3 up; each Firecracker process has its own). */
 export const GUEST_CID = 3;

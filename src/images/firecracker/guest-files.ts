@@ -4,7 +4,7 @@
 // filesystem, so the per-sandbox settings come on a second, read-only drive (a tar archive on
 // /dev/vdb) and /workspace comes over vsock: the host connects to GUEST_VSOCK_PORTS.workspace
 // and serves an SFTP session (a confined sftp-server), which the guest mounts with sshfs.
-import { GUEST_VSOCK_PORTS } from "./files.js";
+import { GUEST_VSOCK_PORTS, NIC_BY_MAC, PORT_RELAYS, VSOCK_LISTENERS, WRITE_WORKSPACE_SETTINGS, workspaceScript } from "./vsock-guest.js";
 import { HEYO_TAKES_HOST_IDS, KERNEL_FILESYSTEMS } from "../guest-shell.js";
 import { sshdSettings } from "../vm/guest-files.js";
 import { initrdInit } from "../vm/kernel-kit.js";
@@ -57,39 +57,16 @@ install -m 644 /run/heyvm/config/authorized_keys /etc/ssh/authorized_keys/heyo |
 if [ -s /run/heyvm/config/gitconfig ]; then
   install -m 644 -o "$HEYVM_UID" -g "$HEYVM_GID" /run/heyvm/config/gitconfig /home/heyo/.gitconfig
 fi
-printf 'HEYVM_GITDIR=%s\\n' "$HEYVM_GITDIR" > /run/heyvm/mounts.env
-
+${WRITE_WORKSPACE_SETTINGS}
 # ---- outbound network: the TAP NIC (found by its MAC), addressed as the host planned it
 if [ -n "$HEYVM_NET_MAC" ] && [ -n "$HEYVM_NET_ADDR" ]; then
-  nic=
-  for n in /sys/class/net/*; do [ "$(cat "$n/address" 2>/dev/null)" = "$HEYVM_NET_MAC" ] && nic=\${n##*/}; done
-  if [ -n "$nic" ]; then
-    $bb ip link set "$nic" up && $bb ip addr add "$HEYVM_NET_ADDR" dev "$nic"
-    [ -n "$HEYVM_NET_GW" ] && $bb ip route add default via "$HEYVM_NET_GW" dev "$nic"
-    [ -n "$HEYVM_DNS" ] && echo "nameserver $HEYVM_DNS" > /etc/resolv.conf
-    log "network: $nic $HEYVM_NET_ADDR via $HEYVM_NET_GW"
-  else
-    log "no network interface with MAC $HEYVM_NET_MAC"
-  fi
-fi
+${NIC_BY_MAC}fi
 
 # ---- vsock listeners. On the heyvm stand-in (QEMU, no vsock device) the same ports are TCP
 # ports on the stand-in's isolated user-mode NIC: it says so with heyvm.vsock=tcp on the cmdline.
-listen=VSOCK-LISTEN
-if grep -q 'heyvm.vsock=tcp' /proc/cmdline; then
-  listen=TCP-LISTEN # the stand-in's carrier NIC is the first one, eth0
-  $bb ip link set eth0 up && $bb ip addr add 10.0.2.15/24 dev eth0
-fi
-serve() { # port program...
-  port=$1; shift
-  socat -lf /run/heyvm/socat-$port.log $listen:$port,reuseaddr,fork EXEC:"$*",nofork &
-}
-serve ${GUEST_VSOCK_PORTS.ssh} /usr/sbin/sshd -i -E /run/sshd.log
+${VSOCK_LISTENERS}serve ${GUEST_VSOCK_PORTS.ssh} /usr/sbin/sshd -i -E /run/sshd.log
 serve ${GUEST_VSOCK_PORTS.workspace} /usr/sbin/heyvm-workspace
-if [ "$listen" = VSOCK-LISTEN ]; then
-  for p in $HEYVM_PORTS; do socat -lf /run/heyvm/socat-$p.log VSOCK-LISTEN:$p,reuseaddr,fork TCP:127.0.0.1:$p & done
-fi
-
+${PORT_RELAYS}
 shutdown_now() {
   trap '' INT TERM USR1 USR2
   echo "heyvm: shutting down"
@@ -105,21 +82,7 @@ sleep 0.1 # the listeners bind
 echo "HEYVM_READY"
 while :; do sleep 1 & wait $!; done
 `,
-  "usr/sbin/heyvm-workspace": `#!/bin/sh
-# Runs once per connection on the /workspace vsock port, with the connection as stdin and
-# stdout: an SFTP session with the host's sftp-server (confined to the worktree and the git
-# folder). Mounts it with sshfs, then binds /workspace and the git folder out of it.
-. /run/heyvm/mounts.env
-host=/run/heyvm/host
-for m in "$HEYVM_GITDIR" /workspace "$host"; do [ -n "$m" ] && mountpoint -q "$m" && umount -l "$m"; done
-exec 3<&0 4>&1
-# attributes and names are cached for a second at most, so changes made on the host show soon
-sshfs -f -o passive,allow_other,dir_cache=yes,dcache_timeout=1,attr_timeout=1,entry_timeout=1 :/ "$host" <&3 >&4 3<&- 4>&- 2>>/run/heyvm/sshfs.log &
-exec 3<&- 4>&- </dev/null >/dev/null
-i=0; while ! mountpoint -q "$host" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
-mount --bind "$host/workspace" /workspace
-if [ -n "$HEYVM_GITDIR" ] && [ -d "$host$HEYVM_GITDIR" ]; then mkdir -p "$HEYVM_GITDIR" && mount --bind "$host$HEYVM_GITDIR" "$HEYVM_GITDIR"; fi
-`,
+  "usr/sbin/heyvm-workspace": workspaceScript("/bin/sh"),
   "etc/ssh/sshd_config.d/heyvm.conf": sshdSettings("/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/authorized_keys/%u"),
   "tmp/heyvm-customize.sh": `#!/bin/sh
 # runs inside the rootfs (chroot) at image build time

@@ -3,9 +3,15 @@
 // image.json says it boots (the default image, which records nothing, boots as it always did).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { checkImageName, engineTag } from "../../../src/images/custom/build.js";
 import { FIRECRACKER_BOOT_ARGS, IMAGE_FORMATS } from "../../../src/images/custom/formats.js";
-import { contractDockerfile, parseKernelReport, parseSetupFailure, STAGED_FILES } from "../../../src/images/custom/guest-contract.js";
+import { contractDockerfile, dockerfileAdvice, parseKernelReport, parseMissing, parseSetupFailure, STAGED_FILES, stagedFiles } from "../../../src/images/custom/guest-contract.js";
+import { missingGuestModules } from "../../../src/images/custom/kernel-modules.js";
+import { FIRECRACKER_GUEST_FILES } from "../../../src/images/firecracker/guest-files.js";
+import { VSOCK_LISTENERS, workspaceScript } from "../../../src/images/firecracker/vsock-guest.js";
 import { chooseSize } from "../../../src/images/custom/rootfs.js";
 import type { ImageManifest } from "../../../src/images/store.js";
 import { DEFAULT_VM_CMDLINE, vmBoot } from "../../../src/images/vm/boot.js";
@@ -57,6 +63,46 @@ describe("image names and formats", () => {
     assert.match(STAGED_FILES["init.sh"] ?? "", /^#!\/usr\/libexec\/heyvm\/busybox sh\n/);
     assert.match(STAGED_FILES["init.sh"] ?? "", /echo "HEYVM_READY"/);
     assert.match(STAGED_FILES["setup.sh"] ?? "", /rm -f \/etc\/ssh\/ssh_host_\*/, "host keys made by an installed package are never shipped");
+  });
+});
+
+describe("the firecracker format's /workspace channel in the guest contract", () => {
+  test("the firecracker format stages the default image's workspace script and wants sshfs and socat; libvirt's does not", () => {
+    const firecracker = stagedFiles(true);
+    assert.equal(firecracker["heyvm-workspace"], workspaceScript("/usr/libexec/heyvm/busybox sh"));
+    assert.equal(FIRECRACKER_GUEST_FILES["usr/sbin/heyvm-workspace"], workspaceScript("/bin/sh"), "one script, two interpreters");
+    assert.ok((firecracker["init.sh"] ?? "").includes(VSOCK_LISTENERS), "the default image's vsock listeners, not a copy");
+    assert.ok((FIRECRACKER_GUEST_FILES["init.sh"] ?? "").includes(VSOCK_LISTENERS));
+    assert.match(firecracker["needs.sh"] ?? "", /have sshfs \|\| want sshfs "sshfs" sshfs sshfs fuse-sshfs\n/);
+    assert.match(firecracker["needs.sh"] ?? "", /have socat \|\| want socat/);
+    assert.equal(stagedFiles(false)["heyvm-workspace"], undefined);
+    assert.doesNotMatch(STAGED_FILES["needs.sh"] ?? "", /sshfs|socat/);
+    assert.match(STAGED_FILES["needs.sh"] ?? "", /have_sshd \|\| want sshd "SSH server" openssh-server/);
+  });
+
+  test("what the step lacked is read back, and the advice names only that", () => {
+    assert.deepEqual(parseMissing("HEYVM_SETUP_MISSING sshfs socat"), ["sshfs", "socat"]);
+    assert.equal(parseMissing("HEYVM_SETUP_MISSING"), undefined);
+    assert.equal(dockerfileAdvice(false), "add an SSH server to the Dockerfile (Debian/Ubuntu: RUN apt-get install -y openssh-server; Alpine: RUN apk add openssh-server; Fedora: RUN dnf install -y openssh-server)");
+    assert.equal(dockerfileAdvice(true, ["sshfs"]), "add sshfs to the Dockerfile (Debian/Ubuntu: RUN apt-get install -y sshfs; Alpine: RUN apk add sshfs; Fedora: RUN dnf install -y fuse-sshfs)");
+    assert.match(dockerfileAdvice(true), /^add an SSH server, sshfs and socat to the Dockerfile \(Debian\/Ubuntu: RUN apt-get install -y openssh-server sshfs socat;/);
+  });
+
+  test("an image's own kernel: its modules folder says whether vsock and fuse are there (built in or as modules)", () => {
+    const tree = mkdtempSync(join(tmpdir(), "heyvm-modules-"));
+    try {
+      const wanted = ["vmw_vsock_virtio_transport", "fuse"];
+      assert.deepEqual(missingGuestModules(tree, "/boot/vmlinuz-lts", wanted), { modulesDir: null, missing: wanted }, "no /lib/modules: cannot tell");
+      const dir = join(tree, "lib", "modules", "6.1.0-test");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "modules.builtin"), "kernel/fs/fuse/fuse.ko\n");
+      writeFileSync(join(dir, "modules.dep"), "kernel/fs/ext4/ext4.ko.xz: kernel/fs/jbd2/jbd2.ko.xz\n");
+      assert.deepEqual(missingGuestModules(tree, "/boot/vmlinuz-6.1.0-test", wanted), { modulesDir: "/lib/modules/6.1.0-test", missing: ["vmw_vsock_virtio_transport"] });
+      writeFileSync(join(dir, "modules.dep"), "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko.xz: kernel/net/vmw_vsock/vsock.ko.xz\n");
+      assert.deepEqual(missingGuestModules(tree, "/boot/vmlinuz-lts", wanted), { modulesDir: "/lib/modules/6.1.0-test", missing: [] }, "the only modules folder, for a kernel without a version in its name");
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+    }
   });
 });
 
