@@ -309,19 +309,21 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
   });
 
   test("the image's layers read in place give the same root filesystem as an export (HEYVM_IMAGE_EXPORT=1)", { skip: layersSkip(), timeout: 900_000 }, async () => {
+    // libvirt's format: the image has all its contract needs (sshd), so both builds add it over the
+    // tree with the same script; a final engine step would install packages twice, with other logs
     const file = dockerfile("sshd.Dockerfile", APP_WITH_SSHD);
-    const inPlace = await heyvm(["images", "build", "--backend-type", "firecracker", "--file", file, "--name", "same-layers"]);
+    const inPlace = await heyvm(["images", "build", "--backend-type", "libvirt", "--file", file, "--name", "same-layers"]);
     assert.equal(inPlace.code, 0, inPlace.stderr);
-    const exported = await heyvm(["images", "build", "--backend-type", "firecracker", "--file", file, "--name", "same-export"], { env: { HEYVM_IMAGE_EXPORT: "1" } });
+    const exported = await heyvm(["images", "build", "--backend-type", "libvirt", "--file", file, "--name", "same-export"], { env: { HEYVM_IMAGE_EXPORT: "1" } });
     assert.equal(exported.code, 0, exported.stderr);
-    assert.ok("layers" in (manifest("firecracker", "same-layers").details.buildPhasesMs ?? {}), "read in place");
-    assert.ok("export" in (manifest("firecracker", "same-export").details.buildPhasesMs ?? {}), "exported");
+    assert.ok("layers" in (manifest("libvirt", "same-layers").details.buildPhasesMs ?? {}), "read in place");
+    assert.ok("export" in (manifest("libvirt", "same-export").details.buildPhasesMs ?? {}), "exported");
     assert.doesNotMatch(inPlace.stderr, /could not be read in place/);
     // both root filesystems dumped (debugfs: no mount) and listed: names, owners, sizes, link targets, contents
     const listing = (name: string): string => {
       const dump = join(t.root, `dump-${name}`);
       mkdirSync(dump);
-      const rootfs = join(t.home, "images", "firecracker", name, "rootfs.ext4");
+      const rootfs = join(t.home, "images", "libvirt", name, "rootfs.ext4");
       const rdump = spawnSync("debugfs", ["-R", `rdump / ${dump}`, rootfs], { encoding: "utf8" });
       assert.equal(rdump.status, 0, rdump.stderr);
       const modes = ["/etc", "/usr/bin", "/"].map((dir) => spawnSync("debugfs", ["-R", `ls -p ${dir}`, rootfs], { encoding: "utf8" }).stdout.split("\n").map((line) => line.split("/").filter((_, i) => [2, 3, 4, 5, 6].includes(i)).join(" ")).join("\n")).join("\n");
@@ -333,7 +335,7 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
     assert.ok(a.includes("./etc/mtab 0 0 12 /proc/mounts l"), "the engine's init layer is there as in an export");
     assert.ok(!/^\.\/dev\/./m.test(a), "no /dev nodes");
     assert.equal(a, b);
-    for (const name of ["same-layers", "same-export"]) assert.equal((await heyvm(["images", "rm", name, "--backend-type", "firecracker"])).code, 0);
+    for (const name of ["same-layers", "same-export"]) assert.equal((await heyvm(["images", "rm", name, "--backend-type", "libvirt"])).code, 0);
   });
 
   test("a build killed with -9 while it packs: the earlier image intact, no mount left, its folder and container cleared by the next build", { skip: layersSkip(), timeout: 900_000 }, async () => {
