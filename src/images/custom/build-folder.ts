@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { run } from "../../shared/run.js";
+import { isImageId } from "./docker.js";
 import type { HeyoHome } from "../../state/home.js";
 import { currentBootId, isSameProcess, processStartTime } from "../../state/liveness.js";
 import { removeTree } from "./rootfs.js";
@@ -14,7 +15,12 @@ import { removeTree } from "./rootfs.js";
 const PREFIX = ".build-";
 const BUILDER = "builder.json";
 /** The label on every engine container a build makes: the build folder's name. */
-export const BUILD_LABEL = "heyvm.build";
+const BUILD_LABEL = "heyvm.build";
+
+/** The `key=value` label for the engine containers of the build in folder work. */
+export function containerLabel(work: string): string {
+  return `${BUILD_LABEL}=${basename(work)}`;
+}
 
 /** Makes the scratch folder of a build of name under parent, recording this process as its builder. */
 export function makeBuildFolder(parent: string, name: string): string {
@@ -29,7 +35,7 @@ export const FINAL_IID = "final.iid";
 function readIid(path: string): string | null {
   try {
     const id = readFileSync(path, "utf8").trim();
-    return /^sha256:[0-9a-f]{64}$/.test(id) ? id : null;
+    return isImageId(id) ? id : null;
   } catch {
     return null;
   }

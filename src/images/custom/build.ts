@@ -1,16 +1,17 @@
 // `heyvm images build --file <Dockerfile>`: the Dockerfile built by the engine (its output
-// streamed as progress) and exported without ever being run. For VM formats heyvm's guest
-// contract (and heyvm's default kernel when the image has none) is then added by one script:
-// over the unpacked image in a bubblewrap sandbox where heyvm runs as root, or as a final engine
-// build step (exported again) where it does not, or where the image needs an SSH server from its
+// streamed as progress) and its filesystem taken without ever being run: its layers read in place
+// where heyvm can (layers.ts), else exported (rootfs.ts). For VM formats heyvm's guest contract
+// (and heyvm's default kernel when the image has none) is then added by one script: over that
+// tree in a bubblewrap sandbox where heyvm runs as root, or as a final engine build step (whose
+// image is read the same way) where it does not, or where the image needs packages from its
 // package manager. The tree is packed as the backend's format (formats.ts). Everything happens in
-// a temporary folder beside the target that is renamed into place at the end, so a failed or
-// interrupted build leaves the previous image of that name as it was; the export's container and
-// the final step's image are removed whatever happens.
+// a build folder beside the target (build-folder.ts) whose result is renamed into place at the
+// end, so a failed or interrupted build leaves the previous image of that name as it was; the
+// engine's containers and the final step's image are removed whatever happens.
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import type { BackendName } from "../../shared/backend-name.js";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { writeJsonFile } from "../../shared/json.js";
@@ -22,7 +23,7 @@ import { IMAGE_MANIFEST, imageDir, replaceImageDir, type ImageManifest } from ".
 import { extractVmlinux, sha256File } from "../vm/build.js";
 import { ensureKernelKit, type KernelKit } from "../vm/kernel-kit.js";
 import { markVerified } from "../vm/verify.js";
-import { BUILD_LABEL, FINAL_IID, discardInBackground, makeBuildFolder, sweepAbandonedBuilds } from "./build-folder.js";
+import { FINAL_IID, containerLabel, discardInBackground, makeBuildFolder, sweepAbandonedBuilds } from "./build-folder.js";
 import { dockerBuild, hostPlatform, imageFacts, removeImages, requireEngine } from "./docker.js";
 import { IMAGE_FORMATS, type ImageFormat } from "./formats.js";
 import { CUSTOM_INIT, HEYVM_GUEST_DIR, NEEDS_PACKAGES, STAGING_DIR, contractDockerfile, describeNeeds, dockerfileAdvice, parseKernelReport, parseMissing, parseSetupFailure, stagedFiles, type KernelReport } from "./guest-contract.js";
@@ -241,7 +242,7 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
   mkdirSync(parent, { recursive: true });
   await sweepAbandonedBuilds(home, parent);
   const work = makeBuildFolder(parent, request.name);
-  const buildLabel = `${BUILD_LABEL}=${basename(work)}`;
+  const buildLabel = containerLabel(work);
   const out = join(work, "image");
   mkdirSync(out);
   const started = Date.now();
@@ -270,11 +271,9 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
     if (facts.platform !== platform) throw new UserError(`the Dockerfile built a ${facts.platform} image, not ${platform}`, { hint: "its base image has no variant for that platform here; pick another base image or --platform" });
     const dockerfileSha256 = await sha256Text(readFileSync(request.dockerfile));
     const runner = new RootRunner(join(work, "fakeroot.state"));
-    let exported = false;
     const open = async (image: string, driver: GraphDriver, where: string, stage: (dir: string) => void, afterClose?: () => Promise<unknown>): Promise<ImageTree> => {
       const tree = await openImageTree(image, driver, join(work, where), runner, buildLabel, stage, reporter);
       openTrees.push({ tree, afterClose });
-      exported = true;
       return tree;
     };
     let size: SizeChoice | null = null;
@@ -285,7 +284,6 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
       reporter.progress("exporting the image's filesystem (docker create + export; it is never run)");
       const folder = await exportImageTo(userImage, join(out, format.files.rootfs), runner, !RootRunner.needsFakeroot(), buildLabel);
       cleanups.push(folder.containerRemoved);
-      exported = true;
       if (!existsSync(join(out, format.files.rootfs, "bin", "sh")) && !existsSync(join(out, format.files.rootfs, "usr", "bin", "sh"))) {
         throw new UserError("the image has no /bin/sh, which a bubblewrap sandbox runs", { hint: "build FROM a base image with a shell (Debian, Alpine…)" });
       }
@@ -369,7 +367,6 @@ export async function buildCustomImage(home: HeyoHome, request: CustomImageReque
       }
       phase("checksums");
     }
-    if (!exported) throw new OperationFailedError("nothing was exported");
     let sizeBytes = 0;
     for (const file of Object.values(files)) sizeBytes += format.vm ? statSync(join(out, file)).blocks * 512 : facts.sizeBytes;
     const manifest: ImageManifest = {

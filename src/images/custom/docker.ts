@@ -105,8 +105,13 @@ export async function dockerBuild(build: DockerBuild, iidFile: string): Promise<
     throw new OperationFailedError(`docker build failed (exit code ${code}); the engine's last lines:\n${last.map((l) => `  ${l}`).join("\n")}`, "fix the Dockerfile and build again; nothing was installed and an earlier image of this name is intact");
   }
   const id = readFileSync(iidFile, "utf8").trim();
-  if (!/^sha256:[0-9a-f]{64}$/.test(id)) throw new OperationFailedError(`docker build wrote no image id (${id || "empty"})`);
+  if (!isImageId(id)) throw new OperationFailedError(`docker build wrote no image id (${id || "empty"})`);
   return id;
+}
+
+/** An engine image id as `docker build --iidfile` writes it. */
+export function isImageId(text: string): boolean {
+  return /^sha256:[0-9a-f]{64}$/.test(text);
 }
 
 function exitOf(child: ChildProcess): Promise<number> {
