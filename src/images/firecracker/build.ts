@@ -11,7 +11,8 @@ import { TOOLS, buildKernel, describeImageFiles, installImage, requireDefaultIma
 import { VM_IMAGE_FILES } from "../vm/files.js";
 import { IMAGE_FORMATS } from "../custom/formats.js";
 import { FIRECRACKER_BOOT_ARGS, FIRECRACKER_IMAGE_FILES, WORKSPACE_OVER_VSOCK } from "./files.js";
-import { FIRECRACKER_CUSTOMIZE_SCRIPT, FIRECRACKER_GUEST_FILES, FIRECRACKER_INITRD_INIT, FIRECRACKER_INITRD_MODULES, FIRECRACKER_PACKAGES } from "./guest-files.js";
+import { FIRECRACKER_GUEST_FILES, FIRECRACKER_INITRD_INIT, FIRECRACKER_INITRD_MODULES, FIRECRACKER_PACKAGES } from "./guest-files.js";
+import { CUSTOMIZE_SCRIPT } from "../vm/guest-files.js";
 
 /** Size of the sparse root filesystem (room to install packages inside). */
 const ROOTFS_SIZE = "4G";
@@ -31,7 +32,7 @@ export async function buildDefaultFirecrackerImage(home: HeyoHome, target: strin
     const kernel = await buildKernel(cache, work, out, reporter, { init: FIRECRACKER_INITRD_INIT, modules: FIRECRACKER_INITRD_MODULES });
     rmSync(join(out, VM_IMAGE_FILES.compressedKernel), { force: true }); // the format boots the uncompressed one
     const suite = (await tool("sh", ["-c", ". /etc/os-release && echo ${VERSION_CODENAME:-bookworm}"])).trim() || "bookworm";
-    const root = await debianRoot(work, reporter, suite, { packages: FIRECRACKER_PACKAGES, files: FIRECRACKER_GUEST_FILES, customizeScript: FIRECRACKER_CUSTOMIZE_SCRIPT });
+    const root = await debianRoot(work, reporter, suite, { packages: FIRECRACKER_PACKAGES, files: FIRECRACKER_GUEST_FILES, customizeScript: CUSTOMIZE_SCRIPT });
     await step(reporter, "packing the root filesystem (raw ext4, sparse)", () =>
       tool("mkfs.ext4", ["-q", "-F", "-L", "heyvm-root", "-d", root, "-E", "lazy_itable_init=1,lazy_journal_init=1", "-m", "0", join(out, FIRECRACKER_IMAGE_FILES.rootfs), ROOTFS_SIZE]),
     );

@@ -6,7 +6,7 @@
 // and serves an SFTP session (a confined sftp-server), which the guest mounts with sshfs.
 import { GUEST_VSOCK_PORTS, NIC_BY_MAC, PORT_RELAYS, VSOCK_LISTENERS, WRITE_WORKSPACE_SETTINGS, workspaceScript } from "./vsock-guest.js";
 import { HEYO_TAKES_HOST_IDS, KERNEL_FILESYSTEMS } from "../guest-shell.js";
-import { sshdSettings } from "../vm/guest-files.js";
+import { CUSTOMIZE_SCRIPT, customizeScript, sshdSettings } from "../vm/guest-files.js";
 import { initrdInit } from "../vm/kernel-kit.js";
 
 /** Modules the initrd loads (with their dependencies), in this order. */
@@ -84,26 +84,9 @@ while :; do sleep 1 & wait $!; done
 `,
   "usr/sbin/heyvm-workspace": workspaceScript("/bin/sh"),
   "etc/ssh/sshd_config.d/heyvm.conf": sshdSettings("/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/authorized_keys/%u"),
-  "tmp/heyvm-customize.sh": `#!/bin/sh
-# runs inside the rootfs (chroot) at image build time
-set -e
-useradd -m -u 1000 -U -s /bin/bash heyo
-usermod -p '*' heyo                       # no password, but NOT locked ('!' makes sshd refuse with UsePAM no)
-rm -f /etc/ssh/ssh_host_*                 # host keys made by openssh-server postinst: never ship them
-for a in poweroff reboot halt; do ln -sf /bin/busybox /sbin/$a; done
-mkdir -p /workspace /etc/ssh/authorized_keys
-git config --system safe.directory '*'
-git config --system init.defaultBranch main
-echo heyvm > /etc/hostname
-printf '127.0.0.1 localhost\\n::1 localhost\\n' > /etc/hosts
-: > /etc/resolv.conf
-chmod 755 /init.sh /usr/sbin/heyvm-workspace
-rm -rf /var/cache/apt/* /var/lib/apt/lists/* /var/log/*.log /usr/share/doc/* /tmp/heyvm-customize.sh
-`,
+  [CUSTOMIZE_SCRIPT.slice(1)]: customizeScript({ initLink: false, resolvConf: ": > /etc/resolv.conf", executables: ["/init.sh", "/usr/sbin/heyvm-workspace"] }),
 };
 
-/** The script above that runs inside the new root filesystem (chroot) at build time. */
-export const FIRECRACKER_CUSTOMIZE_SCRIPT = "/tmp/heyvm-customize.sh";
 
 /** Debian packages of the default firecracker image. */
 export const FIRECRACKER_PACKAGES = ["git", "openssh-server", "busybox-static", "ca-certificates", "mount", "sshfs", "socat"] as const;

@@ -38,6 +38,33 @@ PrintLastLog no
 `;
 }
 
+/** The script in heyvm's default images that runs inside the new root filesystem (chroot) at build time. */
+export const CUSTOMIZE_SCRIPT = "/tmp/heyvm-customize.sh";
+
+/**
+ * That script, for the libvirt and firecracker default images alike: user heyo, no shipped host
+ * keys, busybox's power commands, git's system settings, hostname and hosts; what differs is
+ * whether busybox is /sbin/init, how resolv.conf starts, and which of the image's files run.
+ */
+export function customizeScript(options: { initLink: boolean; resolvConf: string; executables: string[] }): string {
+  return `#!/bin/sh
+# runs inside the rootfs (chroot) at image build time
+set -e
+useradd -m -u 1000 -U -s /bin/bash heyo
+usermod -p '*' heyo                       # no password, but NOT locked ('!' makes sshd refuse with UsePAM no)
+rm -f /etc/ssh/ssh_host_*                 # host keys made by openssh-server postinst: never ship them
+${options.initLink ? "ln -sf /bin/busybox /sbin/init\n" : ""}for a in poweroff reboot halt; do ln -sf /bin/busybox /sbin/$a; done
+mkdir -p /workspace /etc/ssh/authorized_keys
+git config --system safe.directory '*'
+git config --system init.defaultBranch main
+echo heyvm > /etc/hostname
+printf '127.0.0.1 localhost\\n::1 localhost\\n' > /etc/hosts
+${options.resolvConf}
+chmod 755 ${options.executables.join(" ")}
+rm -rf /var/cache/apt/* /var/lib/apt/lists/* /var/log/*.log /usr/share/doc/* ${CUSTOMIZE_SCRIPT}
+`;
+}
+
 /** Path inside the image → content. Scripts are made executable by the customize step. */
 export const GUEST_FILES: Record<string, string> = {
   "usr/sbin/heyvm-init": `#!/bin/sh
@@ -114,24 +141,6 @@ if /usr/sbin/sshd -E /run/sshd.log; then echo "HEYVM_READY"; else echo "HEYVM_FA
 exec /sbin/poweroff
 `,
   "etc/ssh/sshd_config.d/heyvm.conf": sshdSettings("/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/authorized_keys/%u"),
-  "tmp/heyvm-customize.sh": `#!/bin/sh
-# runs inside the rootfs (chroot) at image build time
-set -e
-useradd -m -u 1000 -U -s /bin/bash heyo
-usermod -p '*' heyo                       # no password, but NOT locked ('!' makes sshd refuse with UsePAM no)
-rm -f /etc/ssh/ssh_host_*                 # host keys made by openssh-server postinst: never ship them
-ln -sf /bin/busybox /sbin/init
-for a in poweroff reboot halt; do ln -sf /bin/busybox /sbin/$a; done
-mkdir -p /workspace /etc/ssh/authorized_keys
-git config --system safe.directory '*'
-git config --system init.defaultBranch main
-echo heyvm > /etc/hostname
-printf '127.0.0.1 localhost\\n::1 localhost\\n' > /etc/hosts
-echo 'nameserver 10.0.2.3' > /etc/resolv.conf
-chmod 755 /sbin/heyvm-init /sbin/heyvm-shutdown /etc/acpi/PWRF/00000080
-rm -rf /var/cache/apt/* /var/lib/apt/lists/* /var/log/*.log /usr/share/doc/* /tmp/heyvm-customize.sh
-`,
+  [CUSTOMIZE_SCRIPT.slice(1)]: customizeScript({ initLink: true, resolvConf: "echo 'nameserver 10.0.2.3' > /etc/resolv.conf", executables: ["/sbin/heyvm-init", "/sbin/heyvm-shutdown", "/etc/acpi/PWRF/00000080"] }),
 };
 
-/** The script above that runs inside the new root filesystem (chroot) at build time. */
-export const CUSTOMIZE_SCRIPT = "/tmp/heyvm-customize.sh";
