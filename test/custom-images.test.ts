@@ -15,6 +15,7 @@ import { hostPlatform } from "../src/images/custom/docker.js";
 import { kvmStatus } from "../src/backends/kvm.js";
 import { EngineJanitor, TEST_BASE, TEST_IMAGE_CACHE, engineSkipReason, ensureTestBase } from "./helpers/engine.js";
 import { hasCommand, idOf, isAlive, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
+import { checkWorkspaceBothWays } from "./helpers/workspace.js";
 import { bootMicroVm, type MicroVm } from "./helpers/microvm.js";
 import { netnsMissing, startTestNetwork, type TestNetwork } from "./helpers/netns.js";
 import { writeStandInExecutable } from "./helpers/stand-in-bin.js";
@@ -441,15 +442,7 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
       assert.equal(tools.code, 0, tools.stderr);
       assert.match(tools.stdout, /^Hello, world!\ngreetings from COPY v\d\n\/workspace\n.*init=\/init\.sh/, "the image's own tools, in /workspace");
 
-      writeFileSync(join(worktree(), "from-host.txt"), "host\n");
-      const read = await fc(["exec", id, "--", "sh", "-c", 'cat from-host.txt; [ "$(stat -c %u from-host.txt)" = "$(id -u heyo)" ] && echo owned-by-heyo']);
-      assert.equal(read.stdout, "host\nowned-by-heyo\n", read.stderr);
-      const wrote = await fc(["exec", id, "--", "sh", "-c", "echo guest > from-guest.txt"]);
-      assert.equal(wrote.code, 0, wrote.stderr);
-      assert.equal(readFileSync(join(worktree(), "from-guest.txt"), "utf8"), "guest\n");
-      assert.equal(statSync(join(worktree(), "from-guest.txt")).uid, process.getuid?.(), "owned on the host by the user who ran heyvm");
-      writeFileSync(join(worktree(), "from-host.txt"), "changed on the host\n");
-      await waitFor(async () => (await fc(["exec", id, "--", "cat", "from-host.txt"])).stdout === "changed on the host\n", 15_000, "the host's change inside");
+      await checkWorkspaceBothWays(fc, id, worktree(), { hostEditSeen: true });
       const config = join(t.repo, ".git", "config");
       const planted = await fc(["exec", id, "--", "sh", "-c", `echo '[core]' >> ${config}`]);
       assert.notEqual(planted.code, 0, "the repository's config cannot be written from inside");

@@ -15,6 +15,7 @@ import { vsockHelper } from "../src/backends/firecracker/host-side.js";
 import { RECORD_FILE, type RecordedRequest } from "./helpers/firecracker-stand-in.js";
 import { writeStandInExecutable } from "./helpers/stand-in-bin.js";
 import { HEYVM, hasCommand, idOf, isAlive, makeRepo, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
+import { checkWorkspaceBothWays } from "./helpers/workspace.js";
 import { createToken, startCloudServer } from "./helpers/cloud-server.js";
 import { netnsMissing, startTestNetwork, type TestNetwork } from "./helpers/netns.js";
 import { renderSelfTest } from "../src/cli/self-test-command.js";
@@ -162,15 +163,7 @@ describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
   });
 
   test("/workspace is the live worktree both ways; the git folder's config and hooks are read-only", async () => {
-    writeFileSync(join(worktree(), "from-host.txt"), "host\n");
-    const read = await run(["exec", id, "--", "sh", "-c", 'cat from-host.txt; [ "$(stat -c %u from-host.txt)" = "$(id -u heyo)" ] && echo owned-by-heyo']);
-    assert.equal(read.stdout, "host\nowned-by-heyo\n", read.stderr);
-    const wrote = await run(["exec", id, "--", "sh", "-c", "echo guest > from-guest.txt"]);
-    assert.equal(wrote.code, 0, wrote.stderr);
-    assert.equal(readFileSync(join(worktree(), "from-guest.txt"), "utf8"), "guest\n");
-    assert.equal(statSync(join(worktree(), "from-guest.txt")).uid, process.getuid?.(), "owned on the host by the user who ran heyvm");
-    writeFileSync(join(worktree(), "from-host.txt"), "changed on the host\n");
-    await waitFor(async () => (await run(["exec", id, "--", "cat", "from-host.txt"])).stdout === "changed on the host\n", 15_000, "the host's change inside");
+    await checkWorkspaceBothWays(run, id, worktree(), { hostEditSeen: true });
     const git = await run(["exec", id, "--", "sh", "-c", "git add from-guest.txt && git commit -qm from-fc && git log -1 --format=%s"]);
     assert.equal(git.code, 0, git.stderr);
     assert.equal(git.stdout.trim(), "from-fc");

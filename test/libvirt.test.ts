@@ -4,11 +4,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server } from "node:net";
 import { hasCommand, isAlive, makeTestEnv, waitFor, type TestEnv, idOf } from "./helpers/env.js";
+import { checkWorkspaceBothWays } from "./helpers/workspace.js";
 import { netnsMissing, startTestNetwork } from "./helpers/netns.js";
 import { kvmStatus } from "../src/backends/kvm.js";
 import type { SelfTestReport } from "../src/core/self-test.js";
@@ -102,13 +103,7 @@ describe("heyvm wt on libvirt", { skip }, () => {
 
   test("/workspace is the live worktree both ways, with the right owners", async () => {
     const worktree = join(t.root, "vm-feature");
-    writeFileSync(join(worktree, "from-host.txt"), "host\n");
-    const read = await t.run(["exec", id, "--", "sh", "-c", 'cat from-host.txt; [ "$(stat -c %u from-host.txt)" = "$(id -u heyo)" ] && echo owned-by-heyo']);
-    assert.equal(read.stdout, "host\nowned-by-heyo\n", read.stderr);
-    const wrote = await t.run(["exec", id, "--", "sh", "-c", "echo guest > from-guest.txt"]);
-    assert.equal(wrote.code, 0, wrote.stderr);
-    assert.equal(readFileSync(join(worktree, "from-guest.txt"), "utf8"), "guest\n");
-    assert.equal(statSync(join(worktree, "from-guest.txt")).uid, process.getuid?.(), "owned on the host by the user who ran heyvm");
+    await checkWorkspaceBothWays((args) => t.run(args), id, worktree);
     const git = await t.run(["exec", id, "--", "sh", "-c", "git add from-guest.txt && git commit -qm from-vm && git log -1 --format=%s"]);
     assert.equal(git.code, 0, git.stderr);
     assert.equal(git.stdout.trim(), "from-vm");
