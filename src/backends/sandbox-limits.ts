@@ -25,6 +25,12 @@ export const DEFAULT_PIDS = 1024;
 export const DEFAULT_MEMORY_MIB = 4096;
 export const DEFAULT_HOME_MIB = 4096;
 
+/** The home image's size: $HEYVM_HOME_MIB (at least 16), else 4 GiB. */
+function homeMiB(): number {
+  const asked = Number(process.env.HEYVM_HOME_MIB);
+  return Number.isInteger(asked) && asked >= 16 ? asked : DEFAULT_HOME_MIB;
+}
+
 /** The host's memory and cores, as the defaults are derived from them. */
 export interface HostSize {
   memoryMiB: number;
@@ -38,7 +44,7 @@ export function hostSize(): HostSize {
 /**
  * The limits of a sandbox: what --pids/--memory/--cpus asked for (sandbox.json), else the
  * defaults — 1024 processes, 4 GiB (at most half the host's memory), every core but one (at
- * least one), /tmp half the memory, a 4 GiB home.
+ * least one), /tmp half the memory, a 4 GiB home ($HEYVM_HOME_MIB).
  */
 export function sandboxLimits(spec: Pick<SandboxSpec, "pids" | "cpus" | "memoryMiB">, host: HostSize = hostSize()): SandboxLimits {
   const memoryMiB = spec.memoryMiB ?? Math.max(256, Math.min(DEFAULT_MEMORY_MIB, Math.floor(host.memoryMiB / 2)));
@@ -47,7 +53,7 @@ export function sandboxLimits(spec: Pick<SandboxSpec, "pids" | "cpus" | "memoryM
     memoryMiB,
     cpus: spec.cpus ?? Math.max(1, host.cores - 1),
     tmpMiB: Math.max(16, Math.floor(memoryMiB / 2)),
-    homeMiB: DEFAULT_HOME_MIB,
+    homeMiB: homeMiB(),
   };
 }
 

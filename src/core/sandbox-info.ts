@@ -89,8 +89,9 @@ function strings(value: unknown): string[] | null {
 /** null for a VM sandbox (its --cpus/--memory size the machine itself). */
 export function limitsInfo(view: SandboxView): LimitsInfo | null {
   if (view.spec.backend !== "bubblewrap") return null;
-  const limits = sandboxLimits(view.spec);
   const applied = view.owner?.machine.limits;
   const record = typeof applied === "object" && applied !== null && !Array.isArray(applied) ? (applied as Record<string, unknown>) : {};
+  // while it runs, what its owner applied; stopped, what its next start would
+  const limits = { ...sandboxLimits(view.spec), ...Object.fromEntries(Object.entries(record).filter((pair) => typeof pair[1] === "number")) };
   return { pids: limits.pids, memory_mib: limits.memoryMiB, cpus: limits.cpus, tmp_mib: limits.tmpMiB, home_mib: limits.homeMiB, set: strings(record.set), not_set: strings(record.notSet) };
 }

@@ -258,7 +258,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
         forwards: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
         // what shell and exec run first, so that they count against the sandbox's limits too
         entryStep: applied.entryStep,
-        limits: { set: applied.set, notSet: applied.notSet },
+        limits: { ...limits, set: applied.set, notSet: applied.notSet },
       },
     },
     exited,
@@ -281,11 +281,17 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   };
 }
 
-/** The graceful part of a stop, from what owner.json records (the monitor then kills bwrap). */
+/**
+ * The graceful part of a stop, from what owner.json records. Then the sandbox's cgroup goes,
+ * ending what is left in it (bwrap too, which the monitor would otherwise kill), and its home's
+ * mount, so that a stop by signal to the owner leaves nothing behind either.
+ */
 async function shutDownGracefully(access: MachineAccess, graceMs: number): Promise<void> {
   const initPid = num(access.owner.machine, "initPid");
-  if (initPid === undefined || processStartTime(initPid) !== access.owner.machine.initStartTime) return; // already gone
-  await shutDownNamespace(initPid, num(access.owner.machine, "keeperPid"), graceMs);
+  if (initPid !== undefined && processStartTime(initPid) === access.owner.machine.initStartTime) {
+    await shutDownNamespace(initPid, num(access.owner.machine, "keeperPid"), graceMs);
+  }
+  await releaseLimits(access.dir);
 }
 
 /** A recorded pid, if that process is still the one recorded (its start time matches). */

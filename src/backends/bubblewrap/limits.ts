@@ -29,15 +29,16 @@ function tool(name: string): string {
   return path;
 }
 
-/** Tasks (processes and threads: what RLIMIT_NPROC counts) whose real uid is uid. */
-function tasksOf(uid: number): number {
+/**
+ * Processes whose real uid is uid. RLIMIT_NPROC counts threads too, but the threads there are at
+ * boot are mostly this owner's (Node's), which become one when it hands over to the monitor.
+ */
+function processesOf(uid: number): number {
   let count = 0;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const status = readFileSync(`/proc/${entry}/status`, "utf8");
-      if (/^Uid:\s+(\d+)/m.exec(status)?.[1] !== String(uid)) continue;
-      count += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
+      if (/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] === String(uid)) count++;
     } catch {
       // ended meanwhile
     }
@@ -62,7 +63,7 @@ export async function applyLimits(dir: SandboxDir, limits: SandboxLimits, user: 
     const sh = tool("sh");
     return { entryStep: cgroup.procsFiles.length > 0 ? [sh, ...joinWords(cgroup.procsFiles)] : [], set: [...cgroup.set, tmp, ...home.set], notSet: [...cgroup.notSet, ...home.notSet] };
   }
-  const nproc = tasksOf(user.uid) + limits.pids;
+  const nproc = processesOf(user.uid) + limits.pids;
   return {
     entryStep: [tool("prlimit"), `--nproc=${nproc}:${nproc}`, "--"],
     set: [`processes: RLIMIT_NPROC ${nproc} (every process of uid ${user.uid} counts: ${nproc - limits.pids} now, plus --pids ${limits.pids})`, tmp],
