@@ -117,9 +117,11 @@ describe("sandbox limits, heyvm as root", { skip: skipRoot }, () => {
   });
 
   test("exec and sh land in the sandbox's cgroup, through the native launcher and through Node", async () => {
+    const trace = join(t.root, "launcher-trace");
     for (const fast of ["1", "0"]) {
-      const seen = await t.run(["exec", id, "--", "cat", "/proc/self/cgroup"], { env: { HEYVM_FAST: fast } });
+      const seen = await t.run(["exec", id, "--", "cat", "/proc/self/cgroup"], { env: { HEYVM_FAST: fast, HEYVM_LAUNCHER_TRACE: trace } });
       assert.equal(seen.code, 0, seen.stderr);
+      if (fast === "1") assert.equal(readFileSync(trace, "utf8"), "native: exec\n", "the native launcher ran the recipe itself");
       for (const controller of ["pids", "memory", "cpu"]) assert.match(seen.stdout, new RegExp(`:${controller}(,[a-z]+)*:/heyvm/${id}$|^0::/heyvm/${id}$`, "m"), `HEYVM_FAST=${fast}: ${seen.stdout}`);
     }
     const shell = await t.run(["sh", id], { input: "cat /proc/self/cgroup\nexit\n" });

@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { findSystemExecutable } from "../../shared/run.js";
 import { UnavailableError, errorMessage } from "../../shared/errors.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
-import { mountHomeImage, unmountHomeImage } from "./home-image.js";
 import { createSandboxCgroup, joinWords, removeSandboxCgroup } from "../cgroups.js";
 import type { SandboxLimits } from "../sandbox-limits.js";
 import type { HostUser } from "./host-user.js";
@@ -55,6 +54,7 @@ function systemdUserManager(uid: number): boolean {
 export async function applyLimits(dir: SandboxDir, limits: SandboxLimits, user: HostUser): Promise<AppliedLimits> {
   const tmp = `/tmp ${limits.tmpMiB} MiB`;
   if ((process.getuid?.() ?? 0) === 0) {
+    const { mountHomeImage } = await import("./home-image.js"); // only starts and stops need it (not in the fast path)
     const home = await mountHomeImage(dir, limits.homeMiB, user).then(
       () => ({ set: [`home ${limits.homeMiB} MiB`], notSet: [] }),
       (error: unknown) => ({ set: [], notSet: [`home ${limits.homeMiB} MiB (its image could not be mounted: ${errorMessage(error)})`] }),
@@ -78,6 +78,7 @@ export async function applyLimits(dir: SandboxDir, limits: SandboxLimits, user: 
 export async function releaseLimits(dir: SandboxDir): Promise<string[]> {
   if ((process.getuid?.() ?? 0) !== 0) return [];
   const released = (await removeSandboxCgroup(dir.id)).map((path) => `cgroup ${path}`);
+  const { unmountHomeImage } = await import("./home-image.js");
   if (await unmountHomeImage(dir)) released.push(`the mount of ${dir.homePath}`);
   return released;
 }
