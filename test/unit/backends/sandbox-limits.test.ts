@@ -3,10 +3,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cgroupHierarchies, joinWords, sandboxCgroupDir } from "../../../src/backends/cgroups.js";
+import { cgroupHierarchies, createSandboxCgroup, joinWords, sandboxCgroupDir, type Controller, type Hierarchy } from "../../../src/backends/cgroups.js";
 import { sandboxLimits } from "../../../src/backends/sandbox-limits.js";
 import { parseMachineSize } from "../../../src/cli/machine-size-options.js";
 import { UserError } from "../../../src/shared/errors.js";
@@ -82,5 +82,55 @@ describe("joinWords", () => {
   });
   test("a file it cannot write stops it before the command runs (exit 125)", () => {
     assert.throws(() => execFileSync("/bin/sh", [...joinWords(["/nonexistent/cgroup.procs"]), "/bin/echo", "ran"], { encoding: "utf8", stdio: "pipe" }), (error: { status?: number; stdout?: string }) => error.status === 125 && !String(error.stdout).includes("ran"));
+  });
+});
+
+describe("createSandboxCgroup (on a folder standing in for the cgroup file systems: what it writes where)", () => {
+  const limits = { pids: 64, memoryMiB: 256, cpus: 2, tmpMiB: 128, homeMiB: 64 };
+  const read = (path: string) => readFileSync(path, "utf8");
+  test("v2: the controllers passed down from the root and heyvm/, one folder with pids.max, memory.max, no swap, cpu.max", async () => {
+    const root = mkdtempSync(join(tmpdir(), "heyvm-cg2-"));
+    try {
+      const v2: Hierarchy = { version: 2, mount: root };
+      const hierarchies = new Map<Controller, Hierarchy>([["pids", v2], ["memory", v2], ["cpu", v2]]);
+      const dir = join(root, "heyvm", "sb-0123abcd");
+      const made = await createSandboxCgroup("sb-0123abcd", limits, hierarchies);
+      assert.deepEqual(made.procsFiles, [join(dir, "cgroup.procs")], "one cgroup.procs for the three controllers");
+      assert.deepEqual(made.set, ["pids 64", "memory 256 MiB", "cpus 2"]);
+      assert.deepEqual(made.notSet, []);
+      assert.equal(read(join(dir, "pids.max")), "64");
+      assert.equal(read(join(dir, "memory.max")), String(256 << 20));
+      assert.equal(read(join(dir, "cpu.max")), "200000 100000");
+      // subtree_control: the last write is what a regular file keeps; each controller is written on its own
+      assert.equal(read(join(root, "cgroup.subtree_control")), "+cpu");
+      assert.equal(read(join(root, "heyvm", "cgroup.subtree_control")), "+cpu");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+  test("v1: a folder per hierarchy with pids.max, memory.limit_in_bytes (and memsw where there is swap accounting), the CFS quota", async () => {
+    const root = mkdtempSync(join(tmpdir(), "heyvm-cg1-"));
+    try {
+      const hierarchies = new Map<Controller, Hierarchy>((["pids", "memory", "cpu"] as const).map((c) => [c, { version: 1, mount: join(root, c) }]));
+      const made = await createSandboxCgroup("sb-0123abcd", limits, hierarchies);
+      assert.equal(made.procsFiles.length, 3);
+      assert.equal(read(join(root, "pids", "heyvm", "sb-0123abcd", "pids.max")), "64");
+      assert.equal(read(join(root, "memory", "heyvm", "sb-0123abcd", "memory.limit_in_bytes")), String(256 << 20));
+      assert.equal(existsSync(join(root, "memory", "heyvm", "sb-0123abcd", "memory.memsw.limit_in_bytes")), false, "no swap accounting here: not made up");
+      assert.equal(read(join(root, "cpu", "heyvm", "sb-0123abcd", "cpu.cfs_quota_us")), "200000");
+      assert.equal(read(join(root, "cpu", "heyvm", "sb-0123abcd", "cpu.cfs_period_us")), "100000");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+  test("a controller the host lacks is reported as not set, with why", async () => {
+    const root = mkdtempSync(join(tmpdir(), "heyvm-cg-"));
+    try {
+      const made = await createSandboxCgroup("sb-0123abcd", limits, new Map<Controller, Hierarchy>([["pids", { version: 1, mount: root }]]));
+      assert.deepEqual(made.set, ["pids 64"]);
+      assert.deepEqual(made.notSet, ["memory (no memory cgroup controller on this host)", "cpu (no cpu cgroup controller on this host)"]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
