@@ -177,6 +177,23 @@ describe("sandbox limits, heyvm as root", { skip: skipRoot }, () => {
     // the kernel lets the loop device go once the sandbox's mount namespace is gone, a moment later
     const loopHeld = () => spawnSync("losetup", ["-a"], { encoding: "utf8" }).stdout.includes(`${id}/home.ext4`);
     await waitFor(() => !loopHeld(), 10_000, "its loop device to be released");
+  });
+
+  test("an owner killed with SIGKILL leaves its cgroup and home mount; the next stop clears them", async () => {
+    const started = await t.run(["start", id]);
+    assert.equal(started.code, 0, started.stderr);
+    const owner = JSON.parse(readFileSync(join(t.home, "sandboxes", id, "owner.json"), "utf8")) as { pid: number };
+    const pidsDir = controllerDir("pids", id) ?? "";
+    assert.ok(existsSync(pidsDir));
+    process.kill(owner.pid, "SIGKILL");
+    await waitFor(() => !existsSync(`/proc/${owner.pid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${owner.pid}/status`, "utf8")), 10_000, "the owner to die");
+    assert.ok(existsSync(pidsDir), "nothing removed it: the owner died without a word");
+    const stop = await t.run(["stop", id, "--json"]);
+    assert.equal(stop.code, 0, stop.stderr);
+    const cleaned = (JSON.parse(stop.stdout) as { cleaned: string[] }).cleaned;
+    assert.ok(cleaned.some((line) => line.startsWith("cgroup ")), JSON.stringify(cleaned));
+    assert.equal(existsSync(pidsDir), false);
+    assert.doesNotMatch(readFileSync("/proc/self/mountinfo", "utf8"), new RegExp(`${id}/home`), "home is unmounted");
     id = "";
   });
 
