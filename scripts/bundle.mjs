@@ -36,8 +36,9 @@ await build({
  * preparing a start, which the fast path never does (it execs into and lists running sandboxes;
  * starts go through the full CLI and the owner). A CommonJS bundle has no chunks, so esbuild would
  * inline them anyway (a third of fast.cjs): in the fast bundle they are placeholders that say so.
+ * So is a bubblewrap sandbox's home image (made and mounted by a start, unmounted by a stop).
  */
-const START_ONLY = /\/images\/(vm\/(build|prepare|verify)|firecracker\/build)\.js$/;
+const START_ONLY = /\/images\/(vm\/(build|prepare|verify)|firecracker\/build)\.js$|(^|\/)home-image\.js$/;
 
 const startOnlyOutOfFastPath = {
   name: "start-only-out-of-fast-path",

@@ -82,6 +82,7 @@ export interface NewSandbox {
   ttlSeconds?: number | null;
   cpus?: number | null;
   memoryMiB?: number | null;
+  pids?: number | null;
 }
 
 export async function createSandbox(home: HeyoHome, request: NewSandbox): Promise<SandboxEntry> {
@@ -107,6 +108,7 @@ export async function createSandbox(home: HeyoHome, request: NewSandbox): Promis
       ttlSeconds: request.ttlSeconds ?? null,
       cpus: request.cpus ?? null,
       memoryMiB: request.memoryMiB ?? null,
+      pids: request.pids ?? null,
       createdAt: new Date().toISOString(),
     };
     writeSpec(dir, spec);

@@ -35,9 +35,10 @@ export interface CreateRequest {
   startCommand?: string;
   ttlSeconds: number | null;
   network: boolean;
-  /** --cpus / --memory of a VM sandbox. */
+  /** --cpus / --memory / --pids (core/machine-size.ts says which backend takes which). */
   cpus?: number;
   memoryMiB?: number;
+  pids?: number;
   cwd: string;
 }
 
@@ -112,6 +113,7 @@ export async function createStandalone(home: HeyoHome, request: CreateRequest, r
     ttlSeconds: request.ttlSeconds,
     cpus: request.cpus ?? null,
     memoryMiB: request.memoryMiB ?? null,
+    pids: request.pids ?? null,
   });
   if (!first || !request.name) {
     // an empty workspace of its own, and the id as its name, once the id is known

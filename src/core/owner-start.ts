@@ -4,7 +4,7 @@
 import { canPrepareImages, canPrepareSandboxes, type Backend, type Reporter } from "../backends/types.js";
 import type { HeyoHome } from "../state/home.js";
 import { withLock } from "../state/lock.js";
-import type { OwnerMode } from "../state/records.js";
+import { readOwner, type OwnerMode } from "../state/records.js";
 import { sandboxStatus, waitForOwnerExit } from "../state/status.js";
 import type { SandboxEntry } from "./catalog.js";
 import { startOwner, type StartedOwner } from "./owner-launch.js";
@@ -18,6 +18,13 @@ function bootTimeoutMs(backend: Backend): number {
 
 /** Waiting for another heyvm call that is starting the same sandbox. */
 const START_LOCK_WAIT_MS = 660_000;
+
+/** Said once per start, where the user sees it: the limits this run of heyvm could not set (owner.log has them too). */
+function reportUnsetLimits(entry: SandboxEntry, reporter: Reporter): void {
+  const limits = readOwner(entry.dir)?.machine.limits;
+  const notSet = typeof limits === "object" && limits !== null && !Array.isArray(limits) ? limits.notSet : undefined;
+  if (Array.isArray(notSet) && notSet.length > 0) reporter.progress(`warning: limits NOT set for ${entry.spec.id}: ${notSet.join("; ")}`);
+}
 
 export type EnsuredOwner = { reused: true } | { reused: false; owner: StartedOwner };
 
@@ -35,6 +42,8 @@ export function ensureOwner(home: HeyoHome, entry: SandboxEntry, backend: Backen
     if (canPrepareImages(backend)) await backend.prepareImage(home, entry.spec.image, reporter);
     if (canPrepareSandboxes(backend)) await backend.prepareSandbox(home, entry.dir, entry.spec, reporter);
     reporter.progress(`starting sandbox ${entry.spec.id} on ${backend.name}`);
-    return { reused: false, owner: await startOwner(entry.dir, mode, bootTimeoutMs(backend)) };
+    const owner = await startOwner(entry.dir, mode, bootTimeoutMs(backend));
+    reportUnsetLimits(entry, reporter);
+    return { reused: false, owner };
   });
 }

@@ -4,6 +4,7 @@ import { loadBackend } from "../backends/registry.js";
 import { canReachPorts } from "../backends/types.js";
 import type { SandboxStatus } from "../state/status.js";
 import type { SandboxView } from "./catalog.js";
+import { sandboxLimits } from "../backends/sandbox-limits.js";
 
 export interface PortMapping {
   host_port: number;
@@ -68,4 +69,29 @@ export function sandboxInfoWithPorts(view: SandboxView, ports: PortMapping[]): S
 
 export async function sandboxInfo(view: SandboxView): Promise<SandboxInfo> {
   return sandboxInfoWithPorts(view, await portMappings(view));
+}
+
+/** A bubblewrap sandbox's bounds as `get` shows them: what applies, and while it runs what was set and what could not be. */
+export interface LimitsInfo {
+  pids: number;
+  memory_mib: number;
+  cpus: number;
+  tmp_mib: number;
+  home_mib: number;
+  set: string[] | null;
+  not_set: string[] | null;
+}
+
+function strings(value: unknown): string[] | null {
+  return Array.isArray(value) && value.every((item): item is string => typeof item === "string") ? value : null;
+}
+
+/** null for a VM sandbox (its --cpus/--memory size the machine itself). */
+export function limitsInfo(view: SandboxView): LimitsInfo | null {
+  if (view.spec.backend !== "bubblewrap") return null;
+  const applied = view.owner?.machine.limits;
+  const record = typeof applied === "object" && applied !== null && !Array.isArray(applied) ? (applied as Record<string, unknown>) : {};
+  // while it runs, what its owner applied; stopped, what its next start would
+  const limits = { ...sandboxLimits(view.spec), ...Object.fromEntries(Object.entries(record).filter((pair) => typeof pair[1] === "number")) };
+  return { pids: limits.pids, memory_mib: limits.memoryMiB, cpus: limits.cpus, tmp_mib: limits.tmpMiB, home_mib: limits.homeMiB, set: strings(record.set), not_set: strings(record.notSet) };
 }

@@ -28,9 +28,10 @@ export interface WtRequest {
   image?: string;
   /** outbound (the default: its own network, outbound only), none, or host (shares the host's). */
   network: NetworkMode;
-  /** --cpus / --memory of a VM sandbox; left out: as the sandbox had them (else the default). */
+  /** --cpus / --memory / --pids; left out: as the sandbox had them (else the default). */
   cpus?: number;
   memoryMiB?: number;
+  pids?: number;
   /** The user has a terminal, so the shell gets one too. */
   tty: boolean;
 }
@@ -101,6 +102,7 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
       network: networkSetting(request.network),
       cpus: request.cpus ?? existing?.spec.cpus ?? null,
       memoryMiB: request.memoryMiB ?? existing?.spec.memoryMiB ?? null,
+      pids: request.pids ?? existing?.spec.pids ?? null,
     };
     let entry = existing;
     if (entry && live) {
@@ -110,6 +112,7 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
         (entry.spec.image ?? null) !== (wanted.image ?? null) ? `image ${entry.spec.image ?? "default"}` : "",
         entry.spec.cpus !== wanted.cpus ? `--cpus ${entry.spec.cpus ?? "default"}` : "",
         entry.spec.memoryMiB !== wanted.memoryMiB ? `--memory ${entry.spec.memoryMiB ?? "default"}` : "",
+        entry.spec.pids !== wanted.pids ? `--pids ${entry.spec.pids ?? "default"}` : "",
       ].filter(Boolean);
       if (differences.length > 0) {
         throw new ConflictError(`sandbox ${entry.spec.id} for ${request.branch} is running with ${differences.join(", ")}`, `stop it first (heyvm stop ${entry.spec.id}) to start it with other settings`);

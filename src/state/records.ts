@@ -54,10 +54,12 @@ export interface SandboxSpec {
   startCommand: string | null;
   /** The sandbox is stopped this long after it starts; null means no limit. */
   ttlSeconds: number | null;
-  /** vCPUs of a VM sandbox (`--cpus`); null: the backend's default. */
+  /** vCPUs of a VM sandbox, or a bubblewrap sandbox's CPU bound in cores (`--cpus`); null: the backend's default. */
   cpus: number | null;
-  /** Memory of a VM sandbox in MiB (`--memory`); null: the backend's default. */
+  /** Memory of the sandbox in MiB (`--memory`); null: the backend's default. */
   memoryMiB: number | null;
+  /** A bubblewrap sandbox's bound on processes (`--pids`); null: the default (backends/sandbox-limits.ts). */
+  pids: number | null;
   createdAt: string;
 }
 
@@ -137,6 +139,7 @@ export function parseSpec(raw: JsonObject): SandboxSpec | undefined {
     ttlSeconds: num(raw, "ttlSeconds") ?? null,
     cpus: num(raw, "cpus") ?? null,
     memoryMiB: num(raw, "memoryMiB") ?? null,
+    pids: num(raw, "pids") ?? null,
     createdAt,
   };
 }

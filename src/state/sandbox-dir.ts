@@ -9,6 +9,7 @@ export const SANDBOX_FILES = {
   log: "owner.log",
   socket: "owner.sock",
   home: "home",
+  homeImage: "home.ext4",
   disk: "disk.qcow2",
   ssh: "ssh",
   guest: "guest",
@@ -47,6 +48,10 @@ export class SandboxDir {
   /** The sandbox user's home folder (bubblewrap binds it; it survives restarts). */
   get homePath(): string {
     return `${this.root}/${SANDBOX_FILES.home}`;
+  }
+  /** The fixed-size file system mounted on homePath while a bubblewrap sandbox runs (heyvm as root): its disk bound. */
+  get homeImagePath(): string {
+    return `${this.root}/${SANDBOX_FILES.homeImage}`;
   }
   /** The copy-on-write disk over the image (VM backends). */
   get diskPath(): string {

@@ -12,6 +12,8 @@ export const SANDBOX_HOME = "/home/heyo";
 export const WORKSPACE = "/workspace";
 
 export interface BwrapLayout {
+  /** /tmp's size: a tmpfs whose pages count against the sandbox's memory (sandbox-limits.ts). */
+  tmpSizeBytes?: number;
   /** Root filesystem of an image, or null for the host's own /usr, /etc… */
   imageRoot: string | null;
   homeDir: string;
@@ -77,6 +79,7 @@ export function bwrapArgs(spec: SandboxSpec, layout: BwrapLayout): string[] {
     ...(layout.hostFiles ?? []).flatMap((file) => ["--ro-bind", file, file]),
     "--proc", "/proc",
     "--dev", "/dev",
+    ...(layout.tmpSizeBytes ? ["--size", String(layout.tmpSizeBytes)] : []),
     "--tmpfs", "/tmp",
     "--bind", layout.homeDir, SANDBOX_HOME,
     "--bind", spec.workspace, WORKSPACE,

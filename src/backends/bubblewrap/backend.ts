@@ -16,13 +16,16 @@ import { networkMode } from "../../state/records.js";
 import { imageDir, readManifest } from "../../images/store.js";
 import type { HeyoHome } from "../../state/home.js";
 import { recordedForward } from "../forwards.js";
-import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, PortReacher, RunningMachine, SpawnSpec } from "../types.js";
+import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SpawnSpec } from "../types.js";
 import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment, guestEnvironmentRecipe } from "../guest-env.js";
 import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
 import { grantSandboxAccess, sandboxHostUser } from "./host-user.js";
 import { PASST_PACKAGE_HINT } from "../user-net.js";
 import { hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta } from "./network.js";
+import { applyLimits, releaseLimits } from "./limits.js";
+import { describeLimits, sandboxLimits } from "../sandbox-limits.js";
+import type { SandboxDir } from "../../state/sandbox-dir.js";
 
 const READY_MARK = "HEYVM_READY";
 const INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`, or point HEYVM_BWRAP at a bwrap binary";
@@ -161,6 +164,10 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const resolvPath = resolvText === undefined ? undefined : resolvConfPath(root ?? "/");
   if (resolvText !== undefined && resolvPath) writeFileSync(join(etcDir, "resolv.conf"), resolvText);
   const forwards = mode === "outbound" ? await hostForwards(spec.ports, spec.hostPorts) : [];
+  const limits = sandboxLimits(spec);
+  const applied = await applyLimits(dir, limits, user);
+  reporter.info(`limits: ${describeLimits(limits)}; set: ${applied.set.join(", ")}`);
+  if (applied.notSet.length > 0) reporter.info(`limits NOT set: ${applied.notSet.join("; ")}`);
   await grantSandboxAccess(
     user,
     {
@@ -172,6 +179,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   );
   const resolvConf = resolvText !== undefined && resolvPath ? { file: join(etcDir, "resolv.conf"), path: resolvPath } : undefined;
   const args = bwrapArgs(spec, {
+    tmpSizeBytes: limits.tmpMiB * 1024 * 1024,
     imageRoot: root,
     homeDir: dir.homePath,
     passwdFile: join(etcDir, "passwd"),
@@ -183,12 +191,15 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   args.push("--info-fd", "3", "--", "/bin/sh", "-c", `echo ${READY_MARK}; exec sleep 2147483647`);
   reporter.info(`starting bwrap ${args.join(" ")}`);
   if (user.dropsRoot) reporter.info(`heyvm runs as root: the sandbox runs as uid ${user.uid}, gid ${user.gid} on the host`);
+  // The entry step joins the sandbox's cgroup as root; only then does setpriv drop to its user.
+  const dropRoot = user.dropsRoot && applied.entryStep.length > 0 ? [requireTool("setpriv"), `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"] : [];
   // bwrap passes its environment to the sandbox: only the fixed guest environment, no host secrets.
   // unshare makes the outer user namespace (the host user is root there) and execs bwrap in place.
-  const child = spawn(unshare, ["--user", "--map-root-user", "--", bwrap, ...args], {
+  const [file = unshare, ...command] = [...applied.entryStep, ...dropRoot, unshare, "--user", "--map-root-user", "--", bwrap, ...args];
+  const child = spawn(file, command, {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
     env: guestEnvironment(spec, SANDBOX_HOME),
-    ...(user.dropsRoot ? { uid: user.uid, gid: user.gid } : {}),
+    ...(user.dropsRoot && dropRoot.length === 0 ? { uid: user.uid, gid: user.gid } : {}),
   });
   let markSeen: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markSeen = resolve));
@@ -225,6 +236,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   } catch (error) {
     pasta?.kill("SIGKILL");
     child.kill("SIGKILL");
+    await releaseLimits(dir).catch(() => undefined);
     throw error;
   }
   const initStartTime = processStartTime(initPid);
@@ -244,6 +256,9 @@ async function boot(context: BootContext): Promise<RunningMachine> {
         outerStartTime: outerPid === null ? null : processStartTime(outerPid),
         // guest port → the 127.0.0.1 port that reaches it, for whoever exposes it (the cloud's proxy)
         forwards: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
+        // what shell and exec run first, so that they count against the sandbox's limits too
+        entryStep: applied.entryStep,
+        limits: { ...limits, set: applied.set, notSet: applied.notSet },
       },
     },
     exited,
@@ -253,22 +268,30 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       child.kill("SIGKILL"); // the inner init dies with its parent, and the pid namespace with it
       await exited;
       pasta?.kill("SIGKILL");
+      await releaseLimits(dir);
     },
     handover() {
       if (child.exitCode !== null || child.signalCode !== null) throw new OperationFailedError("bwrap has already exited");
       const consoleFds = [child.stdout, child.stderr].map(handleFd).filter((fd) => fd !== undefined);
       if (child.pid === undefined || consoleFds.length !== 2) throw new OperationFailedError("bwrap's pipes are not available for the owner monitor");
       // pasta stays the monitor's child too: its parent-death signal ends it with the monitor
-      return { child: { pid: child.pid, name: "bwrap" }, keepFds: [], consoleFds, drainFds: [], watch: null, follow: null };
+      // cleanUpAfterEnd: the cgroup goes as soon as the machine ends on its own
+      return { child: { pid: child.pid, name: "bwrap" }, keepFds: [], consoleFds, drainFds: [], watch: null, follow: null, cleanUpAfterEnd: true };
     },
   };
 }
 
-/** The graceful part of a stop, from what owner.json records (the monitor then kills bwrap). */
+/**
+ * The graceful part of a stop, from what owner.json records. Then the sandbox's cgroup goes,
+ * ending what is left in it (bwrap too, which the monitor would otherwise kill), and its home's
+ * mount, so that a stop by signal to the owner leaves nothing behind either.
+ */
 async function shutDownGracefully(access: MachineAccess, graceMs: number): Promise<void> {
   const initPid = num(access.owner.machine, "initPid");
-  if (initPid === undefined || processStartTime(initPid) !== access.owner.machine.initStartTime) return; // already gone
-  await shutDownNamespace(initPid, num(access.owner.machine, "keeperPid"), graceMs);
+  if (initPid !== undefined && processStartTime(initPid) === access.owner.machine.initStartTime) {
+    await shutDownNamespace(initPid, num(access.owner.machine, "keeperPid"), graceMs);
+  }
+  await releaseLimits(access.dir);
 }
 
 /** A recorded pid, if that process is still the one recorded (its start time matches). */
@@ -280,7 +303,7 @@ function liveRecordedPid(access: MachineAccess, pidKey: string, startKey: string
 }
 
 /** How to enter the sandbox, and the processes that must still be the recorded ones (the launcher checks them too). */
-function enterArgs(access: MachineAccess): { nsenter: string; args: string[]; checks: ProcessCheck[] } {
+function enterArgs(access: MachineAccess): { nsenter: string; args: string[]; checks: ProcessCheck[]; step: string[] } {
   const init = liveRecordedPid(access, "initPid", "initStartTime");
   if (init === undefined) {
     throw new OperationFailedError(`sandbox ${access.spec.id} has no running init process`, `see \`heyvm logs ${access.spec.id}\`; restart it with \`heyvm stop\` and \`heyvm wt --detach\``);
@@ -291,7 +314,7 @@ function enterArgs(access: MachineAccess): { nsenter: string; args: string[]; ch
   if (access.owner.machine.outerPid === undefined) {
     // started by a heyvm from before the outer user namespace: bwrap straight in the host's
     if (networkMode(access.spec) === "none") inner.push("--net");
-    return { nsenter, args: inner, checks: [init] };
+    return { nsenter, args: inner, checks: [init], step: [] };
   }
   if (networkMode(access.spec) !== "host") inner.push("--net");
   const outer = liveRecordedPid(access, "outerPid", "outerStartTime");
@@ -300,14 +323,26 @@ function enterArgs(access: MachineAccess): { nsenter: string; args: string[]; ch
   // runs heyvm, becomes it there; anyone else already is it). Its rights then let the second
   // nsenter (the host's binary: still the host's mounts) join the sandbox's namespaces as heyo.
   const asRoot = process.getuid?.() === 0;
-  return { nsenter, args: [`--user=/proc/${outer.pid}/ns/user`, ...(asRoot ? [] : ["--preserve-credentials"]), "--", nsenter, ...inner], checks: [init, outer] };
+  return { nsenter, args: [`--user=/proc/${outer.pid}/ns/user`, ...(asRoot ? [] : ["--preserve-credentials"]), "--", nsenter, ...inner], checks: [init, outer], step: entryStep(access) };
+}
+
+/** The step recorded at boot (joining the cgroup, or the process limit) that runs before nsenter. */
+function entryStep(access: MachineAccess): string[] {
+  const step = access.owner.machine.entryStep;
+  return Array.isArray(step) && step.every((word): word is string => typeof word === "string") ? step : [];
+}
+
+/** The program that enters, and its arguments: nsenter, or the entry step that then execs nsenter. */
+function entering(enter: { nsenter: string; args: string[]; step: string[] }): { file: string; words: string[] } {
+  const [first, ...rest] = enter.step;
+  return first === undefined ? { file: enter.nsenter, words: enter.args } : { file: first, words: [...rest, enter.nsenter, ...enter.args] };
 }
 
 function shellIn(access: MachineAccess, options: CommandOptions): SpawnSpec {
-  const { nsenter, args } = enterArgs(access);
+  const { file, words } = entering(enterArgs(access));
   return {
-    file: nsenter,
-    args: [...args, "--", "/bin/sh", "-c", LOGIN_SHELL, "heyvm", ...enterWords(options.cwd ?? WORKSPACE, options.env)],
+    file,
+    args: [...words, "--", "/bin/sh", "-c", LOGIN_SHELL, "heyvm", ...enterWords(options.cwd ?? WORKSPACE, options.env)],
     // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
     env: guestEnvironment(access.spec, SANDBOX_HOME),
   };
@@ -315,16 +350,17 @@ function shellIn(access: MachineAccess, options: CommandOptions): SpawnSpec {
 
 /** nsenter into the sandbox's namespaces, then a script that enters the folder, exports the variables and execs argv. */
 function execRecipe(access: MachineAccess): ExecRecipe {
-  const { nsenter, args, checks } = enterArgs(access);
+  const enter = enterArgs(access);
+  const { file, words } = entering(enter);
   return {
-    program: nsenter,
-    lookup: { name: "nsenter", extraPath: SYSTEM_PATH },
-    args: [...args, "--", "/bin/sh", "-c", CD_AND_EXEC, "heyvm", { join: [{ value: "cwd", quote: false }] }, { join: [{ value: "envCount" }] }, { each: "env" }, { each: "argv" }],
+    program: file,
+    lookup: enter.step.length === 0 ? { name: "nsenter", extraPath: SYSTEM_PATH } : null,
+    args: [...words, "--", "/bin/sh", "-c", CD_AND_EXEC, "heyvm", { join: [{ value: "cwd", quote: false }] }, { join: [{ value: "envCount" }] }, { each: "env" }, { each: "argv" }],
     // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
     env: guestEnvironmentRecipe(access.spec, SANDBOX_HOME),
     cwd: WORKSPACE,
     checkEnvNames: true,
-    checks,
+    checks: enter.checks,
   };
 }
 
@@ -347,7 +383,16 @@ async function probe(): Promise<Availability> {
   return { usable: true, notes: pastaPath() ? [] : [`pasta is not installed: only --no-network or --network host sandboxes start (${PASST_PACKAGE_HINT})`] };
 }
 
-export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper & PortReacher = {
+/** The sandbox's cgroup (a stop, an owner that died): removed with what is left in it. */
+async function reapOrphans(_home: HeyoHome, dir: SandboxDir): Promise<string[]> {
+  return releaseLimits(dir);
+}
+
+async function cleanUpAfterEnd(access: MachineAccess, reporter: Reporter): Promise<void> {
+  for (const released of await releaseLimits(access.dir)) reporter.info(`released ${released}`);
+}
+
+export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper & PortReacher & OrphanReaper = {
   name: "bubblewrap",
   features: { workspace: "bind", virtualMachine: false, images: true, networkIsolation: true },
   probe,
@@ -355,6 +400,8 @@ export const bubblewrapBackend: Backend & ImagePreparer & GracefulStopper & Port
   shellCommand: shellIn,
   execRecipe,
   shutDownGracefully,
+  cleanUpAfterEnd,
+  reapOrphans,
   portEndpoint,
   async prepareImage(home, image) {
     imageRoot(home, image);

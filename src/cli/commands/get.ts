@@ -6,7 +6,7 @@ import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js
 
 export const getCommand = defineCommand<FormatFlags>({
   name: "get",
-  description: "show one sandbox: status, backend, worktree, guest IP, ssh endpoint, ports",
+  description: "show one sandbox: status, backend, worktree, guest IP, ssh endpoint, ports, limits",
   arguments: [{ name: "<id>", description: "sandbox id, unique id prefix, name or branch (or dep-… for cloud)" }],
   options: FORMAT_OPTIONS,
   async run({ io, args: [id], flags }) {

@@ -3,7 +3,7 @@ import type { HeyoHome } from "../../state/home.js";
 import { shellInEntry } from "../attach.js";
 import { resolveSandbox, viewOf } from "../catalog.js";
 import { followLog } from "../logs.js";
-import { sandboxInfo } from "../sandbox-info.js";
+import { limitsInfo, sandboxInfo } from "../sandbox-info.js";
 import { stopEntry } from "../stop.js";
 import { execLocal } from "./local-exec.js";
 import type { SandboxTarget } from "./types.js";
@@ -16,7 +16,10 @@ export function localTarget(home: HeyoHome, query: string): SandboxTarget {
   return {
     id: entry.spec.id,
     exec: (argv, request) => execLocal(entry, argv, request),
-    describe: async () => await sandboxInfo(await viewOf(entry)),
+    describe: async () => {
+      const view = await viewOf(entry);
+      return { ...(await sandboxInfo(view)), limits: limitsInfo(view) };
+    },
     shell: (terminal) => shellInEntry(entry, { tty: terminal.tty }, SHELL_START_WAIT_MS),
     stop: () => stopEntry(home, entry),
     logs: (request) => followLog(entry, request),

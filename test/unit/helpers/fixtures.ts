@@ -24,6 +24,7 @@ export function sandboxSpec(overrides: Partial<SandboxSpec> = {}): SandboxSpec {
     ttlSeconds: null,
     cpus: null,
     memoryMiB: null,
+    pids: null,
     createdAt: "2025-01-02T03:04:05.000Z",
     ...overrides,
   };

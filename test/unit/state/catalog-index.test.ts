@@ -11,7 +11,7 @@ import { writeExit, writeSpec, type SandboxSpec } from "../../../src/state/recor
 import { SandboxDir } from "../../../src/state/sandbox-dir.js";
 
 function spec(id: string, name: string): SandboxSpec {
-  return { id, name, backend: "bubblewrap", image: null, workspace: `/tmp/w/${name}`, git: null, mounts: [], network: true, ports: [], hostPorts: {}, env: {}, workingDirectory: null, startCommand: null, ttlSeconds: null, cpus: null, memoryMiB: null, createdAt: "2026-01-01T00:00:00.000Z" };
+  return { id, name, backend: "bubblewrap", image: null, workspace: `/tmp/w/${name}`, git: null, mounts: [], network: true, ports: [], hostPorts: {}, env: {}, workingDirectory: null, startCommand: null, ttlSeconds: null, cpus: null, memoryMiB: null, pids: null, createdAt: "2026-01-01T00:00:00.000Z" };
 }
 
 function freshHome() {

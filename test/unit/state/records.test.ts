@@ -99,6 +99,7 @@ describe("readSpec", () => {
         ttlSeconds: null,
         cpus: null,
         memoryMiB: null,
+        pids: null,
         createdAt: "2025-01-01T00:00:00Z",
       });
     }));
