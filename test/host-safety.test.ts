@@ -7,9 +7,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { writeStandInExecutable } from "./helpers/stand-in-bin.js";
 import { HEYVM, bubblewrapMissing, git, hasCommand, idOf, isAlive, makeRepo, makeTestEnv, ownerPids, waitFor, type TestEnv } from "./helpers/env.js";
 
 const skip = bubblewrapMissing() || (process.getuid?.() !== 0 ? "these tests create a user and check host files: they need root" : false) || (!hasCommand("python3") ? "python3 (used inside the sandbox to reach its console) is not installed" : false);
@@ -74,8 +75,8 @@ function createUser(): { uid: number; gid: number; name: string; remove(): Promi
 interface Runner {
   home: string;
   repo: string;
-  /** heyvm with stdout as bytes. */
-  heyvm(args: string[], timeoutMs?: number): { code: number | null; stdout: Buffer; stderr: string };
+  /** heyvm with stdout as bytes (extra: more variables). */
+  heyvm(args: string[], timeoutMs?: number, extra?: NodeJS.ProcessEnv): { code: number | null; stdout: Buffer; stderr: string };
   spawnArgs(args: string[]): { file: string; args: string[]; env: NodeJS.ProcessEnv };
   cleanup(): Promise<void>;
 }
@@ -87,8 +88,8 @@ function runner(as: "root" | "non-root"): Runner {
     return {
       home: t.home,
       repo: t.repo,
-      heyvm: (args, timeoutMs = 180_000) => {
-        const run = spawnSync(HEYVM, args, { cwd: t.repo, env: t.env, timeout: timeoutMs });
+      heyvm: (args, timeoutMs = 180_000, extra = {}) => {
+        const run = spawnSync(HEYVM, args, { cwd: t.repo, env: { ...t.env, ...extra }, timeout: timeoutMs });
         return { code: run.status, stdout: run.stdout, stderr: run.stderr.toString("utf8") };
       },
       spawnArgs: (args) => ({ file: HEYVM, args, env: t.env }),
@@ -107,8 +108,8 @@ function runner(as: "root" | "non-root"): Runner {
   return {
     home,
     repo,
-    heyvm: (args, timeoutMs = 180_000) => {
-      const run = spawnSync(prefix[0] ?? "setpriv", [...prefix.slice(1), HEYVM, ...args], { cwd: repo, env, timeout: timeoutMs });
+    heyvm: (args, timeoutMs = 180_000, extra = {}) => {
+      const run = spawnSync(prefix[0] ?? "setpriv", [...prefix.slice(1), HEYVM, ...args], { cwd: repo, env: { ...env, ...extra }, timeout: timeoutMs });
       return { code: run.status, stdout: run.stdout, stderr: run.stderr.toString("utf8") };
     },
     spawnArgs: (args) => ({ file: prefix[0] ?? "setpriv", args: [...prefix.slice(1), HEYVM, ...args], env }),
@@ -251,5 +252,60 @@ describe("links a sandbox leaves in its home are never followed by heyvm", { ski
     assert.equal((await t.run(["stop", id])).code, 0);
     assert.equal(fileFacts("/etc/shadow"), shadowBefore, "the host file's owner, mode and content are untouched");
     git(t.repo, "status");
+  });
+});
+
+/** Why the firecracker route (its QEMU stand-in) cannot be replayed here, or false. */
+function firecrackerMissing(): string | false {
+  if (skip) return skip;
+  for (const tool of ["qemu-system-x86_64", "mmdebstrap", "ssh", "bwrap", "setpriv", "dumpe2fs"]) if (!hasCommand(tool)) return `${tool} is not installed (scripts/install.sh installs it)`;
+  if (!["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server"].some((path) => existsSync(path))) return "openssh-sftp-server is not installed";
+  if (!existsSync(join(HEYVM, "..", "..", "build", "Release", "heyvm-vsock-connect"))) return "build/Release/heyvm-vsock-connect is not built (npm run build)";
+  return false;
+}
+
+describe("links a sandbox leaves in its home are never followed by heyvm run as a non-root user", { skip: firecrackerMissing() }, () => {
+  test("as non-root: ~/.gitconfig -> a private file of the user, left by a bubblewrap run, does not reach the firecracker guest", { timeout: 1_200_000 }, async () => {
+    // the default firecracker image is built as root (mmdebstrap), then lent to the user
+    let image = process.env.HEYVM_TEST_FIRECRACKER_IMAGE ?? "";
+    const builder = makeTestEnv("heyvm-host-safety-fc-image-");
+    const r = runner("non-root");
+    try {
+      if (!image || !existsSync(join(image, "image.json"))) {
+        const built = await builder.run(["images", "build", "--backend-type", "firecracker"], { timeoutMs: 1_100_000 });
+        assert.equal(built.code, 0, built.stderr);
+        image = join(builder.home, "images", "firecracker", "default");
+      }
+      const mine = join(r.repo, "..");
+      const owner = statSync(r.repo);
+      const secret = join(mine, "private-key");
+      writeFileSync(secret, "HV-PRIVATE-KEY-of-the-user\n", { mode: 0o600 });
+      spawnSync("chown", [`${owner.uid}:${owner.gid}`, secret]);
+      cpSync(image, join(r.home, "images", "firecracker", "default"), { recursive: true });
+      spawnSync("chown", ["-R", `${owner.uid}:${owner.gid}`, r.home]);
+      const standIn = writeStandInExecutable(mine);
+
+      const first = r.heyvm(["wt", "hostile/links", "--backend", "bubblewrap", "--detach"]);
+      assert.equal(first.code, 0, first.stderr);
+      const id = idOf(first.stdout.toString("utf8"));
+      const direct = r.heyvm(["exec", id, "--", "cat", secret]);
+      assert.notEqual(direct.code, 0, "the sandbox cannot read the user's file itself");
+      const planted = r.heyvm(["exec", id, "--", "sh", "-c", `rm -f ~/.gitconfig && ln -s ${secret} ~/.gitconfig`]);
+      assert.equal(planted.code, 0, planted.stderr);
+      assert.equal(r.heyvm(["stop", id]).code, 0);
+
+      const vm = r.heyvm(["wt", "hostile/links", "--backend", "firecracker", "--detach"], 900_000, { HEYVM_FIRECRACKER: standIn });
+      assert.equal(vm.code, 0, vm.stderr);
+      const inGuest = r.heyvm(["exec", id, "--", "sh", "-c", "cat ~/.gitconfig; git config --global --list; true"]);
+      assert.equal(inGuest.code, 0, inGuest.stderr);
+      assert.doesNotMatch(inGuest.stdout.toString("utf8"), /HV-PRIVATE-KEY/, "the user's private file did not reach the guest");
+      assert.doesNotMatch(readFileSync(join(r.home, "sandboxes", id, "guest", "gitconfig"), "utf8"), /HV-PRIVATE-KEY/, "nor the config drive's file");
+      assert.match(vm.stderr, /the sandbox's ~\/\.gitconfig is ignored: .*symbolic link/);
+      assert.equal(r.heyvm(["stop", id]).code, 0);
+      assert.equal(readFileSync(secret, "utf8"), "HV-PRIVATE-KEY-of-the-user\n");
+    } finally {
+      await r.cleanup();
+      await builder.cleanup();
+    }
   });
 });

@@ -2,7 +2,7 @@
 // the sandbox stops (the owner's exit line is the last thing shown). What the sandbox printed is
 // data: each line is rendered by shared/log-lines.ts (control sequences shown escaped, lines heyvm
 // did not write marked), and only whole lines are shown while the log grows.
-import { lastLines, readBytesFrom, wholeLinesEnd } from "../shared/file-tail.js";
+import { lastLinesBytes, readBytesFrom, wholeLinesEnd } from "../shared/file-tail.js";
 import { renderLogBytes } from "../shared/log-lines.js";
 import { processStatus } from "../state/status.js";
 import type { SandboxEntry } from "./catalog.js";
@@ -19,15 +19,15 @@ export async function* followLog(entry: SandboxEntry, options: LogOptions): Asyn
   const alive = () => processStatus(entry.dir).status !== "stopped";
   let offset = 0;
   // the whole lines from offset on (all of it once the sandbox has stopped), rendered
-  const next = (stopped: boolean): string => {
+  const next = (stopped: boolean, lines = 0): string => {
     const chunk = readBytesFrom(path, offset);
     if (!chunk) return "";
     const end = wholeLinesEnd(chunk.bytes, stopped);
     offset = chunk.end - (chunk.bytes.length - end); // a truncated log starts again at its end
-    return renderLogBytes(chunk.bytes.subarray(0, end));
+    const whole = chunk.bytes.subarray(0, end);
+    return renderLogBytes(lines > 0 ? lastLinesBytes(whole, lines) : whole);
   };
-  const first = next(!options.follow || !alive());
-  yield options.lines > 0 ? lastLines(first, options.lines) : first;
+  yield next(!options.follow || !alive(), options.lines);
   if (!options.follow) return;
   const pollMs = options.pollMs ?? 200;
   for (;;) {

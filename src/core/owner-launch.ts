@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { resolve } from "node:path";
-import { lastLines, readBytesFrom } from "../shared/file-tail.js";
+import { lastLinesBytes, readBytesFrom } from "../shared/file-tail.js";
 import { heyvmBin } from "../shared/heyvm-bin.js";
 import { renderLogBytes } from "../shared/log-lines.js";
 import { OperationFailedError, TimeoutError } from "../shared/errors.js";
@@ -20,8 +20,8 @@ export interface StartedOwner {
 /** The last lines of owner.log as a terminal may show them (the sandbox's output is in it: shared/log-lines.ts). */
 export function logTail(dir: SandboxDir, lines = 15): string {
   const chunk = readBytesFrom(dir.logPath, 0);
-  const text = chunk ? renderLogBytes(chunk.bytes).trimEnd() : "";
-  return text ? lastLines(text, lines) : "(owner.log is empty)";
+  const text = chunk ? renderLogBytes(lastLinesBytes(chunk.bytes, lines)).trimEnd() : "";
+  return text || "(owner.log is empty)";
 }
 
 /** Spawns the owner detached from this terminal, with its output going to owner.log. */

@@ -37,6 +37,19 @@ export function lastLines(text: string, count: number): string {
   return lines.slice(-(count + trailing)).join("\n");
 }
 
+/** The bytes of the last `count` lines (a trailing newline does not count as a line), as lastLines cuts text. */
+export function lastLinesBytes(bytes: Uint8Array, count: number): Uint8Array {
+  let at = bytes.length;
+  if (at > 0 && bytes[at - 1] === 0x0a) at -= 1;
+  for (let seen = 0; at > 0; seen++) {
+    const newline = bytes.lastIndexOf(0x0a, at - 1);
+    if (newline === -1) return bytes;
+    if (seen === count - 1) return bytes.subarray(newline + 1);
+    at = newline;
+  }
+  return bytes;
+}
+
 /**
  * Where a chunk of a growing log may be cut so that no line is cut: after its last newline (all of
  * it when complete, or when it holds no newline at all: a line longer than the chunk).

@@ -29,6 +29,8 @@ export function escapeControls(text: string): string {
   return text.replace(SHOWN_ESCAPED, escapeCharacter);
 }
 
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 /** How many bytes the UTF-8 sequence at `at` takes, or 0 when it is not valid UTF-8 there. */
 function sequenceLength(bytes: Uint8Array, at: number): number {
   const first = bytes[at] ?? 0;
@@ -58,6 +60,11 @@ function sequenceLength(bytes: Uint8Array, at: number): number {
  * replaced, so what was there stays visible).
  */
 export function decodeUntrusted(bytes: Uint8Array): string {
+  try {
+    return escapeControls(STRICT_UTF8.decode(bytes)); // the usual case: all of it is valid UTF-8
+  } catch {
+    // some bytes are not: shown one by one below
+  }
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let text = "";
   let start = 0;

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeUntrusted, escapeControls } from "../../../src/shared/terminal-text.js";
 import { UNATTRIBUTED_MARK, formatLogLines, renderLogBytes, renderLogText } from "../../../src/shared/log-lines.js";
+import { lastLines, lastLinesBytes } from "../../../src/shared/file-tail.js";
 
 /** Any byte or character a terminal acts on: ESC, BEL, CR, the other C0 but tab/newline, DEL, C1. */
 const ACTIVE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/u; // eslint-disable-line no-control-regex
@@ -49,4 +50,10 @@ test("owner.log lines: heyvm's keep their form, the sandbox's stay behind their 
   assert.match(lines[1] ?? "", /^2026-01-02T03:04:05\.006Z console: \\x1b\[2K\\x1b\[1G2026-01-02T03:04:05\.006Z owner: sandbox stopped/);
   assert.equal(lines[3], `${UNATTRIBUTED_MARK}raw output\\x1b]0;t\\x07`);
   assert.equal(renderLogText(shown), shown, "rendering twice changes nothing");
+});
+
+test("the last lines of a log are cut on bytes as on text", () => {
+  for (const text of ["", "a", "a\n", "a\nb", "a\nb\n", "a\n\nb\n\n", "x\ny\nz\n"]) {
+    for (const count of [1, 2, 3, 10]) assert.equal(Buffer.from(lastLinesBytes(Buffer.from(text), count)).toString(), lastLines(text, count), `${JSON.stringify(text)} ${count}`);
+  }
 });
