@@ -1,6 +1,7 @@
 // The CLI's output streams and progress reporting; tests pass their own streams to main().
 import { writeSync } from "node:fs";
 import type { Reporter } from "../backends/types.js";
+import { escapeControls } from "../shared/terminal-text.js";
 
 /** Where the CLI writes text: process.stdout, a test's stream, or a plain file descriptor. */
 export interface TextOutput {
@@ -37,22 +38,25 @@ export function fdOutput(fd: number): TextOutput {
   };
 }
 
+/** Text for the terminal; what it quotes from a sandbox (a self-test's details…) cannot drive it. */
 export function print(io: CliIO, text: string): void {
-  io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  const shown = escapeControls(text);
+  io.stdout.write(shown.endsWith("\n") ? shown : `${shown}\n`);
 }
 
+/** JSON with the characters a terminal would act on as \u escapes: the same value, inert on a terminal. */
 export function printJson(io: CliIO, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  io.stdout.write(`${escapeControls(JSON.stringify(value, null, 2))}\n`);
 }
 
 /** Progress goes to stderr so stdout stays clean data (ids, JSON) for scripts. */
 export function stderrReporter(io: CliIO, quiet = false): Reporter {
   return {
     progress: (message) => {
-      if (!quiet) io.stderr.write(`… ${message}\n`);
+      if (!quiet) io.stderr.write(`… ${escapeControls(message)}\n`);
     },
     info: (message) => {
-      if (!quiet) io.stderr.write(`${message}\n`);
+      if (!quiet) io.stderr.write(`${escapeControls(message)}\n`);
     },
   };
 }

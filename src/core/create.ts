@@ -1,8 +1,7 @@
 // `heyvm create`: a sandbox that is not tied to a worktree (heyvm's scripting dialect). Its
 // /workspace is the first --mount's host folder, or an empty folder of its own; it runs
 // detached from the start, like `wt --detach`.
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { chooseDefaultBackend, usableBackend } from "../backends/registry.js";
 import type { Reporter } from "../backends/types.js";
@@ -15,6 +14,7 @@ import { allSandboxes, createSandbox, viewOf } from "./catalog.js";
 import { execCommandFor } from "./attach.js";
 import { ensureOwner } from "./owner-start.js";
 import { sandboxInfo, type SandboxInfo } from "./sandbox-info.js";
+import { spawnLoggedDetached } from "./start-command.js";
 
 export const WORKSPACE = "/workspace";
 
@@ -68,13 +68,7 @@ export function parsePort(text: string): PortRequest {
 
 async function launchStartCommand(entry: Awaited<ReturnType<typeof createSandbox>>, command: string): Promise<void> {
   const spawnSpec = await execCommandFor(entry, ["sh", "-c", command], { tty: false });
-  const log = openSync(entry.dir.logPath, "a");
-  try {
-    const child = spawn(spawnSpec.file, spawnSpec.args, { env: spawnSpec.env ?? process.env, stdio: ["ignore", log, log], detached: true });
-    child.unref();
-  } finally {
-    closeSync(log);
-  }
+  spawnLoggedDetached(spawnSpec.file, spawnSpec.args, spawnSpec.env ?? process.env, entry.dir.logPath);
 }
 
 export async function createStandalone(home: HeyoHome, request: CreateRequest, reporter: Reporter): Promise<SandboxInfo> {

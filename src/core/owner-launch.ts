@@ -1,9 +1,11 @@
 // Starts the owner process of a sandbox and waits until it says the sandbox is ready (or fails,
 // in which case the error carries the tail of owner.log so the user sees why).
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { resolve } from "node:path";
+import { lastLinesBytes, readBytesFrom } from "../shared/file-tail.js";
 import { heyvmBin } from "../shared/heyvm-bin.js";
+import { renderLogBytes } from "../shared/log-lines.js";
 import { OperationFailedError, TimeoutError } from "../shared/errors.js";
 import type { OwnerMode } from "../state/records.js";
 import type { SandboxDir } from "../state/sandbox-dir.js";
@@ -15,13 +17,11 @@ export interface StartedOwner {
   child: ChildProcess;
 }
 
+/** The last lines of owner.log as a terminal may show them (the sandbox's output is in it: shared/log-lines.ts). */
 export function logTail(dir: SandboxDir, lines = 15): string {
-  try {
-    const text = readFileSync(dir.logPath, "utf8").trimEnd().split("\n");
-    return text.slice(-lines).join("\n");
-  } catch {
-    return "(owner.log is empty)";
-  }
+  const chunk = readBytesFrom(dir.logPath, 0);
+  const text = chunk ? renderLogBytes(lastLinesBytes(chunk.bytes, lines)).trimEnd() : "";
+  return text || "(owner.log is empty)";
 }
 
 /** Spawns the owner detached from this terminal, with its output going to owner.log. */

@@ -1,7 +1,6 @@
 // A sandbox over a plain folder (no git, no worktree): what the self-hosted cloud runs for each
 // deployment. Same records, owner and backends as local sandboxes, so liveness, stop and exec
 // behave identically; only the caller (the server) is different.
-import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { execCommand } from "../backends/exec-recipe.js";
 import { loadBackend, usableBackend } from "../backends/registry.js";
@@ -15,6 +14,7 @@ import { createSandbox, type SandboxEntry } from "./catalog.js";
 import { ensureOwner } from "./owner-start.js";
 import { runCaptured, type CapturedRun } from "./capture.js";
 import { timedOut, wrapCommand } from "./exec-wrap.js";
+import { spawnLoggedDetached } from "./start-command.js";
 import { stopEntry } from "./stop.js";
 
 export interface WorkspaceSandboxRequest {
@@ -113,11 +113,9 @@ export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: reado
   return { ...run, timedOut: timedOut(run.exitCode, performance.now() - started, timeoutMs) };
 }
 
-/** Starts argv in the running sandbox in the background, its output appended to logFile. */
-export async function launchInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: Omit<CommandOptions, "tty">, logFile: number): Promise<number | undefined> {
+/** Starts argv in the running sandbox in the background, its output relayed into owner.log (start-command.ts). */
+export async function launchInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: Omit<CommandOptions, "tty">): Promise<void> {
   const backend = await loadBackend(entry.spec.backend);
   const command = execCommand(backend, await runningAccess(entry), argv, { cwd: options.cwd, env: options.env });
-  const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: ["ignore", logFile, logFile], detached: true });
-  child.unref();
-  return child.pid;
+  spawnLoggedDetached(command.file, command.args, command.env ?? process.env, entry.dir.logPath);
 }

@@ -1,13 +1,14 @@
 // `heyvm wt <branch>`: the branch's worktree plus a sandbox whose /workspace is that worktree.
 // Every check that can fail runs before anything is created; concurrent calls for one branch
 // serialise on locks so they end with one worktree, one sandbox record and one owner.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, relative, resolve, isAbsolute } from "node:path";
 import { chooseDefaultBackend, loadBackend, usableBackend } from "../backends/registry.js";
 import type { Backend, Reporter } from "../backends/types.js";
 import { configValue, findRepository, type Repository } from "../git/repo.js";
 import type { BackendName } from "../shared/backend-name.js";
 import { ConflictError, UserError } from "../shared/errors.js";
+import { createFileExclusive } from "../shared/safe-fs.js";
 import { refuseMachineSize } from "./machine-size.js";
 import type { HeyoHome } from "../state/home.js";
 import { sandboxStatus } from "../state/status.js";
@@ -71,8 +72,8 @@ async function writeGitIdentity(repo: Repository, home: string): Promise<void> {
     if (email) lines.push(`\temail = ${email}`);
   }
   mkdirSync(home, { recursive: true });
-  const file = join(home, ".gitconfig");
-  if (!existsSync(file)) writeFileSync(file, `${lines.join("\n")}\n`);
+  // only where there is nothing yet, not even a link the sandbox left there (never followed)
+  createFileExclusive(home, ".gitconfig", `${lines.join("\n")}\n`);
 }
 
 async function pickBackend(request: WtRequest, existing: SandboxEntry | undefined): Promise<Backend> {

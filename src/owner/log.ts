@@ -1,18 +1,15 @@
 // The owner's log (owner.log): every line timestamped, console output line-buffered, so that
 // `heyvm logs -f` reads like a boot transcript.
 import { appendFileSync } from "node:fs";
+import { LOG_SOURCE, formatLogLines, type LogSource } from "../shared/log-lines.js";
 import type { Reporter } from "../shared/reporter.js";
 
 export class OwnerLog {
   private pendingConsole = "";
   constructor(private readonly path: string) {}
 
-  line(source: string, message: string): void {
-    const text = message
-      .split("\n")
-      .map((part) => `${new Date().toISOString()} ${source}: ${part}`)
-      .join("\n");
-    appendFileSync(this.path, `${text}\n`);
+  line(source: LogSource, message: string): void {
+    appendFileSync(this.path, formatLogLines(source, message));
   }
 
   /** Raw console bytes from the machine; complete lines are written, a partial one is kept. */
@@ -22,16 +19,16 @@ export class OwnerLog {
     if (lastNewline === -1) return;
     const complete = this.pendingConsole.slice(0, lastNewline);
     this.pendingConsole = this.pendingConsole.slice(lastNewline + 1);
-    this.line("console", complete);
+    this.line(LOG_SOURCE.console, complete);
   }
 
   /** A backend's progress and notes, as owner lines. */
   reporter(): Reporter {
-    return { progress: (message) => this.line("owner", message), info: (message) => this.line("owner", message) };
+    return { progress: (message) => this.line(LOG_SOURCE.owner, message), info: (message) => this.line(LOG_SOURCE.owner, message) };
   }
 
   flush(): void {
-    if (this.pendingConsole) this.line("console", this.pendingConsole);
+    if (this.pendingConsole) this.line(LOG_SOURCE.console, this.pendingConsole);
     this.pendingConsole = "";
   }
 }

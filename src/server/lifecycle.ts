@@ -3,7 +3,7 @@
 // workspace deleted; it cannot start again) and deleted. Each operation runs in the deployment's
 // queue, so operations on one deployment never overlap.
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { isActiveDeployment, type Deployment, type DeployRequestParsed } from "../cloud/schema.js";
 import type { SandboxEntry } from "../core/catalog.js";
 import { createWorkspaceSandbox, destroyWorkspaceSandbox, launchInWorkspaceSandbox, startWorkspaceSandbox, stopWorkspaceSandbox } from "../core/workspace-sandbox.js";
@@ -106,12 +106,7 @@ async function afterStart(services: DeploymentServices, row: DeploymentRow, entr
     for (const port of openPorts(row)) addEndpoint(services, row, port, true);
   }
   if (row.start_command) {
-    const log = openSync(entry.dir.logPath, "a");
-    try {
-      await launchInWorkspaceSandbox(entry, ["sh", "-c", row.start_command], { cwd: row.working_directory, env: envVars(row) }, log);
-    } finally {
-      closeSync(log);
-    }
+    await launchInWorkspaceSandbox(entry, ["sh", "-c", row.start_command], { cwd: row.working_directory, env: envVars(row) });
   }
 }
 

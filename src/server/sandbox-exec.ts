@@ -4,11 +4,13 @@ import type { ExecResponse, LogsResponse } from "../cloud/schema.js";
 import { SANDBOX_WORKSPACE, isActiveDeployment } from "../cloud/schema.js";
 import type { SandboxEntry } from "../core/catalog.js";
 import { captureInWorkspaceSandbox } from "../core/workspace-sandbox.js";
-import { lastLines, readFrom } from "../shared/file-tail.js";
+import { renderLogText } from "../shared/log-lines.js";
+import { lastLines, readBytesFrom, wholeLinesEnd } from "../shared/file-tail.js";
+import { decodeUntrusted } from "../shared/terminal-text.js";
 import type { DeploymentServices } from "./context.js";
 import { currentRow, sandboxOf } from "./deployment-status.js";
 import { HttpError } from "./http.js";
-import { tenantLogText, wholeLines } from "./log-view.js";
+import { tenantLogText } from "./log-view.js";
 import { ownedDeployment } from "./ownership.js";
 import { envVars, type DeploymentRow } from "./store.js";
 
@@ -56,10 +58,11 @@ export function deploymentLogs(services: DeploymentServices, tokenId: string, id
     [services.data.root, "<server>"],
   ];
   if (!entry) return { text: offset === 0 && row.error_message ? tenantLogText(`${row.error_message}\n`, hostPaths) : "", offset, running };
-  const chunk = readFrom(entry.dir.logPath, offset, LOG_CHUNK_BYTES);
+  const chunk = readBytesFrom(entry.dir.logPath, offset, LOG_CHUNK_BYTES);
   if (!chunk) return { text: "", offset, running };
-  const whole = wholeLines(chunk.text, !running && chunk.end - offset < LOG_CHUNK_BYTES);
-  const text = tenantLogText(offset === 0 && lines > 0 ? lastLines(whole, lines) : whole, hostPaths);
+  const end = wholeLinesEnd(chunk.bytes, !running && chunk.end - offset < LOG_CHUNK_BYTES);
+  const whole = decodeUntrusted(chunk.bytes.subarray(0, end));
+  const text = renderLogText(tenantLogText(offset === 0 && lines > 0 ? lastLines(whole, lines) : whole, hostPaths));
   // the cut-off partial line is read again next time
-  return { text, offset: chunk.end - Buffer.byteLength(chunk.text.slice(whole.length)), running };
+  return { text, offset: chunk.end - (chunk.bytes.length - end), running };
 }

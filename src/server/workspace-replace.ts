@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Deployment, ReplaceMountRequest } from "../cloud/schema.js";
+import { removeTree } from "../shared/safe-fs.js";
 import type { DeploymentServices } from "./context.js";
 import { deploymentView } from "./deployment-view.js";
 import { ArchiveRejectedError, extractArchive, extractLimitsOf } from "./extract.js";
@@ -20,7 +21,8 @@ export function replaceWorkspace(services: DeploymentServices, tokenId: string, 
     const staging = `${workspace}.staging-${randomBytes(3).toString("hex")}`;
     try {
       await extractArchive(services.data.archivePath(archive.id), staging, extractLimitsOf(services.config));
-      for (const name of readdirSync(workspace)) rmSync(join(workspace, name), { recursive: true, force: true });
+      // the sandbox runs and may swap folders for links meanwhile: removed without following any
+      for (const name of readdirSync(workspace)) removeTree(workspace, name);
       for (const name of readdirSync(staging)) renameSync(join(staging, name), join(workspace, name));
     } catch (error) {
       if (error instanceof ArchiveRejectedError) throw new HttpError(422, `archive refused: ${error.message}`, "archive_rejected");

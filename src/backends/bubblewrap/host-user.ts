@@ -5,10 +5,10 @@
 // what it is given: search (x) on the folders above each bind source, and read/write on the
 // workspace and the git folder through ACL entries (default entries too, so that what either
 // side creates later stays shared). Files the sandbox creates belong to that uid on the host.
-import { lchownSync, lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { lchownSync, readFileSync, statSync } from "node:fs";
 import { OperationFailedError, UnavailableError, errorMessage } from "../../shared/errors.js";
 import { findSystemExecutable, run } from "../../shared/run.js";
+import { walkTree } from "../../shared/safe-fs.js";
 import { blockedFolders } from "../path-access.js";
 import type { Reporter } from "../types.js";
 
@@ -85,27 +85,14 @@ function aclTool(name: "setfacl" | "getfacl"): string {
 }
 
 /**
- * Gives heyvm's own folder to the sandbox user, not following links: symbolic links are changed
- * themselves, and a file with more than one name (a hard link a sandbox could have made to a
- * host file) is left alone.
+ * Gives heyvm's own folder to the sandbox user, not following links (shared/safe-fs.ts walkTree:
+ * not even one swapped in during the walk): symbolic links are changed themselves, and a file
+ * with more than one name (a hard link a sandbox could have made to a host file) is left alone.
  */
-function chownTree(path: string, user: HostUser): void {
-  const stat = lstatSync(path);
-  if (stat.isSymbolicLink()) return lchownSync(path, user.uid, user.gid);
-  if (stat.isFile() && stat.nlink > 1) return;
-  lchownSync(path, user.uid, user.gid);
-  if (stat.isDirectory()) for (const name of readdirSync(path)) chownTree(join(path, name), user);
-}
-
-/** Folders and single-name files under root, never through a symbolic link. */
-function walk(root: string, found: { dirs: string[]; files: string[] }): void {
-  const stat = lstatSync(root);
-  if (stat.isDirectory()) {
-    found.dirs.push(root);
-    for (const name of readdirSync(root)) walk(join(root, name), found);
-  } else if (stat.isFile() && stat.nlink === 1) {
-    found.files.push(root); // a file with other names may be a host file linked in: never granted
-  }
+async function chownTree(path: string, user: HostUser): Promise<void> {
+  await walkTree(path, 500, (entries) => {
+    for (const { handle, stat } of entries) if (!(stat.isFile() && stat.nlink > 1)) lchownSync(handle, user.uid, user.gid);
+  });
 }
 
 async function setAcl(tool: string, entries: string[], paths: string[]): Promise<void> {
@@ -125,11 +112,16 @@ async function grantTree(user: HostUser, root: string): Promise<boolean> {
   const owner = statSync(root).uid;
   const access = [`u:${user.uid}:rwX`];
   const defaults = [`d:u:${user.uid}:rwX`, ...(owner !== 0 && owner !== user.uid ? [`d:u:${owner}:rwX`] : [])];
-  const found = { dirs: [] as string[], files: [] as string[] };
-  walk(root, found);
   const tool = aclTool("setfacl");
-  await setAcl(tool, access, found.files);
-  await setAcl(tool, [...access, ...defaults], found.dirs.reverse()); // the top last: it marks the tree as done
+  // entries are named by handles through their open folders (safe-fs.ts): a folder the sandbox
+  // swaps for a link meanwhile is never followed by setfacl
+  await walkTree(root, 500, async (entries) => {
+    const below = entries.filter((entry) => entry.path !== root);
+    // a file with other names may be a host file linked in: never granted
+    await setAcl(tool, access, below.filter((entry) => entry.stat.isFile() && entry.stat.nlink === 1).map((entry) => entry.handle));
+    await setAcl(tool, [...access, ...defaults], below.filter((entry) => entry.stat.isDirectory()).map((entry) => entry.handle));
+  });
+  await setAcl(tool, [...access, ...defaults], [root]); // the top last: it marks the tree as done
   return true;
 }
 
@@ -148,7 +140,7 @@ export interface SandboxPaths {
  */
 export async function grantSandboxAccess(user: HostUser, paths: SandboxPaths, reporter: Reporter): Promise<void> {
   if (!user.dropsRoot) return;
-  for (const dir of paths.owned) chownTree(dir, user);
+  for (const dir of paths.owned) await chownTree(dir, user);
   const blocked = blockedFolders([...paths.writable, ...paths.readable, ...paths.owned], user);
   if (blocked.size > 0) {
     const tool = aclTool("setfacl");

@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperationFailedError, TimeoutError, UnavailableError, UserError } from "../../shared/errors.js";
+import { homeGitconfig } from "../home-gitconfig.js";
 import { isObject, num, readJsonFile, str, writeJsonFile } from "../../shared/json.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
@@ -209,8 +210,7 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   writeFileSync(guest("env"), `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n")}\n`, { mode: 0o600 });
   copyFileSync(material.clientPublicKey, guest("authorized_keys"));
   copyFileSync(material.hostKey, guest("ssh_host_ed25519_key"));
-  const gitconfig = join(dir.homePath, ".gitconfig");
-  writeFileSync(guest("gitconfig"), `${existsSync(gitconfig) ? readFileSync(gitconfig, "utf8") : ""}${GUEST_GIT_STAT}`, { mode: 0o600 });
+  writeFileSync(guest("gitconfig"), `${homeGitconfig(dir, reporter)}${GUEST_GIT_STAT}`, { mode: 0o600 });
   const accounts = sftpAccounts(dir);
   writeFileSync(accounts.passwd, `heyo:x:${env.HEYVM_UID}:${env.HEYVM_GID}:heyo:/workspace:/bin/sh\n`, { mode: 0o644 });
   writeFileSync(accounts.group, `heyo:x:${env.HEYVM_GID}:\n`, { mode: 0o644 });

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, 
 import { readFrom } from "../../shared/file-tail.js";
 import { join } from "node:path";
 import { OperationFailedError, TimeoutError, UnavailableError } from "../../shared/errors.js";
+import { homeGitconfig } from "../home-gitconfig.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import type { HeyoHome } from "../../state/home.js";
 import { networkMode, type SandboxSpec, type SshEndpoint } from "../../state/records.js";
@@ -89,8 +90,7 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   writeFileSync(files.env, `HEYVM_UID=${uid}\nHEYVM_GID=${gid}\nHEYVM_HOSTNAME=${spec.name}\nHEYVM_GITDIR=${gitDir}\n`, { mode: 0o600 });
   copyFileSync(material.clientPublicKey, files.authorizedKeys);
   copyFileSync(material.hostKey, files.hostKey);
-  const gitconfig = join(dir.homePath, ".gitconfig");
-  writeFileSync(files.gitconfig, existsSync(gitconfig) ? readFileSync(gitconfig) : "", { mode: 0o600 });
+  writeFileSync(files.gitconfig, homeGitconfig(dir, reporter), { mode: 0o600 });
   const image = imageDir(home, "libvirt", imageName(spec));
   const manifest = await verifyVmImage(image, imageName(spec));
   const boot = vmBoot(image, manifest);

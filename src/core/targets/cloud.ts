@@ -2,7 +2,9 @@
 // shapes as the local ones.
 import { resolveCloudUrl, resolveToken } from "../../cloud/credentials.js";
 import { CloudClient } from "../../cloud/client.js";
+import { renderLogText } from "../../shared/log-lines.js";
 import { shellQuote } from "../../shared/shell-quote.js";
+import { escapeControls } from "../../shared/terminal-text.js";
 import { EXEC_TIMEOUT_MAX_SECONDS, isActiveDeployment, type Deployment } from "../../cloud/schema.js";
 import type { HeyoHome } from "../../state/home.js";
 import { timedOut, wrapCommand } from "../exec-wrap.js";
@@ -74,7 +76,8 @@ export function cloudTarget(home: HeyoHome, id: string): SandboxTarget {
       let offset = 0;
       for (let first = true; ; first = false) {
         const chunk = await client.logs(id, offset, first ? request.lines : 0);
-        if (chunk.text) yield chunk.text;
+        // the server sends it escaped and marked; the same again here costs nothing and trusts no server
+        if (chunk.text) yield renderLogText(escapeControls(chunk.text));
         offset = chunk.offset;
         if (!request.follow || (!chunk.running && !chunk.text)) return;
         await new Promise((resolve) => setTimeout(resolve, LOG_POLL_MS));
