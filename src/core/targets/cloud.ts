@@ -46,7 +46,7 @@ async function cloudShell(client: CloudClient, token: string, id: string, termin
 }
 
 export function cloudTarget(home: HeyoHome, id: string): SandboxTarget {
-  const token = resolveToken(home, "general");
+  const token = resolveToken(home);
   const client = new CloudClient({ baseUrl: resolveCloudUrl(home, undefined), token });
   return {
     id,
@@ -85,5 +85,5 @@ export function cloudTarget(home: HeyoHome, id: string): SandboxTarget {
 
 /** `heyvm list --cloud`: every cloud sandbox this token can see. */
 export function listCloudSandboxes(home: HeyoHome): Promise<Deployment[]> {
-  return new CloudClient({ baseUrl: resolveCloudUrl(home, undefined), token: resolveToken(home, "general") }).listDeployments();
+  return new CloudClient({ baseUrl: resolveCloudUrl(home, undefined), token: resolveToken(home) }).listDeployments();
 }
