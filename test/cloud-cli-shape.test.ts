@@ -7,6 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { request } from "node:http";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -96,6 +97,24 @@ describe("cloud commands as scripts and SDKs call them", { skip }, () => {
     }
     assert.equal((await api(server, token, "GET", "/no/such/route")).status, 404);
     assert.equal((await api(server, token, "POST", "/deployed-sandboxes")).status, 405);
+    // a WebSocket upgrade to a path that is no route: the same
+    const upgrade = (path: string, bearer?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const headers = { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": randomBytes(16).toString("base64"), ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) };
+        const req = request(`${server.url}${path}`, { headers });
+        req.on("response", (answer) => {
+          answer.resume();
+          resolve(answer.statusCode ?? 0);
+        });
+        req.on("upgrade", (_answer, socket) => {
+          socket.destroy();
+          resolve(101);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    assert.equal(await upgrade("/no/such/socket"), 401);
+    assert.equal(await upgrade("/no/such/socket", token), 404);
   });
 
   test("exec <dep-id> --format json --cloud-url URL -- cmd (options between the id and --), and its errors as JSON", async () => {

@@ -100,4 +100,29 @@ describe("libvirt deploys against a self-hosted server", { skip }, () => {
     const earlier = await run(["exec", firstId, "--", "true"]);
     assert.equal(earlier.code, 0, earlier.stderr);
   });
+
+  test("create --open-port twice on libvirt: both ports answer on 127.0.0.1", { timeout: 600_000 }, async () => {
+    // in the server's own HEYO_HOME, whose default image the first deploy built (one build per run)
+    const env = { HEYO_HOME: server().sandboxHome };
+    const created = await t.run(["create", "--backend", "libvirt", "--open-port", "8080", "--open-port", "8081", "--format", "json"], { env, timeoutMs: 600_000 });
+    assert.equal(created.code, 0, created.stderr);
+    const { id, port_mappings: mappings } = JSON.parse(created.stdout) as { id: string; port_mappings: Array<{ host_port: number; guest_port: number }> };
+    try {
+      assert.deepEqual(mappings.map((m) => m.guest_port).sort(), [8080, 8081]);
+      const serve = mappings.map((m) => `mkdir -p /tmp/w${m.guest_port} && echo "guest ${m.guest_port}" > /tmp/w${m.guest_port}/index.html && busybox httpd -p ${m.guest_port} -h /tmp/w${m.guest_port}`).join(" && ");
+      const started = await t.run(["exec", id, "--", "sh", "-c", serve], { env });
+      assert.equal(started.code, 0, started.stderr);
+      for (const mapping of mappings) {
+        let body = "";
+        await waitFor(async () => {
+          const answer = await fetch(`http://127.0.0.1:${mapping.host_port}/`).catch(() => undefined);
+          body = answer?.ok ? await answer.text() : "";
+          return body !== "";
+        }, 30_000, `guest port ${mapping.guest_port} on 127.0.0.1:${mapping.host_port}`);
+        assert.equal(body.trim(), `guest ${mapping.guest_port}`);
+      }
+    } finally {
+      await t.run(["rm", id, "-y"], { env });
+    }
+  });
 });

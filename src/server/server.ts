@@ -159,13 +159,13 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
       log(`${remote} GET ${url.pathname} (websocket) ${status} ${Math.round(performance.now() - started)}ms`);
     };
     const match = SHELL_PATH.exec(url.pathname);
-    if (!match) return refuse(new HttpError(404, `no websocket route ${url.pathname}`, "not_found"));
     let tokenId: string;
     try {
-      tokenId = tokenOf(req);
+      tokenId = tokenOf(req); // as for requests: 401 before 404
     } catch (error) {
       return refuse(error);
     }
+    if (!match) return refuse(new HttpError(404, `no websocket route ${url.pathname}`, "not_found"));
     let deploymentId: string;
     try {
       deploymentId = decodeURIComponent(match[1] ?? "");
