@@ -92,15 +92,16 @@ export async function deployWorktree(io: CliIO, branch: string, flags: DeployFla
     });
     return 0;
   }
-  if (flags.printId === true || flags.quiet === true) {
-    print(io, deployment.id);
-    return 0;
-  }
   if (!quiet) {
     io.stderr.write(`packed ${result.archive.files} files (${formatBytes(result.archive.inputBytes)} → ${formatBytes(result.archive.sizeBytes)}) from ${result.worktree}\n`);
   }
   if (!quiet && deployment.requested_driver && deployment.driver && deployment.requested_driver !== deployment.driver) {
     io.stderr.write(`note: asked for ${deployment.requested_driver}; the cloud runs this sandbox with ${deployment.driver}\n`);
+  }
+  if (flags.printId === true || flags.quiet === true) {
+    if (!quiet) for (const url of deployment.urls) io.stderr.write(`exposed: ${url.url}\n`);
+    print(io, deployment.id); // only the id on stdout: id=$(heyvm wt x --deploy --print-id)
+    return 0;
   }
   for (const url of deployment.urls) print(io, `exposed: ${url.url}`);
   print(io, `Deployed successfully! ID: ${deployment.id}`);
