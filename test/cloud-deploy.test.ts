@@ -58,16 +58,18 @@ describe("heyvm wt --deploy against a self-hosted server", { skip }, () => {
     assert.equal(statSync(join(t.home, "token.json")).mode & 0o777, 0o600);
   });
 
-  test("--publish-image fails clearly without its Dockerfile or without a Docker engine, before anything is created", async () => {
-    const noEngine = { DOCKER_HOST: `unix://${join(t.root, "no-docker.sock")}` };
-    const usage = await t.run(["wt", "feature/img", "--deploy", "--publish-image"], { env: noEngine });
+  test("--publish-image fails clearly without its Dockerfile, and on a cloud that cannot run firecracker images, before anything is built or created", async () => {
+    const usage = await t.run(["wt", "feature/img", "--deploy", "--publish-image"]);
     assert.equal(usage.code, 2, usage.stderr);
     assert.match(usage.stderr, /--publish-image needs --deploy-dockerfile/);
-    writeFileSync(join(t.root, "Dockerfile"), "FROM scratch\n");
-    const result = await t.run(["wt", "feature/img", "--deploy", "--publish-image", "--deploy-dockerfile", join(t.root, "Dockerfile"), "--deploy-image-name", "img"], { env: noEngine });
+    // this server has no Firecracker and was not started with --firecracker-images-on-libvirt: it is asked first
+    writeFileSync(join(t.root, "Dockerfile"), "FROM scratch\nRUN false\n");
+    const result = await t.run(["wt", "feature/img", "--deploy", "--publish-image", "--deploy-dockerfile", join(t.root, "Dockerfile"), "--deploy-image-name", "img"], { env: cloudEnv });
     assert.equal(result.code, 5, result.stderr);
-    assert.match(result.stderr, /no Docker engine answers/);
+    assert.match(result.stderr, /^heyvm: the cloud cannot run firecracker images, so nothing was built: this server cannot run firecracker sandboxes .*--firecracker-images-on-libvirt/m);
+    assert.doesNotMatch(result.stderr, /docker build/, "no build was started");
     assert.equal(existsSync(join(t.root, "feature-img")), false, "no worktree was created");
+    assert.match(server.log(), /GET \/capabilities 200/);
   });
 
   test("bad deploy flags are refused before anything is created; an unknown image gets the list of available ones", async () => {
@@ -170,7 +172,7 @@ describe("heyvm wt --deploy against a self-hosted server", { skip }, () => {
     assert.match(server.log(), new RegExp(`deployment ${id}: running -> stopped`));
   });
 
-  test("--no-ignore uploads ignored files too (but never .git); HEYO_ARCHIVE_TOKEN authorises the deploy", async () => {
+  test("--no-ignore uploads ignored files too (but never .git); HEYO_ARCHIVE_TOKEN authorises the deploy and every later cloud command", async () => {
     const worktree = join(t.root, "feature-cloud");
     assert.equal((await t.run(["logout"])).code, 0);
     const result = await t.run(["wt", "feature/cloud", "--deploy", "--deploy-driver", "bubblewrap", "--no-ignore", "--deploy-ttl-seconds", "3600", "--json"], {
@@ -179,9 +181,15 @@ describe("heyvm wt --deploy against a self-hosted server", { skip }, () => {
     assert.equal(result.code, 0, result.stderr);
     const summary = JSON.parse(result.stdout) as { id: string; worktree: string };
     assert.equal(summary.worktree, worktree);
-    const archiveOnly = await t.run(["exec", summary.id, "--", "true"], { env: { HEYO_ARCHIVE_TOKEN: token } });
-    assert.equal(archiveOnly.code, 7, "the archive token is for the deploy path only");
-    assert.match(archiveOnly.stderr, /Not authenticated/);
+    const archiveOnly = { ...cloudEnv, HEYO_ARCHIVE_TOKEN: token }; // one credential rule for every cloud command
+    const exec = await t.run(["exec", summary.id, "--", "cat", "notes.txt"], { env: archiveOnly });
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.match(exec.stdout, /untracked but not ignored/);
+    const listed = await t.run(["list", "--cloud", "--json"], { env: archiveOnly });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.ok((JSON.parse(listed.stdout) as Array<{ id: string }>).some((r) => r.id === summary.id));
+    const logs = await t.run(["logs", summary.id], { env: archiveOnly });
+    assert.equal(logs.code, 0, logs.stderr);
     const login = await t.run(["login", "--cloud-url", server.url], { env: { HEYO_API_KEY: token } });
     assert.equal(login.code, 0, login.stderr);
     const list = JSON.parse((await t.run(["list", "--cloud", "--json"])).stdout) as Array<{ id: string; ttl_seconds: number | null }>;
@@ -191,7 +199,9 @@ describe("heyvm wt --deploy against a self-hosted server", { skip }, () => {
     assert.match(ls.stdout, /^secret\.env$/m);
     assert.match(ls.stdout, /^TOKEN=1$/m);
     assert.doesNotMatch(ls.stdout, /^\.git$/m);
-    const stop = await t.run(["stop", summary.id]);
+    assert.equal((await t.run(["logout"])).code, 0);
+    const stop = await t.run(["stop", summary.id], { env: archiveOnly });
     assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stdout, new RegExp(`stopped ${summary.id}`));
   });
 });

@@ -417,7 +417,7 @@ describe("a tenant's running sandboxes", { skip: bwrap }, () => {
   test("100 requests through a public endpoint and 100 shell upgrades at once never read a live sandbox as stopped", { skip: nodeInSandbox }, async () => {
     const port = await freePort();
     const id = await deploy(server, token, { open_ports: [port], start_command: "exec /usr/bin/node server.js" }, httpServerArchive(port));
-    const url = String(((await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.urls as string[])[0]);
+    const url = String(((await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.urls as Array<{ url: string }>)[0]?.url);
     await waitFor(async () => (await fetch(url).catch(() => undefined))?.status === 200, 10_000, "the sandbox's HTTP server");
     const owner = ownerPidOf(dataDir, id);
     const rowBefore = dbRow(dataDir, id);
@@ -462,7 +462,7 @@ describe("a tenant's running sandboxes", { skip: bwrap }, () => {
   test("an endpoint on the server's own port is refused and never loops", async () => {
     const own = Number(new URL(server.url).port);
     const id = await deploy(server, token, { open_ports: [own] });
-    const url = String(((await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.urls as string[])[0]);
+    const url = String(((await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.urls as Array<{ url: string }>)[0]?.url);
     const pid = server.child.pid ?? 0;
     const before = rssKb(pid);
     const linesBefore = server.log().split("\n").filter((l) => l.includes(" /p/")).length;

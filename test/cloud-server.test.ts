@@ -193,9 +193,9 @@ describe("cloud server API", () => {
     await waitFor(async () => (await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.status !== "provisioning", 30_000, "provisioning to end");
     const view = await api(server, token, "GET", `/deployed-sandboxes/${id}`);
     assert.equal(view.json.status, "running", JSON.stringify(view.json));
-    const urls = view.json.urls as string[];
+    const urls = view.json.urls as Array<{ url: string }>;
     assert.equal(urls.length, 1);
-    const publicUrl = String(urls[0]);
+    const publicUrl = String(urls[0]?.url);
     await waitFor(async () => (await fetch(`${publicUrl}ready`).catch(() => undefined))?.status === 200, 10_000, "the sandbox's HTTP server");
     const answer = await fetch(`${publicUrl}some/path?x=1`);
     assert.equal(await answer.text(), "hello from GET /some/path?x=1");

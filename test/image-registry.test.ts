@@ -74,12 +74,12 @@ describe("--publish-image and the server's image registry", { skip: engineSkip }
   test("without credentials: the product's wording, before any build starts", async () => {
     const result = await run(["wt", "feature/img", "--deploy", "--publish-image", "--deploy-dockerfile", "Dockerfile", "--deploy-image-name", "agent"], { HEYO_API_KEY: "", HEYO_ARCHIVE_TOKEN: "" });
     assert.equal(result.code, 7, result.stderr);
-    assert.match(result.stderr, /^heyvm: Not authenticated — run `heyvm login` first, or set HEYO_ARCHIVE_TOKEN$/m);
+    assert.match(result.stderr, /^heyvm: Not authenticated — run `heyvm login` first, or set HEYO_ARCHIVE_TOKEN \(or HEYO_API_KEY\)$/m);
     assert.ok(!existsSync(join(t.home, "images")), "nothing was built");
     assert.ok(!existsSync(join(t.root, "feature-img")), "no worktree was made");
     const noEngineEither = await run(["wt", "feature/img", "--deploy", "--publish-image", "--deploy-dockerfile", "Dockerfile", "--deploy-image-name", "agent"], { HEYO_API_KEY: "", HEYO_ARCHIVE_TOKEN: "", DOCKER_HOST: "unix:///nonexistent/docker.sock" });
     assert.equal(noEngineEither.code, 7, noEngineEither.stderr);
-    assert.match(noEngineEither.stderr, /^heyvm: Not authenticated — run `heyvm login` first, or set HEYO_ARCHIVE_TOKEN$/m, "credentials are checked before the engine");
+    assert.match(noEngineEither.stderr, /^heyvm: Not authenticated — run `heyvm login` first, or set HEYO_ARCHIVE_TOKEN \(or HEYO_API_KEY\)$/m, "credentials are checked before the engine");
     const noEngine = await run(["wt", "feature/img", "--deploy", "--publish-image", "--deploy-dockerfile", "Dockerfile", "--deploy-image-name", "agent"], { HEYO_ARCHIVE_TOKEN: alice, DOCKER_HOST: "unix:///nonexistent/docker.sock" });
     assert.equal(noEngine.code, 5, noEngine.stderr);
     assert.match(noEngine.stderr, /--publish-image runs `docker build`, and no Docker engine answers at \/nonexistent\/docker\.sock/);

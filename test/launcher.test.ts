@@ -185,6 +185,43 @@ describe("the native launcher answers as the Node CLI does", { skip }, () => {
     await conforms({ args: ["exec", a, "--", "env"], by: "native", env: { TERM: "xterm-test", LANG: "C.UTF-8", LC_ALL: "", COLORTERM: "truecolor", SECRET_TOKEN: "never-inside" } });
   });
 
+  test("exec: every exec option, --cloud-url (accepted by every command) before the id and between it and --", async () => {
+    const a = ids.a ?? "";
+    const url = "http://127.0.0.1:9";
+    // the options the launcher takes itself; --cloud-url means nothing to a local sandbox
+    for (const args of [
+      ["exec", a, "--cloud-url", url, "--", "pwd"],
+      ["exec", "--cloud-url", url, a, "--", "pwd"],
+      ["exec", a, `--cloud-url=${url}`, "-e", "A=1", "--", "sh", "-c", 'echo "$A"'],
+      ["exec", "-w", "/tmp", a, "--cloud-url", url, "--cwd", "/etc", "--env", "B=2", "--", "sh", "-c", 'echo "$B"; pwd'],
+      ["exec", a, "--workdir", "/usr", "--cloud-url", url, "--", "pwd"],
+    ]) {
+      await conforms({ args, by: "native" });
+    }
+    // the options Node answers (the launcher hands them over), each with --cloud-url beside it
+    for (const args of [
+      ["exec", a, "--format", "json", "--cloud-url", url, "--", "echo", "captured"],
+      ["exec", a, "--cloud-url", url, "--json", "--", "sh", "-c", "echo out; echo err >&2; exit 3"],
+      ["exec", a, "--format", "table", "--cloud-url", url, "--", "echo", "table"],
+      ["exec", a, "--timeout", "5s", "--cloud-url", url, "--", "true"],
+      ["exec", a, "--cloud-url", url, "--timeout", "200ms", "--", "sleep", "5"],
+      ["exec", a, "--cloud-url", url, "--session", "s2", "--", "pwd"],
+      ["exec", "--cloud-url", url, "--format", "json", a, "-e", "A=1", "--", "sh", "-c", 'echo "$A"'],
+      ["exec", a, "--cloud-url", url, "--no-such-option", "--", "true"],
+      ["exec", a, "--format", "json", "--cloud-url", url, "--no-such-option", "--", "true"],
+      ["exec", "sb-deadbeef", "--format", "json", "--cloud-url", url, "--", "true"],
+    ]) {
+      await conforms({ args, by: "node" });
+    }
+    // a cloud sandbox: the address after the id is the one used (nothing listens on port 9)
+    for (const fast of [true, false]) {
+      const outcome = await run(["exec", "dep-12345678", "--format", "json", "--cloud-url", url, "--", "true"], fast, { env: { HEYO_API_KEY: "heyvm_test", HEYO_CLOUD_URL: "" } });
+      assert.equal(outcome.code, 5, outcome.stderr);
+      assert.match(outcome.stderr, /cannot reach the cloud at http:\/\/127\.0\.0\.1:9 /);
+      assert.equal((JSON.parse(outcome.stdout) as { error: { exit_code: number } }).error.exit_code, 5);
+    }
+  });
+
   test("exec: a command killed by a signal, large stdin, large stdout", async () => {
     const a = ids.a ?? "";
     await conforms({ args: ["exec", a, "--", "sh", "-c", "kill -TERM $$"], by: "native" });

@@ -271,7 +271,7 @@ describe("the server's endpoints reach a bubblewrap sandbox's own ports, never t
     const sandbox = String(created.json.id);
     await waitFor(async () => (await api(server, token, "GET", `/deployed-sandboxes/${sandbox}`)).json.status === "running", 30_000, "the sandbox to run");
     const view = await api(server, token, "GET", `/deployed-sandboxes/${sandbox}`);
-    const [url] = view.json.urls as string[];
+    const url = (view.json.urls as Array<{ url: string }>)[0]?.url;
     assert.ok(url, JSON.stringify(view.json));
     let body = "";
     await waitFor(async () => {

@@ -1,5 +1,5 @@
 /* `heyvm exec <query> [options] [--] cmd…`: the forms src/cli/commands/exec.ts and the fast path
- * take, with -e/--env, -w/--workdir and --cwd (any other option goes to Node). The command line
+ * take, with -e/--env, -w/--workdir, --cwd and --cloud-url (any other option goes to Node). The command line
  * is the sandbox's exec recipe (src/backends/exec-recipe.ts) expanded with the same rules; the
  * command then runs as src/core/interactive.ts runs it: stdio inherited, SIGINT and SIGQUIT
  * ignored meanwhile, SIGTERM and SIGHUP passed on, the exit status as a shell reports it. */
@@ -89,8 +89,9 @@ static int long_option(const char *word, const char *name, const char **inline_v
 /* One of the options the launcher knows at words[*at] (bounded by end): 1 and taken, or 0. */
 static int take_option(char **words, int *at, int end, struct flags *flags) {
   const char *word = words[*at], *value = NULL;
-  int which; /* 0 env, 1 workdir, 2 cwd */
+  int which; /* 0 env, 1 workdir, 2 cwd, 3 cloud-url */
   if (long_option(word, "--env", &value)) which = 0;
+  else if (long_option(word, "--cloud-url", &value)) which = 3;
   else if (long_option(word, "--workdir", &value)) which = 1;
   else if (long_option(word, "--cwd", &value)) which = 2;
   else if (strncmp(word, "-e", 2) == 0) which = 0, value = word[2] ? word + 2 : NULL;
@@ -101,6 +102,7 @@ static int take_option(char **words, int *at, int end, struct flags *flags) {
     value = words[++*at];
   }
   (*at)++;
+  if (which == 3) return 1; /* every command takes it (src/cli/main.ts takeCloudUrl); a local sandbox has no use for it */
   if (which == 0) {
     const char *eq = strchr(value, '=');
     if (!eq || eq == value) return 0; /* --env takes KEY=VALUE: Node says so */

@@ -24,6 +24,16 @@ export interface UserNetHelper {
   runAs?: { uid: number; gid: number };
 }
 
+/**
+ * The line of a helper's log that says why it ended: its last one, leaving out what is not an error —
+ * syslog complaints, blank lines and passt's start-up banner (the socket it bound, how to start
+ * QEMU with it, indented command examples), which it prints before failing on, say, its pid file.
+ */
+export function lastErrorLine(log: string): string {
+  const banner = /syslog|^\s|^$|^UNIX domain socket bound|^You can now start qemu|^or qrap|^Don't run as root|^Template interface|^MAC:|^DHCP|^DNS|^NDP|^Outbound interface/;
+  return log.split("\n").filter((line) => !banner.test(line)).pop() ?? "";
+}
+
 /** Starts the helper and resolves once it is ready; fails with its last log lines. */
 export async function startUserNetHelper(helper: UserNetHelper, signal: AbortSignal): Promise<ChildProcess> {
   const setpriv = findSystemExecutable("setpriv");
@@ -42,7 +52,7 @@ export async function startUserNetHelper(helper: UserNetHelper, signal: AbortSig
   const failed = (why: string) => {
     let output = "";
     try {
-      output = readFileSync(helper.logPath, "utf8").trim().split("\n").filter((line) => !line.includes("syslog")).slice(-3).join("; ");
+      output = lastErrorLine(readFileSync(helper.logPath, "utf8"));
     } catch {
       // nothing logged yet
     }

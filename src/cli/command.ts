@@ -4,6 +4,8 @@
 // use case it calls.
 import { Command, Option } from "commander";
 import type { CliIO } from "./io.js";
+import { wantsJson, type FormatFlags } from "./output-format.js";
+import { reportError } from "./report-error.js";
 import { UserError } from "../shared/errors.js";
 
 export interface ArgumentSpec {
@@ -73,7 +75,13 @@ export function attachCommand(parent: Command, spec: CommandSpec<never>, io: Cli
       const count = spec.arguments?.length ?? 0;
       const args = params.slice(0, count) as Array<string | string[] | undefined>;
       const flags = params[count] as never;
-      const code = await run({ io, args, flags });
+      let code: number | void;
+      try {
+        code = await run({ io, args, flags });
+      } catch (error) {
+        if (!wantsJson(flags as FormatFlags)) throw error;
+        code = reportError(io, error, { json: true }); // under --format json the error is JSON too
+      }
       if (typeof code === "number") setExitCode(code);
     });
   }

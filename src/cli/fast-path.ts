@@ -10,6 +10,7 @@ import { reportError } from "./report-error.js";
 import { FAST_COMMANDS } from "./commands/names.js";
 import { targetKind } from "../core/targets/kind.js";
 import { readExecOptions, takesValue, type ExecFlags } from "./commands/exec-options.js";
+import { wantsJson } from "./output-format.js";
 import { VERSION } from "../shared/version.js";
 
 type FastCommand = (typeof FAST_COMMANDS)[number];
@@ -28,8 +29,12 @@ const FAST_FORMS: Record<FastCommand, (args: readonly string[], io: CliIO) => Pr
         import("../state/home.js"),
         import("./commands/exec-options.js"),
       ]);
-      const result = await execLocal(resolveSandbox(heyoHome(), form.id), form.command, execRequest(form.flags));
-      return reportExec(io, form.flags, result);
+      try {
+        const result = await execLocal(resolveSandbox(heyoHome(), form.id), form.command, execRequest(form.flags));
+        return reportExec(io, form.flags, result);
+      } catch (error) {
+        return reportError(io, error, { json: wantsJson(form.flags) });
+      }
     })();
   },
   list: (flags, io) => {
@@ -50,12 +55,32 @@ function execForm(args: readonly string[]): { id: string; flags: ExecFlags; comm
   const separator = args.indexOf("--");
   const command = args.slice(separator + 1);
   if (separator < 0 || command.length === 0) return undefined;
-  const words = args.slice(0, separator);
+  const words = withoutCloudUrl(args.slice(0, separator));
+  if (!words) return undefined;
   const at = words.findIndex((word, i) => !word.startsWith("-") && !takesValue(words[i - 1]));
   const id = words[at];
   if (at < 0 || id === undefined || targetKind(id) !== "local") return undefined;
   const flags = readExecOptions([...words.slice(0, at), ...words.slice(at + 1)]);
   return flags ? { id, flags, command } : undefined;
+}
+
+/**
+ * exec's option words without `--cloud-url URL` (accepted by every command, main.ts takeCloudUrl;
+ * it means nothing to a local sandbox, the only kind answered here); undefined when it has no value.
+ */
+function withoutCloudUrl(words: readonly string[]): string[] | undefined {
+  const kept: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] ?? "";
+    if (word === "--cloud-url") {
+      if (i + 1 >= words.length) return undefined;
+      i += 1;
+    } else if (!word.startsWith("--cloud-url=")) {
+      kept.push(word);
+      if (takesValue(word) && i + 1 < words.length) kept.push(words[++i] ?? ""); // its value, whatever it looks like
+    }
+  }
+  return kept;
 }
 
 function isFastCommand(word: string | undefined): word is FastCommand {

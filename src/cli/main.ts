@@ -3,24 +3,34 @@
 // loaded lazily, so that the commands agents call in loops (exec, list) start fast.
 import { Command, CommanderError } from "commander";
 import type { CliIO } from "./io.js";
-import { reportError } from "./report-error.js";
+import { errorJson, reportError } from "./report-error.js";
+import { argvWantsJson } from "./output-format.js";
+import { ExitCode, UserError } from "../shared/errors.js";
 import { attachCommand } from "./command.js";
 import { COMMAND_LOADERS } from "./commands/index.js";
 import { COMMAND_NAMES, isCommandName, type CommandName } from "./commands/names.js";
+import { takesValue } from "./commands/exec-options.js";
 import { VERSION } from "../shared/version.js";
 
 /**
  * `--cloud-url URL` is accepted anywhere before the command's own arguments (heyvm's dialect: SDKs
- * pass it globally); it is taken out of argv and handed on as HEYO_CLOUD_URL, which every cloud
- * call reads after its own flags. exec's command words, after its id or `--`, are never looked at.
+ * pass it globally), and among exec's options between its id and `--`; it is taken out of argv and
+ * handed on as HEYO_CLOUD_URL, which every cloud call reads after its own flags. exec's command
+ * words (after `--`, or after its id when there is no `--`) are never looked at.
  */
 export function takeCloudUrl(argv: readonly string[], stopAt = argv.length, env: NodeJS.ProcessEnv = process.env): string[] {
   const rest: string[] = [];
   let positionals = 0;
+  const separator = argv.indexOf("--");
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i] ?? "";
-    const execWords = rest[0] === "exec" && positionals >= 2;
+    const exec = rest[0] === "exec";
+    const execWords = exec && positionals >= 2 && separator < i;
     if (word === "--" || execWords || i >= stopAt) return [...rest, ...argv.slice(i)];
+    if (exec && takesValue(rest[rest.length - 1])) {
+      rest.push(word); // an exec option's value (-w DIR, -e K=V…): neither an option nor the id
+      continue;
+    }
     if (word === "--cloud-url" && i + 1 < argv.length) {
       env.HEYO_CLOUD_URL = argv[i + 1];
       i += 1;
@@ -81,7 +91,12 @@ export async function main(given: readonly string[], io: CliIO = { stdout: proce
     await program.parseAsync([...argv], { from: "user" });
     return exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 1 ? 2 : error.exitCode;
+    if (error instanceof CommanderError) {
+      const code = error.exitCode === 1 ? 2 : error.exitCode;
+      // commander printed its message already; a script asking for JSON gets it as JSON too
+      if (code !== 0 && argvWantsJson(given)) io.stdout.write(`${JSON.stringify(errorJson(new UserError(error.message.replace(/^error: /, ""), { exitCode: ExitCode.usage })), null, 2)}\n`);
+      return code;
+    }
     return reportError(io, error);
   }
 }

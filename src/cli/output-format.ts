@@ -15,3 +15,10 @@ export interface FormatFlags {
 export function wantsJson(flags: FormatFlags): boolean {
   return flags.json === true || flags.format === "json";
 }
+
+/** Whether argv asks for JSON before any `--` (for errors found before a command's flags are parsed). */
+export function argvWantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  const words = end < 0 ? argv : argv.slice(0, end);
+  return words.some((word, i) => word === "--json" || word === "--format=json" || (word === "json" && words[i - 1] === "--format"));
+}

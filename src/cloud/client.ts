@@ -4,12 +4,13 @@ import { createReadStream } from "node:fs";
 import { Readable, Transform } from "node:stream";
 import type { z } from "zod";
 import { OperationFailedError } from "../shared/errors.js";
-import { cloudConnectionError, cloudHttpError } from "./errors.js";
+import { cloudConnectionError, cloudHttpError, isConnectionReset } from "./errors.js";
 import { IMAGE_API, ImageList, ImagePresignResponse, PublishedImage, type ImagePresignRequest } from "./image-schema.js";
 import {
   API,
   ArchiveList,
   ArchiveRecord,
+  Capabilities,
   DeployResponse,
   Deployment,
   DeploymentList,
@@ -43,18 +44,23 @@ export class CloudClient {
 
   private async send(method: string, path: string, what: string, body?: unknown): Promise<string> {
     let response: Response;
-    try {
-      response = await fetch(this.url(path), {
-        method,
-        headers: {
-          authorization: `Bearer ${this.target.token}`,
-          accept: "application/json",
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (error) {
-      throw cloudConnectionError(this.target.baseUrl, error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        response = await fetch(this.url(path), {
+          method,
+          headers: {
+            authorization: `Bearer ${this.target.token}`,
+            accept: "application/json",
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        break;
+      } catch (error) {
+        // a GET changes nothing: one whose connection was cut under it is sent again (twice at most)
+        if (method === "GET" && attempt < 3 && isConnectionReset(error)) continue;
+        throw cloudConnectionError(this.target.baseUrl, error);
+      }
     }
     const text = await response.text();
     if (!response.ok) throw cloudHttpError(response.status, text, what);
@@ -162,6 +168,10 @@ export class CloudClient {
 
   exposePort(request: ProxyRequest) {
     return this.call("POST", API.proxyForDeployed, `expose port ${request.port} of ${request.sandbox_id}`, ProxyEndpoint, request);
+  }
+
+  capabilities() {
+    return this.call("GET", API.capabilities, "ask the cloud what it can run", Capabilities);
   }
 
   presignImage(request: ImagePresignRequest) {

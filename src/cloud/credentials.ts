@@ -11,9 +11,6 @@ export interface StoredToken {
   savedAt: string;
 }
 
-/** Which commands a token is looked up for: HEYO_ARCHIVE_TOKEN is accepted on the deploy path only. */
-export type TokenPurpose = "deploy" | "general";
-
 export function readStoredToken(home: HeyoHome): StoredToken | undefined {
   const raw = readJsonFile(home.tokenFile);
   const token = raw ? (str(raw, "token") ?? str(raw, "api_key")) : undefined;
@@ -33,12 +30,13 @@ export function forgetToken(home: HeyoHome): boolean {
   return had;
 }
 
-export function resolveToken(home: HeyoHome, purpose: TokenPurpose, env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env.HEYO_API_KEY || (purpose === "deploy" ? env.HEYO_ARCHIVE_TOKEN : undefined);
-  const token = fromEnv || readStoredToken(home)?.token;
-  if (!token) {
-    throw new AuthError("Not authenticated", `run \`heyvm login\` first, or set HEYO_API_KEY${purpose === "deploy" ? " (or HEYO_ARCHIVE_TOKEN)" : ""}`);
-  }
+/**
+ * The one credential rule of every cloud command (deploy, publish, exec, sh, stop, logs, list):
+ * HEYO_API_KEY, else HEYO_ARCHIVE_TOKEN (the product guide's name), else what `heyvm login` stored.
+ */
+export function resolveToken(home: HeyoHome, env: NodeJS.ProcessEnv = process.env): string {
+  const token = env.HEYO_API_KEY || env.HEYO_ARCHIVE_TOKEN || readStoredToken(home)?.token;
+  if (!token) throw new AuthError("Not authenticated — run `heyvm login` first, or set HEYO_ARCHIVE_TOKEN (or HEYO_API_KEY)");
   return token;
 }
 

@@ -38,6 +38,15 @@ function causeCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A connection that was cut under a request (the server closing a kept-alive connection just as
+ * it was reused, say): for a request that is safe to send again, not a sign that the cloud is down.
+ */
+export function isConnectionReset(error: unknown): boolean {
+  const code = causeCode(error);
+  return code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET";
+}
+
 /** fetch/ws failed before any answer: the cloud is down, unreachable or the address is wrong. */
 export function cloudConnectionError(baseUrl: string, error: unknown): UserError {
   const code = causeCode(error);

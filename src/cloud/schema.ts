@@ -38,6 +38,7 @@ export const API = {
   start: (id: string) => `/sandbox/${encodeURIComponent(id)}/start`,
   exec: (id: string) => `/sandbox/${encodeURIComponent(id)}/exec`,
   proxyForDeployed: "/proxy-endpoints/for-deployed",
+  capabilities: "/capabilities",
 } as const;
 
 /** Text that reaches a command line, a path or the environment: a NUL byte there cannot be passed on (422, not a crash). */
@@ -81,6 +82,12 @@ export const DeployRequest = z.strictObject({
 });
 export const DeployResponse = z.object({ id: z.string(), status: z.enum(DEPLOYMENT_STATES) });
 
+/** Where an exposed port answers: its URL, and the host name and subdomain it is served under. */
+const EndpointAddress = { url: z.string(), hostname: z.string(), subdomain: z.string() };
+
+/** One exposed port of a deployment, as heyvm's SDKs read it. */
+export const DeploymentUrl = z.object({ url: EndpointAddress.url, port: z.number(), is_public: z.boolean(), hostname: EndpointAddress.hostname, subdomain: EndpointAddress.subdomain });
+
 export const Deployment = z.object({
   id: z.string(),
   name: z.string(),
@@ -92,7 +99,7 @@ export const Deployment = z.object({
   ttl_seconds: z.number().nullable(),
   uptime_secs: z.number().nullable(),
   error_message: z.string().nullable(),
-  urls: z.array(z.string()),
+  urls: z.array(DeploymentUrl),
   created_at: z.string().optional(),
   started_at: z.string().nullable().optional(),
   expires_at: z.string().nullable().optional(),
@@ -100,6 +107,8 @@ export const Deployment = z.object({
   /** Set when a published image runs under another driver than the one asked for (see server/images.ts). */
   requested_driver: z.string().optional(),
   image_id: z.string().optional(),
+  /** The latest step of its provisioning while that is under way (e.g. the first boot's image build). */
+  progress: z.string().nullable().optional(),
 });
 export const DeploymentList = z.array(Deployment);
 
@@ -116,7 +125,17 @@ export const ExecRequest = z.strictObject({
 export const ExecResponse = z.object({ stdout: z.string(), stderr: z.string(), output: z.string(), exit_code: z.number().int(), timed_out: z.boolean().optional() });
 
 export const ProxyRequest = z.strictObject({ sandbox_id: z.string().min(1).max(100), port, is_public: z.boolean().default(false) });
-export const ProxyEndpoint = z.object({ id: z.string(), url: z.string(), port: z.number(), is_public: z.boolean(), sandbox_id: z.string() });
+export const ProxyEndpoint = z.object({ id: z.string(), ...EndpointAddress, port: z.number(), is_public: z.boolean(), sandbox_id: z.string() });
+
+/**
+ * What a server can run, asked before slow client-side work (--publish-image builds an image
+ * first): each driver with its images, and where images published in each format would run.
+ */
+export const Capabilities = z.object({
+  drivers: z.array(z.object({ name: z.string(), usable: z.boolean(), reason: z.string().nullable(), images: z.array(z.string()) })),
+  published_images: z.array(z.object({ backend_type: z.string(), runs_on: z.string().nullable(), reason: z.string().nullable() })),
+});
+export type Capabilities = z.infer<typeof Capabilities>;
 
 /** heyvm's own addition (not in the Heyo shape): owner.log read by offset, for `heyvm logs`. */
 export const LogsResponse = z.object({ text: z.string(), offset: z.number(), running: z.boolean() });
@@ -153,6 +172,7 @@ export type DeployRequest = z.input<typeof DeployRequest>;
 export type DeployRequestParsed = z.infer<typeof DeployRequest>;
 export type DeployResponse = z.infer<typeof DeployResponse>;
 export type Deployment = z.infer<typeof Deployment>;
+export type DeploymentUrl = z.infer<typeof DeploymentUrl>;
 export type TtlRequest = z.infer<typeof TtlRequest>;
 export type ReplaceMountRequest = z.infer<typeof ReplaceMountRequest>;
 export type ExecRequest = z.input<typeof ExecRequest>;

@@ -12,6 +12,7 @@ import type { HeyoHome } from "../state/home.js";
 import type { ExtraMount } from "../state/records.js";
 import { allSandboxes, createSandbox, viewOf } from "./catalog.js";
 import { execCommandFor } from "./attach.js";
+import { removeEntry } from "./lifecycle.js";
 import { ensureOwner } from "./owner-start.js";
 import { sandboxInfo, type SandboxInfo } from "./sandbox-info.js";
 import { spawnLoggedDetached } from "./start-command.js";
@@ -117,7 +118,13 @@ export async function createStandalone(home: HeyoHome, request: CreateRequest, r
     entry.spec = { ...entry.spec, name: request.name ?? entry.spec.id, workspace };
     writeSpec(entry.dir, entry.spec);
   }
-  await ensureOwner(home, entry, backend, "detached", reporter);
+  try {
+    await ensureOwner(home, entry, backend, "detached", reporter);
+  } catch (error) {
+    // a create that did not start (an image that does not exist, a boot that failed) leaves nothing behind
+    await removeEntry(home, entry, { worktree: false, force: false }).catch(() => undefined);
+    throw error;
+  }
   if (entry.spec.startCommand) await launchStartCommand(entry, entry.spec.startCommand);
   return await sandboxInfo(await viewOf(entry));
 }

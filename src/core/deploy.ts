@@ -59,11 +59,17 @@ function ensureWorktree(home: HeyoHome, request: DeployRequest, reporter: Report
   });
 }
 
-/** Polls the cloud until the sandbox runs; a failed or stopped one is an error with its reason. */
-export async function waitUntilRunning(client: CloudClient, id: string, timeoutMs: number, pollMs = 250): Promise<Deployment> {
+/**
+ * Polls the cloud until the sandbox runs; a failed or stopped one is an error with its reason.
+ * Each new provisioning step the cloud reports (its first boot may build the VM image) goes to onStep.
+ */
+export async function waitUntilRunning(client: CloudClient, id: string, timeoutMs: number, onStep: (step: string) => void = () => undefined, pollMs = 250): Promise<Deployment> {
   const deadline = Date.now() + timeoutMs;
+  let lastStep: string | null | undefined;
   for (;;) {
     const deployment = await client.getDeployment(id);
+    if (deployment.progress && deployment.progress !== lastStep) onStep(deployment.progress);
+    lastStep = deployment.progress ?? lastStep;
     if (deployment.status === "running") return deployment;
     if (deployment.status === "failed" || deployment.status === "stopped") {
       throw new OperationFailedError(`cloud sandbox ${id} ${deployment.status}: ${deployment.error_message ?? "no reason given"}`, `see \`heyvm logs ${id}\``);
@@ -110,7 +116,7 @@ export async function deployWorktree(home: HeyoHome, client: CloudClient, reques
         throw error;
       });
     reporter.progress(`waiting for ${created.id} to run`);
-    const deployment = await waitUntilRunning(client, created.id, request.startTimeoutMs ?? 900_000);
+    const deployment = await waitUntilRunning(client, created.id, request.startTimeoutMs ?? 900_000, (step) => reporter.progress(`${created.id}: ${step}`));
     const startMs = performance.now() - mark;
     // unpacked into the sandbox's own workspace now; the upload is not needed on the cloud any more
     await client.deleteArchive(presigned.archive_id).catch(() => undefined);

@@ -9,6 +9,8 @@ import type { Reporter } from "../backends/types.js";
 import type { CloudClient, UploadProgress } from "../cloud/client.js";
 import { packImageBundle } from "../cloud/image-bundle.js";
 import type { PublishedImage } from "../cloud/image-schema.js";
+import type { Capabilities } from "../cloud/schema.js";
+import { NotFoundError, UnavailableError } from "../shared/errors.js";
 import { requireEngine } from "../images/custom/docker.js";
 import { IMAGE_FORMATS } from "../images/custom/formats.js";
 import type { HeyoHome } from "../state/home.js";
@@ -28,6 +30,27 @@ export interface PublishResult {
   bundleBytes: number;
   buildMs: number;
   uploadMs: number;
+}
+
+/**
+ * Refuses, before anything is built, to publish an image the cloud says it cannot run (a server
+ * without Firecracker whose operator did not allow firecracker images under libvirt). A cloud
+ * without the capabilities route (404) is not asked: its deploy says so as before.
+ */
+export async function requirePublishTarget(client: CloudClient): Promise<void> {
+  let capabilities: Capabilities;
+  try {
+    capabilities = await client.capabilities();
+  } catch (error) {
+    if (error instanceof NotFoundError) return;
+    throw error;
+  }
+  const firecracker = capabilities.published_images.find((entry) => entry.backend_type === "firecracker");
+  if (firecracker?.runs_on) return;
+  throw new UnavailableError(
+    `the cloud cannot run firecracker images, so nothing was built: ${firecracker?.reason ?? "it takes no published firecracker images"}`,
+    "ask the cloud's operator to enable them, or deploy without --publish-image",
+  );
 }
 
 /** Fails saying how to start a Docker engine when none answers (checked before the long build). */

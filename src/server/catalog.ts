@@ -34,6 +34,16 @@ export class DriverCatalog {
     return probe;
   }
 
+  /** Every driver this server knows: whether it is usable here (and why not) and the image names it offers. */
+  async offers(): Promise<Array<{ name: BackendName; usable: boolean; reason: string | null; images: string[] }>> {
+    return Promise.all(
+      BACKEND_NAMES.map(async (name) => {
+        const probe = await this.probe(name);
+        return { name, usable: probe.usable, reason: probe.usable ? null : (probe.reason ?? "unavailable"), images: Object.keys(this.images[name] ?? {}) };
+      }),
+    );
+  }
+
   /** 422 with what is available when the driver or the image is not offered here. */
   async resolve(driver: string, image: string): Promise<ResolvedImage> {
     const normalized = driver.trim().toLowerCase().replace(/-/g, "_");

@@ -3,6 +3,7 @@
 // time per deployment, and the active-sandbox quota.
 import type { DriverCatalog } from "./catalog.js";
 import type { ServerConfig, ServerData } from "./config.js";
+import type { DeploymentProgress } from "./deployment-progress.js";
 import type { ImageStore } from "./image-store.js";
 import type { OperationQueue } from "./operation-queue.js";
 import type { ActiveQuota } from "./quota.js";
@@ -32,4 +33,6 @@ export interface DeploymentServices {
   quota: ActiveQuota;
   /** The image registry's records (server/images.ts). */
   images: ImageStore;
+  /** Each deployment's latest provisioning step, for its view. */
+  progress: DeploymentProgress;
 }

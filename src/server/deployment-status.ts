@@ -16,6 +16,7 @@ export function sandboxOf(services: DeploymentServices, row: DeploymentRow): San
 /** Records a new status (with the rest of the patch) and logs the change. */
 export function transition(services: DeploymentServices, row: DeploymentRow, status: DeploymentState, patch: Partial<DeploymentRow> = {}): void {
   services.store.updateDeployment(row.id, { ...patch, status });
+  services.progress.clear(row.id);
   if (row.status !== status) {
     const why = patch.error_message ? ` (${patch.error_message})` : "";
     services.log(`deployment ${row.id}: ${row.status} -> ${status}${why}`);

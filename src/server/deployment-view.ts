@@ -4,6 +4,7 @@ import type { Deployment } from "../cloud/schema.js";
 import type { DeploymentServices } from "./context.js";
 import { currentRow } from "./deployment-status.js";
 import { publishedImageFacts } from "./images.js";
+import { endpointAddress } from "./port-proxy.js";
 import type { DeploymentRow } from "./store.js";
 
 export async function deploymentView(services: DeploymentServices, row: DeploymentRow): Promise<Deployment> {
@@ -20,11 +21,16 @@ export async function deploymentView(services: DeploymentServices, row: Deployme
     ttl_seconds: current.ttl_seconds,
     uptime_secs: uptime,
     error_message: current.error_message,
-    urls: services.store.endpointsOf(current.id).map((e) => services.hooks.endpointUrl(e.id)),
+    urls: services.store.endpointsOf(current.id).map((e) => {
+      const { url, hostname, subdomain } = endpointAddress(services, e.id);
+      return { url, port: e.port, is_public: Boolean(e.is_public), hostname, subdomain };
+    }),
     created_at: current.created_at,
     started_at: current.started_at,
     expires_at: current.expires_at,
     archive_id: current.archive_id,
+    // while an operation (provisioning, a start) is under way: its latest step
+    progress: services.queue.busy(current.id) ? services.progress.of(current.id) : null,
     ...publishedImageFacts(services, current.id),
   };
 }

@@ -33,7 +33,7 @@ export interface ImageServices extends DeploymentServices {
 }
 
 /** Backends whose image formats are single files the registry can take. */
-const PUBLISHABLE: readonly BackendName[] = ["firecracker", "libvirt"];
+export const PUBLISHABLE: readonly BackendName[] = ["firecracker", "libvirt"];
 
 function uploadPath(services: DeploymentServices, id: string): string {
   return join(services.data.root, "image-uploads", `${id}.tar.gz`);
@@ -256,16 +256,26 @@ export async function resolvePublishedImage(services: DeploymentServices, tokenI
   if (!row) return undefined;
   const backend = row.backend_type as BackendName;
   const published = { imageId: row.id, requestedDriver: requested };
+  const host = await publishedImageHost(services, backend);
+  if ("refused" in host) throw host.refused;
+  if (host.backend !== backend) ensureLibvirtView(services, row.id);
+  return { backend: host.backend, image: row.id, published };
+}
+
+/**
+ * Where images published in a backend's format run on this server (the capabilities route asks
+ * it before a client builds one), or the refusal a deploy of such an image gets.
+ */
+export async function publishedImageHost(services: DeploymentServices, backend: BackendName): Promise<{ backend: BackendName } | { refused: HttpError }> {
   const availability = await (await detectBackend(backend)).probe();
-  if (availability.usable) return { backend, image: row.id, published };
-  if (backend !== "firecracker") throw new HttpError(422, `driver "${backend}" is not usable on this server: ${availability.reason}`, "driver_unavailable");
+  if (availability.usable) return { backend };
+  if (backend !== "firecracker") return { refused: new HttpError(422, `driver "${backend}" is not usable on this server: ${availability.reason}`, "driver_unavailable") };
   if (!services.config.firecrackerImagesOnLibvirt) {
-    throw new HttpError(422, `this server cannot run firecracker sandboxes (${availability.reason}); its operator can let firecracker-format images run under libvirt with \`heyvm server --firecracker-images-on-libvirt\``, "driver_unavailable");
+    return { refused: new HttpError(422, `this server cannot run firecracker sandboxes (${availability.reason}); its operator can let firecracker-format images run under libvirt with \`heyvm server --firecracker-images-on-libvirt\``, "driver_unavailable") };
   }
   const libvirt = await (await detectBackend("libvirt")).probe();
-  if (!libvirt.usable) throw new HttpError(422, `this server can run firecracker images only under libvirt, and libvirt is not usable: ${libvirt.reason}`, "driver_unavailable");
-  ensureLibvirtView(services, row.id);
-  return { backend: "libvirt", image: row.id, published };
+  if (!libvirt.usable) return { refused: new HttpError(422, `this server can run firecracker images only under libvirt, and libvirt is not usable: ${libvirt.reason}`, "driver_unavailable") };
+  return { backend: "libvirt" };
 }
 
 /** What a deployment's view adds when it runs a published image: the driver asked for. */

@@ -21,7 +21,7 @@ import { addEndpoint } from "./port-proxy.js";
 import { envVars, openPorts, type DeploymentRow } from "./store.js";
 
 function startReporter(services: DeploymentServices, id: string): Reporter {
-  return { progress: (message: string) => services.log(`deployment ${id}: ${message}`), info: () => undefined };
+  return services.progress.reporter(id, services.log);
 }
 
 /** Records a new deployment (provisioning) and provisions it in the background. */
@@ -113,6 +113,7 @@ async function afterStart(services: DeploymentServices, row: DeploymentRow, entr
 /** Deletes the sandbox's machine, records and workspace (after which it cannot start again). */
 export async function freeDeployment(services: DeploymentServices, row: DeploymentRow): Promise<void> {
   services.hooks.onStopped(row.id);
+  services.progress.clear(row.id);
   const entry = sandboxOf(services, row);
   if (entry) await destroyWorkspaceSandbox(services.data.home, entry);
   rmSync(services.data.workspacePath(row.id), { recursive: true, force: true });

@@ -13,20 +13,34 @@ import { HttpError, errorReply, sendReply, type Reply } from "./http.js";
 import { runningSandbox } from "./sandbox-exec.js";
 import type { DeploymentRow } from "./store.js";
 
+export interface EndpointAddress {
+  url: string;
+  /** The host name the endpoint is served under (the URL's host). */
+  hostname: string;
+  /** The endpoint's own label in that name: its id. */
+  subdomain: string;
+}
+
+/** Where an endpoint answers, the one place its url, hostname and subdomain are derived (the API shows all three). */
+export function endpointAddress(services: DeploymentServices, endpointId: string): EndpointAddress {
+  const url = services.hooks.endpointUrl(endpointId);
+  return { url, hostname: new URL(url).host, subdomain: endpointId };
+}
+
 /** The endpoint of a port of a deployment (made once, then reused). */
-export function addEndpoint(services: DeploymentServices, row: DeploymentRow, port: number, isPublic: boolean): { id: string; url: string } {
+export function addEndpoint(services: DeploymentServices, row: DeploymentRow, port: number, isPublic: boolean): { id: string } & EndpointAddress {
   const existing = services.store.endpointsOf(row.id).find((e) => e.port === port && Boolean(e.is_public) === isPublic);
-  if (existing) return { id: existing.id, url: services.hooks.endpointUrl(existing.id) };
+  if (existing) return { id: existing.id, ...endpointAddress(services, existing.id) };
   const id = `ep-${randomBytes(6).toString("hex")}`;
   services.store.insertEndpoint({ id, token_id: row.token_id, deployment_id: row.id, port, is_public: isPublic ? 1 : 0, created_at: new Date().toISOString() });
-  return { id, url: services.hooks.endpointUrl(id) };
+  return { id, ...endpointAddress(services, id) };
 }
 
 /**
  * Makes (or finds) the endpoint a client asks for. One whose port leads back to this server is
  * refused now when the sandbox runs (and at every request in any case).
  */
-export async function requestEndpoint(services: DeploymentServices, row: DeploymentRow, port: number, isPublic: boolean): Promise<{ id: string; url: string }> {
+export async function requestEndpoint(services: DeploymentServices, row: DeploymentRow, port: number, isPublic: boolean): Promise<{ id: string } & EndpointAddress> {
   const entry = row.sandbox_id ? openWorkspaceSandbox(services.data.home, row.sandbox_id) : undefined;
   if (entry && isWorkspaceSandboxRunning(entry)) {
     const target = await workspacePortEndpoint(entry, port).catch(() => undefined);

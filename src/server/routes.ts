@@ -12,6 +12,7 @@ import {
   TtlRequest,
   type ArchiveRecord,
 } from "../cloud/schema.js";
+import { serverCapabilities } from "./capabilities.js";
 import type { DeploymentServices } from "./context.js";
 import { deploymentView, deploymentViews } from "./deployment-view.js";
 import { ArchiveRejectedError, checkArchive, extractLimitsOf } from "./extract.js";
@@ -153,8 +154,10 @@ export function buildRoutes(services: RouteServices): Router {
     const row = ownedDeployment(store, context.tokenId, body.sandbox_id);
     if (row.freed) throw new HttpError(409, `${row.id} has been freed`, "freed");
     const endpoint = await requestEndpoint(services, row, body.port, body.is_public);
-    return { status: 200, json: { id: endpoint.id, url: endpoint.url, port: body.port, is_public: body.is_public, sandbox_id: row.id } };
+    return { status: 200, json: { id: endpoint.id, url: endpoint.url, hostname: endpoint.hostname, subdomain: endpoint.subdomain, port: body.port, is_public: body.is_public, sandbox_id: row.id } };
   });
+
+  router.add("GET", API.capabilities, async () => ({ status: 200, json: await serverCapabilities(services) }));
 
   addImageRoutes(router, services);
   return router;

@@ -21,6 +21,7 @@ import { runningSandbox } from "./sandbox-exec.js";
 import { ShellSessions } from "./shell.js";
 import { loadOrCreateSecret } from "./signing.js";
 import { ImageStore } from "./image-store.js";
+import { DeploymentProgress } from "./deployment-progress.js";
 import { Store } from "./store.js";
 import { reconcileDeployments, startSweeping } from "./sweep.js";
 import { authenticate } from "./tokens.js";
@@ -87,6 +88,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     queue: new OperationQueue(),
     quota: new ActiveQuota(store, config.maxActivePerToken),
     images: new ImageStore(data.database),
+    progress: new DeploymentProgress(),
   };
   const uploads = new UploadGuard();
   const router = buildRoutes({ ...services, secret, uploads, publicUrl: () => publicUrl });
@@ -124,6 +126,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
       if (proxied) return proxyToEndpoint(services, { req, res, endpointId: proxied[1] ?? "", path: `${proxied[2] ?? "/"}${url.search}`, callerToken: () => tokenOf(req) });
       const match = router.match(req.method ?? "GET", url.pathname);
       if (!match.route) {
+        tokenId = tokenOf(req); // without a valid token, no caller learns which routes exist: 401 before 404 or 405
         if (match.methods.length > 0) throw new HttpError(405, `${req.method} is not allowed here (use ${match.methods.join(", ")})`, "method_not_allowed");
         throw new HttpError(404, `no route ${req.method} ${url.pathname}`, "not_found");
       }
@@ -156,13 +159,13 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
       log(`${remote} GET ${url.pathname} (websocket) ${status} ${Math.round(performance.now() - started)}ms`);
     };
     const match = SHELL_PATH.exec(url.pathname);
-    if (!match) return refuse(new HttpError(404, `no websocket route ${url.pathname}`, "not_found"));
     let tokenId: string;
     try {
-      tokenId = tokenOf(req);
+      tokenId = tokenOf(req); // as for requests: 401 before 404
     } catch (error) {
       return refuse(error);
     }
+    if (!match) return refuse(new HttpError(404, `no websocket route ${url.pathname}`, "not_found"));
     let deploymentId: string;
     try {
       deploymentId = decodeURIComponent(match[1] ?? "");

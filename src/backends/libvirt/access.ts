@@ -37,6 +37,17 @@ export function qemuAccount(): Account | undefined {
   return undefined;
 }
 
+/**
+ * Whether getfacl's text gives the account search access in effect: a later chmod (a restarted
+ * `heyvm server` making its data folder 0700 again) narrows the ACL mask and leaves the entry in
+ * place but ineffective (`#effective:---`); setfacl -m then recomputes the mask.
+ */
+export function searchGranted(getfaclText: string, accountName: string): boolean {
+  const entry = new RegExp(`^user:${accountName}:..x(.*)$`, "m").exec(getfaclText);
+  if (!entry) return false;
+  const effective = /#effective:(...)/.exec(entry[1] ?? "");
+  return !effective || effective[1]?.[2] === "x";
+}
 
 /** Lets QEMU's account reach each of these files (it gets the files themselves from libvirt). */
 export async function grantQemuAccess(files: string[], reporter: Reporter): Promise<void> {
@@ -49,7 +60,7 @@ export async function grantQemuAccess(files: string[], reporter: Reporter): Prom
   for (const dir of blocked) {
     if (getfacl) {
       const acl = await run(getfacl, ["-cp", dir], { allowFailure: true });
-      if (new RegExp(`^user:${account.name}:..x`, "m").test(acl.stdout)) continue; // granted before
+      if (searchGranted(acl.stdout, account.name)) continue; // granted before, and not masked since
     }
     if (!setfacl) {
       throw new UnavailableError(

@@ -53,7 +53,8 @@ export function passtArgs(files: PasstFiles, forwards: readonly GuestForward[]):
     "--dns-forward", GUEST_DNS,
     "--no-map-gw",
     "--udp-ports", "none",
-    "--tcp-ports", forwards.map((f) => `127.0.0.1/${f.host}:${f.guest}`).join(","),
+    // one option per port: passt before 2023-08 refuses a comma-joined list of address/port specs
+    ...(forwards.length === 0 ? ["--tcp-ports", "none"] : forwards.flatMap((f) => ["--tcp-ports", `127.0.0.1/${f.host}:${f.guest}`])),
   ];
 }
 

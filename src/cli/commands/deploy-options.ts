@@ -20,6 +20,8 @@ export interface DeployFlags {
   path?: string;
   json?: boolean;
   quiet?: boolean;
+  /** Print only the deployment's id on stdout (also -q), for id=$(heyvm wt x --deploy --print-id). */
+  printId?: boolean;
 }
 
 /** The --deploy… options as `heyvm wt` declares them. */

@@ -1,6 +1,6 @@
 // `heyvm wt <branch> --deploy`: checks flags, credentials and the cloud address first (so bad
 // input creates nothing), runs the deploy use case and draws its progress.
-import { AuthError, UserError } from "../../shared/errors.js";
+import { UserError } from "../../shared/errors.js";
 import { heyoHome } from "../../state/home.js";
 import { print, printJson, stderrReporter, type CliIO } from "../io.js";
 import { formatBytes } from "../render.js";
@@ -21,16 +21,6 @@ function checkPublishFlags(flags: DeployFlags): PublishFlags {
   const size = flags.deployImageSizeMb;
   if (size !== undefined && (!/^\d+$/.test(size) || Number(size) < 64)) throw new UserError(`--deploy-image-size-mb takes a whole number of at least 64, not "${size}"`);
   return { dockerfile: flags.deployDockerfile, name: flags.deployImageName, sizeMb: size === undefined ? undefined : Number(size) };
-}
-
-/** The product guide's wording when --publish-image finds no credentials (before any build starts). */
-function publishToken(resolve: () => string): string {
-  try {
-    return resolve();
-  } catch (error) {
-    if (error instanceof AuthError) throw new AuthError("Not authenticated — run `heyvm login` first, or set HEYO_ARCHIVE_TOKEN");
-    throw error;
-  }
 }
 
 /** Upload progress: a redrawn line on a terminal, a line per quarter otherwise. */
@@ -63,9 +53,14 @@ export async function deployWorktree(io: CliIO, branch: string, flags: DeployFla
   const { resolveCloudUrl, resolveToken } = await import("../../cloud/credentials.js");
   const { CloudClient } = await import("../../cloud/client.js");
   const home = heyoHome();
-  const token = publish ? publishToken(() => resolveToken(home, "deploy")) : resolveToken(home, "deploy");
+  const token = resolveToken(home);
   const client = new CloudClient({ baseUrl: resolveCloudUrl(home, flags.cloudUrl), token });
-  if (publish) await (await import("../../core/publish-image.js")).requirePublishEngine(); // after the credentials: "Not authenticated" comes first
+  if (publish) {
+    // after the credentials ("Not authenticated" comes first), before the long build: can the cloud run it, is there an engine
+    const { requirePublishEngine, requirePublishTarget } = await import("../../core/publish-image.js");
+    await requirePublishTarget(client);
+    await requirePublishEngine();
+  }
   const quiet = flags.quiet === true || flags.json === true;
   let published: Awaited<ReturnType<typeof import("../../core/publish-image.js").publishImage>> | undefined;
   if (publish) {
@@ -82,7 +77,19 @@ export async function deployWorktree(io: CliIO, branch: string, flags: DeployFla
   );
   const { deployment } = result;
   if (flags.json) {
-    printJson(io, { id: deployment.id, name: deployment.name, status: deployment.status, driver: deployment.driver, worktree: result.worktree, urls: deployment.urls, archive: result.archive, timings: result.timings, ...(published ? { image: published.image } : {}) });
+    const { archive, timings } = result;
+    printJson(io, {
+      id: deployment.id,
+      name: deployment.name,
+      status: deployment.status,
+      driver: deployment.driver,
+      ...(deployment.requested_driver ? { requested_driver: deployment.requested_driver } : {}),
+      worktree: result.worktree,
+      urls: deployment.urls,
+      archive: { files: archive.files, input_bytes: archive.inputBytes, size_bytes: archive.sizeBytes },
+      timings: { archive_ms: Math.round(timings.archiveMs), upload_ms: Math.round(timings.uploadMs), start_ms: Math.round(timings.startMs) },
+      ...(published ? { image: published.image } : {}),
+    });
     return 0;
   }
   if (!quiet) {
@@ -91,7 +98,12 @@ export async function deployWorktree(io: CliIO, branch: string, flags: DeployFla
   if (!quiet && deployment.requested_driver && deployment.driver && deployment.requested_driver !== deployment.driver) {
     io.stderr.write(`note: asked for ${deployment.requested_driver}; the cloud runs this sandbox with ${deployment.driver}\n`);
   }
-  for (const url of deployment.urls) print(io, `exposed: ${url}`);
+  if (flags.printId === true || flags.quiet === true) {
+    if (!quiet) for (const url of deployment.urls) io.stderr.write(`exposed: ${url.url}\n`);
+    print(io, deployment.id); // only the id on stdout: id=$(heyvm wt x --deploy --print-id)
+    return 0;
+  }
+  for (const url of deployment.urls) print(io, `exposed: ${url.url}`);
   print(io, `Deployed successfully! ID: ${deployment.id}`);
   print(io, `Use \`heyvm exec ${deployment.id} <cmd>\` or \`heyvm sh ${deployment.id}\` to interact. \`heyvm stop ${deployment.id}\` tears it down.`);
   return 0;

@@ -4,6 +4,8 @@
 import { UserError } from "../../shared/errors.js";
 import { heyoHome } from "../../state/home.js";
 import { defineCommand, parseOptionWords } from "../command.js";
+import { wantsJson } from "../output-format.js";
+import { reportError } from "../report-error.js";
 import { EXEC_OPTIONS, execRequest, reportExec, type ExecFlags } from "./exec-options.js";
 
 export { parseEnvPairs } from "./exec-options.js";
@@ -31,9 +33,15 @@ export const execCommand = defineCommand<ExecFlags>({
     const separator = list.indexOf("--");
     const flags = separator >= 0 ? mergeFlags(before, parseOptionWords<ExecFlags>(EXEC_OPTIONS, list.slice(0, separator))) : before;
     const command = separator >= 0 ? list.slice(separator + 1) : list;
-    if (command.length === 0) throw new UserError("no command given", { hint: "usage: heyvm exec <id> [options] -- <command> [args…]" });
-    const { resolveTarget } = await import("../../core/targets/index.js");
-    const target = await resolveTarget(heyoHome(), String(id));
-    return reportExec(io, flags, await target.exec(command, execRequest(flags)));
+    try {
+      if (command.length === 0) throw new UserError("no command given", { hint: "usage: heyvm exec <id> [options] -- <command> [args…]" });
+      const { resolveTarget } = await import("../../core/targets/index.js");
+      const target = await resolveTarget(heyoHome(), String(id));
+      return reportExec(io, flags, await target.exec(command, execRequest(flags)));
+    } catch (error) {
+      // --format json between the id and `--` is seen only here (the command's own handler sees the options before the id)
+      if (wantsJson(flags) && !wantsJson(before)) return reportError(io, error, { json: true });
+      throw error;
+    }
   },
 });

@@ -23,15 +23,16 @@ export const listCommand = defineCommand<ListFlags>({
   ],
   async run({ io, flags }) {
     if (!flags.cloud) return printList(io, { all: flags.all ?? false, wtOnly: flags.wt ?? false, json: wantsJson(flags) });
-    const { listCloudSandboxes } = await import("../../core/targets/cloud.js");
-    const rows = await listCloudSandboxes(heyoHome());
+    const [{ listCloudSandboxes }, { isActiveDeployment }] = await Promise.all([import("../../core/targets/cloud.js"), import("../../cloud/schema.js")]);
+    // as the local list: running (and provisioning) ones unless --all
+    const rows = (await listCloudSandboxes(heyoHome())).filter((row) => flags.all === true || isActiveDeployment(row.status));
     if (wantsJson(flags)) return printJson(io, rows);
-    if (rows.length === 0) return print(io, "no cloud sandboxes");
+    if (rows.length === 0) return print(io, flags.all ? "no cloud sandboxes" : "no running cloud sandboxes (use --all to include stopped ones)");
     print(
       io,
       table(
         ["ID", "NAME", "STATE", "DRIVER", "IMAGE", "REGION", "UPTIME", "TTL", "URLS / ERROR"],
-        rows.map((r) => [r.id, r.name, r.status, r.driver ?? "-", r.image, r.region, formatDuration(r.uptime_secs), r.ttl_seconds ? `${r.ttl_seconds}s` : "-", r.urls.join(" ") || r.error_message || ""]),
+        rows.map((r) => [r.id, r.name, r.status, r.driver ?? "-", r.image, r.region, formatDuration(r.uptime_secs), r.ttl_seconds ? `${r.ttl_seconds}s` : "-", r.urls.map((u) => u.url).join(" ") || r.error_message || ""]),
       ),
     );
   },

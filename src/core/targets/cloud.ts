@@ -48,7 +48,7 @@ async function cloudShell(client: CloudClient, token: string, id: string, termin
 }
 
 export function cloudTarget(home: HeyoHome, id: string): SandboxTarget {
-  const token = resolveToken(home, "general");
+  const token = resolveToken(home);
   const client = new CloudClient({ baseUrl: resolveCloudUrl(home, undefined), token });
   return {
     id,
@@ -88,5 +88,5 @@ export function cloudTarget(home: HeyoHome, id: string): SandboxTarget {
 
 /** `heyvm list --cloud`: every cloud sandbox this token can see. */
 export function listCloudSandboxes(home: HeyoHome): Promise<Deployment[]> {
-  return new CloudClient({ baseUrl: resolveCloudUrl(home, undefined), token: resolveToken(home, "general") }).listDeployments();
+  return new CloudClient({ baseUrl: resolveCloudUrl(home, undefined), token: resolveToken(home) }).listDeployments();
 }

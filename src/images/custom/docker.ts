@@ -85,8 +85,30 @@ export interface DockerBuild {
 /** How many of the engine's last lines a failed build reports. */
 const FAILURE_LINES = 15;
 
+/** Every image the engine holds, intermediate ones included, as full ids. */
+async function allImageIds(): Promise<Set<string>> {
+  const listed = await run("docker", ["images", "--all", "--quiet", "--no-trunc"], { allowFailure: true, timeout: 120_000 });
+  return new Set(listed.stdout.split("\n").map((line) => line.trim()).filter(isImageId));
+}
+
+/** A step's result as the engine's classic builder prints it (` ---> 3187eeb1bb13`). */
+const STEP_IMAGE = /^ ---> ([0-9a-f]{12,64})$/;
+
+/**
+ * After a failed build: the classic builder keeps an image for every step that worked (untagged:
+ * nothing will use them as they are). Removes those this build made — printed by it and not in
+ * the engine before it — newest first; an image another build has come to use meanwhile stays.
+ */
+async function removeStepImages(printed: readonly string[], before: Set<string>): Promise<void> {
+  const now = await allImageIds();
+  const made = [...new Set(printed)].flatMap((short) => [...now].filter((id) => id.startsWith(`sha256:${short}`) && !before.has(id)));
+  for (const id of made.reverse()) await run("docker", ["rmi", id], { allowFailure: true, timeout: 120_000 });
+}
+
 /** Runs `docker build` (RUN steps on the host's network: no bridge is ever needed); resolves with the image id. */
 export async function dockerBuild(build: DockerBuild, iidFile: string): Promise<string> {
+  const before = await allImageIds();
+  const stepImages: string[] = [];
   const args = ["build", "--network", "host", "--force-rm", "--platform", build.platform, "--iidfile", iidFile, "-f", build.dockerfile];
   if (build.tag) args.push("-t", build.tag);
   if (build.noCache) args.push("--no-cache");
@@ -94,6 +116,8 @@ export async function dockerBuild(build: DockerBuild, iidFile: string): Promise<
   const last: string[] = [];
   const child = spawn("docker", args, { stdio: ["ignore", "pipe", "pipe"] });
   const collect = (line: string) => {
+    const step = STEP_IMAGE.exec(line)?.[1];
+    if (step) stepImages.push(step);
     last.push(line);
     if (last.length > FAILURE_LINES) last.shift();
     build.onLine(line);
@@ -102,6 +126,7 @@ export async function dockerBuild(build: DockerBuild, iidFile: string): Promise<
   eachLine(child.stderr, collect);
   const code = await exitOf(child);
   if (code !== 0) {
+    await removeStepImages(stepImages, before);
     throw new OperationFailedError(`docker build failed (exit code ${code}); the engine's last lines:\n${last.map((l) => `  ${l}`).join("\n")}`, "fix the Dockerfile and build again; nothing was installed and an earlier image of this name is intact");
   }
   const id = readFileSync(iidFile, "utf8").trim();

@@ -104,6 +104,26 @@ describe("CloudClient", () => {
     });
   });
 
+  test("a GET whose connection was reset is sent again; a POST is not, and a third reset is an error", async () => {
+    const reset = () => new TypeError("fetch failed", { cause: Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }) });
+    let failures = 1;
+    globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
+      seen.push({ url: String(input), method: init?.method ?? "GET", headers: new Headers(init?.headers), body: undefined });
+      if (failures-- > 0) throw reset();
+      return new Response(JSON.stringify([]), { status: 200 });
+    };
+    assert.deepEqual(await client.listDeployments(), []);
+    assert.equal(seen.length, 2, "sent again once");
+    seen = [];
+    failures = 1;
+    await assert.rejects(client.stop("dep-abc"), (error: unknown) => error instanceof UnavailableError && /ECONNRESET/.test(error.message));
+    assert.equal(seen.length, 1, "a POST is not repeated");
+    seen = [];
+    failures = 3;
+    await assert.rejects(client.listDeployments(), UnavailableError);
+    assert.equal(seen.length, 3);
+  });
+
   test("the shell URL is ws:// for http and wss:// for https", () => {
     assert.equal(client.shellUrl("dep-abc"), "ws://127.0.0.1:9/deployed-sandboxes/dep-abc/shell-stream");
     assert.equal(new CloudClient({ baseUrl: "https://cloud.example", token: "t" }).shellUrl("dep-abc"), "wss://cloud.example/deployed-sandboxes/dep-abc/shell-stream");
