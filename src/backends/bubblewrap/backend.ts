@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { join } from "node:path";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { num } from "../../shared/json.js";
-import { SYSTEM_PATH, findSystemExecutable } from "../../shared/run.js";
+import { findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { processStartTime } from "../../state/liveness.js";
 import { networkMode } from "../../state/records.js";
@@ -22,6 +22,7 @@ import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
 import { grantSandboxAccess, sandboxHostUser } from "./host-user.js";
 import { PASST_PACKAGE_HINT } from "../user-net.js";
+import { seccompHelper, underSeccomp } from "../seccomp.js";
 import { hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta } from "./network.js";
 
 const READY_MARK = "HEYVM_READY";
@@ -142,7 +143,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const unshare = requireTool("unshare");
   const mode = networkMode(spec);
   if (mode === "outbound" && !pastaPath()) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes: outbound only)", PASST_PACKAGE_HINT);
-  const user = sandboxHostUser();
+  const user = await sandboxHostUser(dir);
   const root = imageRoot(context.home, spec.image);
   mkdirSync(dir.homePath, { recursive: true });
   const etcDir = join(dir.root, "etc");
@@ -185,7 +186,9 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   if (user.dropsRoot) reporter.info(`heyvm runs as root: the sandbox runs as uid ${user.uid}, gid ${user.gid} on the host`);
   // bwrap passes its environment to the sandbox: only the fixed guest environment, no host secrets.
   // unshare makes the outer user namespace (the host user is root there) and execs bwrap in place.
-  const child = spawn(unshare, ["--user", "--map-root-user", "--", bwrap, ...args], {
+  // under heyvm's seccomp filter (no setuid/setgid files, no devices: ../seccomp-policy.ts)
+  const [filter = "", ...filtered] = underSeccomp([unshare, "--user", "--map-root-user", "--", bwrap, ...args]);
+  const child = spawn(filter, filtered, {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
     env: guestEnvironment(spec, SANDBOX_HOME),
     ...(user.dropsRoot ? { uid: user.uid, gid: user.gid } : {}),
@@ -305,9 +308,10 @@ function enterArgs(access: MachineAccess): { nsenter: string; args: string[]; ch
 
 function shellIn(access: MachineAccess, options: CommandOptions): SpawnSpec {
   const { nsenter, args } = enterArgs(access);
+  const [filter = "", ...filtered] = underSeccomp([nsenter, ...args]); // what enters gets the sandbox's filter too
   return {
-    file: nsenter,
-    args: [...args, "--", "/bin/sh", "-c", LOGIN_SHELL, "heyvm", ...enterWords(options.cwd ?? WORKSPACE, options.env)],
+    file: filter,
+    args: [...filtered, "--", "/bin/sh", "-c", LOGIN_SHELL, "heyvm", ...enterWords(options.cwd ?? WORKSPACE, options.env)],
     // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
     env: guestEnvironment(access.spec, SANDBOX_HOME),
   };
@@ -316,10 +320,11 @@ function shellIn(access: MachineAccess, options: CommandOptions): SpawnSpec {
 /** nsenter into the sandbox's namespaces, then a script that enters the folder, exports the variables and execs argv. */
 function execRecipe(access: MachineAccess): ExecRecipe {
   const { nsenter, args, checks } = enterArgs(access);
+  const [filter = "", ...filtered] = underSeccomp([nsenter, ...args]); // what enters gets the sandbox's filter too
   return {
-    program: nsenter,
-    lookup: { name: "nsenter", extraPath: SYSTEM_PATH },
-    args: [...args, "--", "/bin/sh", "-c", CD_AND_EXEC, "heyvm", { join: [{ value: "cwd", quote: false }] }, { join: [{ value: "envCount" }] }, { each: "env" }, { each: "argv" }],
+    program: filter,
+    lookup: null,
+    args: [...filtered, "--", "/bin/sh", "-c", CD_AND_EXEC, "heyvm", { join: [{ value: "cwd", quote: false }] }, { join: [{ value: "envCount" }] }, { each: "env" }, { each: "argv" }],
     // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
     env: guestEnvironmentRecipe(access.spec, SANDBOX_HOME),
     cwd: WORKSPACE,
@@ -343,6 +348,7 @@ async function probe(): Promise<Availability> {
   if (process.platform !== "linux") return { usable: false, reason: "bubblewrap needs Linux", hint: "use apple_virt on macOS" };
   if (!bwrapPath()) return { usable: false, reason: `bwrap is not installed${process.env.HEYVM_BWRAP ? ` at ${process.env.HEYVM_BWRAP}` : ""}`, hint: INSTALL_HINT };
   for (const tool of ["nsenter", "unshare"]) if (!findSystemExecutable(tool)) return { usable: false, reason: `${tool} is not installed`, hint: "install util-linux" };
+  if (!seccompHelper()) return { usable: false, reason: "heyvm-seccomp is not built", hint: "run `npm run build` (with libseccomp-dev installed)" };
   // without pasta only --no-network and --network host sandboxes can start
   return { usable: true, notes: pastaPath() ? [] : [`pasta is not installed: only --no-network or --network host sandboxes start (${PASST_PACKAGE_HINT})`] };
 }

@@ -4,10 +4,10 @@
 // and the git folder) and the forwarders of exposed ports. They are the owner's children and
 // need nothing from the owner's process, so they carry on unchanged after the hand-over.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, openSync, closeSync, realpathSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, openSync, closeSync } from "node:fs";
 import { OperationFailedError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
+import { nativeBinary } from "../../shared/native-binary.js";
 import { shellQuote } from "../../shared/shell-quote.js";
 import type { SandboxSpec } from "../../state/records.js";
 import { GUEST_VSOCK_PORTS } from "../../images/firecracker/files.js";
@@ -16,26 +16,9 @@ import type { SshTransport } from "../ssh.js";
 const HELPER = "heyvm-vsock-connect";
 const SFTP_SERVER_PATHS = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server", "/usr/lib/ssh/sftp-server"];
 
-/**
- * build/Release/heyvm-vsock-connect of the checkout or package, searched upward from the script
- * node runs (bin/heyvm, a test file): the same code also runs from the CommonJS fast-path bundle,
- * where import.meta is empty.
- */
+/** build/Release/heyvm-vsock-connect of the checkout or package. */
 export function vsockHelper(): string | undefined {
-  const script = process.argv[1];
-  if (!script) return undefined;
-  let dir: string;
-  try {
-    dir = dirname(realpathSync(script));
-  } catch {
-    return undefined;
-  }
-  for (let depth = 0; depth < 6; depth++) {
-    const candidate = join(dir, "build", "Release", HELPER);
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return undefined;
+  return nativeBinary(HELPER);
 }
 
 function requireHelper(): string {

@@ -1,0 +1,186 @@
+// Who a sandbox is on the host, tried from inside as hostile code would: it makes setuid and
+// setgid files and device nodes in /workspace every way it can (chmod, install, open with a
+// mode, python, node, mknod), as root's sandbox and as a regular user's; two sandboxes of root
+// never share a host uid; and after `heyvm rm` nothing of heyvm's (ACL entries, the sandbox's
+// uid as owner) is left on the user's files, which the user can still edit, chmod and reset.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { HEYVM, bubblewrapMissing, idOf, isAlive, makeRepo, ownerPids, waitFor } from "./helpers/env.js";
+import { makeTestUser, runAs, type TestUser } from "./helpers/test-user.js";
+
+const isRoot = process.getuid?.() === 0;
+const skip = bubblewrapMissing() || (isRoot ? false : "needs root (it makes its own host users)");
+
+/** Every way a process inside tries to leave a setuid/setgid file or a device node in /workspace. */
+const ATTACKS = `cd /workspace
+touch f-chmod; chmod u+s f-chmod; chmod 6755 f-chmod
+mkdir d-setgid; chmod g+s d-setgid
+install -m 4755 /bin/sh sh-install
+cp /bin/sh sh-cp; chmod 4755 sh-cp
+python3 -c 'import os; os.close(os.open("py-open", os.O_CREAT | os.O_WRONLY, 0o4755))'
+python3 -c 'import os; open("py-fchmod", "w").close(); os.chmod("py-fchmod", 0o2755)'
+python3 -c 'import os; os.mkdir("py-mkdir", 0o2755)'
+node -e 'const fs = require("fs"); fs.writeFileSync("node-open", "x", { mode: 0o4755 }); fs.writeFileSync("node-chmod", "x"); fs.chmodSync("node-chmod", 0o4755)'
+mknod dev-null c 1 3 && echo MKNOD-CHAR-MADE
+mknod dev-blk b 7 0 && echo MKNOD-BLOCK-MADE
+python3 -c 'import os, stat; os.mknod("py-dev", 0o666 | stat.S_IFCHR, os.makedev(1, 3))' 2>/dev/null && echo PY-MKNOD-MADE
+exit 0
+`;
+
+/** Files under root (not through links) with a setuid or setgid bit, and device nodes. */
+function specialFiles(root: string): string[] {
+  const found: string[] = [];
+  const walk = (path: string) => {
+    const stat = lstatSync(path);
+    if ((stat.mode & 0o6000) !== 0 || stat.isCharacterDevice() || stat.isBlockDevice()) found.push(`${path} (${(stat.mode & 0o7777).toString(8)})`);
+    if (stat.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  walk(root);
+  return found;
+}
+
+/** Paths under root owned by one of the uids. */
+function ownedBy(root: string, uids: number[]): string[] {
+  const found: string[] = [];
+  const walk = (path: string) => {
+    const stat = lstatSync(path);
+    if (uids.includes(stat.uid) || uids.includes(stat.gid)) found.push(path);
+    if (stat.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  walk(root);
+  return found;
+}
+
+/** Extended ACL entries (getfacl -s lists only files that have any) on the trees and the folders above them. */
+function aclLeftovers(trees: string[]): string {
+  const above = new Set<string>();
+  for (const tree of trees) for (let dir = dirname(tree); dir !== dirname(dir); dir = dirname(dir)) above.add(dir);
+  const inTrees = spawnSync("getfacl", ["-R", "-P", "-s", "-p", "-n", "--", ...trees], { encoding: "utf8" }).stdout;
+  const onWay = spawnSync("getfacl", ["-s", "-p", "-n", "--", ...above], { encoding: "utf8" }).stdout;
+  return `${inTrees}${onWay}`.trim();
+}
+
+interface Setup {
+  root: string;
+  repo: string;
+  heyo: string;
+  user: TestUser | undefined;
+  heyvm(args: string[]): ReturnType<typeof runAs>;
+  cleanup(): Promise<void>;
+}
+
+/** A repository and a HEYO_HOME for heyvm run as root (user undefined) or as a new user who owns them. */
+function setUp(userName: string | undefined): Setup {
+  const root = mkdtempSync(join(tmpdir(), "heyvm-uids-"));
+  const user = userName ? makeTestUser(userName, root) : undefined;
+  const repo = join(root, "repo");
+  makeRepo(repo);
+  if (user) spawnSync("chown", ["-R", `${user.uid}:${user.gid}`, root]);
+  const heyo = join(root, "heyo");
+  return {
+    root,
+    repo,
+    heyo,
+    user,
+    heyvm: (args) => runAs(user, [HEYVM, ...args], { cwd: repo, env: { HEYO_HOME: heyo } }),
+    async cleanup() {
+      const pids = ownerPids(heyo);
+      for (const pid of pids) process.kill(pid, "SIGTERM");
+      await waitFor(() => pids.every((pid) => !isAlive(pid)), 20_000, "owners to stop").catch(() => pids.forEach((pid) => isAlive(pid) && process.kill(pid, "SIGKILL")));
+      user?.remove();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startSandbox(setup: Setup, branch: string): Promise<string> {
+  const started = await setup.heyvm(["wt", branch, "--detach", "--no-network", "--backend", "bubblewrap"]);
+  assert.equal(started.code, 0, started.stderr);
+  return idOf(started.stdout);
+}
+
+describe("no sandbox makes a setuid/setgid file or a device node on the host", { skip }, () => {
+  for (const [who, userName] of [["root", undefined], ["a regular user", "hvuids1"]] as const) {
+    test(`heyvm run by ${who}: every attempt from inside is refused, and the host has none`, async () => {
+      const setup = setUp(userName);
+      try {
+        const id = await startSandbox(setup, "attack");
+        const ran = await setup.heyvm(["exec", id, "--", "sh", "-c", ATTACKS]);
+        assert.equal(ran.code, 0, ran.stderr);
+        assert.doesNotMatch(ran.stdout, /MADE/, "no device node was made inside");
+        const worktree = join(setup.root, "attack");
+        assert.ok(existsSync(join(worktree, "f-chmod")) && existsSync(join(worktree, "sh-install")), `the files themselves were made: ${ran.stderr}`);
+        assert.deepEqual(specialFiles(worktree), [], `setuid/setgid files or devices left on the host by the sandbox:\n${ran.stderr}`);
+        assert.deepEqual(specialFiles(join(setup.repo, ".git")), []);
+        // and the sandbox still works: a plain chmod and git
+        const plain = await setup.heyvm(["exec", id, "--", "sh", "-c", "chmod 755 f-chmod && git add -A && git -c user.email=a@b -c user.name=a commit -qm made && echo ok"]);
+        assert.equal(plain.stdout.trim(), "ok", plain.stderr);
+      } finally {
+        await setup.cleanup();
+      }
+    });
+  }
+});
+
+describe("each of root's sandboxes is its own host uid, and rm leaves nothing of heyvm's", { skip }, () => {
+  let setup: Setup;
+  before(() => {
+    setup = setUp(undefined);
+  });
+  after(() => setup.cleanup());
+
+  test("two sandboxes have two unprivileged uids; the owner keeps full use; rm gives everything back", async () => {
+    const one = await startSandbox(setup, "one");
+    const two = await startSandbox(setup, "two");
+    const make = "mkdir -p made/deep && echo x > made/deep/file && echo y > tool.sh && git add -A && git -c user.email=a@b -c user.name=a commit -qm sandbox";
+    for (const id of [one, two]) {
+      const ran = await setup.heyvm(["exec", id, "--", "sh", "-c", make]);
+      assert.equal(ran.code, 0, ran.stderr);
+    }
+    const uidOne = lstatSync(join(setup.root, "one", "tool.sh")).uid;
+    const uidTwo = lstatSync(join(setup.root, "two", "tool.sh")).uid;
+    assert.notEqual(uidOne, uidTwo, "two sandboxes share a host uid");
+    for (const uid of [uidOne, uidTwo]) assert.ok(uid !== 0, `sandbox uid ${uid} is root`);
+    const asOwner = (cwd: string, script: string) => runAs(undefined, ["sh", "-c", script], { cwd });
+
+    assert.equal((await setup.heyvm(["rm", one, "-y"])).code, 0);
+    assert.equal((await setup.heyvm(["rm", two, "-y", "--worktree", "--force"])).code, 0);
+    assert.equal(existsSync(join(setup.root, "two")), false);
+    assert.equal(aclLeftovers([join(setup.root, "one"), setup.repo]), "", "ACL entries left after rm");
+    assert.deepEqual(ownedBy(setup.root, [uidOne, uidTwo]), [], "files still owned by a removed sandbox's uid");
+    for (const slot of existsSync("/var/lib/heyvm/host-ids") ? readdirSync("/var/lib/heyvm/host-ids") : []) {
+      assert.ok(!readFileSync(join("/var/lib/heyvm/host-ids", slot), "utf8").startsWith(setup.heyo), `slot ${slot} still held by a removed sandbox`);
+    }
+    // what the sandbox made is the worktree owner's again: chmod +x, and git's own resets
+    const use = await asOwner(
+      join(setup.root, "one"),
+      "chmod +x tool.sh && test -x tool.sh && echo z > tool.sh && git reset -q --hard HEAD && touch junk && git clean -qfdx && git checkout -q -- . && git status --porcelain && echo ok",
+    );
+    assert.equal(use.stdout.trim(), "ok", use.stderr);
+  });
+});
+
+describe("a regular user keeps full use of what its sandbox makes while it runs", { skip }, () => {
+  test("chmod +x, rename, delete, git checkout/reset/clean on the sandbox's files, and rm leaves no ACL", async () => {
+    const setup = setUp("hvuids3");
+    try {
+      const id = await startSandbox(setup, "mine");
+      const made = await setup.heyvm(["exec", id, "--", "sh", "-c", "mkdir -p gen && echo a > gen/a.sh && echo b > b.txt && git add b.txt && git -c user.email=a@b -c user.name=a commit -qm b"]);
+      assert.equal(made.code, 0, made.stderr);
+      const worktree = join(setup.root, "mine");
+      const use = await runAs(setup.user, ["sh", "-c", "chmod +x gen/a.sh && mv gen/a.sh gen/c.sh && rm gen/c.sh && echo c > b.txt && git checkout -q -- b.txt && echo d > b.txt && git reset -q --hard && touch junk && git clean -qfdx && git status --porcelain && echo ok"], { cwd: worktree });
+      assert.equal(use.stdout.trim(), "ok", use.stderr);
+      writeFileSync(join(worktree, "host.txt"), "from the host\n");
+      const seen = await setup.heyvm(["exec", id, "--", "cat", "host.txt"]);
+      assert.equal(seen.stdout, "from the host\n");
+      assert.equal((await setup.heyvm(["rm", id, "-y", "--worktree", "--force"])).code, 0);
+      assert.equal(aclLeftovers([setup.repo]), "");
+    } finally {
+      await setup.cleanup();
+    }
+  });
+});
