@@ -6,10 +6,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { HEYVM, bubblewrapMissing, idOf, isAlive, makeRepo, ownerPids, waitFor } from "./helpers/env.js";
+import { HEYVM, bubblewrapMissing, hasCommand, idOf, isAlive, makeRepo, ownerPids, waitFor } from "./helpers/env.js";
 import { makeTestUser, runAs, type TestUser } from "./helpers/test-user.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -181,6 +181,135 @@ describe("a regular user keeps full use of what its sandbox makes while it runs"
       assert.equal(aclLeftovers([setup.repo]), "");
     } finally {
       await setup.cleanup();
+    }
+  });
+});
+
+const ROOT_SHELL_C = `#include <unistd.h>
+int main(int argc, char **argv) { (void)argc; if (setgid(0) || setuid(0)) return 126; execv("/bin/sh", argv); return 127; }
+`;
+const GUEST_ROOT_SHELL = "/usr/local/bin/heyvm-test-rootsh";
+
+/**
+ * Puts a setuid-root shell into the test's own default VM image (standing for any way to root
+ * inside a guest: its kernel is the guest's own business) and records the image's new checksum.
+ */
+function plantGuestRootShell(imageDir: string, scratch: string): void {
+  const source = join(scratch, "rootsh.c");
+  const binary = join(scratch, "rootsh");
+  const raw = join(scratch, "rootfs.raw");
+  writeFileSync(source, ROOT_SHELL_C);
+  const step = (file: string, ...args: string[]) => {
+    const ran = spawnSync(file, args, { encoding: "utf8" });
+    assert.equal(ran.status, 0, `${file} ${args.join(" ")}: ${ran.stderr}`);
+  };
+  step("gcc", "-static", "-O2", "-o", binary, source);
+  const manifestPath = join(imageDir, "image.json");
+  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { files: { rootfs: string }; checksums: Record<string, string> };
+  const rootfs = join(imageDir, manifest.files.rootfs);
+  const qcow2 = rootfs.endsWith(".qcow2");
+  const owner = lstatSync(rootfs);
+  if (qcow2) step("qemu-img", "convert", "-O", "raw", rootfs, raw);
+  const disk = qcow2 ? raw : rootfs;
+  step("debugfs", "-w", "-R", `write ${binary} ${GUEST_ROOT_SHELL}`, disk);
+  for (const field of ["mode 0104755", "uid 0", "gid 0"]) step("debugfs", "-w", "-R", `sif ${GUEST_ROOT_SHELL} ${field}`, disk);
+  if (qcow2) step("qemu-img", "convert", "-O", "qcow2", raw, rootfs);
+  spawnSync("chown", [`${owner.uid}:${owner.gid}`, rootfs]);
+  rmSync(raw, { force: true });
+  manifest.checksums.rootfs = spawnSync("sha256sum", [rootfs], { encoding: "utf8" }).stdout.split(" ")[0] ?? "";
+  writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+  rmSync(join(imageDir, ".verified.json"), { force: true });
+}
+
+function libvirtSkip(): string | false {
+  if (!isRoot) return "needs root (it builds the VM image and makes its own host users)";
+  for (const tool of ["virsh", "qemu-system-x86_64", "debugfs", "gcc", "qemu-img", "mmdebstrap"]) if (!hasCommand(tool)) return `${tool} is not installed`;
+  if (spawnSync("virsh", ["-c", "qemu:///system", "uri"], { encoding: "utf8" }).status !== 0) return "libvirtd is not reachable at qemu:///system";
+  return false;
+}
+
+/** Processes of a uid (a test user's session libvirtd and its QEMU), ended one by one by pid. */
+function endProcessesOf(uid: number): void {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (lstatSync(`/proc/${entry}`).uid === uid) process.kill(Number(entry), "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+describe("a VM guest's root is never root on the host's folders", { skip: libvirtSkip() }, () => {
+  let setup: Setup;
+  let image = "";
+  let hostUser: TestUser;
+  before(() => {
+    setup = setUp(undefined);
+    hostUser = makeTestUser("hvuids4", setup.root);
+  });
+  after(async () => {
+    await setup.cleanup();
+    hostUser.remove();
+  });
+
+  test("root's guest: its root writes a setuid root shell into /workspace and the host's .git; the host has no setuid or root-owned file of it", { timeout: 1_500_000 }, async () => {
+    const built = await runAs(undefined, [HEYVM, "images", "build", "--backend-type", "libvirt"], { cwd: setup.repo, env: { HEYO_HOME: setup.heyo }, timeoutMs: 1_200_000 });
+    assert.equal(built.code, 0, built.stderr);
+    image = join(setup.heyo, "images", "libvirt", "default");
+    plantGuestRootShell(image, setup.root);
+    const started = await runAs(undefined, [HEYVM, "wt", "vm", "--detach", "--backend", "libvirt"], { cwd: setup.repo, env: { HEYO_HOME: setup.heyo }, timeoutMs: 600_000 });
+    assert.equal(started.code, 0, started.stderr);
+    const id = idOf(started.stdout);
+    const gitDir = join(setup.repo, ".git");
+    const worktree = join(setup.root, "vm");
+    const attack = `${GUEST_ROOT_SHELL} -c 'id -u'
+${GUEST_ROOT_SHELL} -c 'cd /workspace; cp /bin/sh rootsh; chown 0:0 rootsh; chmod 4755 rootsh
+for g in ${gitDir}/config ${gitDir}/hooks; do umount "$g"; done
+cp /bin/sh ${gitDir}/rootsh; chmod 4755 ${gitDir}/rootsh; touch ${gitDir}/root-was-here'
+cp /bin/sh /workspace/heyo-sh; chmod 4755 /workspace/heyo-sh
+exit 0`;
+    const ran = await setup.heyvm(["exec", id, "--", "sh", "-c", attack]);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(ran.stdout.split("\n")[0], "0", `the planted shell is root inside the guest: ${ran.stderr}`);
+    assert.deepEqual(specialFiles(worktree), [], `setuid/setgid files from the guest in the worktree:\n${ran.stderr}`);
+    assert.deepEqual(specialFiles(gitDir), [], "setuid/setgid files from the guest in the git folder");
+    chmodSync(setup.root, 0o755); // the test's folder (0700) is the host user's way to what the guest left
+    const candidates = [join(worktree, "rootsh"), join(worktree, "heyo-sh"), join(gitDir, "rootsh"), join(gitDir, "root-was-here")].filter((path) => existsSync(path));
+    for (const path of candidates) {
+      assert.notEqual(lstatSync(path).uid, 0, `${path} was made by the guest and belongs to root on the host`);
+      const asUser = await runAs(hostUser, [path, "-c", "id -u"], { cwd: setup.root });
+      assert.notEqual(asUser.stdout.trim(), "0", `running ${path} made ${hostUser.name} root`);
+    }
+  });
+
+  test("a regular user's VM sandbox runs on qemu:///session with heyvm's virtiofsd: its files are the user's, no setuid", { timeout: 600_000 }, async () => {
+    assert.ok(image, "the first test built the image");
+    const mine = setUp("hvuids5");
+    const user = mine.user as TestUser;
+    try {
+      spawnSync("mkdir", ["-p", join(mine.heyo, "images", "libvirt")]);
+      spawnSync("cp", ["-a", image, join(mine.heyo, "images", "libvirt", "default")]);
+      spawnSync("chown", ["-R", `${user.uid}:${user.gid}`, mine.heyo]);
+      const backends = await mine.heyvm(["backends", "--format", "json"]);
+      const libvirt = (JSON.parse(backends.stdout) as Array<{ name: string; status: string; reason: string | null }>).find((backend) => backend.name === "libvirt");
+      assert.ok(libvirt && ["usable", "degraded"].includes(libvirt.status), `heyvm backends says of libvirt for a regular user: ${JSON.stringify(libvirt)}`);
+      const started = await runAs(user, [HEYVM, "wt", "vm", "--detach", "--backend", "libvirt"], { cwd: mine.repo, env: { HEYO_HOME: mine.heyo }, timeoutMs: 400_000 });
+      assert.equal(started.code, 0, started.stderr);
+      const id = idOf(started.stdout);
+      const ran = await mine.heyvm(["exec", id, "--", "sh", "-c", `cd /workspace; echo hi > made.txt; cp /bin/sh s; chmod 4755 s; ${GUEST_ROOT_SHELL} -c 'cp /bin/sh /workspace/rootsh; chmod 4755 /workspace/rootsh'; id -u; exit 0`]);
+      assert.equal(ran.code, 0, ran.stderr);
+      assert.equal(ran.stdout.trim(), String(user.uid), "heyo is the user's uid inside");
+      const worktree = join(mine.root, "vm");
+      assert.equal(lstatSync(join(worktree, "made.txt")).uid, user.uid, "what the guest writes is the user's on the host");
+      assert.deepEqual(specialFiles(worktree), []);
+      if (existsSync(join(worktree, "rootsh"))) assert.equal(lstatSync(join(worktree, "rootsh")).uid, user.uid);
+      const use = await runAs(user, ["sh", "-c", "chmod +x made.txt && mv made.txt moved.txt && rm moved.txt s && echo ok"], { cwd: worktree });
+      assert.equal(use.stdout.trim(), "ok", use.stderr);
+      assert.equal((await mine.heyvm(["rm", id, "-y"])).code, 0);
+    } finally {
+      endProcessesOf(user.uid);
+      await mine.cleanup();
     }
   });
 });

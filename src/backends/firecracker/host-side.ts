@@ -8,6 +8,8 @@ import { existsSync, openSync, closeSync } from "node:fs";
 import { OperationFailedError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import { nativeBinary } from "../../shared/native-binary.js";
+import type { HostUser } from "../host-ids.js";
+import { underSeccomp } from "../seccomp.js";
 import { shellQuote } from "../../shared/shell-quote.js";
 import type { SandboxSpec } from "../../state/records.js";
 import { GUEST_VSOCK_PORTS } from "../../images/firecracker/files.js";
@@ -54,14 +56,18 @@ function sftpRuntime(server: string): string[] {
 }
 
 /**
- * bwrap + sftp-server seeing only /workspace (the worktree), the sandbox's extra mounts at their
+ * bwrap + sftp-server, under heyvm's seccomp filter and as the sandbox's host user, seeing only /workspace (the worktree), the sandbox's extra mounts at their
  * own paths (the git folder; its config and hooks read-only), and the files sftp-server runs from.
  */
-export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string; group: string }): string[] {
+export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string; group: string }, user: HostUser): string[] {
   const bwrap = bwrapBinary();
   const server = sftpServer();
-  if (!bwrap || !server) throw new OperationFailedError("serving /workspace needs bwrap and sftp-server", "install them with `apt-get install bubblewrap openssh-sftp-server`");
-  const args = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL", "--dev", "/dev"];
+  const setpriv = findSystemExecutable("setpriv");
+  if (!bwrap || !server || !setpriv) throw new OperationFailedError("serving /workspace needs bwrap, setpriv and sftp-server", "install them with `apt-get install bubblewrap util-linux openssh-sftp-server`");
+  // as root: the sandbox's own host uid (the accounts' heyo is 0 inside its user namespace), never root
+  const asUser = user.dropsRoot ? [setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"] : [];
+  const inside = user.dropsRoot ? ["--unshare-user", "--uid", "0", "--gid", "0"] : [];
+  const args = [...asUser, ...underSeccomp([bwrap, "--die-with-parent", "--new-session", "--unshare-all", ...inside, "--cap-drop", "ALL", "--dev", "/dev"])];
   const runtime = sftpRuntime(server);
   if (runtime.length > 0) for (const file of runtime) args.push("--ro-bind", file, file);
   else args.push("--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64");
