@@ -6,11 +6,19 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { HEYVM, bubblewrapMissing, hasCommand, idOf, isAlive, makeRepo, ownerPids, waitFor } from "./helpers/env.js";
 import { makeTestUser, runAs, type TestUser } from "./helpers/test-user.js";
+import { confinedSftpServer } from "../src/backends/firecracker/host-side.js";
+import { grantSandboxAccess } from "../src/backends/bubblewrap/host-user.js";
+import { sandboxHostUser } from "../src/backends/host-ids.js";
+import { releaseSandboxHost } from "../src/backends/sandbox-release.js";
+import { shellQuote } from "../src/shared/shell-quote.js";
+import { heyoHome } from "../src/state/home.js";
+import type { SandboxSpec } from "../src/state/records.js";
+import { SandboxDir } from "../src/state/sandbox-dir.js";
 
 const isRoot = process.getuid?.() === 0;
 const skip = bubblewrapMissing() || (isRoot ? false : "needs root (it makes its own host users)");
@@ -310,6 +318,38 @@ exit 0`;
     } finally {
       endProcessesOf(user.uid);
       await mine.cleanup();
+    }
+  });
+});
+
+describe("the firecracker backend's sftp-server sets no setuid bit and writes as the sandbox's uid", { skip: bubblewrapMissing() || (hasCommand("sftp") ? false : "sftp (openssh-client) is not installed") }, () => {
+  test("an SFTP client's chmod 4755 on the confined sftp-server is refused", async () => {
+    const root = mkdtempSync(join(tmpdir(), "heyvm-uids-sftp-"));
+    const dir = new SandboxDir(heyoHome({ HEYO_HOME: join(root, "heyo") }), "sb-5f7p0000");
+    const workspace = join(root, "ws");
+    const spec = { workspace, mounts: [] } as unknown as SandboxSpec; // what confinedSftpServer reads
+    try {
+      mkdirSync(workspace);
+      mkdirSync(dir.guestConfigPath, { recursive: true, mode: 0o700 });
+      const user = await sandboxHostUser(dir);
+      const inside = user.dropsRoot ? 0 : user.uid;
+      const accounts = { passwd: join(dir.guestConfigPath, "sftp-passwd"), group: join(dir.guestConfigPath, "sftp-group") };
+      writeFileSync(accounts.passwd, `heyo:x:${inside}:${inside}:heyo:/workspace:/bin/sh\n`, { mode: 0o644 });
+      writeFileSync(accounts.group, `heyo:x:${inside}:\n`, { mode: 0o644 });
+      await grantSandboxAccess(user, { writable: [workspace], readable: [accounts.passwd, accounts.group], owned: [] }, { progress: () => undefined, info: () => undefined });
+      const server = join(root, "server.sh");
+      writeFileSync(server, `#!/bin/sh\nexec ${confinedSftpServer(spec, accounts, user).map(shellQuote).join(" ")}\n`, { mode: 0o755 });
+      const batch = join(root, "batch");
+      writeFileSync(batch, "put /bin/sh sh\n-chmod 4755 sh\n-chmod 2755 sh\nls -l sh\n");
+      const ran = await runAs(undefined, ["sftp", "-D", server, "-b", batch], { cwd: root });
+      assert.equal(ran.code, 0, ran.stderr);
+      const made = lstatSync(join(workspace, "sh"));
+      assert.equal(made.mode & 0o6000, 0, `the sftp-server set a setuid/setgid bit:\n${ran.stdout}${ran.stderr}`);
+      assert.equal(made.uid, user.uid, "what the guest writes belongs to the sandbox's host user");
+      if (user.dropsRoot) assert.notEqual(made.uid, 0);
+      await releaseSandboxHost(dir, spec);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
