@@ -13,7 +13,9 @@ import { HEYVM, bubblewrapMissing, hasCommand, idOf, isAlive, makeRepo, ownerPid
 import { makeTestUser, runAs, type TestUser } from "./helpers/test-user.js";
 import { confinedSftpServer } from "../src/backends/firecracker/host-side.js";
 import { grantSandboxAccess } from "../src/backends/bubblewrap/host-user.js";
-import { sandboxHostUser } from "../src/backends/host-ids.js";
+import { REGISTRY, sandboxHostUser } from "../src/backends/host-ids.js";
+import { api, createToken, startCloudServer, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
+import { makeTarGz } from "./helpers/cloud-tar.js";
 import { releaseSandboxHost } from "../src/backends/sandbox-release.js";
 import { shellQuote } from "../src/shared/shell-quote.js";
 import { heyoHome } from "../src/state/home.js";
@@ -351,5 +353,38 @@ describe("the firecracker backend's sftp-server sets no setuid bit and writes as
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe("two cloud tenants of heyvm server run as two host uids", { skip: skip || (hasCommand("pasta") ? false : "pasta is not installed") }, () => {
+  let server: CloudServer;
+  const dataDir = mkdtempSync(join(tmpdir(), "heyvm-uids-cloud-"));
+  before(async () => {
+    server = await startCloudServer({ dataDir });
+  });
+  after(async () => {
+    await server?.cleanup();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("each deployment's files belong to its own unprivileged uid; deleting it frees that uid's slot", async () => {
+    const made: Array<{ id: string; token: string; uid: number }> = [];
+    for (const tenant of ["tenant-a", "tenant-b"]) {
+      const token = createToken(dataDir, tenant);
+      const { archiveId } = await uploadArchive(server, token, makeTarGz([{ path: "workspace/", type: "dir" }]));
+      const created = await api(server, token, "POST", "/sandbox-deploy", { region: "US", image: "ubuntu:24.04", size_class: "small", driver: "bubblewrap", archive_id: archiveId, start_command: "echo x > made-here" });
+      assert.equal(created.status, 202, JSON.stringify(created.json));
+      const id = String(created.json.id);
+      const file = join(dataDir, "workspaces", id, "made-here");
+      await waitFor(() => existsSync(file), 30_000, `${tenant}'s start command to write its file`);
+      made.push({ id, token, uid: lstatSync(file).uid });
+    }
+    const [first, second] = made;
+    assert.ok(first && second);
+    assert.notEqual(first.uid, second.uid, "two tenants share a host uid");
+    for (const { uid } of made) assert.notEqual(uid, 0);
+    for (const { id, token } of made) assert.equal((await api(server, token, "DELETE", `/deployed-sandboxes/${id}`)).status < 300, true);
+    const slots = existsSync(REGISTRY) ? readdirSync(REGISTRY).map((slot) => readFileSync(join(REGISTRY, slot), "utf8")) : [];
+    assert.deepEqual(slots.filter((folder) => folder.startsWith(dataDir)), [], "a deleted deployment still holds its host ids");
   });
 });
