@@ -31,6 +31,22 @@
       "type": "executable",
       "sources": ["native/vsock-connect.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "heyvm-seccomp",
+      "type": "executable",
+      "sources": ["native/seccomp/seccomp-exec.c"],
+      "include_dirs": ["<(SHARED_INTERMEDIATE_DIR)/heyvm-seccomp"],
+      "actions": [
+        {
+          "action_name": "rules_header",
+          "inputs": ["scripts/seccomp-header.mjs", "dist/src/backends/seccomp-policy.js"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/heyvm-seccomp/rules.h"],
+          "action": ["node", "scripts/seccomp-header.mjs", "dist/src/backends/seccomp-policy.js", "<(SHARED_INTERMEDIATE_DIR)/heyvm-seccomp/rules.h"]
+        }
+      ],
+      "libraries": ["-lseccomp"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { writeStandInExecutable } from "../test/helpers/stand-in-bin.js";
 import { SSH_RETRY_MS, WAIT_FOR_WORKSPACE, WORKSPACE_RETRY_MS } from "../src/backends/firecracker/backend.js";
 import { confinedSftpServer } from "../src/backends/firecracker/host-side.js";
+import { sandboxHostUser } from "../src/backends/host-ids.js";
 import { GUEST_VSOCK_PORTS } from "../src/images/firecracker/files.js";
 import { heyoHome } from "../src/state/home.js";
 import { readSpec } from "../src/state/records.js";
@@ -103,7 +104,8 @@ async function bareBoot(sandbox: string, image: string, mode: "ssh" | "workspace
       const spec = readSpec(new SandboxDir(heyoHome(env), sandbox.split("/").pop() ?? ""));
       if (!spec) throw new Error(`no sandbox.json in ${sandbox}`);
       const guest = join(sandbox, "guest");
-      const sftpArgv = confinedSftpServer(spec, { passwd: join(guest, "sftp-passwd"), group: join(guest, "sftp-group") });
+      // the same host user the sandbox's own boot used (its slot, when heyvm is root)
+      const sftpArgv = confinedSftpServer(spec, { passwd: join(guest, "sftp-passwd"), group: join(guest, "sftp-group") }, await sandboxHostUser(new SandboxDir(heyoHome(env), spec.id)));
       // bash connects the port and execs the confined sftp-server on it, as heyvm-vsock-connect --exec does on vsock
       const openChannel = () => {
         const log = openSync(join(work, "sftp.log"), "a");

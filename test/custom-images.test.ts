@@ -493,10 +493,7 @@ describe("custom images from a Dockerfile (real engine)", { skip: engineSkip }, 
       assert.equal(tools.code, 0, tools.stderr);
       assert.match(tools.stdout, /^Hello, world!\ngreetings from COPY v2\n\/workspace\n.*init=\/init\.sh/);
       const worktree = join(t.root, "vm-custom");
-      writeFileSync(join(worktree, "from-host.txt"), "host\n");
-      const both = await heyvm(["exec", id, "--", "sh", "-c", 'cat from-host.txt; [ "$(stat -c %u from-host.txt)" = "$(id -u heyo)" ] && echo owned-by-heyo; echo guest > from-guest.txt']);
-      assert.equal(both.stdout, "host\nowned-by-heyo\n", both.stderr);
-      assert.equal(readFileSync(join(worktree, "from-guest.txt"), "utf8"), "guest\n");
+      await checkWorkspaceBothWays(heyvm, id, worktree);
       const viaSh = await t.run(["sh", id], { input: "hello; cat from-host.txt; exit 3\n", env: { HEYVM_IMAGE_CACHE: TEST_IMAGE_CACHE }, timeoutMs: 120_000 });
       assert.equal(viaSh.code, 3, viaSh.stderr);
       assert.match(viaSh.stdout, /Hello, world!\nhost\n/, "sh runs in /workspace with the image's tools");

@@ -17,8 +17,10 @@ export interface UserNetHelper {
   what: string;
   executable: string;
   args: string[];
-  /** The helper writes it when it is ready (its --pid option). */
+  /** The helper writes it when it is ready (its --pid option; or the socket it makes). */
   pidFile: string;
+  /** Also wait for this text in its log (a helper that has no pid file of its own). */
+  readyText?: string;
   logPath: string;
   /** Who it runs as when heyvm is root; undefined keeps heyvm's own user. */
   runAs?: { uid: number; gid: number };
@@ -32,6 +34,14 @@ export interface UserNetHelper {
 export function lastErrorLine(log: string): string {
   const banner = /syslog|^\s|^$|^UNIX domain socket bound|^You can now start qemu|^or qrap|^Don't run as root|^Template interface|^MAC:|^DHCP|^DNS|^NDP|^Outbound interface/;
   return log.split("\n").filter((line) => !banner.test(line)).pop() ?? "";
+}
+
+function logHas(path: string, text: string): boolean {
+  try {
+    return readFileSync(path, "utf8").includes(text);
+  } catch {
+    return false;
+  }
 }
 
 /** Starts the helper and resolves once it is ready; fails with its last log lines. */
@@ -60,7 +70,7 @@ export async function startUserNetHelper(helper: UserNetHelper, signal: AbortSig
   };
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    if (existsSync(helper.pidFile)) return child;
+    if (existsSync(helper.pidFile) && (helper.readyText === undefined || logHas(helper.logPath, helper.readyText))) return child;
     if (child.exitCode !== null || child.signalCode !== null) throw failed(child.signalCode ? `ended by ${child.signalCode}` : `exited with code ${child.exitCode}`);
     if (signal.aborted || Date.now() > deadline) {
       child.kill("SIGKILL");

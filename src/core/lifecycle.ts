@@ -12,6 +12,7 @@ import { allSandboxes, resolveSandbox, viewOf, type SandboxEntry } from "./catal
 import { ensureOwner } from "./owner-start.js";
 import { sandboxInfo, type SandboxInfo } from "./sandbox-info.js";
 import { stopEntry } from "./stop.js";
+import { releaseSandboxHost } from "../backends/sandbox-release.js";
 
 /** Boots a stopped sandbox again from its record and returns once it is ready. */
 export async function startEntry(home: HeyoHome, entry: SandboxEntry, reporter: Reporter): Promise<SandboxInfo> {
@@ -68,6 +69,7 @@ export async function removeEntry(home: HeyoHome, entry: SandboxEntry, options: 
     await git(entry.spec.git.commonDir, ["worktree", "remove", ...(options.force ? ["--force"] : []), entry.spec.workspace]);
     removedWorktree = entry.spec.workspace;
   }
+  await releaseSandboxHost(entry.dir, entry.spec);
   rmSync(entry.dir.root, { recursive: true, force: true });
   rmSync(entry.dir.liveMarker, { force: true });
   return { id: entry.spec.id, name: entry.spec.name, wasRunning: stopped.wasRunning, removedWorktree };

@@ -16,6 +16,7 @@ import { runCaptured, type CapturedRun } from "./capture.js";
 import { timedOut, wrapCommand } from "./exec-wrap.js";
 import { spawnLoggedDetached } from "./start-command.js";
 import { stopEntry } from "./stop.js";
+import { releaseSandboxHost } from "../backends/sandbox-release.js";
 
 export interface WorkspaceSandboxRequest {
   name: string;
@@ -65,6 +66,7 @@ export async function stopWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry):
 /** Stops the sandbox and deletes its folder (records, home, disk); the workspace is the caller's. */
 export async function destroyWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry): Promise<void> {
   await stopEntry(home, entry);
+  await releaseSandboxHost(entry.dir, entry.spec);
   rmSync(entry.dir.root, { recursive: true, force: true });
 }
 

@@ -11,7 +11,11 @@ import { TimeoutError } from "../shared/errors.js";
 export async function withLock<T>(home: HeyoHome, key: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
   mkdirSync(home.locks, { recursive: true });
   const name = createHash("sha256").update(key).digest("hex").slice(0, 24);
-  const path = join(home.locks, name);
+  return withLockAt(join(home.locks, name), key, waitMs, fn);
+}
+
+/** The same, for a lock file of its own (state shared beyond one HEYO_HOME); label names it in errors. */
+export async function withLockAt<T>(path: string, label: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
   const intervalMs = 50;
   let release: () => Promise<void>;
   try {
@@ -23,7 +27,7 @@ export async function withLock<T>(home: HeyoHome, key: string, waitMs: number, f
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ELOCKED") {
-      throw new TimeoutError(`another heyvm command held the lock "${key}" for more than ${Math.round(waitMs / 1000)} s`, "try again once it has finished");
+      throw new TimeoutError(`another heyvm command held the lock "${label}" for more than ${Math.round(waitMs / 1000)} s`, "try again once it has finished");
     }
     throw error;
   }

@@ -14,6 +14,7 @@ export const SANDBOX_FILES = {
   ssh: "ssh",
   guest: "guest",
   launch: "launch.json",
+  hostIds: "host-ids.json",
 } as const;
 
 export class SandboxDir {
@@ -64,6 +65,10 @@ export class SandboxDir {
   /** What the native launcher needs to answer exec and list for this running sandbox (core/launch-record.ts). */
   get launchPath(): string {
     return `${this.root}/${SANDBOX_FILES.launch}`;
+  }
+  /** The host uid/gid slot the sandbox holds when heyvm runs as root (backends/host-ids.ts). */
+  get hostIdsPath(): string {
+    return `${this.root}/${SANDBOX_FILES.hostIds}`;
   }
   /** Files handed to the guest at boot (authorized key, host key, settings). */
   get guestConfigPath(): string {

@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { join } from "node:path";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
 import { num } from "../../shared/json.js";
-import { SYSTEM_PATH, findSystemExecutable } from "../../shared/run.js";
+import { findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { processStartTime } from "../../state/liveness.js";
 import { networkMode } from "../../state/records.js";
@@ -22,6 +22,7 @@ import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
 import { grantSandboxAccess, sandboxHostUser } from "./host-user.js";
 import { PASST_PACKAGE_HINT } from "../user-net.js";
+import { seccompHelper, underSeccomp } from "../seccomp.js";
 import { hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta } from "./network.js";
 import { applyLimits, releaseLimits } from "./limits.js";
 import { describeLimits, sandboxLimits } from "../sandbox-limits.js";
@@ -145,7 +146,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const unshare = requireTool("unshare");
   const mode = networkMode(spec);
   if (mode === "outbound" && !pastaPath()) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes: outbound only)", PASST_PACKAGE_HINT);
-  const user = sandboxHostUser();
+  const user = await sandboxHostUser(dir);
   const root = imageRoot(context.home, spec.image);
   mkdirSync(dir.homePath, { recursive: true });
   const etcDir = join(dir.root, "etc");
@@ -195,7 +196,9 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const dropRoot = user.dropsRoot && applied.entryStep.length > 0 ? [requireTool("setpriv"), `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"] : [];
   // bwrap passes its environment to the sandbox: only the fixed guest environment, no host secrets.
   // unshare makes the outer user namespace (the host user is root there) and execs bwrap in place.
-  const [file = unshare, ...command] = [...applied.entryStep, ...dropRoot, unshare, "--user", "--map-root-user", "--", bwrap, ...args];
+  // under heyvm's seccomp filter (no setuid/setgid files, no devices: ../seccomp-policy.ts), after
+  // the entry step (as root) and the drop to the sandbox's user
+  const [file = "", ...command] = [...applied.entryStep, ...dropRoot, ...underSeccomp([unshare, "--user", "--map-root-user", "--", bwrap, ...args])];
   const child = spawn(file, command, {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
     env: guestEnvironment(spec, SANDBOX_HOME),
@@ -332,10 +335,13 @@ function entryStep(access: MachineAccess): string[] {
   return Array.isArray(step) && step.every((word): word is string => typeof word === "string") ? step : [];
 }
 
-/** The program that enters, and its arguments: nsenter, or the entry step that then execs nsenter. */
+/**
+ * The program that enters, and its arguments: the entry step (if any), then nsenter under the
+ * sandbox's seccomp filter (what enters gets the sandbox's filter too).
+ */
 function entering(enter: { nsenter: string; args: string[]; step: string[] }): { file: string; words: string[] } {
-  const [first, ...rest] = enter.step;
-  return first === undefined ? { file: enter.nsenter, words: enter.args } : { file: first, words: [...rest, enter.nsenter, ...enter.args] };
+  const [file = "", ...words] = [...enter.step, ...underSeccomp([enter.nsenter, ...enter.args])];
+  return { file, words };
 }
 
 function shellIn(access: MachineAccess, options: CommandOptions): SpawnSpec {
@@ -354,7 +360,7 @@ function execRecipe(access: MachineAccess): ExecRecipe {
   const { file, words } = entering(enter);
   return {
     program: file,
-    lookup: enter.step.length === 0 ? { name: "nsenter", extraPath: SYSTEM_PATH } : null,
+    lookup: null,
     args: [...words, "--", "/bin/sh", "-c", CD_AND_EXEC, "heyvm", { join: [{ value: "cwd", quote: false }] }, { join: [{ value: "envCount" }] }, { each: "env" }, { each: "argv" }],
     // nsenter runs on the host first: it gets the fixed guest environment, never the caller's
     env: guestEnvironmentRecipe(access.spec, SANDBOX_HOME),
@@ -379,6 +385,7 @@ async function probe(): Promise<Availability> {
   if (process.platform !== "linux") return { usable: false, reason: "bubblewrap needs Linux", hint: "use apple_virt on macOS" };
   if (!bwrapPath()) return { usable: false, reason: `bwrap is not installed${process.env.HEYVM_BWRAP ? ` at ${process.env.HEYVM_BWRAP}` : ""}`, hint: INSTALL_HINT };
   for (const tool of ["nsenter", "unshare"]) if (!findSystemExecutable(tool)) return { usable: false, reason: `${tool} is not installed`, hint: "install util-linux" };
+  if (!seccompHelper()) return { usable: false, reason: "heyvm-seccomp is not built", hint: "run `npm run build` (with libseccomp-dev installed)" };
   // without pasta only --no-network and --network host sandboxes can start
   return { usable: true, notes: pastaPath() ? [] : [`pasta is not installed: only --no-network or --network host sandboxes start (${PASST_PACKAGE_HINT})`] };
 }

@@ -1,82 +1,21 @@
-// Who a bubblewrap sandbox is on the host. heyo (uid 1000 inside) is the user who runs heyvm,
-// except when that is root: root's files (/etc/shadow, keys under /etc and /usr…) would then be
-// heyo's own, readable and, where mounted writable, writable from inside. As root, heyvm runs
-// the sandbox as an unprivileged uid that owns nothing on the host, and lets it reach exactly
-// what it is given: search (x) on the folders above each bind source, and read/write on the
-// workspace and the git folder through ACL entries (default entries too, so that what either
-// side creates later stays shared). Files the sandbox creates belong to that uid on the host.
-import { lchownSync, readFileSync, statSync } from "node:fs";
+// What a sandbox's host user may reach. heyo is the user who runs heyvm, except when that is
+// root: root's files (/etc/shadow, keys under /etc and /usr…) would then be heyo's own. As root,
+// heyvm runs each sandbox as an unprivileged uid of its own (../host-ids.ts) that owns nothing on
+// the host, and lets it reach exactly what it is given: search (x) on the folders above each
+// bind source, and read/write on the workspace and the git folder through ACL entries (default
+// entries too, so that what either side creates later stays shared). Files the sandbox creates
+// belong to that uid on the host until the sandbox is removed: then revokeSandboxAccess takes
+// every entry back and gives those files to the owner of the tree they are in.
+import { lchownSync, lstatSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { OperationFailedError, UnavailableError, errorMessage } from "../../shared/errors.js";
 import { findSystemExecutable, run } from "../../shared/run.js";
 import { walkTree } from "../../shared/safe-fs.js";
-import { blockedFolders } from "../path-access.js";
+import { ancestors, blockedFolders } from "../path-access.js";
+import type { HostUser } from "../host-ids.js";
 import type { Reporter } from "../types.js";
 
-export interface HostUser {
-  uid: number;
-  gid: number;
-  /** heyvm runs as root and the sandbox as this other, unprivileged uid. */
-  dropsRoot: boolean;
-}
-
-/**
- * Used when /etc/subuid and /etc/subgid give root no range of its own: the first id above
- * systemd's container range (524288…1879048191), owned by no one on a usual host.
- */
-const FALLBACK_ID = 1_879_048_192;
-
-interface IdRange {
-  owner: string;
-  start: number;
-  count: number;
-}
-
-function readRanges(file: string): IdRange[] {
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\n")
-    .map((line) => line.trim().split(":"))
-    .filter((fields) => fields.length === 3)
-    .map(([owner = "", start = "", count = ""]) => ({ owner, start: Number(start), count: Number(count) }))
-    .filter((range) => Number.isInteger(range.start) && Number.isInteger(range.count) && range.count > 0);
-}
-
-function accountIds(file: string): Set<number> {
-  try {
-    return new Set(readFileSync(file, "utf8").split("\n").map((line) => Number(line.split(":")[2])).filter(Number.isInteger));
-  } catch {
-    return new Set();
-  }
-}
-
-/** The first id of root's own subordinate range, else FALLBACK_ID if nobody has it. */
-function unprivilegedId(rangesFile: string, accountsFile: string, kind: string): number {
-  const ranges = readRanges(rangesFile);
-  const own = ranges.find((range) => range.owner === "root" || range.owner === "0");
-  if (own) return own.start;
-  const holder = ranges.find((range) => range.start <= FALLBACK_ID && FALLBACK_ID < range.start + range.count);
-  if (holder || accountIds(accountsFile).has(FALLBACK_ID)) {
-    throw new UnavailableError(
-      `heyvm runs as root and needs a ${kind} that belongs to no one for its sandboxes, but ${FALLBACK_ID} is ${holder ? `in ${holder.owner}'s range in ${rangesFile}` : `taken in ${accountsFile}`}`,
-      `give root a range of its own: add a line "root:<first id>:65536" to /etc/subuid and /etc/subgid`,
-    );
-  }
-  return FALLBACK_ID;
-}
-
-/** The host uid/gid heyo is for this run of heyvm (never root). */
-export function sandboxHostUser(): HostUser {
-  const uid = process.getuid?.() ?? 0;
-  const gid = process.getgid?.() ?? 0;
-  if (uid !== 0) return { uid, gid, dropsRoot: false };
-  return { uid: unprivilegedId("/etc/subuid", "/etc/passwd", "uid"), gid: unprivilegedId("/etc/subgid", "/etc/group", "gid"), dropsRoot: true };
-}
-
+export { sandboxHostUser, type HostUser } from "../host-ids.js";
 
 function aclTool(name: "setfacl" | "getfacl"): string {
   const path = findSystemExecutable(name);
@@ -154,4 +93,86 @@ export async function grantSandboxAccess(user: HostUser, paths: SandboxPaths, re
     });
     if (granted) reporter.info(`granted the sandbox's uid ${user.uid} read/write access (ACL) to ${path} in ${Math.round(performance.now() - started)} ms`);
   }
+}
+
+/** What getfacl -c -n shows for one path: its entries, named ones split by kind. */
+function parseAcl(block: string): { entries: Set<string>; named: string[]; namedDefault: string[]; hasDefault: boolean } {
+  const entries = new Set(block.split("\n").map((line) => line.trim()).filter((line) => line && !line.startsWith("#")).map((line) => line.replace(/\s.*$/, "")));
+  const named = [...entries].filter((entry) => /^(user|group):[^:]+:/.test(entry));
+  const namedDefault = [...entries].filter((entry) => /^default:(user|group):[^:]+:/.test(entry));
+  return { entries, named, namedDefault, hasDefault: [...entries].some((entry) => entry.startsWith("default:")) };
+}
+
+/** The setfacl arguments that remove heyvm's entries from one path, or none when it has none. */
+function removalFor(block: string, ours: { access: string; defaults: string[] }): string[] | undefined {
+  const acl = parseAcl(block);
+  const isOurs = (entry: string) => entry.startsWith(`${ours.access}:`) || ours.defaults.some((own) => entry.startsWith(`${own}:`));
+  if (![...acl.entries].some(isOurs)) return undefined;
+  const keptNamed = acl.named.filter((entry) => !isOurs(entry));
+  const keptDefault = acl.namedDefault.filter((entry) => !isOurs(entry));
+  // nothing of the user's own left: no extended ACL at all (a bare mask would stay otherwise)
+  if (keptNamed.length === 0 && keptDefault.length === 0) return ["-b"];
+  const present = [ours.access, ...ours.defaults].filter((own) => [...acl.entries].some((entry) => entry.startsWith(`${own}:`)));
+  return ["-x", present.map((entry) => entry.replace(/^default:/, "d:")).join(","), ...(keptDefault.length === 0 && acl.hasDefault ? ["-k"] : [])];
+}
+
+/** Every path under root (itself included), never through a symbolic link. */
+function allPaths(root: string, found: string[]): void {
+  found.push(root);
+  if (lstatSync(root).isDirectory()) for (const name of readdirSync(root)) allPaths(join(root, name), found);
+}
+
+/**
+ * Gives back a tree a sandbox's own uid was given: files and folders it made go to the tree's
+ * owner (its top's uid/gid), and every ACL entry heyvm added for it (its own, the defaults)
+ * is removed, so nothing of heyvm's stays on the user's files.
+ */
+async function revokeTree(user: HostUser, root: string): Promise<void> {
+  const top = lstatSync(root);
+  if (!top.isDirectory()) return;
+  const paths: string[] = [];
+  allPaths(root, paths);
+  for (const path of paths) {
+    const stat = lstatSync(path);
+    if (stat.uid === user.uid || stat.gid === user.gid) lchownSync(path, stat.uid === user.uid ? top.uid : stat.uid, stat.gid === user.gid ? top.gid : stat.gid);
+  }
+  await removeEntries(user.uid, top.uid, paths.filter((path) => !lstatSync(path).isSymbolicLink()));
+}
+
+/** Removes the entries heyvm added for uid (and the owner's default entry) from each path. */
+async function removeEntries(uid: number, owner: number, paths: string[]): Promise<void> {
+  const ours = { access: `user:${uid}`, defaults: [`default:user:${uid}`, ...(owner !== 0 && owner !== uid ? [`default:user:${owner}`] : [])] };
+  const getfacl = aclTool("getfacl");
+  const setfacl = aclTool("setfacl");
+  const byArgs = new Map<string, string[]>();
+  for (let i = 0; i < paths.length; i += 500) {
+    const batch = paths.slice(i, i + 500);
+    const listed = await run(getfacl, ["-c", "-n", "--", ...batch], { allowFailure: true });
+    const blocks = listed.stdout.split(/\n\n/);
+    batch.forEach((path, index) => {
+      const args = removalFor(blocks[index] ?? "", ours);
+      if (args) byArgs.set(args.join("\0"), [...(byArgs.get(args.join("\0")) ?? []), path]);
+    });
+  }
+  for (const [key, list] of byArgs) {
+    for (let i = 0; i < list.length; i += 500) await run(setfacl, ["-P", ...key.split("\0"), "--", ...list.slice(i, i + 500)]);
+  }
+}
+
+/**
+ * Undoes grantSandboxAccess for a sandbox being removed: its trees (workspace, git folder) and
+ * the search entries on the folders above them. Nothing to do for a sandbox that never dropped
+ * root (it ran as the user who owns its files).
+ */
+export async function revokeSandboxAccess(user: HostUser, trees: string[], others: string[]): Promise<void> {
+  if (!user.dropsRoot) return;
+  for (const tree of trees) {
+    try {
+      await revokeTree(user, tree);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+  }
+  const above = new Set([...trees, ...others].flatMap((path) => ancestors(path)));
+  await removeEntries(user.uid, 0, [...above]);
 }

@@ -31,6 +31,8 @@ import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint,
 import { INSTANCE_START, SEND_CTRL_ALT_DEL, callApi, configurationCalls, type MachinePlan } from "./api.js";
 import { ensureRootfsCopy, writeConfigDrive } from "./disk.js";
 import { createTap, planTap, removeTap, tapUnavailable, type TapPlan } from "./tap.js";
+import { sandboxHostUser } from "../host-ids.js";
+import { grantSandboxAccess } from "../bubblewrap/host-user.js";
 import { bwrapBinary, confinedSftpServer, sftpServer, sshOverVsock, startForwarder, startWorkspaceChannel, vsockHelper } from "./host-side.js";
 
 /** Files of a firecracker sandbox, inside its folder (Firecracker runs there, so names are relative). */
@@ -340,7 +342,10 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     }
     reporter.info(`Firecracker configured and started in ${Date.now() - started} ms; waiting for the guest`);
     // worked out while the guest boots (ldd of sftp-server), so nothing but spawns follow READY
-    const sftpArgv = confinedSftpServer(spec, sftpAccounts(dir));
+    const user = await sandboxHostUser(dir);
+    const accounts = sftpAccounts(dir);
+    await grantSandboxAccess(user, { writable: [spec.workspace, ...spec.mounts.filter((m) => !m.readOnly).map((m) => m.host)], readable: [...spec.mounts.filter((m) => m.readOnly).map((m) => m.host), accounts.passwd, accounts.group], owned: [] }, reporter);
+    const sftpArgv = confinedSftpServer(spec, accounts, user);
     while (!consoleText.includes("HEYVM_READY")) {
       check();
       if (consoleText.includes("HEYVM_FAILED")) throw new OperationFailedError(`the guest failed to start: ${/HEYVM_FAILED[^\n]*/.exec(consoleText)?.[0] ?? ""}`);

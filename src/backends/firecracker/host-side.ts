@@ -4,10 +4,12 @@
 // and the git folder) and the forwarders of exposed ports. They are the owner's children and
 // need nothing from the owner's process, so they carry on unchanged after the hand-over.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, openSync, closeSync, realpathSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, openSync, closeSync } from "node:fs";
 import { OperationFailedError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
+import { nativeBinary } from "../../shared/native-binary.js";
+import type { HostUser } from "../host-ids.js";
+import { underSeccomp } from "../seccomp.js";
 import { shellQuote } from "../../shared/shell-quote.js";
 import type { SandboxSpec } from "../../state/records.js";
 import { GUEST_VSOCK_PORTS } from "../../images/firecracker/files.js";
@@ -16,26 +18,9 @@ import type { SshTransport } from "../ssh.js";
 const HELPER = "heyvm-vsock-connect";
 const SFTP_SERVER_PATHS = ["/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server", "/usr/lib/ssh/sftp-server"];
 
-/**
- * build/Release/heyvm-vsock-connect of the checkout or package, searched upward from the script
- * node runs (bin/heyvm, a test file): the same code also runs from the CommonJS fast-path bundle,
- * where import.meta is empty.
- */
+/** build/Release/heyvm-vsock-connect of the checkout or package. */
 export function vsockHelper(): string | undefined {
-  const script = process.argv[1];
-  if (!script) return undefined;
-  let dir: string;
-  try {
-    dir = dirname(realpathSync(script));
-  } catch {
-    return undefined;
-  }
-  for (let depth = 0; depth < 6; depth++) {
-    const candidate = join(dir, "build", "Release", HELPER);
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return undefined;
+  return nativeBinary(HELPER);
 }
 
 function requireHelper(): string {
@@ -71,14 +56,18 @@ function sftpRuntime(server: string): string[] {
 }
 
 /**
- * bwrap + sftp-server seeing only /workspace (the worktree), the sandbox's extra mounts at their
+ * bwrap + sftp-server, under heyvm's seccomp filter and as the sandbox's host user, seeing only /workspace (the worktree), the sandbox's extra mounts at their
  * own paths (the git folder; its config and hooks read-only), and the files sftp-server runs from.
  */
-export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string; group: string }): string[] {
+export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string; group: string }, user: HostUser): string[] {
   const bwrap = bwrapBinary();
   const server = sftpServer();
-  if (!bwrap || !server) throw new OperationFailedError("serving /workspace needs bwrap and sftp-server", "install them with `apt-get install bubblewrap openssh-sftp-server`");
-  const args = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL", "--dev", "/dev"];
+  const setpriv = findSystemExecutable("setpriv");
+  if (!bwrap || !server || !setpriv) throw new OperationFailedError("serving /workspace needs bwrap, setpriv and sftp-server", "install them with `apt-get install bubblewrap util-linux openssh-sftp-server`");
+  // as root: the sandbox's own host uid (the accounts' heyo is 0 inside its user namespace), never root
+  const asUser = user.dropsRoot ? [setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"] : [];
+  const inside = user.dropsRoot ? ["--unshare-user", "--uid", "0", "--gid", "0"] : [];
+  const args = [...asUser, ...underSeccomp([bwrap, "--die-with-parent", "--new-session", "--unshare-all", ...inside, "--cap-drop", "ALL", "--dev", "/dev"])];
   const runtime = sftpRuntime(server);
   if (runtime.length > 0) for (const file of runtime) args.push("--ro-bind", file, file);
   else args.push("--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64");

@@ -23,9 +23,12 @@ import { recordedForward } from "../forwards.js";
 import { vmSize } from "../vm-size.js";
 import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess } from "./access.js";
+import { startShareDaemons, type ShareDaemon } from "./virtiofsd.js";
+import { sandboxHostUser } from "../host-ids.js";
+import { grantSandboxAccess } from "../bubblewrap/host-user.js";
 import { domainXml } from "./domain-xml.js";
 import { preparePasstFiles, startPasst } from "./passt.js";
-import { domainName, libvirtUri, virsh, virshQuote, VirshSession } from "./virsh.js";
+import { domainName, libvirtUri, qemuRunDir, virsh, virshQuote, VirshSession } from "./virsh.js";
 import { freePort } from "../../shared/free-port.js";
 
 const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd"];
@@ -35,6 +38,16 @@ const START_HINT = "start it with `sudo systemctl start libvirtd`, or where ther
 
 function virtiofsd(): string | undefined {
   return VIRTIOFSD_PATHS.find((path) => existsSync(path));
+}
+
+/**
+ * heyo's uid/gid inside the guest: the user's own (files match on both sides), but never 0: as
+ * root's sandbox heyo is 1000, which heyvm's virtiofsd maps to the sandbox's own host uid.
+ */
+function guestIds(): { uid: number; gid: number } {
+  const uid = process.getuid?.() ?? 1000;
+  const gid = process.getgid?.() ?? 1000;
+  return uid === 0 ? { uid: 1000, gid: 1000 } : { uid, gid };
 }
 
 function imageName(spec: SandboxSpec): string {
@@ -50,7 +63,13 @@ async function probe(): Promise<Availability> {
   const kvm = kvmStatus();
   const reachable = await virsh(["uri"], 30_000).catch(() => undefined);
   if (!reachable || reachable.code !== 0) {
-    return { usable: false, reason: `libvirtd is not reachable at ${libvirtUri()}${reachable?.stderr ? ` (${reachable.stderr.trim().split("\n").pop()})` : ""}`, hint: START_HINT };
+    const why = reachable?.stderr ? ` (${reachable.stderr.trim().split("\n").pop()})` : "";
+    if (process.getuid?.() !== 0 && libvirtUri().endsWith("/system")) {
+      // libvirtd may well run: it refuses a regular user unless polkit (over the system bus) or its socket's group lets it in
+      return { usable: false, reason: `${libvirtUri()} does not let this user in${why}`, hint: "unset HEYVM_LIBVIRT_URI: a regular user's VM sandboxes run on its own qemu:///session; or join the group of libvirtd's socket (`sudo adduser $USER libvirt`)" };
+    }
+    if (!libvirtUri().endsWith("/system")) return { usable: false, reason: `libvirt's session daemon does not answer at ${libvirtUri()}${why}`, hint: "install libvirt-daemon (virsh starts the session daemon itself); or run heyvm as root for qemu:///system" };
+    return { usable: false, reason: `libvirtd is not reachable at ${libvirtUri()}${why}`, hint: START_HINT };
   }
   return kvm.usable
     ? { usable: true, notes: ["KVM"] }
@@ -85,8 +104,7 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   mkdirSync(dir.guestConfigPath, { recursive: true });
   chmodSync(dir.guestConfigPath, 0o711);
   const gitDir = spec.mounts[0]?.guest ?? "";
-  const uid = process.getuid?.() ?? 1000;
-  const gid = process.getgid?.() ?? 1000;
+  const { uid, gid } = guestIds();
   writeFileSync(files.env, `HEYVM_UID=${uid}\nHEYVM_GID=${gid}\nHEYVM_HOSTNAME=${spec.name}\nHEYVM_GITDIR=${gitDir}\n`, { mode: 0o600 });
   copyFileSync(material.clientPublicKey, files.authorizedKeys);
   copyFileSync(material.hostKey, files.hostKey);
@@ -116,7 +134,7 @@ function followSerial(path: string, onText: (text: string) => void): { stop(): v
 
 function qemuPid(name: string): number | undefined {
   try {
-    const pid = Number(readFileSync(`/run/libvirt/qemu/${name}.pid`, "utf8").trim());
+    const pid = Number(readFileSync(join(qemuRunDir(), `${name}.pid`), "utf8").trim());
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
@@ -173,6 +191,19 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   } else if (mode === "host") {
     reporter.info("network: QEMU user networking shared with the host: the guest reaches the host's 127.0.0.1 through 10.0.2.2");
   }
+  // /workspace and the git folder: heyvm's own virtiofsd, as the sandbox's host user (virtiofsd.ts)
+  const user = await sandboxHostUser(dir);
+  const shares = [{ source: spec.workspace, tag: "workspace" }, ...spec.mounts.slice(0, 1).map((m) => ({ source: m.host, tag: "gitdir" }))];
+  await grantSandboxAccess(user, { writable: shares.map((share) => share.source), readable: [], owned: [] }, reporter);
+  let daemons: ShareDaemon[];
+  try {
+    daemons = await startShareDaemons(dir, virtiofsd() ?? VIRTIOFSD_PATHS[0] ?? "", shares, user, guestIds(), context.signal);
+  } catch (error) {
+    passt?.kill("SIGKILL");
+    throw error;
+  }
+  reporter.info(`shares: heyvm's own virtiofsd, the guest's heyo is uid ${user.uid} on the host (${daemons.map((d) => `${d.tag}: pid ${d.child.pid}`).join(", ")})`);
+  const endShares = () => daemons.forEach((daemon) => daemon.child.kill("SIGKILL"));
   const size = vmSize(spec, kvm.usable);
   const xml = domainXml({
     name,
@@ -186,8 +217,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     serialLog,
     sshPort: port,
     forwards,
-    virtiofsd: virtiofsd() ?? VIRTIOFSD_PATHS[0] ?? "",
-    shares: [{ source: spec.workspace, tag: "workspace" }, ...spec.mounts.slice(0, 1).map((m) => ({ source: m.host, tag: "gitdir" }))],
+    shares: daemons.map((daemon) => ({ socket: daemon.socket, tag: daemon.tag })),
     firmwareConfig: [
       { name: "opt/heyvm/env", file: files.env },
       { name: "opt/heyvm/authorized_keys", file: files.authorizedKeys },
@@ -213,6 +243,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     session.send(`destroy ${name}`);
     await session.close();
     passt?.kill("SIGKILL");
+    endShares();
   };
   try {
     const started = Date.now();
@@ -280,6 +311,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       await session.close();
       stopFollowing();
       passt?.kill("SIGKILL"); // it quits by itself once QEMU has let go; this is for a QEMU that did not
+      endShares(); // the same for virtiofsd
     },
     handover() {
       const virshProcess = session.handover();

@@ -1,5 +1,5 @@
 // The libvirt domain of a VM sandbox: direct kernel boot (PVH vmlinux), a qcow2 overlay disk,
-// /workspace (and the git common folder) over virtiofs, the per-sandbox config in fw_cfg, the
+// /workspace (and the git common folder) over virtiofs from heyvm's own virtiofsd (virtiofsd.ts), the per-sandbox config in fw_cfg, the
 // serial console to a file, ACPI for graceful shutdown. libvirt's own user networking cannot
 // forward ports and its passt backend is broken in 9.0, so the network is passed through
 // <qemu:commandline>: by default a stream to heyvm's own passt (passt.ts), else QEMU's user
@@ -27,8 +27,8 @@ export interface DomainOptions {
   network: boolean;
   /** passt's unix socket: the guest's network is then passt's (it forwards SSH and the ports itself). */
   passtSocket?: string;
-  virtiofsd: string;
-  shares: Array<{ source: string; tag: string }>;
+  /** Each share's virtiofsd socket (heyvm starts virtiofsd itself: virtiofsd.ts). */
+  shares: Array<{ socket: string; tag: string }>;
   firmwareConfig: Array<{ name: string; file: string }>;
 }
 
@@ -47,10 +47,9 @@ export function domainXml(options: DomainOptions): string {
   const e = escape;
   const shares = options.shares
     .map(
-      (share) => `    <filesystem type='mount' accessmode='passthrough'>
-      <driver type='virtiofs'/>
-      <binary path='${e(options.virtiofsd)}' xattr='on'/>
-      <source dir='${e(share.source)}'/>
+      (share) => `    <filesystem type='mount'>
+      <driver type='virtiofs' queue='1024'/>
+      <source socket='${e(share.socket)}'/>
       <target dir='${e(share.tag)}'/>
     </filesystem>`,
     )

@@ -3,13 +3,26 @@
 // (and so to the owner that holds its stdin: if the owner dies, the pipe closes, virsh quits
 // and libvirt destroys the domain).
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { handleFd } from "../../shared/handle-fd.js";
 import { OperationFailedError } from "../../shared/errors.js";
 import { run, type RunResult } from "../../shared/run.js";
 
-/** qemu:///system unless HEYVM_LIBVIRT_URI says otherwise. */
+/**
+ * HEYVM_LIBVIRT_URI, else qemu:///system for root and qemu:///session for anyone else: a regular
+ * user's VMs are its own (libvirt starts a session daemon as that user), and the system daemon
+ * would need polkit or the libvirt group to let the user in.
+ */
 export function libvirtUri(): string {
-  return process.env.HEYVM_LIBVIRT_URI || "qemu:///system";
+  return process.env.HEYVM_LIBVIRT_URI || (process.getuid?.() === 0 ? "qemu:///system" : "qemu:///session");
+}
+
+/** Where libvirt's QEMU driver keeps a running domain's pid file for this connection. */
+export function qemuRunDir(): string {
+  if (libvirtUri().endsWith("/system")) return "/run/libvirt/qemu";
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  return runtime ? join(runtime, "libvirt", "qemu", "run") : join(homedir(), ".cache", "libvirt", "qemu", "run");
 }
 
 /** Quotes one argument for virsh's own command-line parser (interactive mode). */

@@ -17,8 +17,7 @@ function options(overrides: Partial<DomainOptions> = {}): DomainOptions {
     sshPort: 42022,
     forwards: [],
     network: true,
-    virtiofsd: "/usr/libexec/virtiofsd",
-    shares: [{ source: "/home/dev/repo-worktrees/feature-x", tag: "workspace" }],
+    shares: [{ socket: "/state/sb-0123abcd/fs/workspace.sock", tag: "workspace" }],
     firmwareConfig: [{ name: "opt/heyvm/config", file: "/state/sb-0123abcd/guest/config.json" }],
     ...overrides,
   };
@@ -107,22 +106,22 @@ describe("domainXml", () => {
     assert.match(xml, /<serial type='file'><source path='\/state\/sb-0123abcd\/serial.log'\/><target port='0'\/><\/serial>/);
   });
 
-  test("one virtiofs filesystem per share, each with the virtiofsd binary, source and tag", () => {
+  test("one virtiofs filesystem per share, each on heyvm's own virtiofsd socket (libvirt starts none)", () => {
     const xml = domainXml(
       options({
         shares: [
-          { source: "/wt/feature-x", tag: "workspace" },
-          { source: "/repo/.git", tag: "gitcommon" },
+          { socket: "/s/fs/workspace.sock", tag: "workspace" },
+          { socket: "/s/fs/gitcommon.sock", tag: "gitcommon" },
         ],
       }),
     );
-    const filesystems = [...xml.matchAll(/<filesystem type='mount' accessmode='passthrough'>([\s\S]*?)<\/filesystem>/g)].map((m) => m[1] ?? "");
+    const filesystems = [...xml.matchAll(/<filesystem type='mount'>([\s\S]*?)<\/filesystem>/g)].map((m) => m[1] ?? "");
     assert.equal(filesystems.length, 2);
-    for (const [index, [source, tag]] of [["/wt/feature-x", "workspace"], ["/repo/.git", "gitcommon"]].entries()) {
+    assert.doesNotMatch(xml, /<binary|<source dir=/, "no virtiofsd of libvirt's (it would run as root)");
+    for (const [index, [socket, tag]] of [["/s/fs/workspace.sock", "workspace"], ["/s/fs/gitcommon.sock", "gitcommon"]].entries()) {
       const body = filesystems[index] ?? "";
-      assert.match(body, /<driver type='virtiofs'\/>/);
-      assert.match(body, /<binary path='\/usr\/libexec\/virtiofsd' xattr='on'\/>/);
-      assert.ok(body.includes(`<source dir='${source}'/>`), body);
+      assert.match(body, /<driver type='virtiofs' queue='1024'\/>/);
+      assert.ok(body.includes(`<source socket='${socket}'/>`), body);
       assert.ok(body.includes(`<target dir='${tag}'/>`), body);
     }
     assert.equal([...domainXml(options({ shares: [] })).matchAll(/<filesystem/g)].length, 0);
@@ -169,8 +168,7 @@ describe("domainXml", () => {
         name: `x</name><evil/>&`,
         kernel: hostile,
         disk: hostile,
-        virtiofsd: hostile,
-        shares: [{ source: hostile, tag: hostile }],
+        shares: [{ socket: hostile, tag: hostile }],
         firmwareConfig: [{ name: hostile, file: hostile }],
       }),
     );
