@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeStandInExecutable } from "./helpers/stand-in-bin.js";
@@ -239,6 +239,17 @@ describe("links a sandbox leaves in its home are never followed by heyvm", { ski
     const planted = await t.run(["exec", id, "--", "sh", "-c", "rm -f ~/.gitconfig && ln -s /etc/shadow ~/.gitconfig && mkdir -p ~/.config && ln -s /etc ~/.config/git && ls -l ~/.gitconfig"]);
     assert.equal(planted.code, 0, planted.stderr);
     assert.equal((await t.run(["stop", id])).code, 0);
+    // As root a bubblewrap home is a fixed-size image mounted on the home folder while the sandbox
+    // runs, so what it planted stays in that image; plant the same links in the folder itself, as
+    // a sandbox whose home is the folder (a regular user's) leaves them.
+    const homeDir = join(t.home, "sandboxes", id, "home");
+    if (existsSync(join(t.home, "sandboxes", id, "home.ext4"))) {
+      rmSync(join(homeDir, ".gitconfig"), { force: true });
+      symlinkSync("/etc/shadow", join(homeDir, ".gitconfig"));
+      mkdirSync(join(homeDir, ".config"), { recursive: true });
+      rmSync(join(homeDir, ".config", "git"), { force: true, recursive: true });
+      symlinkSync("/etc", join(homeDir, ".config", "git"));
+    }
 
     const vm = await t.run(["wt", branch, "--backend", "libvirt", "--detach"], { timeoutMs: 1_100_000 });
     assert.equal(vm.code, 0, vm.stderr);
