@@ -158,6 +158,8 @@ void reap_children(void) {
     if (pid == cfg.child) {
       child_done = 1;
       child_status = status;
+    } else if (git_sync_reaped(pid)) {
+      /* its own lines are in owner.log */
     } else if (pid == stop_driver) {
       stop_driver = -1;
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) log_owner("the stop command failed; ending the machine by force");

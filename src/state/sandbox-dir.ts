@@ -13,6 +13,9 @@ export const SANDBOX_FILES = {
   ssh: "ssh",
   guest: "guest",
   launch: "launch.json",
+  gitStore: "git",
+  gitLink: "git-link",
+  gitSync: "git-sync.json",
 } as const;
 
 export class SandboxDir {
@@ -59,6 +62,18 @@ export class SandboxDir {
   /** What the native launcher needs to answer exec and list for this running sandbox (core/launch-record.ts). */
   get launchPath(): string {
     return `${this.root}/${SANDBOX_FILES.launch}`;
+  }
+  /** The sandbox's own git folder (objects, refs, HEAD, index, config): its git works here, never in the host's (core/git-store.ts). */
+  get gitStorePath(): string {
+    return `${this.root}/${SANDBOX_FILES.gitStore}`;
+  }
+  /** heyvm's `.git` file, bound read-only over the worktree's own: it names the store as the sandbox sees it. */
+  get gitLinkPath(): string {
+    return `${this.root}/${SANDBOX_FILES.gitLink}`;
+  }
+  /** What host and sandbox last agreed on (core/git-sync.ts); heyvm's alone, never seen inside. */
+  get gitSyncPath(): string {
+    return `${this.root}/${SANDBOX_FILES.gitSync}`;
   }
   /** Files handed to the guest at boot (authorized key, host key, settings). */
   get guestConfigPath(): string {
