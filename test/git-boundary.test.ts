@@ -7,7 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, lstatSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bubblewrapMissing, git, idOf, makeRepo, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
 
@@ -41,6 +41,8 @@ interface Route {
   setup?: (repo: string, user: HostUser) => void;
   /** On the host while the sandbox runs, before the attack. */
   meanwhile?: (repo: string, user: HostUser) => void;
+  /** The host's answer takes a moment: wait until the sandbox has been stopped before the host's checks. */
+  stopsSandbox?: boolean;
   /** Run inside: C = the host's common git folder, N = the worktree's name there, WT = the worktree on the host, M = the marker. */
   inside: string;
 }
@@ -79,6 +81,16 @@ const ROUTES: Route[] = [
     inside: `evil "$C/config"`,
   },
   {
+    name: "the worktree's .git file written after the host replaced it (the bind over it goes)",
+    meanwhile: (repo) => {
+      const entry = join(repo, "..", "feat", ".git");
+      copyFileSync(entry, `${entry}.new`);
+      renameSync(`${entry}.new`, entry);
+    },
+    stopsSandbox: true,
+    inside: `fake; sleep 0.3; printf 'gitdir: %s\n' "$WT/.evil" > /workspace/.git`,
+  },
+  {
     name: "main moved to a forged commit and every object deleted",
     inside: `T=$(git commit-tree -m forged $(git mktree </dev/null))
 git update-ref refs/heads/main $T; git --git-dir="$C" update-ref refs/heads/main $T
@@ -113,6 +125,10 @@ function boundaryTests(label: string, makeUser: () => HostUser, cleanupUser: () 
           route.meanwhile?.(t.repo, user);
           const attack = await heyvm(t, user, ["exec", id, "--", "bash", "-c", `C=${join(t.repo, ".git")} N=feat WT=${worktree} M=${marker}\n${PAYLOAD}\n${route.inside}\ntrue`]);
           assert.equal(attack.code, 0, attack.stderr);
+          if (route.stopsSandbox) {
+            await waitFor(() => !existsSync(join(t.home, "sandboxes", id, "owner.json")), 15_000, "the sandbox stopped by heyvm");
+            assert.equal(readFileSync(join(worktree, ".git"), "utf8"), `gitdir: ${join(t.repo, ".git", "worktrees", "feat")}\n`, "the worktree's .git put back");
+          }
           // the host user's git, as an IDE runs it, then heyvm's own
           hostGit(user, worktree, "status");
           hostGit(user, t.repo, "status");

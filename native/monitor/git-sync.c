@@ -8,9 +8,7 @@
 #include "monitor.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -83,19 +81,7 @@ void git_sync_read(void) {
 
 static void start_sync(void) {
   pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null_fd >= 0) dup2(null_fd, 0);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    execvp(cfg.git_sync_argv[0], cfg.git_sync_argv);
-    _exit(127);
-  }
+  if (pid == 0) exec_heyvm_command(cfg.git_sync_argv);
   if (pid < 0) {
     log_owner("git: could not run the sync (%s)", strerror(errno));
     return;

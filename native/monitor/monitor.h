@@ -131,6 +131,7 @@ int git_sync_tick(int timeout);
 int git_sync_reaped(pid_t pid);
 
 /* stop.c */
+__attribute__((noreturn)) void exec_heyvm_command(char **argv); /* in a forked child: own group, stdin /dev/null, output to owner.log */
 int child_alive(void);
 int watch_alive(void);
 void reap_children(void);

@@ -4,7 +4,8 @@
 // so the store's config, hooks and links can reach nothing of the host's; heyvm takes only
 // bytes from it (an object id, a pack that the host's git then checks and names by hashing).
 import { spawn, type ChildProcess } from "node:child_process";
-import { lstatSync, readlinkSync } from "node:fs";
+import { lstatSync } from "node:fs";
+import { hostProgramArgs } from "../backends/bubblewrap/args.js";
 import { OperationFailedError, UnavailableError } from "../shared/errors.js";
 import { findSystemExecutable, run, type RunResult } from "../shared/run.js";
 import { hardenedGitArgs } from "../git/safe-git.js";
@@ -35,22 +36,6 @@ function asUser(user: ConfinedStore["user"]): { uid?: number; gid?: number } {
   return process.getuid?.() === 0 && user.uid !== 0 ? { uid: user.uid, gid: user.gid } : {};
 }
 
-const SYSTEM_LINKS = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
-
-function systemArgs(): string[] {
-  const args = ["--ro-bind", "/usr", "/usr"];
-  for (const path of SYSTEM_LINKS) {
-    try {
-      const stat = lstatSync(path);
-      if (stat.isSymbolicLink()) args.push("--symlink", readlinkSync(path), path);
-      else if (stat.isDirectory()) args.push("--ro-bind", path, path);
-    } catch {
-      // not on this host
-    }
-  }
-  return args;
-}
-
 /** bwrap's argv for `git <args>` over the store; writable only when heyvm moves something in it. */
 export function confinedGitArgv(where: ConfinedStore, writable: boolean, gitArgs: readonly string[]): string[] {
   const bwrap = findSystemExecutable(process.env.HEYVM_BWRAP ?? "bwrap");
@@ -68,7 +53,7 @@ export function confinedGitArgv(where: ConfinedStore, writable: boolean, gitArgs
     "--setenv", "GIT_CONFIG_NOSYSTEM", "1",
     "--setenv", "GIT_CONFIG_GLOBAL", "/dev/null",
     "--setenv", "GIT_DIR", GIT_STORE_IN_SANDBOX,
-    ...systemArgs(),
+    ...hostProgramArgs(),
     "--dev", "/dev",
     writable ? "--bind" : "--ro-bind", where.store, GIT_STORE_IN_SANDBOX,
     "--ro-bind", where.hostObjects, `${GIT_STORE_IN_SANDBOX}/${HOST_OBJECTS_NAME}`,

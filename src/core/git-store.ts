@@ -47,7 +47,7 @@ export function usesGitStore(dir: SandboxDir, spec: SandboxSpec): spec is Sandbo
   return spec.git !== null && spec.mounts.some((mount) => mount.host === dir.gitStorePath);
 }
 
-/** The host's git folder of the worktree (its HEAD and index): the common folder, or its worktrees/<name>. */
+/** The host's git folder of the worktree (its HEAD and index): the common folder, or its worktrees/<name>, read from a `.git` file git wrote (checked before the first start). */
 export function hostAdminDir(spec: SandboxSpec & { git: NonNullable<SandboxSpec["git"]> }): string {
   const { commonDir } = spec.git;
   if (isMainWorktree(commonDir, spec.workspace)) return commonDir;
@@ -88,9 +88,16 @@ export function gitEntryIdentity(worktree: string): string | null {
   }
 }
 
+/** True when the worktree's `.git` is still what git wrote: the common folder itself, or a file naming the admin folder. */
+export function gitEntryIntact(spec: SandboxSpec & { git: NonNullable<SandboxSpec["git"]> }, adminDir: string): boolean {
+  if (isMainWorktree(spec.git.commonDir, spec.workspace)) return lstatSync(adminDir, { throwIfNoEntry: false })?.isDirectory() === true;
+  return readGitFile(join(spec.workspace, ".git")) === `gitdir: ${adminDir}\n`;
+}
+
 /** Puts back the worktree's `.git` file as git wrote it, as a new file (the old name is unlinked, never followed). */
 export function repairGitFile(worktree: string, adminDir: string): void {
   const entry = join(worktree, ".git");
+  if (lstatSync(entry, { throwIfNoEntry: false })?.isDirectory()) return; // the main worktree's: the host's own folder
   if (readGitFile(entry) === `gitdir: ${adminDir}\n`) return;
   rmSync(entry, { recursive: true, force: true });
   const fd = openSync(entry, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
@@ -112,8 +119,7 @@ async function hostRefLines(commonDir: string): Promise<string> {
  * folder and renamed into place, so nothing of it was ever the sandbox's before heyvm wrote it.
  * Later changes to it are made by git in the confinement (git-confined.ts), never by heyvm here.
  */
-export async function ensureGitStore(dir: SandboxDir, spec: SandboxSpec & { git: NonNullable<SandboxSpec["git"]> }): Promise<void> {
-  const adminDir = hostAdminDir(spec);
+export async function ensureGitStore(dir: SandboxDir, spec: SandboxSpec & { git: NonNullable<SandboxSpec["git"]> }, adminDir: string): Promise<void> {
   writeFileSync(dir.gitLinkPath, `gitdir: ${GIT_STORE_IN_SANDBOX}\n`, { mode: 0o644 });
   const store = dir.gitStorePath;
   if (existsSync(store)) {

@@ -17,7 +17,7 @@ import { withLock } from "../state/lock.js";
 import { readSpec, type SandboxSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { runConfinedGit, sandboxOwner, spawnConfinedGit, type ConfinedStore } from "./git-confined.js";
-import { ensureGitStore, gitEntryIdentity, hostAdminDir, repairGitFile, usesGitStore } from "./git-store.js";
+import { ensureGitStore, gitEntryIdentity, gitEntryIntact, hostAdminDir, repairGitFile, usesGitStore } from "./git-store.js";
 
 type StoreSpec = SandboxSpec & { git: NonNullable<SandboxSpec["git"]> };
 
@@ -29,6 +29,8 @@ interface SyncState {
   gitEntry: string | null;
   /** The host's branches and tags as last copied into the store. */
   mirrored: Record<string, string>;
+  /** The worktree's admin folder in the host's git, as found (and checked) before the first start. */
+  adminDir: string | null;
 }
 
 const OBJECT_ID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
@@ -42,6 +44,7 @@ function readState(dir: SandboxDir): SyncState {
     synced: typeof raw?.synced === "string" ? raw.synced : null,
     gitEntry: typeof raw?.gitEntry === "string" ? raw.gitEntry : null,
     mirrored,
+    adminDir: typeof raw?.adminDir === "string" ? raw.adminDir : null,
   };
 }
 
@@ -92,17 +95,21 @@ async function carryObjects(where: ConfinedStore, commonDir: string, tip: string
 }
 
 /** Moves the host's branch to the sandbox's commit and the host worktree's index with it. */
-async function moveHostBranch(spec: StoreSpec, branchRef: string, from: string, to: string, why: string): Promise<void> {
+async function moveHostBranch(spec: StoreSpec, adminDir: string, branchRef: string, from: string, to: string, why: string): Promise<void> {
   const { commonDir } = spec.git;
   await runGit(["--git-dir", commonDir, "update-ref", "--create-reflog", "-m", `heyvm: sandbox ${spec.id} (${why})`, branchRef, to, from]);
   // the worktree's files are the sandbox's commit already: its index follows, so `git status` is clean
-  await runGit(["--git-dir", hostAdminDir(spec), "--work-tree", spec.workspace, "read-tree", "-m", "-i", from, to]);
+  await runGit(["--git-dir", adminDir, "--work-tree", spec.workspace, "read-tree", "-m", "-i", from, to]);
 }
 
-/** The worktree's `.git` was replaced on the host: the read-only bind over it went with it. */
-async function answerReplacedGitEntry(dir: SandboxDir, spec: StoreSpec, log: OwnerLog): Promise<void> {
-  log.line("owner", "the worktree's .git was replaced on the host, which removes the sandbox's read-only view of it: the sandbox is stopped and the file put back");
-  repairGitFile(spec.workspace, hostAdminDir(spec));
+/**
+ * The worktree's `.git` was replaced on the host (a new inode: the kernel dropped the sandbox's
+ * read-only bind over it, and the sandbox could now write what the host's git reads) or changed:
+ * the file is put back and the sandbox stopped.
+ */
+async function answerReplacedGitEntry(dir: SandboxDir, spec: StoreSpec, adminDir: string, log: OwnerLog): Promise<void> {
+  log.line("owner", "git: the worktree's .git was replaced or changed, which ends the sandbox's read-only view of it: the file is put back and the sandbox stopped");
+  repairGitFile(spec.workspace, adminDir);
   await askOwner(dir.socketPath, { op: "stop", reason: "the worktree's .git was replaced on the host" }).catch(() => undefined);
 }
 
@@ -117,8 +124,9 @@ export async function syncSandboxGit(home: HeyoHome, dir: SandboxDir, spec: Sand
   const log = new OwnerLog(dir.logPath);
   return withLock(home, `git-sync:${spec.id}`, SYNC_LOCK_WAIT_MS, async () => {
     const state = readState(dir);
-    if (state.gitEntry !== null && gitEntryIdentity(spec.workspace) !== state.gitEntry) {
-      await answerReplacedGitEntry(dir, spec, log);
+    const adminDir = state.adminDir ?? hostAdminDir(spec);
+    if ((state.gitEntry !== null && gitEntryIdentity(spec.workspace) !== state.gitEntry) || !gitEntryIntact(spec, adminDir)) {
+      await answerReplacedGitEntry(dir, spec, adminDir, log);
       writeJsonFile(dir.gitSyncPath, { ...state, gitEntry: gitEntryIdentity(spec.workspace) });
       return { moved: "none" };
     }
@@ -133,10 +141,10 @@ export async function syncSandboxGit(home: HeyoHome, dir: SandboxDir, spec: Sand
     if (sandbox && sandbox !== host && sandbox !== synced) {
       if (!(await hostHasCommit(commonDir, sandbox))) await carryObjects(where, commonDir, sandbox, [...new Set(Object.values(refs))]);
       if (host && (await isAncestor(commonDir, host, sandbox))) {
-        await moveHostBranch(spec, branchRef, host, sandbox, "fast-forward");
+        await moveHostBranch(spec, adminDir, branchRef, host, sandbox, "fast-forward");
         moved = "to-host";
       } else if (host && !(await hostHasOwnCommits(commonDir, host, sandbox, synced))) {
-        await moveHostBranch(spec, branchRef, host, sandbox, "forced: amend or rebase; the old commit stays in this reflog");
+        await moveHostBranch(spec, adminDir, branchRef, host, sandbox, "forced: amend or rebase; the old commit stays in this reflog");
         moved = "to-host";
       } else {
         const aside = `refs/heyvm/${spec.id}/${branch}`;
@@ -200,10 +208,21 @@ async function mirrorHostRefs(where: ConfinedStore, refs: Record<string, string>
 export async function prepareSandboxGit(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec): Promise<void> {
   if (!usesGitStore(dir, spec)) return;
   const firstTime = !existsSync(dir.gitStorePath);
-  await ensureGitStore(dir, spec);
   const state = readState(dir);
+  if (state.adminDir !== null && !gitEntryIntact(spec, state.adminDir)) {
+    new OwnerLog(dir.logPath).line("owner", "git: the worktree's .git was changed while the sandbox was stopped; it is put back");
+    repairGitFile(spec.workspace, state.adminDir);
+  }
+  const adminDir = state.adminDir ?? hostAdminDir(spec);
+  await ensureGitStore(dir, spec, adminDir);
   const host = await hostRev(spec.git.commonDir, `refs/heads/${spec.git.branch}`);
-  writeJsonFile(dir.gitSyncPath, { ...state, synced: firstTime ? host : state.synced, gitEntry: gitEntryIdentity(spec.workspace), mirrored: firstTime ? await hostRefs(spec.git.commonDir) : state.mirrored });
+  writeJsonFile(dir.gitSyncPath, {
+    ...state,
+    adminDir,
+    synced: firstTime ? host : state.synced,
+    gitEntry: gitEntryIdentity(spec.workspace),
+    mirrored: firstTime ? await hostRefs(spec.git.commonDir) : state.mirrored,
+  });
   try {
     await syncSandboxGit(home, dir, spec);
   } catch (error) {
