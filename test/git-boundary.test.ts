@@ -202,6 +202,38 @@ git branch side; git branch --list side | grep -q side; git log --oneline -3 >/d
   });
 }
 
+describe("git sync when both sides moved", { skip }, () => {
+  test("the host's own commits stay on its branch; the sandbox's commit is kept as refs/heyvm/<id>/<branch>", async () => {
+    const t = makeTestEnv("heyvm-gitb-");
+    try {
+      const started = await t.run(["wt", "feat", "-b", "--detach", "--backend", "bubblewrap", "--no-network"]);
+      assert.equal(started.code, 0, started.stderr);
+      const id = idOf(started.stdout);
+      assert.equal((await t.run(["stop", id])).code, 0);
+      // both sides move while the sandbox is stopped: a commit in its store, one on the host's branch
+      const store = join(t.home, "sandboxes", id, "git");
+      const inStore = (...args: string[]) => git(t.repo, `--git-dir=${store}`, "-c", `core.alternateRefsCommand=`, ...args).trim();
+      writeFileSync(join(store, "objects", "info", "alternates"), `${join(t.repo, ".git", "objects")}\n`); // as the sandbox sees it, for this test's own git only
+      const sandboxCommit = inStore("commit-tree", "-p", "feat", "-m", "inside", git(t.repo, "rev-parse", "feat^{tree}").trim());
+      inStore("update-ref", "refs/heads/feat", sandboxCommit);
+      writeFileSync(join(store, "objects", "info", "alternates"), "../host-objects\n");
+      const worktree = join(t.root, "feat");
+      writeFileSync(join(worktree, "host-file"), "host\n");
+      git(worktree, "add", "host-file");
+      git(worktree, "commit", "-qm", "the host's own");
+      const hostCommit = git(t.repo, "rev-parse", "feat").trim();
+      const synced = await t.run(["__git_sync", id]);
+      assert.equal(synced.code, 0, synced.stderr);
+      assert.equal(git(t.repo, "rev-parse", "feat").trim(), hostCommit, "the host's branch keeps its own commit");
+      assert.equal(git(t.repo, "rev-parse", `refs/heyvm/${id}/feat`).trim(), sandboxCommit, "the sandbox's commit is kept aside on the host");
+      assert.match(readFileSync(join(t.home, "sandboxes", id, "owner.log"), "utf8"), new RegExp(`kept as refs/heyvm/${id}/feat`));
+      assert.equal(spawnSync("git", ["-C", t.repo, "fsck", "--no-dangling"]).status, 0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
 boundaryTests("root", () => ({ uid: 0, gid: 0, prefix: [] }), () => undefined);
 
 boundaryTests(
