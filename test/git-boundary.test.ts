@@ -7,7 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chownSync, copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bubblewrapMissing, git, idOf, makeRepo, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
 
@@ -82,10 +82,10 @@ const ROUTES: Route[] = [
   },
   {
     name: "the worktree's .git file written after the host replaced it (the bind over it goes)",
-    meanwhile: (repo) => {
-      const entry = join(repo, "..", "feat", ".git");
-      copyFileSync(entry, `${entry}.new`);
-      renameSync(`${entry}.new`, entry);
+    meanwhile: (repo, user) => {
+      // as an editor saves: a new file renamed over the old one, by the host user
+      const [file, ...args] = [...user.prefix, "sh", "-c", "cp .git .git.new && mv .git.new .git"];
+      assert.equal(spawnSync(file ?? "sh", args, { cwd: join(repo, "..", "feat") }).status, 0);
     },
     stopsSandbox: true,
     inside: `fake; sleep 0.3; printf 'gitdir: %s\n' "$WT/.evil" > /workspace/.git`,
@@ -125,9 +125,11 @@ function boundaryTests(label: string, makeUser: () => HostUser, cleanupUser: () 
           route.meanwhile?.(t.repo, user);
           const attack = await heyvm(t, user, ["exec", id, "--", "bash", "-c", `C=${join(t.repo, ".git")} N=feat WT=${worktree} M=${marker}\n${PAYLOAD}\n${route.inside}\ntrue`]);
           assert.equal(attack.code, 0, attack.stderr);
+          let stoppedByHeyvm = false;
+          let gitFileAfter = "";
           if (route.stopsSandbox) {
-            await waitFor(() => !existsSync(join(t.home, "sandboxes", id, "owner.json")), 15_000, "the sandbox stopped by heyvm");
-            assert.equal(readFileSync(join(worktree, ".git"), "utf8"), `gitdir: ${join(t.repo, ".git", "worktrees", "feat")}\n`, "the worktree's .git put back");
+            stoppedByHeyvm = await waitFor(() => !existsSync(join(t.home, "sandboxes", id, "owner.json")), 15_000, "the sandbox stopped by heyvm").then(() => true, () => false);
+            gitFileAfter = readFileSync(join(worktree, ".git"), "utf8");
           }
           // the host user's git, as an IDE runs it, then heyvm's own
           hostGit(user, worktree, "status");
@@ -138,6 +140,10 @@ function boundaryTests(label: string, makeUser: () => HostUser, cleanupUser: () 
           await heyvm(t, user, ["rm", "--worktree", "--force", "next"]);
           await heyvm(t, user, ["rm", "--worktree", "--force", id]);
           assert.ok(!existsSync(marker), `the sandbox's planted code ran on the host (${route.name})`);
+          if (route.stopsSandbox) {
+            assert.ok(stoppedByHeyvm, "heyvm stopped the sandbox");
+            assert.equal(gitFileAfter, `gitdir: ${join(t.repo, ".git", "worktrees", "feat")}\n`, "the worktree's .git put back");
+          }
           assert.equal(next.code, 0, next.stderr);
           assert.ok(`${next.stdout}${next.stderr}`.includes(`/workspace = ${join(t.root, "next")}`), `wt made the next worktree beside the repository: ${next.stderr}`);
           const fsck = hostGit(user, t.repo, "fsck", "--no-dangling");
