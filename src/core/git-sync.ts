@@ -230,6 +230,16 @@ export async function prepareSandboxGit(home: HeyoHome, dir: SandboxDir, spec: S
   }
 }
 
+/**
+ * How heyvm's own git calls name a sandbox's worktree: its recorded admin folder and the
+ * worktree, never through the `.git` entry in the worktree (which the sandbox could have
+ * written in the moment after the host replaced it); plain `-C <worktree>` for other sandboxes.
+ */
+export function worktreeGitArgs(dir: SandboxDir, spec: SandboxSpec): string[] {
+  const adminDir = usesGitStore(dir, spec) ? readState(dir).adminDir : null;
+  return adminDir ? ["--git-dir", adminDir, "--work-tree", spec.workspace] : [];
+}
+
 /** `heyvm __git_sync <id>`: one sync, its failure a line in owner.log (exit 1). */
 export async function runGitSync(id: string): Promise<number> {
   const home = heyoHome();
