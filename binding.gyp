@@ -8,7 +8,7 @@
     {
       "target_name": "heyvm-owner-monitor",
       "type": "executable",
-      "sources": ["native/monitor/main.c", "native/monitor/args.c", "native/monitor/log.c", "native/monitor/control.c", "native/monitor/stop.c", "native/common/json-text.c"],
+      "sources": ["native/monitor/main.c", "native/monitor/args.c", "native/monitor/log.c", "native/monitor/control.c", "native/monitor/stop.c", "native/monitor/git-sync.c", "native/common/json-text.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
     },
     {

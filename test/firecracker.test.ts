@@ -162,15 +162,22 @@ describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
     assert.match(knownHosts, new RegExp(`^heyvm-${id} ssh-ed25519 `), "the guest host key is pinned");
   });
 
-  test("/workspace is the live worktree both ways; the git folder's config and hooks are read-only", async () => {
+  test("/workspace is the live worktree both ways; git works on the sandbox's own store, its commit reaches the host's branch, the host's git folder is out of reach", async () => {
     await checkWorkspaceBothWays(run, id, worktree(), { hostEditSeen: true });
-    const git = await run(["exec", id, "--", "sh", "-c", "git add from-guest.txt && git commit -qm from-fc && git log -1 --format=%s"]);
+    const git = await run(["exec", id, "--", "sh", "-c", "git add from-guest.txt && git commit -qm from-fc && git log -1 --format=%s && cat .git"]);
     assert.equal(git.code, 0, git.stderr);
-    assert.equal(git.stdout.trim(), "from-fc");
+    assert.equal(git.stdout, "from-fc\ngitdir: /heyvm/git\n");
+    const hostSubject = () => spawnSync("git", ["-C", t.repo, "log", "-1", "--format=%s", branch], { encoding: "utf8" }).stdout.trim();
+    await waitFor(() => hostSubject() === "from-fc", 30_000, "the guest's commit on the host's branch");
     const config = join(t.repo, ".git", "config");
     const planted = await run(["exec", id, "--", "sh", "-c", `echo '[core]' >> ${config}`]);
     assert.notEqual(planted.code, 0, "the repository's config cannot be written from inside");
     assert.doesNotMatch(readFileSync(config, "utf8"), /\[core\]\n$/);
+    const gitFile = await run(["exec", id, "--", "sh", "-c", "echo 'gitdir: /tmp/evil' > /workspace/.git"]);
+    assert.notEqual(gitFile.code, 0, "the worktree's .git cannot be written from inside");
+    const objects = await run(["exec", id, "--", "sh", "-c", "rm -rf /heyvm/git/host-objects/*"]);
+    assert.notEqual(objects.code, 0, "the host's objects are read-only inside");
+    assert.equal(spawnSync("git", ["-C", t.repo, "fsck", "--no-dangling"], { encoding: "utf8" }).status, 0);
   });
 
   test("sh opens a login shell with a terminal", async () => {

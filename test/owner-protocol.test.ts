@@ -184,6 +184,7 @@ describe("the monitor's command line", { skip: notBuilt }, () => {
         cleanUpAfterEnd: true,
       },
       stopCommand: ["true"],
+      gitSync: { watch: [path("git-ref")], command: ["true"], intervalMs: 60_000 },
     };
   }
 

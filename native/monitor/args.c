@@ -94,10 +94,17 @@ void parse_args(int argc, char **argv) {
     else if (strcmp(flag, "--follow-offset") == 0) cfg.follow_offset = (off_t)parse_number(value);
     else if (strcmp(flag, "--stop-timeout-ms") == 0) cfg.stop_timeout_ms = (long)parse_number(value);
     else if (strcmp(flag, "--force-wait-ms") == 0) cfg.force_wait_ms = (long)parse_number(value);
+    else if (strcmp(flag, "--git-watch") == 0) {
+      if (cfg.git_watch_count >= MAX_GIT_WATCHES) refuse(EXIT_USAGE, "too many of ", flag);
+      cfg.git_watch[cfg.git_watch_count++] = value;
+    } else if (strcmp(flag, "--git-sync-arg") == 0) {
+      if (cfg.git_sync_argv_count >= MAX_GIT_SYNC_ARGS) refuse(EXIT_USAGE, "too many of ", flag);
+      cfg.git_sync_argv[cfg.git_sync_argv_count++] = (char *)value;
+    } else if (strcmp(flag, "--git-sync-interval-ms") == 0) cfg.git_sync_interval_ms = (long)parse_number(value);
     else refuse(EXIT_USAGE, "unknown option ", flag);
   }
   if (!cfg.log_path || !cfg.owner_json || !cfg.exit_json || !cfg.live || !cfg.changed || !cfg.socket_path || cfg.listen_fd < 0 || cfg.child <= 0 ||
       !cfg.child_name || cfg.stop_timeout_ms < 0 || cfg.force_wait_ms < 0 || (cfg.watch_pid > 0 && !cfg.watch_reason) ||
-      !cfg.stop_argv || !cfg.stop_argv[0])
+      !cfg.stop_argv || !cfg.stop_argv[0] || (cfg.git_sync_argv_count > 0 && cfg.git_sync_interval_ms <= 0))
     refuse(EXIT_USAGE, "missing a required option (see src/owner/monitor-argv.ts)", "");
 }

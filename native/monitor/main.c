@@ -21,9 +21,10 @@ enum fd_kind {
   FD_DRAIN,          /* a pipe read and discarded (index: its slot in cfg.drain) */
   FD_ATTACHED_STDIN, /* the attached heyvm command's pipe: its end is a stop */
   FD_WATCH_PIDFD,    /* the watched process (a pidfd): readable once it has ended */
+  FD_GIT_INOTIFY,    /* a watched git ref or .git entry changed (git-sync.c) */
 };
 
-#define MAX_POLLED (4 + 2 * MAX_FDS + MAX_CLIENTS)
+#define MAX_POLLED (5 + 2 * MAX_FDS + MAX_CLIENTS)
 
 struct polled {
   struct pollfd fds[MAX_POLLED];
@@ -147,6 +148,9 @@ static void handle(enum fd_kind kind, int fd, int index, int signal_fd) {
     case FD_WATCH_PIDFD:
       watch_done = 1;
       break;
+    case FD_GIT_INOTIFY:
+      git_sync_read();
+      break;
   }
 }
 
@@ -161,6 +165,7 @@ int main(int argc, char **argv) {
   reap_children(); /* the child may have ended during the hand-over */
   follow_file();
   tell_starter();
+  git_sync_init();
 
   for (;;) {
     check_machine();
@@ -178,6 +183,7 @@ int main(int argc, char **argv) {
       if (cfg.drain[i] >= 0) watch(&polled, cfg.drain[i], FD_DRAIN, i);
     if (cfg.attached) watch(&polled, 0, FD_ATTACHED_STDIN, 0);
     if (cfg.watch_fd >= 0 && !watch_done) watch(&polled, cfg.watch_fd, FD_WATCH_PIDFD, 0);
+    if (git_sync_fd() >= 0) watch(&polled, git_sync_fd(), FD_GIT_INOTIFY, 0);
 
     int timeout = -1;
     if (cfg.follow_path || (cfg.watch_pid > 0 && cfg.watch_fd < 0)) timeout = 200; /* nothing to wake on: look again */
@@ -187,6 +193,7 @@ int main(int argc, char **argv) {
       if (left < 0) left = 0;
       if (timeout < 0 || left < timeout) timeout = left > 60000 ? 60000 : (int)left;
     }
+    timeout = git_sync_tick(timeout);
     int ready = poll(polled.fds, (nfds_t)polled.count, timeout);
     if (ready < 0 && errno != EINTR) {
       log_owner("poll failed: %s", strerror(errno));

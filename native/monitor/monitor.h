@@ -20,7 +20,7 @@
  * src/owner/monitor-argv.ts, which builds this argv; args.c parses the same names.
  *
  * The files: log.c (owner.log, the console, files written whole), control.c (owner.sock),
- * stop.c (the machine's end, stopping it, finishing), args.c (the command line), main.c (the
+ * git-sync.c (running `heyvm __git_sync` when a branch moves), stop.c (the machine's end, stopping it, finishing), args.c (the command line), main.c (the
  * loop). Include this header first: it sets _GNU_SOURCE.
  */
 #ifndef HEYVM_MONITOR_H
@@ -31,12 +31,14 @@
 #include <sys/types.h>
 
 /* The contract with the Node owner; MONITOR_API_VERSION in src/owner/monitor-argv.ts is the same. */
-#define MONITOR_API_VERSION 3
+#define MONITOR_API_VERSION 4
 #define EXIT_USAGE 2
 #define EXIT_WRONG_API_VERSION 3 /* MONITOR_WRONG_VERSION_EXIT_CODE in src/owner/monitor-argv.ts */
 
 #define MAX_FDS 8
 #define MAX_CLIENTS 32
+#define MAX_GIT_WATCHES 8
+#define MAX_GIT_SYNC_ARGS 16
 #define REQUEST_MAX_BYTES 4096 /* a request line with its newline; OWNER_REQUEST_MAX_BYTES in src/shared/owner-protocol.ts */
 #define LINE_MAX_BYTES 8192
 
@@ -73,13 +75,26 @@ struct config {
   long stop_timeout_ms, force_wait_ms;
   long long deadline_epoch_ms; /* the sandbox's TTL runs out then (wall clock); 0 for none */
   char **stop_argv;
+  const char *git_watch[MAX_GIT_WATCHES]; /* files whose change runs the git sync (git-sync.c) */
+  int git_watch_count;
+  char *git_sync_argv[MAX_GIT_SYNC_ARGS + 1]; /* `heyvm __git_sync <id>`, NULL-terminated; empty: no git sync */
+  int git_sync_argv_count;
+  long git_sync_interval_ms;
 };
 
 enum run_state { RUNNING, STOPPING };
 
 extern struct config cfg;          /* args.c */
 extern int log_fd;                 /* log.c: owner.log, or stderr if it cannot be opened */
-extern enum run_state state;       /* stop.c */
+extern enum run_state state;       /* git-sync.c */
+int git_sync_enabled(void);
+void git_sync_init(void);
+int git_sync_fd(void);
+void git_sync_read(void);
+int git_sync_tick(int timeout);
+int git_sync_reaped(pid_t pid);
+
+/* stop.c */
 extern int watch_done;             /* stop.c: the watched process has ended */
 extern struct client clients[MAX_CLIENTS]; /* control.c: fd -1 for a free slot */
 
@@ -107,7 +122,16 @@ void control_init(void);
 void accept_client(void);
 void read_client(struct client *client);
 
+/* git-sync.c */
+int git_sync_enabled(void);
+void git_sync_init(void);
+int git_sync_fd(void);
+void git_sync_read(void);
+int git_sync_tick(int timeout);
+int git_sync_reaped(pid_t pid);
+
 /* stop.c */
+__attribute__((noreturn)) void exec_heyvm_command(char **argv); /* in a forked child: own group, stdin /dev/null, output to owner.log */
 int child_alive(void);
 int watch_alive(void);
 void reap_children(void);

@@ -80,19 +80,7 @@ static void run_stop_command(const char *reason, int ended) {
   for (int i = 0; i < count; i++) argv[i] = cfg.stop_argv[i];
   if (ended) argv[count] = "--ended";
   pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0); /* its own group, so that ending it at the deadline ends what it started too */
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null_fd >= 0) dup2(null_fd, 0);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    execvp(argv[0], argv);
-    _exit(127);
-  }
+  if (pid == 0) exec_heyvm_command(argv); /* its own group: ending it at the deadline ends what it started too */
   int fork_errno = errno;
   free(argv);
   if (pid > 0) setpgid(pid, pid); /* as in the child: whichever runs first */
@@ -101,6 +89,20 @@ static void run_stop_command(const char *reason, int ended) {
     stop_deadline = now_ms();
   }
   stop_driver = pid;
+}
+
+void exec_heyvm_command(char **argv) {
+  setpgid(0, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  signal(SIGPIPE, SIG_DFL);
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd >= 0) dup2(null_fd, 0);
+  dup2(log_fd, 1);
+  dup2(log_fd, 2);
+  execvp(argv[0], argv);
+  _exit(127);
 }
 
 void start_stop(const char *reason) {
@@ -158,6 +160,8 @@ void reap_children(void) {
     if (pid == cfg.child) {
       child_done = 1;
       child_status = status;
+    } else if (git_sync_reaped(pid)) {
+      /* its own lines are in owner.log */
     } else if (pid == stop_driver) {
       stop_driver = -1;
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) log_owner("the stop command failed; ending the machine by force");

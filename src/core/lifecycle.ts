@@ -13,6 +13,7 @@ import { ensureOwner } from "./owner-start.js";
 import { sandboxInfo, type SandboxInfo } from "./sandbox-info.js";
 import { stopEntry } from "./stop.js";
 import { releaseSandboxHost } from "../backends/sandbox-release.js";
+import { worktreeGitArgs } from "./git-sync.js";
 
 /** Boots a stopped sandbox again from its record and returns once it is ready. */
 export async function startEntry(home: HeyoHome, entry: SandboxEntry, reporter: Reporter): Promise<SandboxInfo> {
@@ -54,7 +55,7 @@ export interface RemoveResult {
 async function checkWorktreeRemovable(entry: SandboxEntry, force: boolean): Promise<void> {
   if (!entry.spec.git) throw new ConflictError(`sandbox ${entry.spec.id} has no worktree of its own (it was not made by \`heyvm wt\`)`, "leave out --worktree");
   if (force || !existsSync(entry.spec.workspace)) return;
-  const changes = await git(entry.spec.workspace, ["status", "--porcelain", "--untracked-files=normal"]);
+  const changes = await git(entry.spec.workspace, [...worktreeGitArgs(entry.dir, entry.spec), "status", "--porcelain", "--untracked-files=normal"]);
   if (changes.trim() !== "") {
     throw new ConflictError(`the worktree ${entry.spec.workspace} has uncommitted changes`, "commit or stash them, or add --force to remove them with the worktree");
   }

@@ -1,6 +1,7 @@
 // Making sure an owner runs a sandbox, for every caller (wt, the cloud server): a live owner is
 // reused, a stopping one is waited for, a dead one's leftovers are cleaned, and a fresh owner is
 // started under the sandbox's lock, so concurrent callers end with exactly one owner.
+import { prepareSandboxGit } from "./git-sync.js";
 import { canPrepareImages, canPrepareSandboxes, type Backend, type Reporter } from "../backends/types.js";
 import type { HeyoHome } from "../state/home.js";
 import { withLock } from "../state/lock.js";
@@ -41,6 +42,7 @@ export function ensureOwner(home: HeyoHome, entry: SandboxEntry, backend: Backen
     for (const line of await cleanUpAfterDeadOwner(home, entry)) reporter.info(`cleaned up ${line}`);
     if (canPrepareImages(backend)) await backend.prepareImage(home, entry.spec.image, reporter);
     if (canPrepareSandboxes(backend)) await backend.prepareSandbox(home, entry.dir, entry.spec, reporter);
+    await prepareSandboxGit(home, entry.dir, entry.spec); // its own git store, synced with the host's branch
     reporter.progress(`starting sandbox ${entry.spec.id} on ${backend.name}`);
     const owner = await startOwner(entry.dir, mode, bootTimeoutMs(backend));
     reportUnsetLimits(entry, reporter);

@@ -18,6 +18,8 @@ import { shellInEntry } from "./attach.js";
 import { stopEntry } from "./stop.js";
 import { ensureOwner } from "./owner-start.js";
 import { withBranchWorktree } from "./worktree.js";
+import { backendUsesGitStore, gitStoreMounts } from "./git-store.js";
+import type { SandboxDir } from "../state/sandbox-dir.js";
 
 export interface WtRequest {
   branch: string;
@@ -52,14 +54,19 @@ function isInside(child: string, parent: string): boolean {
 }
 
 /**
- * A linked worktree's .git file points into the common git folder, so it must be visible too
- * (writable: commits write objects and refs). Its config and hooks stay read-only: code in the
- * sandbox must not plant a hook or core.fsmonitor that the host's git would then run.
+ * The git view of a sandbox on a backend that has no git store yet (libvirt): the common git
+ * folder writable with its config and hooks read-only. It does not keep the host's git metadata
+ * safe (see the README's security section); bubblewrap and firecracker get gitStoreMounts.
  */
-function gitMounts(repo: Repository, worktree: string): ExtraMount[] {
+function sharedGitFolderMounts(repo: Repository, worktree: string): ExtraMount[] {
   if (isInside(repo.commonDir, worktree)) return [];
   const guarded = ["config", "hooks"].map((name) => join(repo.commonDir, name)).filter((path) => existsSync(path));
   return [{ host: repo.commonDir, guest: repo.commonDir, readOnly: false }, ...guarded.map((path) => ({ host: path, guest: path, readOnly: true }))];
+}
+
+/** What of git the sandbox sees: its own store (git-store.ts) where the backend takes one. */
+function gitMounts(backend: Backend, dir: SandboxDir, repo: Repository, worktree: string): ExtraMount[] {
+  return backendUsesGitStore(backend.name) ? gitStoreMounts(dir, repo, resolve(worktree)) : sharedGitFolderMounts(repo, worktree);
 }
 
 async function writeGitIdentity(repo: Repository, home: string): Promise<void> {
@@ -99,7 +106,6 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
       backend: backend.name,
       image: request.image ?? (existing && existing.spec.backend === backend.name ? existing.spec.image : null),
       workspace: resolve(plan.path),
-      mounts: gitMounts(repo, plan.path),
       network: networkSetting(request.network),
       cpus: request.cpus ?? existing?.spec.cpus ?? null,
       memoryMiB: request.memoryMiB ?? existing?.spec.memoryMiB ?? null,
@@ -119,11 +125,14 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
         throw new ConflictError(`sandbox ${entry.spec.id} for ${request.branch} is running with ${differences.join(", ")}`, `stop it first (heyvm stop ${entry.spec.id}) to start it with other settings`);
       }
     } else if (entry) {
-      const spec: SandboxSpec = { ...entry.spec, ...wanted };
+      const spec: SandboxSpec = { ...entry.spec, ...wanted, mounts: gitMounts(backend, entry.dir, repo, plan.path) };
       writeSpec(entry.dir, spec);
       entry = { dir: entry.dir, spec };
     } else {
-      entry = await createSandbox(home, { name: `wt-${plan.slug}`, git: { commonDir: repo.commonDir, branch: request.branch }, ...wanted });
+      const created = await createSandbox(home, { name: `wt-${plan.slug}`, git: { commonDir: repo.commonDir, branch: request.branch }, ...wanted, mounts: [] });
+      // the store's paths name the sandbox's folder, which exists only now
+      entry = { dir: created.dir, spec: { ...created.spec, mounts: gitMounts(backend, created.dir, repo, plan.path) } };
+      writeSpec(entry.dir, entry.spec);
       await writeGitIdentity(repo, entry.dir.homePath);
     }
     return { sandbox: { entry, worktree: plan.path, createdWorktree: plan.action.kind === "create", reused: false }, backend };

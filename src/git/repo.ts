@@ -1,7 +1,8 @@
-// The git facts heyvm needs, always asked of git itself (git is the standard here): which
+// The git facts heyvm needs, always asked of git itself (hardened: safe-git.ts): which
 // repository we are in, its worktrees, which branches exist, and whether a name is valid.
 import { isAbsolute, resolve } from "node:path";
-import { CommandFailedError, run } from "../shared/run.js";
+import { CommandFailedError } from "../shared/run.js";
+import { runGit } from "./safe-git.js";
 import { NotFoundError, OperationFailedError, UnavailableError, UserError, isErrnoError } from "../shared/errors.js";
 
 export interface Repository {
@@ -22,7 +23,7 @@ export interface Worktree {
 /** Runs git and turns "git is missing" and failures into errors a user can act on. */
 export async function git(cwd: string, args: readonly string[]): Promise<string> {
   try {
-    const result = await run("git", args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } });
+    const result = await runGit(args, { cwd });
     return result.stdout;
   } catch (error) {
     if (isErrnoError(error) && error.code === "ENOENT") {
@@ -46,7 +47,7 @@ export async function git(cwd: string, args: readonly string[]): Promise<string>
 export async function findRepository(cwd: string): Promise<Repository> {
   let output: string;
   try {
-    const result = await run("git", ["rev-parse", "--show-toplevel", "--git-common-dir"], { cwd, env: { ...process.env, LC_ALL: "C" } });
+    const result = await runGit(["rev-parse", "--show-toplevel", "--git-common-dir"], { cwd });
     output = result.stdout;
   } catch (error) {
     if (isErrnoError(error) && error.code === "ENOENT" && error.syscall?.startsWith("spawn")) {
@@ -84,14 +85,14 @@ export async function listWorktrees(cwd: string): Promise<Worktree[]> {
 export async function checkBranchName(cwd: string, branch: string): Promise<void> {
   const bad = () => new UserError(`"${branch}" is not a valid branch name`, { hint: "see `git help check-ref-format` for the rules (no spaces, no '..', no '~^:?*[', not starting with '-')" });
   if (branch.length === 0 || branch.startsWith("-")) throw bad();
-  const result = await run("git", ["check-ref-format", "--branch", branch], { cwd, allowFailure: true });
+  const result = await runGit(["check-ref-format", "--branch", branch], { cwd, allowFailure: true });
   if (result.code !== 0) throw bad();
   // --branch also expands @{-1} and the like; a literal name must come back unchanged.
   if (result.stdout.trim() !== branch) throw bad();
 }
 
 export async function localBranchExists(cwd: string, branch: string): Promise<boolean> {
-  const result = await run("git", ["show-ref", "--verify", "--quiet", `refs/heads/${branch}`], { cwd, allowFailure: true });
+  const result = await runGit(["show-ref", "--verify", "--quiet", `refs/heads/${branch}`], { cwd, allowFailure: true });
   return result.code === 0;
 }
 
@@ -104,12 +105,12 @@ export async function remoteTrackingBranches(cwd: string, branch: string): Promi
 }
 
 export async function hasCommits(cwd: string): Promise<boolean> {
-  const result = await run("git", ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], { cwd, allowFailure: true });
+  const result = await runGit(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], { cwd, allowFailure: true });
   return result.code === 0;
 }
 
 export async function configValue(cwd: string, key: string): Promise<string | undefined> {
-  const result = await run("git", ["config", "--get", key], { cwd, allowFailure: true });
+  const result = await runGit(["config", "--get", key], { cwd, allowFailure: true });
   const value = result.stdout.trim();
   return result.code === 0 && value ? value : undefined;
 }

@@ -5,7 +5,7 @@
 // is ready, this Node process turns into the native owner monitor (hand-over.ts), which carries
 // on with the same pid; if that cannot happen it stays and does the same work itself.
 import { errorMessage } from "../shared/errors.js";
-import { closeSync, fstatSync, mkdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import type { Server } from "node:net";
 import { loadBackend } from "../backends/registry.js";
 import { canStopGracefully, type Backend, type RunningMachine } from "../backends/types.js";
@@ -18,6 +18,7 @@ import { SandboxDir } from "../state/sandbox-dir.js";
 import { STOP_GRACE_MS, serveControl } from "../shared/owner-protocol.js";
 import { findNativeMonitor, handOver } from "./hand-over.js";
 import { OwnerLog } from "./log.js";
+import { gitSyncTrigger, runGitSyncOnce, watchGitSync } from "./git-watch.js";
 
 const READY_FD = 3;
 
@@ -84,6 +85,16 @@ export async function runOwner(id: string, mode: OwnerMode, onReady?: ReadyHook)
   const startedAt = new Date().toISOString();
   /** The sandbox is stopped when its TTL (`create --ttl-seconds`) runs out, counted from now. */
   const ttlDeadline = spec.ttlSeconds === null ? undefined : Date.now() + spec.ttlSeconds * 1000;
+  /** A sandbox with its own git store: its branch is synced with the host's while it runs. */
+  const gitSync = gitSyncTrigger(dir, spec);
+  let stopGitWatch: () => void = () => undefined;
+  const logFd = (): number | "ignore" => {
+    try {
+      return openSync(dir.logPath, "a");
+    } catch {
+      return "ignore";
+    }
+  };
 
   const cleanUp = (reason: string, code: number) => {
     log.flush();
@@ -109,6 +120,8 @@ export async function runOwner(id: string, mode: OwnerMode, onReady?: ReadyHook)
       } catch (error) {
         log.line("owner", `stop failed: ${errorMessage(error)}`);
       }
+      stopGitWatch();
+      if (gitSync && machine) await runGitSyncOnce(gitSync, logFd()); // the last commits
       cleanUp(reason, 0);
     })();
     return stopping;
@@ -138,6 +151,7 @@ export async function runOwner(id: string, mode: OwnerMode, onReady?: ReadyHook)
         attached: mode === "attached",
         machine: describeMachine,
         stopCommand: [process.execPath, heyvmBin(), "__sandbox_stop", id],
+        gitSync,
       },
       nativeMonitor,
       () => stopping !== undefined,
@@ -201,6 +215,7 @@ export async function runOwner(id: string, mode: OwnerMode, onReady?: ReadyHook)
     }
     const problem = await becomeMonitor(machine, backend, server);
     if (problem) log.line("owner", `staying a Node process (uses more memory): ${problem}`);
+    if (problem && gitSync && !stopping) stopGitWatch = watchGitSync(gitSync, logFd());
   }
   tellStarter(stopping ? "failed: stopped while starting" : "ready");
   void machine.exited.then((reason) => {

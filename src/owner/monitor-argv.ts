@@ -3,6 +3,7 @@
 // The API version comes first, and a monitor that speaks another one refuses to run.
 import type { MachineHandover } from "../backends/types.js";
 import { STOP_COMMAND_TIMEOUT_MS, STOP_FORCE_WAIT_MS } from "../shared/owner-protocol.js";
+import type { GitSyncTrigger } from "./git-watch.js";
 
 /**
  * The version of the contract between the Node owner and the native monitor: this argv, the
@@ -10,7 +11,7 @@ import { STOP_COMMAND_TIMEOUT_MS, STOP_FORCE_WAIT_MS } from "../shared/owner-pro
  * here and in native/monitor/monitor.h (MONITOR_API_VERSION) together on any change to them;
  * a test checks that the built monitor speaks this one.
  */
-export const MONITOR_API_VERSION = 3;
+export const MONITOR_API_VERSION = 4;
 
 /** How the monitor exits when it is given another API version (before it touches anything). */
 export const MONITOR_WRONG_VERSION_EXIT_CODE = 3;
@@ -31,6 +32,8 @@ export interface MonitorInvocation {
   attached: boolean;
   machine: MachineHandover;
   stopCommand: readonly string[];
+  /** The git sync of a sandbox with its own git store (owner/git-watch.ts), if it has one. */
+  gitSync?: GitSyncTrigger;
 }
 
 type Flag = `--${string}`;
@@ -43,7 +46,7 @@ type Value<T> = (invocation: MonitorInvocation) => T;
 export type MonitorOption = { flag: Flag; meaning: string } & (
   | { kind: "required"; value: Value<string | number> }
   | { kind: "optional"; value: Value<string | number | undefined> }
-  | { kind: "repeated"; value: Value<readonly number[]> }
+  | { kind: "repeated"; value: Value<readonly (number | string)[]> }
   | { kind: "switch"; value: Value<boolean> }
   | { kind: "rest"; value: Value<readonly string[]> }
 );
@@ -72,6 +75,9 @@ export const MONITOR_OPTIONS: readonly MonitorOption[] = [
   { flag: "--attached", kind: "switch", meaning: "stdin is the attached heyvm command's pipe: its end is a stop", value: (i) => i.attached },
   { flag: "--stop-timeout-ms", kind: "required", meaning: "how long the stop command may run before it and the machine are ended by force", value: () => STOP_COMMAND_TIMEOUT_MS },
   { flag: "--force-wait-ms", kind: "required", meaning: "how long, after the forced end, to wait for a watched process to end", value: () => STOP_FORCE_WAIT_MS },
+  { flag: "--git-watch", kind: "repeated", meaning: "a file whose change (in its folder: created, renamed onto, written, removed; `*`: any file there) runs the git sync: the branch in the sandbox's store and the host's branches and tags, packed-refs on both sides, the worktree's .git", value: (i) => i.gitSync?.watch ?? [] },
+  { flag: "--git-sync-arg", kind: "repeated", meaning: "the git sync command, one word each (`heyvm __git_sync <id>`); none: no git sync", value: (i) => i.gitSync?.command ?? [] },
+  { flag: "--git-sync-interval-ms", kind: "optional", meaning: "the git sync also runs this often, whatever was seen (given with --git-sync-arg)", value: (i) => i.gitSync?.intervalMs },
   { flag: "--", kind: "rest", meaning: "the stop command and its arguments (the backend's graceful shutdown), run on a stop request", value: (i) => i.stopCommand },
 ];
 

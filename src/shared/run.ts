@@ -22,7 +22,7 @@ export class CommandFailedError extends Error {
   }
 }
 
-export interface RunOptions extends Pick<ExecFileOptions, "cwd" | "env" | "timeout"> {
+export interface RunOptions extends Pick<ExecFileOptions, "cwd" | "env" | "timeout" | "uid" | "gid"> {
   /** Data written to the command's stdin. */
   input?: string;
   /** Resolve with the result instead of rejecting when the exit code is not 0. */
@@ -35,7 +35,7 @@ export function run(file: string, args: readonly string[], options: RunOptions =
     const child = execFile(
       file,
       args,
-      { cwd: options.cwd, env: options.env, timeout: options.timeout, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" },
+      { cwd: options.cwd, env: options.env, timeout: options.timeout, uid: options.uid, gid: options.gid, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" },
       (error, stdout, stderr) => {
         const result: RunResult = { stdout, stderr, code: 0 };
         if (error) {

@@ -15,6 +15,9 @@ export const SANDBOX_FILES = {
   guest: "guest",
   launch: "launch.json",
   hostIds: "host-ids.json",
+  gitStore: "git",
+  gitLink: "git-link",
+  gitSync: "git-sync.json",
 } as const;
 
 export class SandboxDir {
@@ -69,6 +72,18 @@ export class SandboxDir {
   /** The host uid/gid slot the sandbox holds when heyvm runs as root (backends/host-ids.ts). */
   get hostIdsPath(): string {
     return `${this.root}/${SANDBOX_FILES.hostIds}`;
+  }
+  /** The sandbox's own git folder (objects, refs, HEAD, index, config): its git works here, never in the host's (core/git-store.ts). */
+  get gitStorePath(): string {
+    return `${this.root}/${SANDBOX_FILES.gitStore}`;
+  }
+  /** heyvm's `.git` file, bound read-only over the worktree's own: it names the store as the sandbox sees it. */
+  get gitLinkPath(): string {
+    return `${this.root}/${SANDBOX_FILES.gitLink}`;
+  }
+  /** What host and sandbox last agreed on (core/git-sync.ts); heyvm's alone, never seen inside. */
+  get gitSyncPath(): string {
+    return `${this.root}/${SANDBOX_FILES.gitSync}`;
   }
   /** Files handed to the guest at boot (authorized key, host key, settings). */
   get guestConfigPath(): string {

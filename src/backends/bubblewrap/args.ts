@@ -44,7 +44,12 @@ function imageArgs(imageRoot: string): string[] {
 }
 
 function hostSystemArgs(): string[] {
-  const args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"];
+  return ["--ro-bind", "/etc", "/etc", ...hostProgramArgs()];
+}
+
+/** The host's /usr read-only with /bin, /lib… as they are (links or folders): enough to run its programs. */
+export function hostProgramArgs(): string[] {
+  const args = ["--ro-bind", "/usr", "/usr"];
   for (const path of TOP_LEVEL_SYSTEM) {
     try {
       const stat = lstatSync(path);

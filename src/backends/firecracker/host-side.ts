@@ -1,7 +1,7 @@
 // The host's ends of a firecracker sandbox's vsock connections, all made by heyvm-vsock-connect
 // (native/vsock-connect.c): ssh's ProxyCommand (the connected socket handed to ssh), the
 // /workspace channel (an sftp-server on the connection, confined by bubblewrap to the worktree
-// and the git folder) and the forwarders of exposed ports. They are the owner's children and
+// and the sandbox's git store) and the forwarders of exposed ports. They are the owner's children and
 // need nothing from the owner's process, so they carry on unchanged after the hand-over.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, openSync, closeSync } from "node:fs";
@@ -56,8 +56,10 @@ function sftpRuntime(server: string): string[] {
 }
 
 /**
- * bwrap + sftp-server, under heyvm's seccomp filter and as the sandbox's host user, seeing only /workspace (the worktree), the sandbox's extra mounts at their
- * own paths (the git folder; its config and hooks read-only), and the files sftp-server runs from.
+ * bwrap + sftp-server, under heyvm's seccomp filter and as the sandbox's host user, seeing only
+ * /workspace (the worktree), the sandbox's extra mounts at their own paths (its own git store, the
+ * host's objects read-only and heyvm's read-only /workspace/.git: core/git-store.ts), and the files
+ * sftp-server runs from.
  */
 export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string; group: string }, user: HostUser): string[] {
   const bwrap = bwrapBinary();

@@ -26,4 +26,5 @@ export const COMMAND_LOADERS: Record<CommandName, () => Promise<CommandSpec<neve
   server: async () => (await import("./server.js")).serverCommand,
   __sandbox_owner: async () => (await import("./sandbox-owner.js")).sandboxOwnerCommand,
   __sandbox_stop: async () => (await import("./sandbox-stop.js")).sandboxStopCommand,
+  __git_sync: async () => (await import("./git-sync.js")).gitSyncCommand,
 };

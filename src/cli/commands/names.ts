@@ -25,12 +25,13 @@ export const COMMAND_NAMES = [
   "server",
   "__sandbox_owner",
   "__sandbox_stop",
+  "__git_sync",
 ] as const;
 
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
-/** Commands heyvm runs of itself (the owner, and the stop its native monitor runs). */
-export const INTERNAL_COMMANDS: readonly CommandName[] = ["__sandbox_owner", "__sandbox_stop"];
+/** Commands heyvm runs of itself (the owner, and the stop and git sync its native monitor runs). */
+export const INTERNAL_COMMANDS: readonly CommandName[] = ["__sandbox_owner", "__sandbox_stop", "__git_sync"];
 
 /** Commands whose canonical forms the fast path (cli/fast-path.ts) answers without commander. */
 export const FAST_COMMANDS = ["exec", "list"] as const satisfies readonly CommandName[];

@@ -9,7 +9,9 @@ export const sandboxStopCommand = defineCommand<{ ended?: boolean }>({
   arguments: [{ name: "<id>", description: "sandbox id" }],
   options: [{ flags: "--ended", description: "the machine ended on its own: only remove what it left on the host" }],
   async run({ args: [id], flags }) {
-    const { runStopCommand } = await import("../../owner/stop-command.js");
-    return runStopCommand(String(id), flags.ended === true);
+    const [{ runStopCommand }, { runGitSync }] = await Promise.all([import("../../owner/stop-command.js"), import("../../core/git-sync.js")]);
+    const code = await runStopCommand(String(id), flags.ended === true);
+    await runGitSync(String(id)); // the sandbox's last commits, once its processes have ended
+    return code;
   },
 });
