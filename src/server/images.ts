@@ -22,6 +22,7 @@ import type { DeploymentServices } from "./context.js";
 import { ArchiveRejectedError } from "./extract.js";
 import { HttpError, readJson, type RequestContext, type Router } from "./http.js";
 import { unpackImageBundle } from "./image-bundle.js";
+import { publishedDiskProblem } from "./image-disk-check.js";
 import type { ImageRow, ImageStore } from "./image-store.js";
 import { checkUploadSignature, signUpload } from "./signing.js";
 import { receiveBody, type UploadGuard } from "./uploads.js";
@@ -256,6 +257,11 @@ export async function resolvePublishedImage(services: DeploymentServices, tokenI
   if (!row) return undefined;
   const backend = row.backend_type as BackendName;
   const published = { imageId: row.id, requestedDriver: requested };
+  // checked again before every boot: an image registered by an older server was never checked
+  const dir = imageDir(services.data.home, backend, row.id);
+  const manifest = readManifest(dir);
+  const problem = manifest ? await publishedDiskProblem(dir, manifest, backend) : `it has no readable ${IMAGE_MANIFEST} on this server`;
+  if (problem) throw new HttpError(422, `image ${row.name} (${row.id}) refused: ${problem}`, "image_rejected");
   const availability = await (await detectBackend(backend)).probe();
   if (availability.usable) return { backend, image: row.id, published };
   if (backend !== "firecracker") throw new HttpError(422, `driver "${backend}" is not usable on this server: ${availability.reason}`, "driver_unavailable");
