@@ -9,9 +9,19 @@ import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Socket } from "node:net";
 import { create } from "tar";
-import { hasCommand } from "./helpers/env.js";
-import { api, createToken, startCloudServer, type CloudServer } from "./helpers/cloud-server.js";
+import WebSocket from "ws";
+import { stdinFrame } from "../src/cloud/shell-frames.js";
+import { hasCommand, waitFor } from "./helpers/env.js";
+import { api, createToken, deployArchive, serverRssMb, startCloudServer, type CloudServer } from "./helpers/cloud-server.js";
+import { makeTarGz } from "./helpers/cloud-tar.js";
+
+const bwrapSkip = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+const WORKSPACE = makeTarGz([{ path: "workspace/", type: "dir" }, { path: "workspace/hello.txt", content: "hello\n" }]);
+
+/** The most the server's RSS may reach in these tests, whatever its clients do (it starts near 80 MiB). */
+const RSS_BOUND_MB = 300;
 
 const sha256 = (data: Buffer): string => createHash("sha256").update(data).digest("hex");
 
@@ -105,5 +115,198 @@ describe("published images name no host file", { skip: imageSkip }, () => {
     // a standalone disk of the declared format still registers
     const good = await publish("libvirt", "good", await bundle("libvirt", "good", raw, { rootfsFormat: "raw" }));
     assert.equal(good.status, 200, JSON.stringify(good.json));
+  });
+});
+
+/** Samples the server's RSS every 100 ms until stopped; the peak, in MiB. */
+function sampleRss(server: CloudServer): { peak(): number; stop(): void } {
+  let peak = serverRssMb(server);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, serverRssMb(server));
+    } catch {
+      // the server is gone: the test says so
+    }
+  }, 100);
+  return { peak: () => peak, stop: () => clearInterval(timer) };
+}
+
+function shellUrl(server: CloudServer, id: string): string {
+  return `${server.url.replace(/^http/, "ws")}/deployed-sandboxes/${id}/shell-stream`;
+}
+
+/** Opens a shell session (init sent); resolves once it is ready, or with the refusal's status and body. */
+function openShell(server: CloudServer, token: string, id: string): Promise<{ ws: WebSocket } | { status: number; body: string; retryAfter?: string }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(shellUrl(server, id), { headers: { authorization: `Bearer ${token}` } });
+    ws.once("open", () => {
+      ws.send(JSON.stringify({ type: "init", cols: 80, rows: 24 }));
+      ws.once("message", () => resolve({ ws }));
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once("error", () => resolve({ status: 0, body: "" }));
+  });
+}
+
+describe("the server's memory stays bounded whatever its clients do", { skip: bwrapSkip }, () => {
+  let server: CloudServer;
+  let token = "";
+  let id = "";
+  const root = mkdtempSync(join(tmpdir(), "heyvm-tenant-memory-"));
+
+  before(async () => {
+    server = await startCloudServer({ dataDir: join(root, "srv"), args: ["--shell-stall-seconds", "5"] });
+    token = createToken(server.dataDir, "mallory");
+    id = await deployArchive(server, token, WORKSPACE);
+  });
+  after(async () => {
+    await api(server, token, "DELETE", `/deployed-sandboxes/${id}`).catch(() => undefined);
+    await server?.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test(`a shell client that never reads, its sandbox printing fast: RSS under ${RSS_BOUND_MB} MiB, the client disconnected`, async () => {
+    const start = serverRssMb(server);
+    const rss = sampleRss(server);
+    const opened = await openShell(server, token, id);
+    assert.ok("ws" in opened, JSON.stringify(opened));
+    const { ws } = opened;
+    ws.send(stdinFrame(Buffer.from("yes 'heyvm fills the pipe with this line, again and again and again and again'\n")));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    (ws as unknown as { _socket: Socket })._socket.pause(); // reads nothing from now on
+    try {
+      // twenty seconds, or until the bound is passed (the old server passed it in a few seconds)
+      await waitFor(() => rss.peak() > RSS_BOUND_MB, 20_000, "").catch(() => undefined);
+      assert.ok(rss.peak() < RSS_BOUND_MB, `the server's RSS reached ${rss.peak()} MiB (from ${start}) with one client not reading`);
+      // the client reads nothing, so it is the server that says it let it go
+      await waitFor(() => /its client took no output for 5 s, disconnected/.test(server.log()), 10_000, "the non-reading client to be disconnected");
+    } finally {
+      ws.terminate();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    rss.stop();
+    const end = serverRssMb(server);
+    console.log(`# non-reading shell client: RSS ${start} MiB at start, peak ${rss.peak()} MiB, ${end} MiB after`);
+    assert.ok(end < start + 60, `RSS came back near its start: ${start} → ${end} MiB`);
+  });
+
+  test(`16 execs printing 40 MB each at once: RSS under ${RSS_BOUND_MB} MiB, each answer cut and saying so; a streamed exec gets all 40 MB`, async () => {
+    const start = serverRssMb(server);
+    const rss = sampleRss(server);
+    const command = "head -c 40000000 /dev/zero | tr '\\0' x";
+    const results = await Promise.all(Array.from({ length: 16 }, () => api(server, token, "POST", `/sandbox/${id}/exec`, { command })));
+    rss.stop();
+    for (const result of results) {
+      assert.equal(result.status, 200, JSON.stringify(result.json).slice(0, 300));
+      assert.equal(result.json.stdout_truncated, true);
+      assert.equal(result.json.stderr_truncated, false);
+      assert.ok(String(result.json.stdout).length <= 1024 * 1024 + 100, `captured ${String(result.json.stdout).length} bytes`);
+    }
+    console.log(`# 16 execs x 40 MB: RSS ${start} MiB at start, peak ${rss.peak()} MiB`);
+    assert.ok(rss.peak() < RSS_BOUND_MB, `the server's RSS reached ${rss.peak()} MiB (from ${start})`);
+
+    // the same output streamed (NDJSON), read slowly: every byte arrives, and the server holds none of it
+    const streamRss = sampleRss(server);
+    const response = await fetch(`${server.url}/sandbox/${id}/exec`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ command, stream: true }),
+    });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type") ?? "", /ndjson/);
+    let bytes = 0;
+    let exit: Record<string, unknown> | undefined;
+    let pending = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      pending += decoder.decode(chunk, { stream: true });
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        const frame = JSON.parse(line) as Record<string, unknown>;
+        if (frame.type === "output") bytes += Buffer.from(String(frame.data), "base64").length;
+        else exit = frame;
+      }
+      if (bytes < 4_000_000) await new Promise((resolve) => setTimeout(resolve, 5)); // a slow reader at first
+    }
+    streamRss.stop();
+    assert.equal(bytes, 40_000_000);
+    assert.deepEqual(exit, { type: "exit", exit_code: 0, timed_out: false });
+    console.log(`# streamed exec of 40 MB: RSS peak ${streamRss.peak()} MiB`);
+    assert.ok(streamRss.peak() < RSS_BOUND_MB, `the server's RSS reached ${streamRss.peak()} MiB while streaming`);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const end = serverRssMb(server);
+    console.log(`# after the execs: RSS ${end} MiB`);
+    assert.ok(end < start + 60, `RSS came back near its start: ${start} → ${end} MiB`);
+  });
+});
+
+describe("shell sessions and execs are capped per token and in all", { skip: bwrapSkip }, () => {
+  let server: CloudServer;
+  let alice = "";
+  let bob = "";
+  let aliceSandbox = "";
+  let bobSandbox = "";
+  const root = mkdtempSync(join(tmpdir(), "heyvm-tenant-caps-"));
+
+  before(async () => {
+    server = await startCloudServer({ dataDir: join(root, "srv"), args: ["--max-shells-per-token", "2", "--max-shells", "3", "--max-execs-per-token", "2", "--max-execs", "3"] });
+    alice = createToken(server.dataDir, "alice");
+    bob = createToken(server.dataDir, "bob");
+    aliceSandbox = await deployArchive(server, alice, WORKSPACE);
+    bobSandbox = await deployArchive(server, bob, WORKSPACE);
+  });
+  after(async () => {
+    await api(server, alice, "DELETE", `/deployed-sandboxes/${aliceSandbox}`).catch(() => undefined);
+    await api(server, bob, "DELETE", `/deployed-sandboxes/${bobSandbox}`).catch(() => undefined);
+    await server?.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test("a token's third shell gets 429 with retry_after, so does the server's fourth; a place comes back when a session ends", async () => {
+    const sockets: WebSocket[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const opened = await openShell(server, alice, aliceSandbox);
+        assert.ok("ws" in opened, `alice's shell ${i + 1}: ${JSON.stringify(opened)}`);
+        sockets.push(opened.ws);
+      }
+      const third = await openShell(server, alice, aliceSandbox);
+      assert.ok("status" in third && third.status === 429, `alice's third shell: ${JSON.stringify(third)}`);
+      assert.equal((JSON.parse(third.body) as { retry_after?: number }).retry_after, 5);
+      const bobs = await openShell(server, bob, bobSandbox);
+      assert.ok("ws" in bobs, `bob's first shell: ${JSON.stringify(bobs)}`);
+      sockets.push(bobs.ws);
+      const fourth = await openShell(server, bob, bobSandbox);
+      assert.ok("status" in fourth && fourth.status === 429, `the server's fourth shell: ${JSON.stringify(fourth)}`);
+      assert.match(fourth.body, /this server already runs 3 shell sessions/);
+      sockets[0]?.send(JSON.stringify({ type: "close" }));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const again = await openShell(server, alice, aliceSandbox);
+      assert.ok("ws" in again, `a place came back: ${JSON.stringify(again)}`);
+      sockets.push(again.ws);
+    } finally {
+      for (const ws of sockets) ws.terminate();
+    }
+  });
+
+  test("a token's third exec at once gets 429 with retry_after (and a Retry-After header); the others finish", async () => {
+    const slow = [0, 1].map(() => api(server, alice, "POST", `/sandbox/${aliceSandbox}/exec`, { command: "sleep 2; echo done" }));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const response = await fetch(`${server.url}/sandbox/${aliceSandbox}/exec`, { method: "POST", headers: { authorization: `Bearer ${alice}`, "content-type": "application/json" }, body: JSON.stringify({ command: "echo third" }) });
+    const body = (await response.json()) as { retry_after?: number; code?: string };
+    assert.equal(response.status, 429, JSON.stringify(body));
+    assert.equal(body.retry_after, 5);
+    assert.equal(body.code, "too_many");
+    assert.equal(response.headers.get("retry-after"), "5");
+    const bobs = await api(server, bob, "POST", `/sandbox/${bobSandbox}/exec`, { command: "echo bob" });
+    assert.equal(bobs.status, 200, "another token still has its share");
+    for (const result of await Promise.all(slow)) assert.equal(result.json.stdout, "done\n");
+    const after = await api(server, alice, "POST", `/sandbox/${aliceSandbox}/exec`, { command: "echo again" });
+    assert.equal(after.status, 200, "the places came back");
   });
 });

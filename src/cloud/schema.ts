@@ -112,8 +112,24 @@ export const ExecRequest = z.strictObject({
   env: envVars.optional(),
   /** The command (and everything it started) is ended after this long: exit code 124, timed_out true. */
   timeout_seconds: z.number().int().min(1).max(EXEC_TIMEOUT_MAX_SECONDS).default(EXEC_TIMEOUT_DEFAULT_SECONDS),
+  /** heyvm's addition: answer with the output as it comes (ExecStreamFrame lines, NDJSON) instead of capturing it. */
+  stream: z.boolean().optional(),
 });
-export const ExecResponse = z.object({ stdout: z.string(), stderr: z.string(), output: z.string(), exit_code: z.number().int(), timed_out: z.boolean().optional() });
+/** stdout_truncated/stderr_truncated (heyvm's addition): that stream was cut at the server's capture limit. */
+export const ExecResponse = z.object({
+  stdout: z.string(),
+  stderr: z.string(),
+  output: z.string(),
+  exit_code: z.number().int(),
+  timed_out: z.boolean().optional(),
+  stdout_truncated: z.boolean().optional(),
+  stderr_truncated: z.boolean().optional(),
+});
+/** One line of a streamed exec's answer: output as it came (base64), then the exit. */
+export const ExecStreamFrame = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("output"), stream: z.enum(["stdout", "stderr"]), data: z.string() }),
+  z.object({ type: z.literal("exit"), exit_code: z.number().int(), timed_out: z.boolean() }),
+]);
 
 export const ProxyRequest = z.strictObject({ sandbox_id: z.string().min(1).max(100), port, is_public: z.boolean().default(false) });
 export const ProxyEndpoint = z.object({ id: z.string(), url: z.string(), port: z.number(), is_public: z.boolean(), sandbox_id: z.string() });
@@ -158,6 +174,7 @@ export type ReplaceMountRequest = z.infer<typeof ReplaceMountRequest>;
 export type ExecRequest = z.input<typeof ExecRequest>;
 export type ExecRequestParsed = z.infer<typeof ExecRequest>;
 export type ExecResponse = z.infer<typeof ExecResponse>;
+export type ExecStreamFrame = z.infer<typeof ExecStreamFrame>;
 export type ProxyRequest = z.input<typeof ProxyRequest>;
 export type ProxyEndpoint = z.infer<typeof ProxyEndpoint>;
 export type LogsResponse = z.infer<typeof LogsResponse>;

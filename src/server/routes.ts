@@ -20,7 +20,8 @@ import { addImageRoutes } from "./images.js";
 import { createDeployment, removeDeployment, setDeploymentTtl, startDeployment, stopDeployment } from "./lifecycle.js";
 import { ownedArchive, ownedDeployment } from "./ownership.js";
 import { requestEndpoint } from "./port-proxy.js";
-import { deploymentLogs, execInDeployment } from "./sandbox-exec.js";
+import type { ConcurrencyCap } from "./limits.js";
+import { deploymentLogs, execInDeployment, streamExecInDeployment } from "./sandbox-exec.js";
 import { checkUploadSignature, signUpload } from "./signing.js";
 import type { ArchiveRow } from "./store.js";
 import { receiveUpload, type UploadGuard } from "./uploads.js";
@@ -31,6 +32,8 @@ export interface RouteServices extends DeploymentServices {
   uploads: UploadGuard;
   /** The address clients reach this server at. */
   publicUrl(): string;
+  /** Concurrent execs (limits.ts). */
+  execCap: ConcurrencyCap;
 }
 
 function archiveJson(row: ArchiveRow): ArchiveRecord {
@@ -138,8 +141,15 @@ export function buildRoutes(services: RouteServices): Router {
 
   router.add("POST", "/sandbox/:id/exec", async (context) => {
     const body = await readJson(context.req, ExecRequest);
-    const result = await execInDeployment(services, context.tokenId, param(context, "id"), body.command, { cwd: body.cwd, env: body.env, timeoutSeconds: body.timeout_seconds, signal: context.signal });
-    return { status: 200, json: result };
+    const release = services.execCap.take(context.tokenId);
+    try {
+      const options = { cwd: body.cwd, env: body.env, timeoutSeconds: body.timeout_seconds, signal: context.signal };
+      if (!body.stream) return { status: 200, json: await execInDeployment(services, context.tokenId, param(context, "id"), body.command, options) };
+      await streamExecInDeployment(services, context.tokenId, param(context, "id"), body.command, { ...options, res: context.res });
+      return { sent: true };
+    } finally {
+      release();
+    }
   });
 
   router.add("GET", "/deployed-sandboxes/:id/logs", (context) => {

@@ -16,6 +16,7 @@ import { listenExclusively, type Listening } from "./listen.js";
 import { OperationQueue } from "./operation-queue.js";
 import { proxyToEndpoint } from "./port-proxy.js";
 import { ActiveQuota } from "./quota.js";
+import { ConcurrencyCap } from "./limits.js";
 import { buildRoutes } from "./routes.js";
 import { runningSandbox } from "./sandbox-exec.js";
 import { ShellSessions } from "./shell.js";
@@ -67,7 +68,9 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
   let publicUrl = config.publicUrl?.replace(/\/+$/, "") ?? "";
   /** Where the server listens, once it does (the proxy's loop check needs it). */
   const bound: { listening?: Listening } = {};
-  const shells = new ShellSessions(config.shellGraceMs, log);
+  const shells = new ShellSessions(config.shellGraceMs, log, config.shellStallMs);
+  const shellCap = new ConcurrencyCap("shell sessions", config.maxShellsPerToken, config.maxShells);
+  const execCap = new ConcurrencyCap("execs", config.maxExecsPerToken, config.maxExecs);
   const catalog = new DriverCatalog(config.images, async (name) => {
     const availability = await (await detectBackend(name)).probe();
     return availability.usable ? { usable: true } : { usable: false, reason: `${availability.reason} (${availability.hint})` };
@@ -89,7 +92,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     images: new ImageStore(data.database),
   };
   const uploads = new UploadGuard();
-  const router = buildRoutes({ ...services, secret, uploads, publicUrl: () => publicUrl });
+  const router = buildRoutes({ ...services, secret, uploads, publicUrl: () => publicUrl, execCap });
 
   const tokenOf = (req: IncomingMessage): string => {
     const token = bearerToken(req);
@@ -169,15 +172,29 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     } catch {
       return refuse(new HttpError(400, "the sandbox id in the path is not valid", "bad_request"));
     }
+    let release: () => void;
+    try {
+      release = shellCap.take(tokenId);
+    } catch (error) {
+      return refuse(error);
+    }
+    let served = false; // from then on the shell session gives the place back
+    socket.once("close", () => {
+      if (!served) release();
+    });
     runningSandbox(services, tokenId, deploymentId)
       .then(({ entry }) => {
-        if (socket.destroyed) return; // the client left while the sandbox was looked up
+        if (socket.destroyed) return release(); // the client left while the sandbox was looked up
         wss.handleUpgrade(req, socket, head, (ws) => {
+          served = true;
           log(`${remote} GET ${url.pathname} (websocket) 101 ${Math.round(performance.now() - started)}ms ${tokenId}`);
-          shells.serve(ws, { tokenId, deploymentId, command: (options) => workspaceShellCommand(entry, { tty: true, cwd: options.cwd, env: options.env }) });
+          shells.serve(ws, { tokenId, deploymentId, command: (options) => workspaceShellCommand(entry, { tty: true, cwd: options.cwd, env: options.env }) }, release);
         });
       })
-      .catch(refuse);
+      .catch((error: unknown) => {
+        release();
+        refuse(error);
+      });
   });
 
   await reconcileDeployments(services, "server restarted");
