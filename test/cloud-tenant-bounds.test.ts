@@ -6,10 +6,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Socket } from "node:net";
+import { request as httpRequest } from "node:http";
+import { createServer as createNetServer, type Socket } from "node:net";
 import { create } from "tar";
 import WebSocket from "ws";
 import { stdinFrame } from "../src/cloud/shell-frames.js";
@@ -18,6 +19,8 @@ import { api, createToken, deployArchive, serverRssMb, startCloudServer, type Cl
 import { makeTarGz } from "./helpers/cloud-tar.js";
 
 const bwrapSkip = hasCommand("bwrap") ? false : "bubblewrap (bwrap) is not installed";
+// the sandboxes that serve HTTP do it with the host's node, seen read-only inside
+const nodeInSandbox = bwrapSkip || (existsSync("/usr/bin/node") ? false : "no /usr/bin/node for the sandbox to serve HTTP with");
 const WORKSPACE = makeTarGz([{ path: "workspace/", type: "dir" }, { path: "workspace/hello.txt", content: "hello\n" }]);
 
 /** The most the server's RSS may reach in these tests, whatever its clients do (it starts near 80 MiB). */
@@ -308,5 +311,115 @@ describe("shell sessions and execs are capped per token and in all", { skip: bwr
     for (const result of await Promise.all(slow)) assert.equal(result.json.stdout, "done\n");
     const after = await api(server, alice, "POST", `/sandbox/${aliceSandbox}/exec`, { command: "echo again" });
     assert.equal(after.status, 200, "the places came back");
+  });
+});
+
+describe("a failed deployment's error_message shows none of the server's paths", { skip: bwrapSkip }, () => {
+  let server: CloudServer;
+  let token = "";
+  const root = mkdtempSync(join(tmpdir(), "heyvm-tenant-paths-"));
+
+  before(async () => {
+    const catalog = join(root, "catalog.json");
+    writeFileSync(catalog, JSON.stringify({ bubblewrap: { "ubuntu:24.04": null, broken: "nosuch" } }));
+    server = await startCloudServer({ dataDir: join(root, "srv"), args: ["--images", catalog] });
+    token = createToken(server.dataDir, "alice");
+  });
+  after(async () => {
+    await server?.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test("the image's missing folder is named as <server>/…, in the view, the list, exec's 409 and the log", async () => {
+    const failed = await deployArchive(server, token, WORKSPACE, { image: "broken" }).then(
+      (id) => assert.fail(`${id} should not have started`),
+      (error: unknown) => String(error),
+    );
+    const id = /dep-[0-9a-f]+/.exec(failed)?.[0] ?? "";
+    assert.ok(id, failed);
+    const view = await api(server, token, "GET", `/deployed-sandboxes/${id}`);
+    assert.equal(view.json.status, "failed");
+    const texts = [
+      String(view.json.error_message),
+      JSON.stringify((await api(server, token, "GET", "/deployed-sandboxes")).json),
+      JSON.stringify((await api(server, token, "POST", `/sandbox/${id}/exec`, { command: "true" })).json),
+      JSON.stringify((await api(server, token, "GET", `/deployed-sandboxes/${id}/logs`)).json),
+    ];
+    assert.match(texts[0] ?? "", /not found .*at <server>\/h\/images\/bubblewrap\/nosuch/);
+    for (const text of texts) assert.ok(!text.includes(root), `a host path shows: ${text}`);
+    assert.match(server.log(), new RegExp(`failed \\(.*${root.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`), "the operator's log keeps the real path");
+  });
+});
+
+/** One request to the server's address with the Host header given (node's fetch sets its own). */
+function getWithHost(server: CloudServer, host: string, path: string): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  const { port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: "127.0.0.1", port, path, headers: { host } }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createNetServer().listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+describe("public endpoints are served on host names of their own", { skip: nodeInSandbox }, () => {
+  let server: CloudServer;
+  let alice = "";
+  let bob = "";
+  const deployed: Array<[string, string]> = [];
+  const root = mkdtempSync(join(tmpdir(), "heyvm-tenant-origins-"));
+
+  before(async () => {
+    server = await startCloudServer({ dataDir: join(root, "srv") });
+    alice = createToken(server.dataDir, "alice");
+    bob = createToken(server.dataDir, "bob");
+  });
+  after(async () => {
+    for (const [token, id] of deployed) await api(server, token, "DELETE", `/deployed-sandboxes/${id}`).catch(() => undefined);
+    await server?.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  async function serving(token: string, who: string): Promise<string> {
+    const port = await freePort();
+    const js = `require("http").createServer((q, s) => s.end("${who}: " + q.method + " " + q.url)).listen(${port}, "127.0.0.1");\n`;
+    const id = await deployArchive(server, token, makeTarGz([{ path: "workspace/", type: "dir" }, { path: "workspace/server.js", content: js }]), { open_ports: [port], start_command: "exec /usr/bin/node server.js" });
+    deployed.push([token, id]);
+    const url = String(((await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.urls as string[])[0]);
+    const host = new URL(url).host;
+    await waitFor(async () => (await getWithHost(server, host, "/")).status === 200, 10_000, `${who}'s HTTP server`);
+    return url;
+  }
+
+  test("<endpoint>.localhost reaches that endpoint only, never the API; the path form runs sandboxed", async () => {
+    const aliceUrl = await serving(alice, "alice");
+    const bobUrl = await serving(bob, "bob");
+    const { port } = new URL(server.url);
+    for (const url of [aliceUrl, bobUrl]) assert.match(url, new RegExp(`^http://ep-[0-9a-f]+\\.localhost:${port}/$`));
+    assert.notEqual(new URL(aliceUrl).host, new URL(bobUrl).host, "each endpoint is an origin of its own");
+
+    const page = await getWithHost(server, new URL(aliceUrl).host, "/some/path?x=1");
+    assert.equal(page.body, "alice: GET /some/path?x=1");
+    assert.equal((await getWithHost(server, new URL(bobUrl).host, "/")).body, "bob: GET /");
+    const notApi = await getWithHost(server, new URL(aliceUrl).host, "/deployed-sandboxes");
+    assert.equal(notApi.body, "alice: GET /deployed-sandboxes", "the API is not served on a tenant's host name");
+    assert.equal((await getWithHost(server, `ep-000000000000.localhost:${port}`, "/")).status, 404, "an unknown endpoint's host name");
+
+    const pathForm = await getWithHost(server, `127.0.0.1:${port}`, `/p/${new URL(aliceUrl).hostname.split(".")[0]}/x`);
+    assert.equal(pathForm.body, "alice: GET /x");
+    assert.match(String(pathForm.headers["content-security-policy"]), /^sandbox allow-scripts/, "the path form's pages run in an opaque origin");
+    assert.equal(page.headers["content-security-policy"], undefined, "a page on its own host name is left as it is");
   });
 });

@@ -3,12 +3,12 @@
 // NDJSON with backpressure), and the sandbox's log read by offset.
 import type { ServerResponse } from "node:http";
 import type { ExecResponse, ExecStreamFrame, LogsResponse } from "../cloud/schema.js";
-import { SANDBOX_WORKSPACE, isActiveDeployment } from "../cloud/schema.js";
+import { isActiveDeployment } from "../cloud/schema.js";
 import type { SandboxEntry } from "../core/catalog.js";
 import { captureInWorkspaceSandbox, streamInWorkspaceSandbox } from "../core/workspace-sandbox.js";
 import { lastLines, readFrom } from "../shared/file-tail.js";
 import type { DeploymentServices } from "./context.js";
-import { currentRow, sandboxOf } from "./deployment-status.js";
+import { currentRow, sandboxOf, tenantHostPaths } from "./deployment-status.js";
 import { HttpError } from "./http.js";
 import { tenantLogText, wholeLines } from "./log-view.js";
 import { ownedDeployment } from "./ownership.js";
@@ -80,11 +80,7 @@ export function deploymentLogs(services: DeploymentServices, tokenId: string, id
   const row = ownedDeployment(services.store, tokenId, id);
   const entry = sandboxOf(services, row);
   const running = isActiveDeployment(row.status);
-  const hostPaths: Array<[string, string]> = [
-    [services.data.workspacePath(row.id), SANDBOX_WORKSPACE],
-    ...(entry ? [[entry.dir.root, "<sandbox>"] as [string, string]] : []),
-    [services.data.root, "<server>"],
-  ];
+  const hostPaths = tenantHostPaths(services, row);
   if (!entry) return { text: offset === 0 && row.error_message ? tenantLogText(`${row.error_message}\n`, hostPaths) : "", offset, running };
   const chunk = readFrom(entry.dir.logPath, offset, LOG_CHUNK_BYTES);
   if (!chunk) return { text: "", offset, running };

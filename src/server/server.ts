@@ -14,7 +14,7 @@ import { ArchiveRejectedError } from "./extract.js";
 import { HttpError, bearerToken, drainRequest, errorReply, sendReply, type Reply } from "./http.js";
 import { listenExclusively, type Listening } from "./listen.js";
 import { OperationQueue } from "./operation-queue.js";
-import { proxyToEndpoint } from "./port-proxy.js";
+import { endpointOfHost, endpointOrigin, proxyToEndpoint } from "./port-proxy.js";
 import { ActiveQuota } from "./quota.js";
 import { ConcurrencyCap } from "./limits.js";
 import { buildRoutes } from "./routes.js";
@@ -84,7 +84,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     hooks: {
       onStopped: (id) => shells.endFor(id),
       onRevoked: (tokenId) => shells.endForToken(tokenId),
-      endpointUrl: (id) => `${publicUrl}/p/${id}/`,
+      endpointUrl: (id) => endpointOrigin(publicUrl, id, config.domain),
       isOwnAddress: (host, port) => bound.listening?.isOwnAddress(host, port) ?? false,
     },
     queue: new OperationQueue(),
@@ -123,8 +123,11 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
       if (!res.writableFinished) aborter.abort();
     });
     const handle = async (): Promise<Reply> => {
+      // an endpoint's own host name: everything there is the tenant's, none of it the API
+      const endpointId = endpointOfHost(req.headers.host, config.domain);
+      if (endpointId) return proxyToEndpoint(services, { req, res, endpointId, path: `${url.pathname}${url.search}`, callerToken: () => tokenOf(req) });
       const proxied = PROXY_PATH.exec(url.pathname);
-      if (proxied) return proxyToEndpoint(services, { req, res, endpointId: proxied[1] ?? "", path: `${proxied[2] ?? "/"}${url.search}`, callerToken: () => tokenOf(req) });
+      if (proxied) return proxyToEndpoint(services, { req, res, endpointId: proxied[1] ?? "", path: `${proxied[2] ?? "/"}${url.search}`, callerToken: () => tokenOf(req), sandboxed: true });
       const match = router.match(req.method ?? "GET", url.pathname);
       if (!match.route) {
         if (match.methods.length > 0) throw new HttpError(405, `${req.method} is not allowed here (use ${match.methods.join(", ")})`, "method_not_allowed");

@@ -138,3 +138,14 @@ export function serverRssMb(server: CloudServer): number {
   const status = readFileSync(`/proc/${server.child.pid ?? 0}/status`, "utf8");
   return Math.round(Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024);
 }
+
+/**
+ * An endpoint's URL (http://<endpoint>.localhost:<port>/, its own origin, which browsers and curl
+ * resolve to loopback but node's fetch does not) in the path form the server also answers:
+ * http://127.0.0.1:<port>/p/<endpoint>/.
+ */
+export function loopbackUrl(endpointUrl: string): string {
+  const url = new URL(endpointUrl);
+  const endpoint = url.hostname.split(".")[0] ?? "";
+  return `http://127.0.0.1:${url.port}/p/${endpoint}/`;
+}
