@@ -38,6 +38,7 @@ export const API = {
   start: (id: string) => `/sandbox/${encodeURIComponent(id)}/start`,
   exec: (id: string) => `/sandbox/${encodeURIComponent(id)}/exec`,
   proxyForDeployed: "/proxy-endpoints/for-deployed",
+  usage: "/usage",
 } as const;
 
 /** Text that reaches a command line, a path or the environment: a NUL byte there cannot be passed on (422, not a crash). */
@@ -134,6 +135,15 @@ export const ExecStreamFrame = z.discriminatedUnion("type", [
 export const ProxyRequest = z.strictObject({ sandbox_id: z.string().min(1).max(100), port, is_public: z.boolean().default(false) });
 export const ProxyEndpoint = z.object({ id: z.string(), url: z.string(), port: z.number(), is_public: z.boolean(), sandbox_id: z.string() });
 
+/** heyvm's own addition: what a token keeps on the server's disk, against its storage quota. */
+export const UsageResponse = z.object({
+  used_bytes: z.number(),
+  quota_bytes: z.number(),
+  archives_bytes: z.number(),
+  images_bytes: z.number(),
+  deployments_bytes: z.number(),
+});
+
 /** heyvm's own addition (not in the Heyo shape): owner.log read by offset, for `heyvm logs`. */
 export const LogsResponse = z.object({ text: z.string(), offset: z.number(), running: z.boolean() });
 
@@ -175,6 +185,7 @@ export type ExecRequest = z.input<typeof ExecRequest>;
 export type ExecRequestParsed = z.infer<typeof ExecRequest>;
 export type ExecResponse = z.infer<typeof ExecResponse>;
 export type ExecStreamFrame = z.infer<typeof ExecStreamFrame>;
+export type UsageResponse = z.infer<typeof UsageResponse>;
 export type ProxyRequest = z.input<typeof ProxyRequest>;
 export type ProxyEndpoint = z.infer<typeof ProxyEndpoint>;
 export type LogsResponse = z.infer<typeof LogsResponse>;

@@ -25,6 +25,7 @@ import { unpackImageBundle } from "./image-bundle.js";
 import { publishedDiskProblem } from "./image-disk-check.js";
 import type { ImageRow, ImageStore } from "./image-store.js";
 import { checkUploadSignature, signUpload } from "./signing.js";
+import { checkStorage } from "./storage.js";
 import { receiveBody, type UploadGuard } from "./uploads.js";
 
 export interface ImageServices extends DeploymentServices {
@@ -36,7 +37,8 @@ export interface ImageServices extends DeploymentServices {
 /** Backends whose image formats are single files the registry can take. */
 const PUBLISHABLE: readonly BackendName[] = ["firecracker", "libvirt"];
 
-function uploadPath(services: DeploymentServices, id: string): string {
+/** Where an image's bundle is kept from its upload until it is registered. */
+export function uploadPath(services: DeploymentServices, id: string): string {
   return join(services.data.root, "image-uploads", `${id}.tar.gz`);
 }
 
@@ -158,6 +160,7 @@ export function addImageRoutes(router: Router, services: ImageServices): void {
     if (images.countOf(context.tokenId) >= config.maxImagesPerToken) {
       throw new HttpError(429, `this token already has ${config.maxImagesPerToken} images (the limit); delete some with DELETE ${IMAGE_API.image("<id>")}`, "quota");
     }
+    await checkStorage(services, context.tokenId, "publish another image", body.size_bytes);
     const id = `im-${randomBytes(6).toString("hex")}`;
     const expires = Math.floor(Date.now() / 1000) + config.uploadUrlTtlSeconds;
     images.insert({

@@ -25,6 +25,7 @@ import { deploymentLogs, execInDeployment, streamExecInDeployment } from "./sand
 import { checkUploadSignature, signUpload } from "./signing.js";
 import type { ArchiveRow } from "./store.js";
 import { receiveUpload, type UploadGuard } from "./uploads.js";
+import { checkStorage, storageUsage } from "./storage.js";
 import { replaceWorkspace } from "./workspace-replace.js";
 
 export interface RouteServices extends DeploymentServices {
@@ -53,6 +54,7 @@ export function buildRoutes(services: RouteServices): Router {
     if (body.size_bytes !== undefined && body.size_bytes > services.config.maxUploadBytes) {
       throw new HttpError(413, `the archive is ${body.size_bytes} bytes; this server takes at most ${services.config.maxUploadBytes}`, "too_large");
     }
+    await checkStorage(services, context.tokenId, "upload another archive", body.size_bytes ?? 0);
     const id = `arc-${randomBytes(6).toString("hex")}`;
     const expires = Math.floor(Date.now() / 1000) + services.config.uploadUrlTtlSeconds;
     store.insertArchive({ id, token_id: context.tokenId, status: "pending", size_bytes: 0, name: body.name ?? null, sandbox_id: null, created_at: new Date().toISOString() });
@@ -165,6 +167,8 @@ export function buildRoutes(services: RouteServices): Router {
     const endpoint = await requestEndpoint(services, row, body.port, body.is_public);
     return { status: 200, json: { id: endpoint.id, url: endpoint.url, port: body.port, is_public: body.is_public, sandbox_id: row.id } };
   });
+
+  router.add("GET", API.usage, async (context) => ({ status: 200, json: await storageUsage(services, context.tokenId) }));
 
   addImageRoutes(router, services);
   return router;
