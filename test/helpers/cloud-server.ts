@@ -41,10 +41,11 @@ export async function stopOwners(home: string): Promise<void> {
 
 /** Starts `heyvm server` and resolves once it says where it listens. */
 /** prefix: argv the server runs under (e.g. `ip netns exec <name>`: it then listens on that namespace's 127.0.0.1). */
-export async function startCloudServer(options: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; prefix?: string[] } = {}): Promise<CloudServer> {
+/** heyvm: the heyvm to run (another build's bin/heyvm, for a bench's baseline). */
+export async function startCloudServer(options: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; prefix?: string[]; heyvm?: string } = {}): Promise<CloudServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "heyvm-cloud-"));
   const ownsDir = options.dataDir === undefined;
-  const [file, ...before] = [...(options.prefix ?? []), HEYVM];
+  const [file, ...before] = [...(options.prefix ?? []), options.heyvm ?? HEYVM];
   const child = spawn(file ?? HEYVM, [...before, "server", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--sweep-ms", "200", ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
