@@ -405,7 +405,8 @@ describe("a tenant's running sandboxes", { skip: bwrap }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), "heyvm-harden-sandboxes-"));
 
   before(async () => {
-    server = await startCloudServer({ dataDir, args: ["--max-active", "2"] });
+    // 100 shell upgrades at once are part of one test: the shell caps (limits.ts) are raised for it
+    server = await startCloudServer({ dataDir, args: ["--max-active", "2", "--max-shells-per-token", "100", "--max-shells", "100"] });
     token = createToken(dataDir, "alice");
   });
   after(async () => {
