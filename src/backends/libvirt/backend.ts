@@ -21,7 +21,7 @@ import { ensureOverlay } from "../vm-disk.js";
 import { recordedForward } from "../forwards.js";
 import { vmSize } from "../vm-size.js";
 import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
-import { grantQemuAccess } from "./access.js";
+import { grantQemuAccess, grantQemuDiskAccess } from "./access.js";
 import { domainXml } from "./domain-xml.js";
 import { preparePasstFiles, startPasst } from "./passt.js";
 import { domainName, libvirtUri, virsh, virshQuote, VirshSession } from "./virsh.js";
@@ -96,6 +96,7 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   const boot = vmBoot(image, manifest);
   await ensureOverlay(dir.diskPath, boot.rootfs, manifest.checksums.rootfs ?? "", reporter, boot.rootfsFormat);
   await grantQemuAccess([boot.kernel, ...(boot.initrd ? [boot.initrd] : []), boot.rootfs, dir.diskPath, files.env], reporter);
+  await grantQemuDiskAccess(dir.diskPath, boot.rootfs);
 }
 
 
