@@ -2,13 +2,21 @@
 // execs; the same while a gzip bomb is being refused; 30 concurrent deploys; the execs again with
 // 100 idle shell WebSockets open. Prints requests/s, p50/p99, errors and the server's RSS before
 // and after each phase. Every phase is bounded in count and in time (--phase-seconds).
-// Usage: node dist/bench/server-load.js [--execs 200] [--deploys 30] [--sockets 100] [--phase-seconds 180]
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+// Then the mixed load of issue 19: 200 concurrent execs while 50 shell sessions are open, one of
+// them a slow reader of a sandbox printing as fast as it can; throughput, p99 and the server's
+// peak RSS, on this build and (with --baseline <other build's bin/heyvm>) on that one, with the ratio.
+// Usage: node dist/bench/server-load.js [--execs 200] [--deploys 30] [--sockets 100] [--shells 50]
+//        [--phase-seconds 180] [--mixed-only] [--baseline /path/to/old/bin/heyvm]
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { api, createToken, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "../test/helpers/cloud-server.js";
+import { spawnSync } from "node:child_process";
+import type { Socket } from "node:net";
+import { stdinFrame } from "../src/cloud/shell-frames.js";
+import { api, createToken, deployArchive, serverRssMb, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "../test/helpers/cloud-server.js";
 import { makeTarGz } from "../test/helpers/cloud-tar.js";
+import { HEYVM } from "../test/helpers/env.js";
 import { zeroFilesBomb } from "../test/helpers/tar-bomb.js";
 import { row } from "./lib.js";
 
@@ -21,13 +29,13 @@ const EXECS = arg("execs", 200);
 const DEPLOYS = arg("deploys", 30);
 const SOCKETS = arg("sockets", 100);
 const PHASE_MS = arg("phase-seconds", 180) * 1000;
+const SHELLS = arg("shells", 50);
+const MIXED_ONLY = process.argv.includes("--mixed-only");
+const BASELINE = process.argv.includes("--baseline") ? process.argv[process.argv.indexOf("--baseline") + 1] : undefined;
 
 const ARCHIVE = makeTarGz([{ path: "workspace/", type: "dir" }, { path: "workspace/hello.txt", content: "hello\n" }]);
 
-function rssMb(server: CloudServer): number {
-  const status = readFileSync(`/proc/${server.child.pid ?? 0}/status`, "utf8");
-  return Math.round(Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024);
-}
+const rssMb = serverRssMb;
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -68,27 +76,104 @@ function describeBurst(result: Burst): string {
   return `${rate} req/s  p50 ${(percentile(result.ms, 50) / 1000).toFixed(2)} s, p99 ${(percentile(result.ms, 99) / 1000).toFixed(2)} s, ${result.errors} errors`;
 }
 
-async function deployOne(server: CloudServer, token: string): Promise<string> {
-  const { archiveId, finalize } = await uploadArchive(server, token, ARCHIVE);
-  if (finalize.status !== 200) throw new Error(`finalize: ${finalize.status}`);
-  const created = await api(server, token, "POST", "/sandbox-deploy", { region: "US", image: "ubuntu:24.04", driver: "bubblewrap", archive_id: archiveId });
-  if (created.status !== 202) throw new Error(`deploy: ${created.status} ${JSON.stringify(created.json)}`);
-  const id = String(created.json.id);
-  for (;;) {
-    const view = await api(server, token, "GET", `/deployed-sandboxes/${id}`);
-    if (view.json.status === "running") return id;
-    if (view.json.status !== "provisioning") throw new Error(`${id} is ${String(view.json.status)}: ${String(view.json.error_message)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+function deployOne(server: CloudServer, token: string): Promise<string> {
+  return deployArchive(server, token, ARCHIVE);
 }
 
 function execOnce(server: CloudServer, token: string, id: string): Promise<boolean> {
   return api(server, token, "POST", `/sandbox/${id}/exec`, { command: "echo hi" }).then((r) => r.status === 200 && r.json.stdout === "hi\n");
 }
 
+/** The caps the mixed load needs, for a build that has them (an older one has none). */
+function capArgs(heyvm: string | undefined): string[] {
+  const help = spawnSync(heyvm ?? HEYVM, ["server", "--help"], { encoding: "utf8" }).stdout ?? "";
+  const shells = String(Math.max(SHELLS, SOCKETS));
+  return help.includes("--max-execs-per-token") ? ["--max-execs-per-token", String(EXECS), "--max-execs", String(EXECS), "--max-shells-per-token", shells, "--max-shells", shells] : [];
+}
+
+interface Mixed {
+  execs: Burst;
+  peakRss: number;
+  startRss: number;
+  slowReaderBytes: number;
+}
+
+/**
+ * EXECS concurrent execs while SHELLS shell sessions are open: SHELLS-1 idle, one running `yes`
+ * and read slowly (its socket read for 20 ms every 500 ms). The server's RSS is sampled every 100 ms.
+ */
+async function mixedLoad(heyvm: string | undefined): Promise<Mixed> {
+  const root = mkdtempSync(join(tmpdir(), "heyvm-bench-mixed-"));
+  const server = await startCloudServer({ dataDir: join(root, "srv"), heyvm, args: ["--max-active", "5", ...capArgs(heyvm)] });
+  const sockets: WebSocket[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  let token = "";
+  let target = "";
+  try {
+    token = createToken(server.dataDir, "bench");
+    target = await deployOne(server, token);
+    const startRss = rssMb(server);
+    let peakRss = startRss;
+    timers.push(setInterval(() => (peakRss = Math.max(peakRss, rssMb(server))), 100));
+    let slowReaderBytes = 0;
+    const url = `${server.url.replace(/^http/, "ws")}/deployed-sandboxes/${target}/shell-stream`;
+    await bounded("the shell sessions", () =>
+      Promise.all(
+        Array.from({ length: SHELLS }, (_, i) =>
+          new Promise<void>((resolve, reject) => {
+            const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+            sockets.push(ws);
+            ws.once("open", () => ws.send(JSON.stringify({ type: "init", cols: 80, rows: 24 })));
+            ws.once("message", () => {
+              if (i === 0) {
+                ws.on("message", (data: Buffer) => (slowReaderBytes += data.length));
+                ws.send(stdinFrame(Buffer.from("yes 'a sandbox printing as fast as it can, to a client that reads slowly'\n")));
+                const socket = (ws as unknown as { _socket: Socket })._socket;
+                socket.pause();
+                timers.push(setInterval(() => {
+                  socket.resume();
+                  setTimeout(() => socket.pause(), 20);
+                }, 500));
+              }
+              resolve();
+            });
+            ws.once("error", reject);
+          }),
+        ),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the slow reader's sandbox is printing
+    const execs = await bounded("the mixed execs", () => burst(EXECS, () => execOnce(server, token, target)));
+    return { execs, peakRss, startRss, slowReaderBytes };
+  } finally {
+    for (const timer of timers) clearInterval(timer);
+    for (const ws of sockets) ws.terminate();
+    if (target) await api(server, token, "DELETE", `/deployed-sandboxes/${target}`).catch(() => undefined);
+    await server.cleanup();
+    await stopOwners(join(root, "srv", "h"));
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+function describeMixed(which: string, result: Mixed): string {
+  return row(`${which}: ${EXECS} execs + ${SHELLS} shells (1 slow reader)`, describeBurst(result.execs), `RSS ${result.startRss} → peak ${result.peakRss} MB; slow reader got ${(result.slowReaderBytes / 1048576).toFixed(1)} MB`);
+}
+
+async function mixedPhase(): Promise<void> {
+  console.log(`server-load, mixed: ${EXECS} concurrent execs while ${SHELLS} shell sessions are open (one a slow reader of \`yes\`)`);
+  const current = await mixedLoad(undefined);
+  console.log(describeMixed("this build", current));
+  if (!BASELINE) return;
+  const baseline = await mixedLoad(BASELINE);
+  console.log(describeMixed(`baseline (${BASELINE})`, baseline));
+  const rate = (result: Burst) => result.ms.length / (result.wallMs / 1000);
+  console.log(row("exec throughput, this build / baseline", `${(rate(current.execs) / rate(baseline.execs)).toFixed(2)}×`, `peak RSS ${current.peakRss} vs ${baseline.peakRss} MB`));
+}
+
 async function main(): Promise<void> {
+  if (MIXED_ONLY) return mixedPhase();
   const root = mkdtempSync(join(tmpdir(), "heyvm-bench-load-"));
-  const server = await startCloudServer({ dataDir: join(root, "srv"), args: ["--max-active", String(DEPLOYS + 5), "--max-upload-mb", "64"] });
+  const server = await startCloudServer({ dataDir: join(root, "srv"), args: ["--max-active", String(DEPLOYS + 5), "--max-upload-mb", "64", ...capArgs(undefined)] });
   const deployed: string[] = [];
   const sockets: WebSocket[] = [];
   let token = "";
@@ -180,3 +265,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+if (!MIXED_ONLY) await mixedPhase();

@@ -100,7 +100,7 @@ describe("heyvm wt --deploy against a self-hosted server", { skip }, () => {
     assert.ok(match?.[1], result.stdout);
     id = match[1];
     assert.match(result.stdout, new RegExp(`heyvm exec ${id}`));
-    assert.match(result.stdout, /exposed: http:\/\/127\.0\.0\.1:\d+\/p\/ep-/);
+    assert.match(result.stdout, /exposed: http:\/\/ep-[0-9a-f]+\.localhost:\d+\//, "the endpoint on a host name of its own");
     assert.match(result.stderr, /uploading .*\(100%\)/);
     assert.match(server.log(), new RegExp(`deployment ${id}: provisioning -> running`));
     assert.match(server.log(), /POST \/sandbox-deploy 202/);

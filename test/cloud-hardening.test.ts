@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { HEYVM, hasCommand, isAlive, waitFor } from "./helpers/env.js";
-import { api, createToken, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
+import { api, createToken, loopbackUrl, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";
 import { manyEntries, zeroFileBomb, zeroFilesBomb } from "./helpers/tar-bomb.js";
 
@@ -405,7 +405,8 @@ describe("a tenant's running sandboxes", { skip: bwrap }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), "heyvm-harden-sandboxes-"));
 
   before(async () => {
-    server = await startCloudServer({ dataDir, args: ["--max-active", "2"] });
+    // 100 shell upgrades at once are part of one test: the shell caps (limits.ts) are raised for it
+    server = await startCloudServer({ dataDir, args: ["--max-active", "2", "--max-shells-per-token", "100", "--max-shells", "100"] });
     token = createToken(dataDir, "alice");
   });
   after(async () => {
@@ -417,7 +418,7 @@ describe("a tenant's running sandboxes", { skip: bwrap }, () => {
   test("100 requests through a public endpoint and 100 shell upgrades at once never read a live sandbox as stopped", { skip: nodeInSandbox }, async () => {
     const port = await freePort();
     const id = await deploy(server, token, { open_ports: [port], start_command: "exec /usr/bin/node server.js" }, httpServerArchive(port));
-    const url = String(((await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.urls as Array<{ url: string }>)[0]?.url);
+    const url = loopbackUrl(String(((await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.urls as Array<{ url: string }>)[0]?.url));
     await waitFor(async () => (await fetch(url).catch(() => undefined))?.status === 200, 10_000, "the sandbox's HTTP server");
     const owner = ownerPidOf(dataDir, id);
     const rowBefore = dbRow(dataDir, id);
@@ -462,7 +463,7 @@ describe("a tenant's running sandboxes", { skip: bwrap }, () => {
   test("an endpoint on the server's own port is refused and never loops", async () => {
     const own = Number(new URL(server.url).port);
     const id = await deploy(server, token, { open_ports: [own] });
-    const url = String(((await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.urls as Array<{ url: string }>)[0]?.url);
+    const url = loopbackUrl(String(((await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.urls as Array<{ url: string }>)[0]?.url));
     const pid = server.child.pid ?? 0;
     const before = rssKb(pid);
     const linesBefore = server.log().split("\n").filter((l) => l.includes(" /p/")).length;

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { hasCommand, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
 import { TEST_IMAGE_CACHE } from "./helpers/engine.js";
-import { createToken, startCloudServer, type CloudServer } from "./helpers/cloud-server.js";
+import { createToken, loopbackUrl, startCloudServer, type CloudServer } from "./helpers/cloud-server.js";
 
 function skipReason(): string | false {
   if (process.platform !== "linux") return "libvirt tests need Linux";
@@ -52,7 +52,8 @@ describe("libvirt deploys against a self-hosted server", { skip }, () => {
     for (const { url, port } of row?.urls ?? []) {
       let body = "";
       await waitFor(async () => {
-        const answer = await fetch(url).catch(() => undefined);
+        // an endpoint has a host name of its own (<ep>.localhost), which node cannot resolve: its path form
+        const answer = await fetch(loopbackUrl(url)).catch(() => undefined);
         body = answer?.ok ? await answer.text() : "";
         return body !== "";
       }, 30_000, `port ${port} through ${url}`);

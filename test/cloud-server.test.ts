@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ArchiveRejectedError, extractArchive } from "../src/server/extract.js";
 import { bubblewrapMissing, isAlive, waitFor } from "./helpers/env.js";
-import { api, createToken, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
+import { api, createToken, loopbackUrl, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";
 import { freePort } from "../src/shared/free-port.js";
 
@@ -195,21 +195,21 @@ describe("cloud server API", () => {
     assert.equal(view.json.status, "running", JSON.stringify(view.json));
     const urls = view.json.urls as Array<{ url: string }>;
     assert.equal(urls.length, 1);
-    const publicUrl = String(urls[0]?.url);
+    const publicUrl = loopbackUrl(String(urls[0]?.url));
     await waitFor(async () => (await fetch(`${publicUrl}ready`).catch(() => undefined))?.status === 200, 10_000, "the sandbox's HTTP server");
     const answer = await fetch(`${publicUrl}some/path?x=1`);
     assert.equal(await answer.text(), "hello from GET /some/path?x=1");
 
     const made = await api(server, token, "POST", "/proxy-endpoints/for-deployed", { sandbox_id: id, port, is_public: false });
     assert.equal(made.status, 200, JSON.stringify(made.json));
-    const privateUrl = String(made.json.url);
+    const privateUrl = loopbackUrl(String(made.json.url));
     assert.equal((await fetch(`${privateUrl}x`)).status, 401, "a private endpoint needs a token");
     assert.equal((await fetch(`${privateUrl}x`, { headers: { authorization: `Bearer ${createToken(dataDir, "eve")}` } })).status, 404, "another token's private endpoint does not exist");
     const owned = await fetch(`${privateUrl}x`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: "ignored" });
     assert.equal(await owned.text(), "hello from POST /x");
 
     const nobody = await api(server, token, "POST", "/proxy-endpoints/for-deployed", { sandbox_id: id, port: await freePort(), is_public: true });
-    const unanswered = await fetch(String(nobody.json.url));
+    const unanswered = await fetch(loopbackUrl(String(nobody.json.url)));
     assert.equal(unanswered.status, 502);
     // a port that is not in open_ports leads nowhere: the sandbox has a network of its own
     assert.match(String(((await unanswered.json()) as { error?: string }).error), /is not forwarded: only ports listed in open_ports/);

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HEYVM, bubblewrapMissing, isAlive, makeRepo, makeTestEnv, ownerPids, waitFor, type TestEnv, idOf } from "./helpers/env.js";
 import { netnsMissing, startTestNetwork, type TestNetwork } from "./helpers/netns.js";
-import { api, createToken, startCloudServer, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
+import { api, createToken, loopbackUrl, startCloudServer, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -271,8 +271,9 @@ describe("the server's endpoints reach a bubblewrap sandbox's own ports, never t
     const sandbox = String(created.json.id);
     await waitFor(async () => (await api(server, token, "GET", `/deployed-sandboxes/${sandbox}`)).json.status === "running", 30_000, "the sandbox to run");
     const view = await api(server, token, "GET", `/deployed-sandboxes/${sandbox}`);
-    const url = (view.json.urls as Array<{ url: string }>)[0]?.url;
-    assert.ok(url, JSON.stringify(view.json));
+    const first = (view.json.urls as Array<{ url: string }>)[0]?.url;
+    assert.ok(first, JSON.stringify(view.json));
+    const url = loopbackUrl(first);
     let body = "";
     await waitFor(async () => {
       const answer = await fetch(url).catch(() => undefined);
@@ -282,7 +283,7 @@ describe("the server's endpoints reach a bubblewrap sandbox's own ports, never t
     assert.equal(body, "from inside the sandbox\n");
     const other = await api(server, token, "POST", "/proxy-endpoints/for-deployed", { sandbox_id: sandbox, port: hostPort, is_public: true });
     assert.equal(other.status, 200, JSON.stringify(other.json));
-    const answer = await fetch(String(other.json.url));
+    const answer = await fetch(loopbackUrl(String(other.json.url)));
     const text = await answer.text();
     assert.equal(answer.status, 502, text);
     assert.doesNotMatch(text, /host-only service/);

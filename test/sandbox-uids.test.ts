@@ -182,6 +182,9 @@ describe("a regular user keeps full use of what its sandbox makes while it runs"
       const made = await setup.heyvm(["exec", id, "--", "sh", "-c", "mkdir -p gen && echo a > gen/a.sh && echo b > b.txt && git add b.txt && git -c user.email=a@b -c user.name=a commit -qm b"]);
       assert.equal(made.code, 0, made.stderr);
       const worktree = join(setup.root, "mine");
+      // the sandbox commits in its own git store; heyvm carries the commit to the host's branch
+      const hostHead = () => spawnSync("git", ["-c", "safe.directory=*", "-C", worktree, "log", "-1", "--format=%s"], { encoding: "utf8" }).stdout.trim();
+      await waitFor(() => hostHead() === "b", 15_000, "the sandbox's commit on the host's branch");
       const use = await runAs(setup.user, ["sh", "-c", "chmod +x gen/a.sh && mv gen/a.sh gen/c.sh && rm gen/c.sh && echo c > b.txt && git checkout -q -- b.txt && echo d > b.txt && git reset -q --hard && touch junk && git clean -qfdx && git status --porcelain && echo ok"], { cwd: worktree });
       assert.equal(use.stdout.trim(), "ok", use.stderr);
       writeFileSync(join(worktree, "host.txt"), "from the host\n");

@@ -15,6 +15,7 @@ import {
   Deployment,
   DeploymentList,
   ExecResponse,
+  ExecStreamFrame,
   LogsResponse,
   PresignResponse,
   ProxyEndpoint,
@@ -160,6 +161,59 @@ export class CloudClient {
 
   exec(id: string, request: ExecRequest) {
     return this.call("POST", API.exec(id), `exec in ${id}`, ExecResponse, request);
+  }
+
+  /**
+   * exec with `stream: true`: the server sends the output as it comes (NDJSON), so none of it is
+   * cut at its capture limit. A cloud that does not know `stream` (422) is asked again without it.
+   */
+  async execStreamed(id: string, request: ExecRequest): Promise<ExecResponse> {
+    const what = `exec in ${id}`;
+    let response: Response;
+    try {
+      response = await fetch(this.url(API.exec(id)), {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.target.token}`, accept: "application/x-ndjson, application/json", "content-type": "application/json" },
+        body: JSON.stringify({ ...request, stream: true }),
+      });
+    } catch (error) {
+      throw cloudConnectionError(this.target.baseUrl, error);
+    }
+    if (!response.ok) {
+      const text = await response.text();
+      if (response.status === 422 && /\bstream\b/.test(text)) return this.exec(id, request);
+      throw cloudHttpError(response.status, text, what);
+    }
+    if (!/ndjson/.test(response.headers.get("content-type") ?? "") || !response.body) {
+      const parsed = ExecResponse.safeParse(await response.json().catch(() => undefined));
+      if (!parsed.success) throw new OperationFailedError(`${what}: unexpected answer from the cloud (${describeIssues(parsed.error)})`);
+      return parsed.data;
+    }
+    const streams = { stdout: [] as Buffer[], stderr: [] as Buffer[], output: [] as Buffer[] };
+    let exit: { exit_code: number; timed_out: boolean } | undefined;
+    let pending = "";
+    const decoder = new TextDecoder();
+    const take = (line: string) => {
+      if (!line.trim()) return;
+      const frame = ExecStreamFrame.safeParse(JSON.parse(line));
+      if (!frame.success) throw new OperationFailedError(`${what}: unexpected answer from the cloud (${describeIssues(frame.error)})`);
+      if (frame.data.type === "exit") exit = frame.data;
+      else {
+        const data = Buffer.from(frame.data.data, "base64");
+        streams[frame.data.stream].push(data);
+        streams.output.push(data);
+      }
+    };
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      pending += decoder.decode(chunk, { stream: true });
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) take(line);
+    }
+    take(pending);
+    if (!exit) throw new OperationFailedError(`${what}: the cloud's answer ended before the command's exit`);
+    const text = (parts: Buffer[]) => Buffer.concat(parts).toString("utf8");
+    return { stdout: text(streams.stdout), stderr: text(streams.stderr), output: text(streams.output), exit_code: exit.exit_code, timed_out: exit.timed_out };
   }
 
   logs(id: string, offset: number, lines: number) {

@@ -39,6 +39,7 @@ export const API = {
   exec: (id: string) => `/sandbox/${encodeURIComponent(id)}/exec`,
   proxyForDeployed: "/proxy-endpoints/for-deployed",
   capabilities: "/capabilities",
+  usage: "/usage",
 } as const;
 
 /** Text that reaches a command line, a path or the environment: a NUL byte there cannot be passed on (422, not a crash). */
@@ -121,8 +122,24 @@ export const ExecRequest = z.strictObject({
   env: envVars.optional(),
   /** The command (and everything it started) is ended after this long: exit code 124, timed_out true. */
   timeout_seconds: z.number().int().min(1).max(EXEC_TIMEOUT_MAX_SECONDS).default(EXEC_TIMEOUT_DEFAULT_SECONDS),
+  /** heyvm's addition: answer with the output as it comes (ExecStreamFrame lines, NDJSON) instead of capturing it. */
+  stream: z.boolean().optional(),
 });
-export const ExecResponse = z.object({ stdout: z.string(), stderr: z.string(), output: z.string(), exit_code: z.number().int(), timed_out: z.boolean().optional() });
+/** stdout_truncated/stderr_truncated (heyvm's addition): that stream was cut at the server's capture limit. */
+export const ExecResponse = z.object({
+  stdout: z.string(),
+  stderr: z.string(),
+  output: z.string(),
+  exit_code: z.number().int(),
+  timed_out: z.boolean().optional(),
+  stdout_truncated: z.boolean().optional(),
+  stderr_truncated: z.boolean().optional(),
+});
+/** One line of a streamed exec's answer: output as it came (base64), then the exit. */
+export const ExecStreamFrame = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("output"), stream: z.enum(["stdout", "stderr"]), data: z.string() }),
+  z.object({ type: z.literal("exit"), exit_code: z.number().int(), timed_out: z.boolean() }),
+]);
 
 export const ProxyRequest = z.strictObject({ sandbox_id: z.string().min(1).max(100), port, is_public: z.boolean().default(false) });
 export const ProxyEndpoint = z.object({ id: z.string(), ...EndpointAddress, port: z.number(), is_public: z.boolean(), sandbox_id: z.string() });
@@ -136,6 +153,15 @@ export const Capabilities = z.object({
   published_images: z.array(z.object({ backend_type: z.string(), runs_on: z.string().nullable(), reason: z.string().nullable() })),
 });
 export type Capabilities = z.infer<typeof Capabilities>;
+
+/** heyvm's own addition: what a token keeps on the server's disk, against its storage quota. */
+export const UsageResponse = z.object({
+  used_bytes: z.number(),
+  quota_bytes: z.number(),
+  archives_bytes: z.number(),
+  images_bytes: z.number(),
+  deployments_bytes: z.number(),
+});
 
 /** heyvm's own addition (not in the Heyo shape): owner.log read by offset, for `heyvm logs`. */
 export const LogsResponse = z.object({ text: z.string(), offset: z.number(), running: z.boolean() });
@@ -178,6 +204,8 @@ export type ReplaceMountRequest = z.infer<typeof ReplaceMountRequest>;
 export type ExecRequest = z.input<typeof ExecRequest>;
 export type ExecRequestParsed = z.infer<typeof ExecRequest>;
 export type ExecResponse = z.infer<typeof ExecResponse>;
+export type ExecStreamFrame = z.infer<typeof ExecStreamFrame>;
+export type UsageResponse = z.infer<typeof UsageResponse>;
 export type ProxyRequest = z.input<typeof ProxyRequest>;
 export type ProxyEndpoint = z.infer<typeof ProxyEndpoint>;
 export type LogsResponse = z.infer<typeof LogsResponse>;

@@ -10,6 +10,9 @@ export interface CapturedRun {
   /** stdout and stderr interleaved in the order they came. */
   output: string;
   exitCode: number;
+  /** Whether stdout (stderr) was cut at maxOutputBytes. */
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
 }
 
 export interface RunCapturedOptions {
@@ -47,7 +50,46 @@ export function runCaptured(command: SpawnSpec, options: RunCapturedOptions): Pr
         stderr: text(chunks.stderr, cut("stderr")),
         output: text(chunks.output, false),
         exitCode: exitStatus(code, signal),
+        stdoutTruncated: cut("stdout"),
+        stderrTruncated: cut("stderr"),
       });
+    });
+  });
+}
+
+/** Where streamed output goes: write answers false while its reader is behind, onDrain calls back once it caught up. */
+export interface OutputSink {
+  write(stream: "stdout" | "stderr", chunk: Buffer): boolean;
+  onDrain(resume: () => void): void;
+}
+
+/**
+ * Runs a command without a terminal, handing its output to sink as it comes, and reading no more
+ * of it while the sink is behind (the command then blocks on its writes): nothing is buffered here.
+ */
+export function runStreamed(command: SpawnSpec, options: { sink: OutputSink; signal?: AbortSignal }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let waiting = false;
+    const forward = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
+      if (options.sink.write(stream, chunk) || waiting) return;
+      waiting = true;
+      child.stdout.pause();
+      child.stderr.pause();
+      options.sink.onDrain(() => {
+        waiting = false;
+        child.stdout.resume();
+        child.stderr.resume();
+      });
+    };
+    child.stdout.on("data", forward("stdout"));
+    child.stderr.on("data", forward("stderr"));
+    const abort = () => child.kill("SIGKILL");
+    options.signal?.addEventListener("abort", abort, { once: true });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      options.signal?.removeEventListener("abort", abort);
+      resolve(exitStatus(code, signal));
     });
   });
 }

@@ -12,7 +12,7 @@ import { readSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { createSandbox, type SandboxEntry } from "./catalog.js";
 import { ensureOwner } from "./owner-start.js";
-import { runCaptured, type CapturedRun } from "./capture.js";
+import { runCaptured, runStreamed, type CapturedRun, type OutputSink } from "./capture.js";
 import { timedOut, wrapCommand } from "./exec-wrap.js";
 import { spawnLoggedDetached } from "./start-command.js";
 import { stopEntry } from "./stop.js";
@@ -102,17 +102,31 @@ export interface CaptureOptions extends Omit<CommandOptions, "tty"> {
 /** How long after the in-sandbox timeout the host gives up on the command's transport (nsenter, SSH). */
 const TRANSPORT_GRACE_MS = 15_000;
 
-/** Runs argv in the running sandbox without a terminal and collects its output. */
-export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: CaptureOptions): Promise<CapturedRun & { timedOut: boolean }> {
+/** The command that runs argv in the running sandbox, ended after the timeout, and the signal that ends its transport. */
+async function sandboxRun(entry: SandboxEntry, argv: readonly string[], options: Omit<CaptureOptions, "maxOutputBytes">) {
   const backend = await loadBackend(entry.spec.backend);
   const timeoutMs = options.timeoutSeconds === undefined ? undefined : options.timeoutSeconds * 1000;
   const wrapped = wrapCommand(argv, {}, { timeoutMs });
   const command = execCommand(backend, await runningAccess(entry), wrapped.argv, { cwd: options.cwd, env: options.env });
   // the sandbox's own `timeout` ends the command; should it not, the host ends the transport
   const signals = [options.signal, timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs + TRANSPORT_GRACE_MS)].filter((s): s is AbortSignal => s !== undefined);
+  return { command, timeoutMs, signal: signals.length > 0 ? AbortSignal.any(signals) : undefined };
+}
+
+/** Runs argv in the running sandbox without a terminal and collects its output. */
+export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: CaptureOptions): Promise<CapturedRun & { timedOut: boolean }> {
+  const { command, timeoutMs, signal } = await sandboxRun(entry, argv, options);
   const started = performance.now();
-  const run = await runCaptured(command, { stdin: "ignore", maxOutputBytes: options.maxOutputBytes, signal: signals.length > 0 ? AbortSignal.any(signals) : undefined });
+  const run = await runCaptured(command, { stdin: "ignore", maxOutputBytes: options.maxOutputBytes, signal });
   return { ...run, timedOut: timedOut(run.exitCode, performance.now() - started, timeoutMs) };
+}
+
+/** Runs argv in the running sandbox without a terminal, its output handed to sink as it comes (runStreamed). */
+export async function streamInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: Omit<CaptureOptions, "maxOutputBytes"> & { sink: OutputSink }): Promise<{ exitCode: number; timedOut: boolean }> {
+  const { command, timeoutMs, signal } = await sandboxRun(entry, argv, options);
+  const started = performance.now();
+  const exitCode = await runStreamed(command, { sink: options.sink, signal });
+  return { exitCode, timedOut: timedOut(exitCode, performance.now() - started, timeoutMs) };
 }
 
 /** Starts argv in the running sandbox in the background, its output relayed into owner.log (start-command.ts). */

@@ -44,6 +44,22 @@ export interface ServerConfig {
   maxImagesPerToken: number;
   /** Run firecracker-format images under libvirt on a host without Firecracker (the operator's choice). */
   firecrackerImagesOnLibvirt: boolean;
+  /** Concurrent shell sessions per token and in all (each holds a pty and two processes). */
+  maxShellsPerToken: number;
+  maxShells: number;
+  /** Concurrent execs per token and in all. */
+  maxExecsPerToken: number;
+  maxExecs: number;
+  /** How much of each of an exec's streams is captured (more is cut and the answer says so). */
+  execOutputBytes: number;
+  /** How long a shell client may take none of its output before it is disconnected. */
+  shellStallMs: number;
+  /** What one token may keep on disk: archives, images and its deployments' workspaces. */
+  storageQuotaBytes: number;
+  /** How long a stopped deployment's workspace is kept (for a start) before the sweep removes it. */
+  keepStoppedSeconds: number;
+  /** Public endpoints are served as <endpoint>.<domain> (their own origin); default localhost. */
+  domain: string;
 }
 
 export function defaultServerConfig(dataDir: string): ServerConfig {
@@ -63,6 +79,15 @@ export function defaultServerConfig(dataDir: string): ServerConfig {
     maxImageUnpackedBytes: 32 * 1024 ** 3,
     maxImagesPerToken: 50,
     firecrackerImagesOnLibvirt: false,
+    maxShellsPerToken: 8,
+    maxShells: 128,
+    maxExecsPerToken: 16,
+    maxExecs: 64,
+    execOutputBytes: 1024 * 1024,
+    shellStallMs: 60_000,
+    storageQuotaBytes: 10 * 1024 ** 3,
+    keepStoppedSeconds: 24 * 3600,
+    domain: "localhost",
   };
 }
 

@@ -2,10 +2,12 @@
 // logs the change); a read derives it (a row that says running whose sandbox is gone reads as
 // stopped) without writing anything, and the sweep or the next operation records what it found.
 // "Gone" means its owner's process is dead (state/status.ts): a busy or silent owner never is.
-import type { DeploymentState } from "../cloud/schema.js";
+import { realpathSync } from "node:fs";
+import { SANDBOX_WORKSPACE, type DeploymentState } from "../cloud/schema.js";
 import type { SandboxEntry } from "../core/catalog.js";
 import { isWorkspaceSandboxRunning, lastExitReason, openWorkspaceSandbox } from "../core/workspace-sandbox.js";
 import type { DeploymentServices } from "./context.js";
+import { tenantLogText } from "./log-view.js";
 import type { DeploymentRow } from "./store.js";
 
 /** The sandbox a deployment runs in, once provisioning has made it. */
@@ -13,9 +15,28 @@ export function sandboxOf(services: DeploymentServices, row: DeploymentRow): San
   return row.sandbox_id ? openWorkspaceSandbox(services.data.home, row.sandbox_id) : undefined;
 }
 
-/** Records a new status (with the rest of the patch) and logs the change. */
+/** This server's paths a deployment's messages and log may hold, each with what its tenant knows it as. */
+export function tenantHostPaths(services: DeploymentServices, row: DeploymentRow): Array<[string, string]> {
+  const entry = sandboxOf(services, row);
+  const root = services.data.root;
+  let real = root;
+  try {
+    real = realpathSync(root);
+  } catch {
+    // not there (any more): the path as configured is all there is
+  }
+  return [[services.data.workspacePath(row.id), SANDBOX_WORKSPACE], ...(entry ? [[entry.dir.root, "<sandbox>"] as [string, string]] : []), [root, "<server>"], [real, "<server>"]];
+}
+
+/** A message about a deployment as its tenant may read it: the server's paths hidden, as in its log (log-view.ts). */
+export function tenantMessage(services: DeploymentServices, row: DeploymentRow, text: string): string {
+  return tenantLogText(text, tenantHostPaths(services, row));
+}
+
+/** Records a new status (with the rest of the patch; error_message as the tenant may read it) and logs the change as it was. */
 export function transition(services: DeploymentServices, row: DeploymentRow, status: DeploymentState, patch: Partial<DeploymentRow> = {}): void {
-  services.store.updateDeployment(row.id, { ...patch, status });
+  const shown = patch.error_message ? { error_message: tenantMessage(services, row, patch.error_message) } : {};
+  services.store.updateDeployment(row.id, { ...patch, ...shown, status });
   services.progress.clear(row.id);
   if (row.status !== status) {
     const why = patch.error_message ? ` (${patch.error_message})` : "";
@@ -35,7 +56,7 @@ async function vanished(services: DeploymentServices, row: DeploymentRow): Promi
 export async function currentRow(services: DeploymentServices, row: DeploymentRow): Promise<DeploymentRow> {
   if (services.queue.busy(row.id)) return row; // an operation under way records the status itself
   const reason = await vanished(services, row);
-  return reason === undefined ? row : { ...row, status: "stopped", error_message: `not running: ${reason}` };
+  return reason === undefined ? row : { ...row, status: "stopped", error_message: tenantMessage(services, row, `not running: ${reason}`) };
 }
 
 /** Inside an operation on the deployment: records a vanished sandbox as stopped and ends its shells. */

@@ -11,6 +11,8 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly code?: string,
+    /** Further fields of the JSON answer (e.g. retry_after, which also becomes a Retry-After header). */
+    readonly extra?: Record<string, string | number | boolean>,
   ) {
     super(message);
     this.name = "HttpError";
@@ -28,7 +30,7 @@ export interface RequestContext {
   signal: AbortSignal;
 }
 
-export type Reply = { status: number; json: unknown } | { status: number; text: string } | { sent: true };
+export type Reply = { status: number; json: unknown; headers?: Record<string, string> } | { status: number; text: string } | { sent: true };
 
 export type Handler = (context: RequestContext) => Promise<Reply> | Reply;
 
@@ -136,7 +138,7 @@ export function sendReply(res: ServerResponse, reply: Reply): void {
   if ("sent" in reply) return;
   if ("json" in reply) {
     const body = JSON.stringify(reply.json);
-    res.writeHead(reply.status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
+    res.writeHead(reply.status, { ...reply.headers, "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
     res.end(body);
     return;
   }
@@ -145,7 +147,12 @@ export function sendReply(res: ServerResponse, reply: Reply): void {
 }
 
 export function errorReply(error: HttpError): Reply {
-  return { status: error.status, json: { error: error.message, ...(error.code ? { code: error.code } : {}) } };
+  const retryAfter = error.extra?.retry_after;
+  return {
+    status: error.status,
+    json: { error: error.message, ...(error.code ? { code: error.code } : {}), ...error.extra },
+    ...(retryAfter === undefined ? {} : { headers: { "retry-after": String(retryAfter) } }),
+  };
 }
 
 /** The bearer token of a request (header only: tokens never travel in URLs). */

@@ -1,7 +1,8 @@
 // Image bundles come from clients and are not trusted: a tar.gz of image.json plus the files it
 // names, each a plain file with a plain name, nothing else, within the size limit; the files'
 // sha256 must match what image.json records and the image must be of the backend it was
-// presigned for. Unpacked into a temporary folder that is renamed into place only when sound.
+// presigned for; its root disk must be one standalone disk of the format image.json declares
+// (image-disk-check.ts). Unpacked into a temporary folder that is renamed into place only when sound.
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { extract } from "tar";
@@ -11,6 +12,7 @@ import { writeJsonFile } from "../shared/json.js";
 import { readManifest, type ImageManifest } from "../images/store.js";
 import { sha256File } from "../images/vm/build.js";
 import { ArchiveRejectedError } from "./extract.js";
+import { publishedDiskProblem } from "./image-disk-check.js";
 
 const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const ROLES = new Set(["kernel", "initrd", "rootfs", "compressedKernel"]);
@@ -64,6 +66,8 @@ export async function unpackImageBundle(bundle: string, target: string, expect: 
       const sum = await sha256File(join(work, file));
       if (sum !== manifest.checksums[role]) throw new ArchiveRejectedError(`${file} does not match the sha256 ${BUNDLE_MANIFEST} records for it (tampered or damaged)`);
     }
+    const diskProblem = await publishedDiskProblem(work, manifest, expect.backend);
+    if (diskProblem) throw new ArchiveRejectedError(diskProblem);
     for (const name of seen) if (name !== BUNDLE_MANIFEST && !files.some(([, file]) => file === name)) rmSync(join(work, name), { force: true });
     const local: ImageManifest = { ...manifest, name: expect.name, details: { ...manifest.details, publishedAs: manifest.name } };
     writeJsonFile(join(work, BUNDLE_MANIFEST), local);

@@ -72,6 +72,10 @@ export class ImageStore {
       .prepare<[string, string, string], ImageRow>("SELECT * FROM images WHERE token_id = ? AND backend_type = ? AND name = ? AND status = 'ready' ORDER BY created_at DESC, id DESC LIMIT 1")
       .get(tokenId, backend, name);
   }
+  /** Every image of a token, pending or ready (what its storage counts). */
+  allOf(tokenId: string): ImageRow[] {
+    return this.db.prepare<[string], ImageRow>("SELECT * FROM images WHERE token_id = ?").all(tokenId);
+  }
   /** Every image row of a token, pending or ready (what the per-token limit counts). */
   countOf(tokenId: string): number {
     return this.db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM images WHERE token_id = ?").get(tokenId)?.n ?? 0;

@@ -22,8 +22,10 @@ import type { DeploymentServices } from "./context.js";
 import { ArchiveRejectedError } from "./extract.js";
 import { HttpError, readJson, type RequestContext, type Router } from "./http.js";
 import { unpackImageBundle } from "./image-bundle.js";
+import { publishedDiskProblem } from "./image-disk-check.js";
 import type { ImageRow, ImageStore } from "./image-store.js";
 import { checkUploadSignature, signUpload } from "./signing.js";
+import { checkStorage } from "./storage.js";
 import { receiveBody, type UploadGuard } from "./uploads.js";
 
 export interface ImageServices extends DeploymentServices {
@@ -35,7 +37,8 @@ export interface ImageServices extends DeploymentServices {
 /** Backends whose image formats are single files the registry can take. */
 export const PUBLISHABLE: readonly BackendName[] = ["firecracker", "libvirt"];
 
-function uploadPath(services: DeploymentServices, id: string): string {
+/** Where an image's bundle is kept from its upload until it is registered. */
+export function uploadPath(services: DeploymentServices, id: string): string {
   return join(services.data.root, "image-uploads", `${id}.tar.gz`);
 }
 
@@ -157,6 +160,7 @@ export function addImageRoutes(router: Router, services: ImageServices): void {
     if (images.countOf(context.tokenId) >= config.maxImagesPerToken) {
       throw new HttpError(429, `this token already has ${config.maxImagesPerToken} images (the limit); delete some with DELETE ${IMAGE_API.image("<id>")}`, "quota");
     }
+    await checkStorage(services, context.tokenId, "publish another image", body.size_bytes);
     const id = `im-${randomBytes(6).toString("hex")}`;
     const expires = Math.floor(Date.now() / 1000) + config.uploadUrlTtlSeconds;
     images.insert({
@@ -256,6 +260,11 @@ export async function resolvePublishedImage(services: DeploymentServices, tokenI
   if (!row) return undefined;
   const backend = row.backend_type as BackendName;
   const published = { imageId: row.id, requestedDriver: requested };
+  // checked again before every boot: an image registered by an older server was never checked
+  const dir = imageDir(services.data.home, backend, row.id);
+  const manifest = readManifest(dir);
+  const problem = manifest ? await publishedDiskProblem(dir, manifest, backend) : `it has no readable ${IMAGE_MANIFEST} on this server`;
+  if (problem) throw new HttpError(422, `image ${row.name} (${row.id}) refused: ${problem}`, "image_rejected");
   const host = await publishedImageHost(services, backend);
   if ("refused" in host) throw host.refused;
   if (host.backend !== backend) ensureLibvirtView(services, row.id);

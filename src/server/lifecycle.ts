@@ -18,6 +18,7 @@ import { HttpError } from "./http.js";
 import { resolvePublishedImage } from "./images.js";
 import { ownedDeployment, readyArchive } from "./ownership.js";
 import { addEndpoint } from "./port-proxy.js";
+import { checkStorage } from "./storage.js";
 import { envVars, openPorts, type DeploymentRow } from "./store.js";
 
 function startReporter(services: DeploymentServices, id: string): Reporter {
@@ -30,6 +31,7 @@ export async function createDeployment(services: DeploymentServices, tokenId: st
   const resolved = published ?? (await services.catalog.resolve(request.driver ?? "libvirt", request.image));
   if (request.archive_id) readyArchive(services.store, tokenId, request.archive_id);
   services.quota.check(tokenId, "deploy another"); // the row inserted below takes the place
+  await checkStorage(services, tokenId, "deploy again");
   const id = `dep-${randomBytes(4).toString("hex")}`;
   const now = new Date();
   const row: DeploymentRow = {

@@ -1,5 +1,9 @@
 // Exposed ports: an endpoint id per (deployment, port, public or not), and the proxy that
-// forwards /p/<endpoint>/... to that port of the running sandbox. How the port is reached from
+// forwards requests for it to that port of the running sandbox. Each endpoint has its own host
+// name, <endpoint>.<domain> (heyvm server --domain; browsers resolve *.localhost to loopback), so
+// its pages are an origin of their own: one tenant's page cannot script another's or the API's.
+// The older path form, /p/<endpoint>/... on the API's origin, still answers, but under
+// `Content-Security-Policy: sandbox` (no allow-same-origin): its pages run in an opaque origin. How the port is reached from
 // this host is the backend's business (workspacePortEndpoint); nothing here is backend-specific.
 // The proxy never forwards to the server's own address, and a request that already went
 // through it is refused, so no endpoint can make the server call itself (a loop of hops).
@@ -51,6 +55,27 @@ export async function requestEndpoint(services: DeploymentServices, row: Deploym
   return addEndpoint(services, row, port, isPublic);
 }
 
+/** The URL of an endpoint: its own host name under domain, with the scheme and port clients reach the server at. */
+export function endpointOrigin(publicUrl: string, endpointId: string, domain: string): string {
+  const url = new URL(publicUrl);
+  url.hostname = `${endpointId}.${domain}`;
+  return `${url.origin}/`;
+}
+
+const ENDPOINT_LABEL = /^ep-[0-9a-f]+$/;
+
+/** The endpoint a Host header names (<endpoint>.<domain>[:port]), or undefined for any other host. */
+export function endpointOfHost(host: string | undefined, domain: string): string | undefined {
+  const name = (host ?? "").toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
+  const suffix = `.${domain}`;
+  if (!name.endsWith(suffix)) return undefined;
+  const label = name.slice(0, -suffix.length);
+  return ENDPOINT_LABEL.test(label) ? label : undefined;
+}
+
+/** What the path form's answers carry: the page runs in an opaque origin, whatever it asks for. */
+const SANDBOX_POLICY = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads";
+
 /** Set on every forwarded request: one arriving with it is a loop (or a chain of proxies) and is refused. */
 export const HOP_HEADER = "x-heyvm-proxied";
 
@@ -73,7 +98,7 @@ export async function endpointTarget(services: DeploymentServices, entry: Sandbo
  */
 export async function proxyToEndpoint(
   services: DeploymentServices,
-  request: { req: IncomingMessage; res: ServerResponse; endpointId: string; path: string; callerToken(): string },
+  request: { req: IncomingMessage; res: ServerResponse; endpointId: string; path: string; callerToken(): string; sandboxed?: boolean },
 ): Promise<Reply> {
   const { req, res } = request;
   if (req.headers[HOP_HEADER] !== undefined) throw new HttpError(508, "this request already went through the port proxy; proxies do not chain", "proxy_loop");
@@ -89,7 +114,9 @@ export async function proxyToEndpoint(
       answer.on("error", () => res.destroy());
       answer.on("end", resolve);
       try {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        const policy = answer.headers["content-security-policy"];
+        const headers = request.sandboxed ? { ...answer.headers, "content-security-policy": [...(policy === undefined ? [] : [policy].flat()), SANDBOX_POLICY] } : answer.headers;
+        res.writeHead(answer.statusCode ?? 502, headers);
       } catch {
         answer.destroy();
         sendReply(res, errorReply(new HttpError(502, `the answer from port ${endpoint.port} in ${endpoint.deployment_id} is not valid HTTP`, "bad_gateway")));

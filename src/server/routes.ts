@@ -21,10 +21,12 @@ import { addImageRoutes } from "./images.js";
 import { createDeployment, removeDeployment, setDeploymentTtl, startDeployment, stopDeployment } from "./lifecycle.js";
 import { ownedArchive, ownedDeployment } from "./ownership.js";
 import { requestEndpoint } from "./port-proxy.js";
-import { deploymentLogs, execInDeployment } from "./sandbox-exec.js";
+import type { ConcurrencyCap } from "./limits.js";
+import { deploymentLogs, execInDeployment, streamExecInDeployment } from "./sandbox-exec.js";
 import { checkUploadSignature, signUpload } from "./signing.js";
 import type { ArchiveRow } from "./store.js";
 import { receiveUpload, type UploadGuard } from "./uploads.js";
+import { checkStorage, storageUsage } from "./storage.js";
 import { replaceWorkspace } from "./workspace-replace.js";
 
 export interface RouteServices extends DeploymentServices {
@@ -32,6 +34,8 @@ export interface RouteServices extends DeploymentServices {
   uploads: UploadGuard;
   /** The address clients reach this server at. */
   publicUrl(): string;
+  /** Concurrent execs (limits.ts). */
+  execCap: ConcurrencyCap;
 }
 
 function archiveJson(row: ArchiveRow): ArchiveRecord {
@@ -51,6 +55,7 @@ export function buildRoutes(services: RouteServices): Router {
     if (body.size_bytes !== undefined && body.size_bytes > services.config.maxUploadBytes) {
       throw new HttpError(413, `the archive is ${body.size_bytes} bytes; this server takes at most ${services.config.maxUploadBytes}`, "too_large");
     }
+    await checkStorage(services, context.tokenId, "upload another archive", body.size_bytes ?? 0);
     const id = `arc-${randomBytes(6).toString("hex")}`;
     const expires = Math.floor(Date.now() / 1000) + services.config.uploadUrlTtlSeconds;
     store.insertArchive({ id, token_id: context.tokenId, status: "pending", size_bytes: 0, name: body.name ?? null, sandbox_id: null, created_at: new Date().toISOString() });
@@ -139,8 +144,15 @@ export function buildRoutes(services: RouteServices): Router {
 
   router.add("POST", "/sandbox/:id/exec", async (context) => {
     const body = await readJson(context.req, ExecRequest);
-    const result = await execInDeployment(services, context.tokenId, param(context, "id"), body.command, { cwd: body.cwd, env: body.env, timeoutSeconds: body.timeout_seconds, signal: context.signal });
-    return { status: 200, json: result };
+    const release = services.execCap.take(context.tokenId);
+    try {
+      const options = { cwd: body.cwd, env: body.env, timeoutSeconds: body.timeout_seconds, signal: context.signal };
+      if (!body.stream) return { status: 200, json: await execInDeployment(services, context.tokenId, param(context, "id"), body.command, options) };
+      await streamExecInDeployment(services, context.tokenId, param(context, "id"), body.command, { ...options, res: context.res });
+      return { sent: true };
+    } finally {
+      release();
+    }
   });
 
   router.add("GET", "/deployed-sandboxes/:id/logs", (context) => {
@@ -158,6 +170,7 @@ export function buildRoutes(services: RouteServices): Router {
   });
 
   router.add("GET", API.capabilities, async () => ({ status: 200, json: await serverCapabilities(services) }));
+  router.add("GET", API.usage, async (context) => ({ status: 200, json: await storageUsage(services, context.tokenId) }));
 
   addImageRoutes(router, services);
   return router;

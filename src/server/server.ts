@@ -14,8 +14,9 @@ import { ArchiveRejectedError } from "./extract.js";
 import { HttpError, bearerToken, drainRequest, errorReply, sendReply, type Reply } from "./http.js";
 import { listenExclusively, type Listening } from "./listen.js";
 import { OperationQueue } from "./operation-queue.js";
-import { proxyToEndpoint } from "./port-proxy.js";
+import { endpointOfHost, endpointOrigin, proxyToEndpoint } from "./port-proxy.js";
 import { ActiveQuota } from "./quota.js";
+import { ConcurrencyCap } from "./limits.js";
 import { buildRoutes } from "./routes.js";
 import { runningSandbox } from "./sandbox-exec.js";
 import { ShellSessions } from "./shell.js";
@@ -68,7 +69,9 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
   let publicUrl = config.publicUrl?.replace(/\/+$/, "") ?? "";
   /** Where the server listens, once it does (the proxy's loop check needs it). */
   const bound: { listening?: Listening } = {};
-  const shells = new ShellSessions(config.shellGraceMs, log);
+  const shells = new ShellSessions(config.shellGraceMs, log, config.shellStallMs);
+  const shellCap = new ConcurrencyCap("shell sessions", config.maxShellsPerToken, config.maxShells);
+  const execCap = new ConcurrencyCap("execs", config.maxExecsPerToken, config.maxExecs);
   const catalog = new DriverCatalog(config.images, async (name) => {
     const availability = await (await detectBackend(name)).probe();
     return availability.usable ? { usable: true } : { usable: false, reason: `${availability.reason} (${availability.hint})` };
@@ -82,7 +85,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     hooks: {
       onStopped: (id) => shells.endFor(id),
       onRevoked: (tokenId) => shells.endForToken(tokenId),
-      endpointUrl: (id) => `${publicUrl}/p/${id}/`,
+      endpointUrl: (id) => endpointOrigin(publicUrl, id, config.domain),
       isOwnAddress: (host, port) => bound.listening?.isOwnAddress(host, port) ?? false,
     },
     queue: new OperationQueue(),
@@ -91,7 +94,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     progress: new DeploymentProgress(),
   };
   const uploads = new UploadGuard();
-  const router = buildRoutes({ ...services, secret, uploads, publicUrl: () => publicUrl });
+  const router = buildRoutes({ ...services, secret, uploads, publicUrl: () => publicUrl, execCap });
 
   const tokenOf = (req: IncomingMessage): string => {
     const token = bearerToken(req);
@@ -122,8 +125,11 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
       if (!res.writableFinished) aborter.abort();
     });
     const handle = async (): Promise<Reply> => {
+      // an endpoint's own host name: everything there is the tenant's, none of it the API
+      const endpointId = endpointOfHost(req.headers.host, config.domain);
+      if (endpointId) return proxyToEndpoint(services, { req, res, endpointId, path: `${url.pathname}${url.search}`, callerToken: () => tokenOf(req) });
       const proxied = PROXY_PATH.exec(url.pathname);
-      if (proxied) return proxyToEndpoint(services, { req, res, endpointId: proxied[1] ?? "", path: `${proxied[2] ?? "/"}${url.search}`, callerToken: () => tokenOf(req) });
+      if (proxied) return proxyToEndpoint(services, { req, res, endpointId: proxied[1] ?? "", path: `${proxied[2] ?? "/"}${url.search}`, callerToken: () => tokenOf(req), sandboxed: true });
       const match = router.match(req.method ?? "GET", url.pathname);
       if (!match.route) {
         tokenId = tokenOf(req); // without a valid token, no caller learns which routes exist: 401 before 404 or 405
@@ -172,15 +178,29 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     } catch {
       return refuse(new HttpError(400, "the sandbox id in the path is not valid", "bad_request"));
     }
+    let release: () => void;
+    try {
+      release = shellCap.take(tokenId);
+    } catch (error) {
+      return refuse(error);
+    }
+    let served = false; // from then on the shell session gives the place back
+    socket.once("close", () => {
+      if (!served) release();
+    });
     runningSandbox(services, tokenId, deploymentId)
       .then(({ entry }) => {
-        if (socket.destroyed) return; // the client left while the sandbox was looked up
+        if (socket.destroyed) return release(); // the client left while the sandbox was looked up
         wss.handleUpgrade(req, socket, head, (ws) => {
+          served = true;
           log(`${remote} GET ${url.pathname} (websocket) 101 ${Math.round(performance.now() - started)}ms ${tokenId}`);
-          shells.serve(ws, { tokenId, deploymentId, command: (options) => workspaceShellCommand(entry, { tty: true, cwd: options.cwd, env: options.env }) });
+          shells.serve(ws, { tokenId, deploymentId, command: (options) => workspaceShellCommand(entry, { tty: true, cwd: options.cwd, env: options.env }) }, release);
         });
       })
-      .catch(refuse);
+      .catch((error: unknown) => {
+        release();
+        refuse(error);
+      });
   });
 
   await reconcileDeployments(services, "server restarted");

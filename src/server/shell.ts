@@ -1,6 +1,9 @@
 // Server side of the shell stream (ARCHITECTURE.md §5): one pty per session (node-pty), output numbered
 // and kept until the client acknowledges it, so a client that reconnects with its sessionId gets
 // everything it missed. A session whose client is gone waits graceMs for it, then ends.
+// Output has backpressure: while the socket holds more than SEND_HIGH_WATER bytes the client has
+// not taken, the pty is not read (the program in the sandbox blocks on its writes); it is read
+// again once the socket drains, and a client that takes nothing for stallMs is disconnected.
 import { errorMessage } from "../shared/errors.js";
 import { randomBytes } from "node:crypto";
 import type { IPty } from "node-pty";
@@ -29,10 +32,19 @@ interface Session {
   exitCode: number | null;
   socket: WebSocket | null;
   grace: NodeJS.Timeout | undefined;
+  /** The pty is not read while the client's socket holds too much (see the file comment). */
+  paused: boolean;
+  stall: NodeJS.Timeout | undefined;
+  /** Gives back the session's place under the caps (limits.ts) once it ends. */
+  release: () => void;
 }
 
+/** Bytes the socket may hold unsent before the pty is paused, and below which it is read again. */
+const SEND_HIGH_WATER = 256 * 1024;
+const SEND_LOW_WATER = 64 * 1024;
+
 /** Keeps at most this much unacknowledged output per session; older output is dropped. */
-const MAX_UNACKED_BYTES = 4 * 1024 * 1024;
+const MAX_UNACKED_BYTES = 1024 * 1024;
 
 function send(socket: WebSocket | null, message: ShellServerMessage): void {
   if (socket && socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
@@ -44,12 +56,21 @@ export class ShellSessions {
   constructor(
     private readonly graceMs: number,
     private readonly log: LogLine,
+    /** How long a client may take none of its output before it is disconnected. */
+    private readonly stallMs = 60_000,
   ) {}
 
-  /** Serves one WebSocket: waits for init, then attaches it to a new or an existing session. */
-  serve(socket: WebSocket, target: ShellTarget): void {
+  /**
+   * Serves one WebSocket: waits for init, then attaches it to a new or an existing session. release
+   * gives back the place the connection took under the caps: a new session keeps it until it ends.
+   */
+  serve(socket: WebSocket, target: ShellTarget, release: () => void): void {
     // a bad frame (too large, not UTF-8) is an error event: without a listener it would end the server
     socket.on("error", () => socket.terminate());
+    let kept = false; // by a new session
+    socket.once("close", () => {
+      if (!kept) release();
+    });
     const initTimer = setTimeout(() => {
       send(socket, { type: "error", code: "no_init", message: "no init message within 10 s" });
       socket.close(1008);
@@ -70,6 +91,7 @@ export class ShellSessions {
           socket.close(1008);
           return;
         }
+        release(); // the session it joins holds a place already
         this.attach(session, socket);
         return;
       }
@@ -97,7 +119,11 @@ export class ShellSessions {
             exitCode: null,
             socket: null,
             grace: undefined,
+            paused: false,
+            stall: undefined,
+            release,
           };
+          kept = true;
           this.sessions.set(session.id, session);
           this.log(`shell ${session.id} opened in ${target.deploymentId}`);
           pty.onData((chunk: string | Buffer) => this.output(session, Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
@@ -117,7 +143,7 @@ export class ShellSessions {
     if (session.socket && session.socket !== socket) session.socket.close(4000, "replaced by a newer connection");
     session.socket = socket;
     send(socket, { type: "ready", sessionId: session.id });
-    for (const item of session.unacked) socket.send(stdoutFrame(item.seq, item.data));
+    for (const item of session.unacked) this.sendOutput(session, socket, stdoutFrame(item.seq, item.data));
     if (session.exitCode !== null) {
       this.finish(session);
       return;
@@ -145,6 +171,7 @@ export class ShellSessions {
     socket.on("close", () => {
       if (session.socket !== socket) return;
       session.socket = null;
+      this.resume(session); // detached: output goes to the bounded replay buffer until the client is back
       if (!this.sessions.has(session.id)) return;
       session.grace = setTimeout(() => this.end(session, "the client did not come back"), this.graceMs);
     });
@@ -158,7 +185,30 @@ export class ShellSessions {
       session.unackedBytes -= session.unacked.shift()?.data.length ?? 0;
     }
     const socket = session.socket;
-    if (socket && socket.readyState === socket.OPEN) socket.send(stdoutFrame(session.seq, data));
+    if (socket && socket.readyState === socket.OPEN) this.sendOutput(session, socket, stdoutFrame(session.seq, data));
+  }
+
+  /** Sends a frame of output, pausing the pty while the socket holds more than the client takes. */
+  private sendOutput(session: Session, socket: WebSocket, frame: Buffer): void {
+    socket.send(frame, () => {
+      if (session.paused && session.socket === socket && socket.bufferedAmount < SEND_LOW_WATER) this.resume(session);
+    });
+    if (socket.bufferedAmount > SEND_HIGH_WATER && !session.paused && session.exitCode === null) {
+      session.paused = true;
+      session.pty.pause();
+      session.stall = setTimeout(() => {
+        this.log(`shell ${session.id} in ${session.deploymentId}: its client took no output for ${this.stallMs / 1000} s, disconnected`);
+        socket.terminate(); // its session waits graceMs for a client that reads, as for any lost connection
+      }, this.stallMs);
+    }
+  }
+
+  private resume(session: Session): void {
+    clearTimeout(session.stall);
+    session.stall = undefined;
+    if (!session.paused) return;
+    session.paused = false;
+    if (session.exitCode === null) session.pty.resume();
   }
 
   private exited(session: Session, code: number): void {
@@ -176,11 +226,15 @@ export class ShellSessions {
     session.socket?.close(1000);
     this.sessions.delete(session.id);
     clearTimeout(session.grace);
+    clearTimeout(session.stall);
+    session.release();
   }
 
   private end(session: Session, why: string): void {
     if (!this.sessions.delete(session.id)) return;
     clearTimeout(session.grace);
+    clearTimeout(session.stall);
+    session.release();
     if (session.exitCode === null) {
       try {
         session.pty.kill("SIGHUP");

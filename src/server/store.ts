@@ -161,6 +161,10 @@ export class Store {
   stalePendingArchives(beforeIso: string): ArchiveRow[] {
     return this.db.prepare<[string], ArchiveRow>("SELECT * FROM archives WHERE status = 'pending' AND created_at < ?").all(beforeIso);
   }
+  /** Every archive of a token, uploaded or not (what its storage counts). */
+  allArchivesOf(tokenId: string): ArchiveRow[] {
+    return this.db.prepare<[string], ArchiveRow>("SELECT * FROM archives WHERE token_id = ?").all(tokenId);
+  }
   deleteArchive(id: string): void {
     this.db.prepare("DELETE FROM archives WHERE id = ?").run(id);
   }
@@ -183,6 +187,12 @@ export class Store {
     return this.db
       .prepare<[string], DeploymentRow>("SELECT * FROM deployments WHERE deleted = 0 AND freed = 0 AND expires_at IS NOT NULL AND expires_at <= ?")
       .all(nowIso);
+  }
+  /** Stopped deployments still holding their workspace that stopped before `beforeIso` (the sweep frees them). */
+  longStoppedDeployments(beforeIso: string): DeploymentRow[] {
+    return this.db
+      .prepare<[string], DeploymentRow>("SELECT * FROM deployments WHERE deleted = 0 AND freed = 0 AND status IN ('stopped', 'failed') AND stopped_at IS NOT NULL AND stopped_at <= ?")
+      .all(beforeIso);
   }
   /** Active deployments whose token has been revoked (the sweep stops them). */
   activeDeploymentsOfRevokedTokens(): DeploymentRow[] {

@@ -1,5 +1,6 @@
 // What the server does on its own, at start and then every sweepMs: what revoked tokens left
-// running is stopped, deployments whose TTL has passed are stopped and freed, rows that say
+// running is stopped, deployments whose TTL has passed are stopped and freed, deployments stopped
+// longer than keepStoppedSeconds are freed (their workspace removed: storage.ts), rows that say
 // running are checked against what really runs (and recorded as stopped only when their
 // owner's process is gone), and abandoned uploads are removed with their .part files.
 import { rmSync } from "node:fs";
@@ -21,6 +22,21 @@ export async function expireDeployments(services: DeploymentServices): Promise<v
       const status: DeploymentState = current.status === "failed" ? "failed" : "stopped";
       transition(services, current, status, { freed: 1, stopped_at: current.stopped_at ?? new Date().toISOString(), error_message: `TTL of ${current.ttl_seconds} s expired` });
       if (current.status === status) services.log(`deployment ${current.id}: TTL expired, resources freed`);
+    });
+  }
+}
+
+/** Frees deployments stopped for longer than keepStoppedSeconds: their workspace and sandbox go, their record stays. */
+export async function freeLongStopped(services: DeploymentServices): Promise<void> {
+  const keep = services.config.keepStoppedSeconds;
+  for (const row of services.store.longStoppedDeployments(new Date(Date.now() - keep * 1000).toISOString())) {
+    if (services.queue.busy(row.id)) continue;
+    await services.queue.run(row.id, async () => {
+      const current = services.store.deployment(row.id);
+      if (!current || current.freed || (current.status !== "stopped" && current.status !== "failed")) return;
+      await freeDeployment(services, current);
+      services.store.updateDeployment(current.id, { freed: 1, error_message: `stopped for more than ${keep} s: its workspace was removed (deploy again to run it)` });
+      services.log(`deployment ${current.id}: stopped for more than ${keep} s, workspace removed`);
     });
   }
 }
@@ -82,6 +98,7 @@ export function startSweeping(services: DeploymentServices): () => void {
     sweeping = true;
     endRevokedTokens(services)
       .then(() => expireDeployments(services))
+      .then(() => freeLongStopped(services))
       .then(() => reconcileDeployments(services, "stopped on its own"))
       .then(() => dropAbandonedUploads(services))
       .catch((error: unknown) => services.log(`sweep failed: ${errorMessage(error)}`))

@@ -2,7 +2,7 @@
 // temporary data folder), tokens made with `heyvm server token create`, and a clean-up that
 // ends the server and every sandbox owner it started, by pid.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HEYVM, isAlive, ownerPids, waitFor } from "./env.js";
@@ -41,10 +41,11 @@ export async function stopOwners(home: string): Promise<void> {
 
 /** Starts `heyvm server` and resolves once it says where it listens. */
 /** prefix: argv the server runs under (e.g. `ip netns exec <name>`: it then listens on that namespace's 127.0.0.1). */
-export async function startCloudServer(options: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; prefix?: string[] } = {}): Promise<CloudServer> {
+/** heyvm: the heyvm to run (another build's bin/heyvm, for a bench's baseline). */
+export async function startCloudServer(options: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; prefix?: string[]; heyvm?: string } = {}): Promise<CloudServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "heyvm-cloud-"));
   const ownsDir = options.dataDir === undefined;
-  const [file, ...before] = [...(options.prefix ?? []), HEYVM];
+  const [file, ...before] = [...(options.prefix ?? []), options.heyvm ?? HEYVM];
   const child = spawn(file ?? HEYVM, [...before, "server", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--sweep-ms", "200", ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -115,4 +116,37 @@ export async function uploadArchive(server: { url: string }, token: string, arch
   await upload.text();
   const finalize = await api(server, token, "POST", `/sandbox-archives/${archiveId}/finalize`, { sandbox_id: "test" });
   return { archiveId, uploadStatus: upload.status, finalize };
+}
+
+/** Uploads archive, deploys it on bubblewrap (with extra fields) and waits until it runs; its id. */
+export async function deployArchive(server: { url: string }, token: string, archive: Buffer, extra: Record<string, unknown> = {}): Promise<string> {
+  const { archiveId, finalize } = await uploadArchive(server, token, archive);
+  if (finalize.status !== 200) throw new Error(`finalize: ${finalize.status} ${JSON.stringify(finalize.json)}`);
+  const created = await api(server, token, "POST", "/sandbox-deploy", { region: "US", image: "ubuntu:24.04", driver: "bubblewrap", archive_id: archiveId, ...extra });
+  if (created.status !== 202) throw new Error(`deploy: ${created.status} ${JSON.stringify(created.json)}`);
+  const id = String(created.json.id);
+  for (const started = Date.now(); Date.now() - started < 60_000; ) {
+    const view = await api(server, token, "GET", `/deployed-sandboxes/${id}`);
+    if (view.json.status === "running") return id;
+    if (view.json.status !== "provisioning") throw new Error(`${id} is ${String(view.json.status)}: ${String(view.json.error_message)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${id} did not come up within 60 s`);
+}
+
+/** The server process's resident memory now, in MiB (from /proc/<pid>/status). */
+export function serverRssMb(server: CloudServer): number {
+  const status = readFileSync(`/proc/${server.child.pid ?? 0}/status`, "utf8");
+  return Math.round(Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024);
+}
+
+/**
+ * An endpoint's URL (http://<endpoint>.localhost:<port>/, its own origin, which browsers and curl
+ * resolve to loopback but node's fetch does not) in the path form the server also answers:
+ * http://127.0.0.1:<port>/p/<endpoint>/.
+ */
+export function loopbackUrl(endpointUrl: string): string {
+  const url = new URL(endpointUrl);
+  const endpoint = url.hostname.split(".")[0] ?? "";
+  return `http://127.0.0.1:${url.port}/p/${endpoint}/`;
 }

@@ -22,7 +22,7 @@ import { ensureOverlay } from "../vm-disk.js";
 import { recordedForward } from "../forwards.js";
 import { vmSize } from "../vm-size.js";
 import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
-import { grantQemuAccess } from "./access.js";
+import { grantQemuAccess, grantQemuDiskAccess } from "./access.js";
 import { startShareDaemons, type ShareDaemon } from "./virtiofsd.js";
 import { sandboxHostUser } from "../host-ids.js";
 import { grantSandboxAccess } from "../bubblewrap/host-user.js";
@@ -114,6 +114,7 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   const boot = vmBoot(image, manifest);
   await ensureOverlay(dir.diskPath, boot.rootfs, manifest.checksums.rootfs ?? "", reporter, boot.rootfsFormat);
   await grantQemuAccess([boot.kernel, ...(boot.initrd ? [boot.initrd] : []), boot.rootfs, dir.diskPath, files.env], reporter);
+  await grantQemuDiskAccess(dir.diskPath, boot.rootfs);
 }
 
 

@@ -16,6 +16,15 @@ interface ServerFlags {
   sweepMs?: string;
   maxImageMb?: string;
   firecrackerImagesOnLibvirt?: boolean;
+  maxShellsPerToken?: string;
+  maxShells?: string;
+  maxExecsPerToken?: string;
+  maxExecs?: string;
+  execOutputKb?: string;
+  shellStallSeconds?: string;
+  storageQuotaMb?: string;
+  keepStoppedHours?: string;
+  domain?: string;
 }
 
 function parseListen(value: string): { host: string; port: number } {
@@ -25,6 +34,13 @@ function parseListen(value: string): { host: string; port: number } {
     throw new UserError(`--listen takes HOST:PORT (e.g. 127.0.0.1:8787), not "${value}"`);
   }
   return { host: match[1] || match[2] || "127.0.0.1", port };
+}
+
+/** --domain: a DNS name under which each public endpoint gets its own host name. */
+function endpointDomain(value: string): string {
+  const domain = value.trim().toLowerCase().replace(/\.$/, "");
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(domain)) throw new UserError(`--domain takes a DNS name (e.g. sandboxes.example.com), not "${value}"`);
+  return domain;
 }
 
 function positive(flag: string, value: string): number {
@@ -47,6 +63,15 @@ async function runServer(io: CliIO, flags: ServerFlags): Promise<number> {
   if (flags.sweepMs) config.sweepMs = positive("--sweep-ms", flags.sweepMs);
   if (flags.maxImageMb) config.maxImageBytes = Math.round(positive("--max-image-mb", flags.maxImageMb) * 1024 * 1024);
   if (flags.firecrackerImagesOnLibvirt) config.firecrackerImagesOnLibvirt = true;
+  if (flags.maxShellsPerToken) config.maxShellsPerToken = Math.round(positive("--max-shells-per-token", flags.maxShellsPerToken));
+  if (flags.maxShells) config.maxShells = Math.round(positive("--max-shells", flags.maxShells));
+  if (flags.maxExecsPerToken) config.maxExecsPerToken = Math.round(positive("--max-execs-per-token", flags.maxExecsPerToken));
+  if (flags.maxExecs) config.maxExecs = Math.round(positive("--max-execs", flags.maxExecs));
+  if (flags.execOutputKb) config.execOutputBytes = Math.round(positive("--exec-output-kb", flags.execOutputKb) * 1024);
+  if (flags.shellStallSeconds) config.shellStallMs = positive("--shell-stall-seconds", flags.shellStallSeconds) * 1000;
+  if (flags.storageQuotaMb) config.storageQuotaBytes = Math.round(positive("--storage-quota-mb", flags.storageQuotaMb) * 1024 * 1024);
+  if (flags.keepStoppedHours) config.keepStoppedSeconds = positive("--keep-stopped-hours", flags.keepStoppedHours) * 3600;
+  if (flags.domain) config.domain = endpointDomain(flags.domain);
   if (flags.images) {
     const { loadImageCatalog } = await import("../../server/image-file.js");
     config.images = loadImageCatalog(flags.images);
@@ -118,6 +143,15 @@ export const serverCommand = defineCommand<ServerFlags>({
     { flags: "--sweep-ms <n>", description: "how often TTLs and liveness are checked (default 1000)" },
     { flags: "--max-image-mb <n>", description: "largest image bundle the image registry takes (default 8192)" },
     { flags: "--firecracker-images-on-libvirt", description: "on a host without Firecracker, run firecracker-format images under libvirt (deployments say so)" },
+    { flags: "--max-shells-per-token <n>", description: "concurrent shell sessions per token; more get 429 (default 8)" },
+    { flags: "--max-shells <n>", description: "concurrent shell sessions in all (default 128)" },
+    { flags: "--max-execs-per-token <n>", description: "concurrent execs per token; more get 429 (default 16)" },
+    { flags: "--max-execs <n>", description: "concurrent execs in all (default 64)" },
+    { flags: "--exec-output-kb <n>", description: "how much of each stream an exec captures; more is cut, marked stdout_truncated (default 1024)" },
+    { flags: "--shell-stall-seconds <n>", description: "a shell client that takes no output this long is disconnected (default 60)" },
+    { flags: "--storage-quota-mb <n>", description: "disk per token: archives, images, deployments' workspaces (default 10240)" },
+    { flags: "--keep-stopped-hours <n>", description: "how long a stopped deployment's workspace is kept before it is removed (default 24)" },
+    { flags: "--domain <name>", description: "public endpoints are served as <endpoint>.<name> (default localhost)" },
   ],
   helpAfter: "\nTokens:\n  heyvm server token create --name alice   prints a new API token (shown once)\n  heyvm server token list\n  heyvm server token revoke <tok-id>",
   subcommands: [

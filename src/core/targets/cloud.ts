@@ -55,7 +55,7 @@ export function cloudTarget(home: HeyoHome, id: string): SandboxTarget {
     async exec(argv, request) {
       const wrapped = wrapCommand(argv, request.env, request);
       const started = performance.now();
-      const result = await client.exec(id, {
+      const result = await client.execStreamed(id, {
         command: wrapped.argv.map(shellQuote).join(" "), // the cloud runs it with sh -c
         ...(request.cwd ? { cwd: request.cwd } : {}),
         ...(Object.keys(wrapped.env).length ? { env: wrapped.env } : {}),

@@ -101,7 +101,7 @@ describe("domainXml", () => {
     const xml = domainXml(options());
     assert.match(
       xml,
-      /<disk type='file' device='disk'>\s*<driver name='qemu' type='qcow2' discard='unmap'\/>\s*<source file='\/state\/sb-0123abcd\/disk.qcow2'\/>\s*<target dev='vda' bus='virtio'\/>\s*<\/disk>/,
+      /<disk type='file' device='disk'>\s*<driver name='qemu' type='qcow2' discard='unmap'\/>\s*<source file='\/state\/sb-0123abcd\/disk.qcow2'>\s*<seclabel model='dac' relabel='no'\/>\s*<\/source>\s*<target dev='vda' bus='virtio'\/>\s*<\/disk>/,
     );
     assert.match(xml, /<serial type='file'><source path='\/state\/sb-0123abcd\/serial.log'\/><target port='0'\/><\/serial>/);
   });
@@ -175,7 +175,7 @@ describe("domainXml", () => {
     const names = checkWellFormed(xml);
     assert.ok(!names.includes("evil"), "no injected element");
     assert.match(xml, /<name>x&lt;\/name&gt;&lt;evil\/&gt;&amp;<\/name>/);
-    assert.ok(xml.includes(`<source file='/tmp/a&apos;b&quot;c&lt;d&gt;&amp;e'/>`));
+    assert.ok(xml.includes(`<source file='/tmp/a&apos;b&quot;c&lt;d&gt;&amp;e'>`));
     assert.ok(xml.includes(`<kernel>/tmp/a&apos;b&quot;c&lt;d&gt;&amp;e</kernel>`));
   });
 });
