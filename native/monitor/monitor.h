@@ -87,12 +87,6 @@ enum run_state { RUNNING, STOPPING };
 extern struct config cfg;          /* args.c */
 extern int log_fd;                 /* log.c: owner.log, or stderr if it cannot be opened */
 extern enum run_state state;       /* git-sync.c */
-int git_sync_enabled(void);
-void git_sync_init(void);
-int git_sync_fd(void);
-void git_sync_read(void);
-int git_sync_tick(int timeout);
-int git_sync_reaped(pid_t pid);
 
 /* stop.c */
 extern int watch_done;             /* stop.c: the watched process has ended */
