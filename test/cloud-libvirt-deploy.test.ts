@@ -81,7 +81,8 @@ describe("libvirt deploys against a self-hosted server", { skip }, () => {
     // the server's own steps, as the local build prints them, while the client waited
     assert.match(result.stderr, new RegExp(`^… ${firstId}: building the root filesystem with mmdebstrap`, "m"));
     assert.match(result.stderr, new RegExp(`^… ${firstId}: starting sandbox sb-[0-9a-f]{8} on libvirt$`, "m"));
-    assert.equal(result.stdout.match(/^exposed: http:\/\/127\.0\.0\.1:\d+\/p\/ep-[0-9a-f]+\/$/gm)?.length, 2, result.stdout);
+    // each endpoint on a host name of its own (<ep>.localhost by default)
+    assert.equal(result.stdout.match(/^exposed: http:\/\/ep-[0-9a-f]+\.localhost:\d+\/$/gm)?.length, 2, result.stdout);
     await eachPortAnswers(firstId, [8080, 8081]);
   });
 

@@ -415,7 +415,7 @@ describe("public endpoints are served on host names of their own", { skip: nodeI
     const js = `require("http").createServer((q, s) => s.end("${who}: " + q.method + " " + q.url)).listen(${port}, "127.0.0.1");\n`;
     const id = await deployArchive(server, token, makeTarGz([{ path: "workspace/", type: "dir" }, { path: "workspace/server.js", content: js }]), { open_ports: [port], start_command: "exec /usr/bin/node server.js" });
     deployed.push([token, id]);
-    const url = String(((await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.urls as string[])[0]);
+    const url = String(((await api(server, token, "GET", `/deployed-sandboxes/${id}`)).json.urls as Array<{ url: string }>)[0]?.url);
     const host = new URL(url).host;
     await waitFor(async () => (await getWithHost(server, host, "/")).status === 200, 10_000, `${who}'s HTTP server`);
     return url;
@@ -446,11 +446,15 @@ describe("storage is counted per token: archives, images and deployments, stoppe
   let server: CloudServer;
   let token = "";
   const root = mkdtempSync(join(tmpdir(), "heyvm-tenant-storage-"));
-  /** 9 KB of gzip, 4 MiB once unpacked (as the issue's 9 MB archive unpacked to 2 GiB). */
-  const FOUR_MIB = makeTarGz([{ path: "workspace/", type: "dir" }, { path: "workspace/big.txt", content: "x".repeat(4 * 1024 * 1024) }]);
+  /**
+   * 36 KB of gzip, 16 MiB once unpacked (as the issue's 9 MB archive unpacked to 2 GiB); a
+   * deployment also holds its sandbox's home image (a sparse ext4 of about 2 MiB used), so the
+   * workspaces are large beside it.
+   */
+  const SIXTEEN_MIB = makeTarGz([{ path: "workspace/", type: "dir" }, { path: "workspace/big.txt", content: "x".repeat(16 * 1024 * 1024) }]);
 
   before(async () => {
-    server = await startCloudServer({ dataDir: join(root, "srv"), args: ["--storage-quota-mb", "10", "--max-active", "20"] });
+    server = await startCloudServer({ dataDir: join(root, "srv"), args: ["--storage-quota-mb", "40", "--max-active", "20"] });
     token = createToken(server.dataDir, "mallory");
   });
   after(async () => {
@@ -470,7 +474,7 @@ describe("storage is counted per token: archives, images and deployments, stoppe
   test("deploy-then-stop past the quota is refused with what to do; DELETE frees at once", async () => {
     const archives: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const { archiveId, finalize } = await uploadArchive(server, token, FOUR_MIB);
+      const { archiveId, finalize } = await uploadArchive(server, token, SIXTEEN_MIB);
       assert.equal(finalize.status, 200);
       archives.push(archiveId);
     }
@@ -483,16 +487,16 @@ describe("storage is counted per token: archives, images and deployments, stoppe
     const refused = await deployStopped(archives[3] ?? "");
     assert.equal(refused.status, 429, JSON.stringify(refused.json));
     assert.equal(refused.json.code, "storage_quota");
-    assert.match(String(refused.json.error), /^cannot deploy again: this token uses 1\d\.\d MiB of its 10\.0 MiB storage quota \(archives .*, deployments 1\d\.\d MiB\); delete deployments/);
+    assert.match(String(refused.json.error), /^cannot deploy again: this token uses \d+\.\d MiB of its 40\.0 MiB storage quota \(archives .*, deployments \d+\.\d MiB\); delete deployments/);
     const usage = (await api(server, token, "GET", "/usage")).json;
-    assert.equal(usage.quota_bytes, 10 * 1024 * 1024);
-    assert.ok(Number(usage.deployments_bytes) >= 12 * 1024 * 1024, `three stopped deployments of 4 MiB each count: ${JSON.stringify(usage)}`);
+    assert.equal(usage.quota_bytes, 40 * 1024 * 1024);
+    assert.ok(Number(usage.deployments_bytes) >= 48 * 1024 * 1024, `three stopped deployments of 16 MiB each count: ${JSON.stringify(usage)}`);
     assert.equal(usage.used_bytes, Number(usage.archives_bytes) + Number(usage.images_bytes) + Number(usage.deployments_bytes));
     assert.equal((await api(server, token, "POST", "/sandbox-archives/presign", { size_bytes: 1024 })).status, 429, "nor may it upload more");
 
     assert.equal((await api(server, token, "DELETE", `/deployed-sandboxes/${ids[0] ?? ""}`)).status, 200);
     const freed = (await api(server, token, "GET", "/usage")).json;
-    assert.ok(Number(freed.deployments_bytes) <= Number(usage.deployments_bytes) - 4 * 1024 * 1024, `DELETE freed the workspace at once: ${JSON.stringify(freed)}`);
+    assert.ok(Number(freed.deployments_bytes) <= Number(usage.deployments_bytes) - 16 * 1024 * 1024, `DELETE freed the workspace at once: ${JSON.stringify(freed)}`);
     const again = await deployStopped(archives[4] ?? "");
     assert.equal(again.status, 202, JSON.stringify(again.json));
   });

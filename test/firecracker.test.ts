@@ -16,7 +16,7 @@ import { RECORD_FILE, type RecordedRequest } from "./helpers/firecracker-stand-i
 import { writeStandInExecutable } from "./helpers/stand-in-bin.js";
 import { HEYVM, hasCommand, idOf, isAlive, makeRepo, makeTestEnv, waitFor, type TestEnv } from "./helpers/env.js";
 import { checkWorkspaceBothWays } from "./helpers/workspace.js";
-import { createToken, startCloudServer } from "./helpers/cloud-server.js";
+import { createToken, loopbackUrl, startCloudServer } from "./helpers/cloud-server.js";
 import { netnsMissing, startTestNetwork, type TestNetwork } from "./helpers/netns.js";
 import { renderSelfTest } from "../src/cli/self-test-command.js";
 import type { SelfTestReport } from "../src/core/self-test.js";
@@ -361,7 +361,9 @@ describe("heyvm wt on firecracker (QEMU stand-in)", { skip }, () => {
       const deployed = await run(["wt", branch, "--deploy", "--deploy-driver", "firecracker", "--deploy-port", "8080"], { env: cloudEnv, timeoutMs: 600_000 });
       assert.equal(deployed.code, 0, `${deployed.stderr}\n${server.log()}`);
       const dep = /Deployed successfully! ID: (dep-[0-9a-f]{8})/.exec(deployed.stdout)?.[1] ?? "";
-      const url = /exposed: (http:\/\/127\.0\.0\.1:\d+\/p\/ep-[^\s]+)/.exec(deployed.stdout)?.[1] ?? "";
+      // the endpoint has a host name of its own (<ep>.localhost); curl is pointed at its path form
+      const exposed = /exposed: (http:\/\/ep-[0-9a-f]+\.localhost:\d+\/)/.exec(deployed.stdout)?.[1];
+      const url = exposed ? loopbackUrl(exposed) : "";
       assert.ok(dep && url, deployed.stdout);
       const uname = await run(["exec", dep, "--", "cat", "/proc/cmdline"], { env: cloudEnv });
       assert.match(uname.stdout, /init=\/init\.sh/, "it runs in a firecracker-format guest");

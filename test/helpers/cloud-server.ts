@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HEYVM, isAlive, ownerPids, waitFor } from "./env.js";
+import { HEYVM, isAlive, ownerPids, reapLeftovers, waitFor } from "./env.js";
 
 export interface CloudServer {
   url: string;
@@ -37,6 +37,7 @@ export async function stopOwners(home: string): Promise<void> {
   await waitFor(() => pids.every((pid) => !isAlive(pid)), 20_000, "owners to stop").catch(() => {
     for (const pid of pids) if (isAlive(pid)) process.kill(pid, "SIGKILL");
   });
+  reapLeftovers(home);
 }
 
 /** Starts `heyvm server` and resolves once it says where it listens. */

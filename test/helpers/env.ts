@@ -63,6 +63,21 @@ export function ownerPids(home: string): number[] {
   return pids;
 }
 
+/**
+ * After a test's owners are gone: a sandbox whose owner was killed (kill -9, or the end of a test)
+ * keeps what heyvm mounted for it on the host (its home image) and its cgroup until its next
+ * stop, which reaps them; stop every such sandbox so the test's folder can be removed.
+ */
+export function reapLeftovers(home: string): void {
+  const prefix = `${join(home, "sandboxes")}/`;
+  const mounted = new Set<string>();
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const mountPoint = line.split(" ")[4] ?? "";
+    if (mountPoint.startsWith(prefix)) mounted.add(mountPoint.slice(prefix.length).split("/")[0] ?? "");
+  }
+  for (const id of mounted) if (id) spawnSync(HEYVM, ["stop", id], { env: { ...process.env, HEYO_HOME: home }, stdio: "ignore", timeout: 60_000 });
+}
+
 export function isAlive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -129,6 +144,7 @@ export function makeTestEnv(prefix = "heyvm-test-"): TestEnv {
       await waitFor(() => pids.every((pid) => !isAlive(pid)), 30_000, "owners to stop").catch(() => {
         for (const pid of pids) if (isAlive(pid)) process.kill(pid, "SIGKILL");
       });
+      reapLeftovers(home);
       rmSync(root, { recursive: true, force: true });
     },
   };
