@@ -23,6 +23,7 @@ import { recordedForward } from "../forwards.js";
 import { vmSize } from "../vm-size.js";
 import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess } from "./access.js";
+import { gitDirShare, planShares } from "./shares.js";
 import { startShareDaemons, type ShareDaemon } from "./virtiofsd.js";
 import { sandboxHostUser } from "../host-ids.js";
 import { grantSandboxAccess } from "../bubblewrap/host-user.js";
@@ -103,7 +104,7 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   // Traversable (not listable) by QEMU's account; the files in it are 0600 and libvirt lends them.
   mkdirSync(dir.guestConfigPath, { recursive: true });
   chmodSync(dir.guestConfigPath, 0o711);
-  const gitDir = spec.mounts[0]?.guest ?? "";
+  const gitDir = gitDirShare(spec)?.guest ?? "";
   const { uid, gid } = guestIds();
   writeFileSync(files.env, `HEYVM_UID=${uid}\nHEYVM_GID=${gid}\nHEYVM_HOSTNAME=${spec.name}\nHEYVM_GITDIR=${gitDir}\n`, { mode: 0o600 });
   copyFileSync(material.clientPublicKey, files.authorizedKeys);
@@ -191,10 +192,11 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   } else if (mode === "host") {
     reporter.info("network: QEMU user networking shared with the host: the guest reaches the host's 127.0.0.1 through 10.0.2.2");
   }
-  // /workspace and the git folder: heyvm's own virtiofsd, as the sandbox's host user (virtiofsd.ts)
+  // /workspace and the sandbox's git store: heyvm's own virtiofsd, as the sandbox's host user,
+  // the host's objects and heyvm's `.git` file bound read-only in its own namespace (shares.ts)
   const user = await sandboxHostUser(dir);
-  const shares = [{ source: spec.workspace, tag: "workspace" }, ...spec.mounts.slice(0, 1).map((m) => ({ source: m.host, tag: "gitdir" }))];
-  await grantSandboxAccess(user, { writable: shares.map((share) => share.source), readable: [], owned: [] }, reporter);
+  const shares = planShares(spec);
+  await grantSandboxAccess(user, { writable: [spec.workspace, ...spec.mounts.filter((m) => !m.readOnly).map((m) => m.host)], readable: spec.mounts.filter((m) => m.readOnly).map((m) => m.host), owned: [] }, reporter);
   let daemons: ShareDaemon[];
   try {
     daemons = await startShareDaemons(dir, virtiofsd() ?? VIRTIOFSD_PATHS[0] ?? "", shares, user, guestIds(), context.signal);
