@@ -3,7 +3,9 @@
 // from inside a real sandbox, then the host's own git (status, commit) and heyvm's (wt, rm
 // --worktree) run, and nothing the sandbox planted may have run; history stays as it was. Then
 // the legitimate flow: commits, amend and rebase inside reach the host's branch; a host commit
-// reaches the sandbox.
+// reaches the sandbox. On libvirt (heyvm as root; the guest as heyo and as its root, through a
+// setuid shell planted in the test's copy of the image): the same writes from inside a guest,
+// where read-only must hold on the host's side; then the legitimate flow both ways.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";

@@ -29,7 +29,7 @@ import { sandboxHostUser } from "../host-ids.js";
 import { grantSandboxAccess } from "../bubblewrap/host-user.js";
 import { domainXml } from "./domain-xml.js";
 import { preparePasstFiles, startPasst } from "./passt.js";
-import { domainName, libvirtUri, qemuRunDir, virsh, virshQuote, VirshSession } from "./virsh.js";
+import { domainName, isSystemUri, libvirtUri, qemuRunDir, virsh, virshQuote, VirshSession } from "./virsh.js";
 import { freePort } from "../../shared/free-port.js";
 
 const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd"];
@@ -69,7 +69,7 @@ async function probe(): Promise<Availability> {
       // libvirtd may well run: it refuses a regular user unless polkit (over the system bus) or its socket's group lets it in
       return { usable: false, reason: `${libvirtUri()} does not let this user in${why}`, hint: "unset HEYVM_LIBVIRT_URI: a regular user's VM sandboxes run on its own qemu:///session; or join the group of libvirtd's socket (`sudo adduser $USER libvirt`)" };
     }
-    if (!libvirtUri().endsWith("/system")) return { usable: false, reason: `libvirt's session daemon does not answer at ${libvirtUri()}${why}`, hint: "install libvirt-daemon (virsh starts the session daemon itself); or run heyvm as root for qemu:///system" };
+    if (!isSystemUri()) return { usable: false, reason: `libvirt's session daemon does not answer at ${libvirtUri()}${why}`, hint: "install libvirt-daemon (virsh starts the session daemon itself); or run heyvm as root for qemu:///system" };
     return { usable: false, reason: `libvirtd is not reachable at ${libvirtUri()}${why}`, hint: START_HINT };
   }
   return kvm.usable
