@@ -3,13 +3,16 @@
 // from inside a real sandbox, then the host's own git (status, commit) and heyvm's (wt, rm
 // --worktree) run, and nothing the sandbox planted may have run; history stays as it was. Then
 // the legitimate flow: commits, amend and rebase inside reach the host's branch; a host commit
-// reaches the sandbox.
+// reaches the sandbox. On libvirt (heyvm as root; the guest as heyo and as its root, through a
+// setuid shell planted in the test's copy of the image): the same writes from inside a guest,
+// where read-only must hold on the host's side; then the legitimate flow both ways.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, lstatSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, cpSync, existsSync, lstatSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bubblewrapMissing, git, idOf, makeRepo, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
+import { GUEST_ROOT_SHELL, plantGuestRootShell } from "./helpers/guest-root-shell.js";
+import { bubblewrapMissing, git, hasCommand, idOf, makeRepo, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
 
 const skip = bubblewrapMissing() || (process.getuid?.() !== 0 ? "creating the non-root test user needs root" : false);
 const USER_NAME = "hvgitstore1";
@@ -256,3 +259,111 @@ boundaryTests(
     spawnSync("userdel", ["-f", USER_NAME]);
   },
 );
+
+/** Why the libvirt block cannot run here, or false. */
+function libvirtMissing(): string | false {
+  if (process.getuid?.() !== 0) return "the libvirt block needs root (it plants a root shell in its copy of the VM image)";
+  for (const tool of ["virsh", "qemu-system-x86_64", "qemu-img", "mmdebstrap", "ssh", "debugfs", "gcc"]) if (!hasCommand(tool)) return `${tool} is not installed`;
+  const virsh = spawnSync("virsh", ["-c", "qemu:///system", "uri"], { encoding: "utf8", timeout: 60_000 });
+  if (virsh.status !== 0) return `libvirtd is not reachable (${virsh.stderr.trim()}); run scripts/start-services.sh`;
+  return false;
+}
+
+// What the guest tries, as heyo and as its root: each line `<what> wrote|refused`. The host's git
+// folder is at its host path C (the old guest saw it there); the store at /heyvm/git.
+const GUEST_ATTACKS = `
+try() { what=$1; shift; if ( "$@" ) >/dev/null 2>&1; then echo "$what wrote"; else echo "$what refused"; fi; }
+try "host git folder visible" test -e "$C"
+try "commondir in the main git folder" sh -c 'echo "$WT/.evil" > "$C/commondir"'
+try "commondir in the worktree's admin folder" sh -c 'echo "$WT/.evil" > "$C/worktrees/feat/commondir"'
+try "host config" sh -c 'test -f "$C/config" && git config --file "$C/config" core.fsmonitor "$WT/.payload.sh"'
+try "host hooks" sh -c 'test -d "$C" && mkdir -p "$C/hooks" && cp $P "$C/hooks/post-checkout"'
+try "host objects deleted" sh -c 'test -d "$C/objects" && find "$C/objects" -type f -delete'
+try "/workspace/.git written" sh -c 'printf "gitdir: %s\\n" "$WT/.evil" > /workspace/.git'
+try "/workspace/.git renamed" mv /workspace/.git /workspace/.git.moved
+try "/workspace/.git removed" rm -f /workspace/.git
+try "/workspace/.git made writable" chmod 666 /workspace/.git
+try "host objects in the store written" touch /heyvm/git/host-objects/planted
+try "host objects in the store deleted" sh -c 'find /heyvm/git/host-objects -type f | grep -q . && find /heyvm/git/host-objects -type f -delete'
+try "the store's host objects unmounted" umount /heyvm/git/host-objects
+`;
+
+describe("git boundary on libvirt, heyvm as root, the guest as heyo and as its root", { skip: libvirtMissing(), timeout: 1_800_000 }, () => {
+  const root: HostUser = { uid: 0, gid: 0, prefix: [] };
+  test("the host's git folder is out of reach, /workspace/.git and the host's objects are read-only on the host side; commits cross both ways", { timeout: 1_800_000 }, async () => {
+    const t = makeTestEnv("heyvm-gitb-vm-");
+    let id = "";
+    try {
+      const image = join(t.home, "images", "libvirt", "default");
+      // a built default image may be lent to the test (it is built otherwise, which takes minutes)
+      const lent = process.env.HEYVM_TEST_LIBVIRT_IMAGE;
+      if (lent && existsSync(join(lent, "image.json"))) cpSync(lent, image, { recursive: true });
+      else assert.equal((await t.run(["images", "build", "--backend-type", "libvirt"], { timeoutMs: 1_200_000 })).code, 0, "the default image builds");
+      plantGuestRootShell(image, t.root);
+      const marker = join(t.root, "marker");
+      const common = join(t.repo, ".git");
+      const worktree = join(t.root, "feat");
+      const mainBefore = hostGit(root, t.repo, "rev-parse", "main").stdout.trim();
+      const objectsBefore = spawnSync("find", [join(common, "objects"), "-type", "f"], { encoding: "utf8" }).stdout;
+      const started = await t.run(["wt", "feat", "-b", "--detach", "--backend", "libvirt", "--no-network"], { timeoutMs: 600_000 });
+      assert.equal(started.code, 0, started.stderr);
+      id = idOf(started.stdout);
+      const gitFileBefore = readFileSync(join(worktree, ".git"), "utf8");
+      const settings = `C=${common} WT=${worktree} M=${marker}\n${PAYLOAD}\nexport C WT M P\n`;
+      const asHeyo = await t.run(["exec", id, "--", "bash", "-c", `${settings}${GUEST_ATTACKS}`]);
+      assert.equal(asHeyo.code, 0, asHeyo.stderr);
+      const asRoot = await t.run(["exec", id, "--", GUEST_ROOT_SHELL, "-c", `[ "$(id -u)" = 0 ] || echo "not root"\n${settings}${GUEST_ATTACKS}`]);
+      assert.equal(asRoot.code, 0, asRoot.stderr);
+      // the host user's git, as an IDE runs it, then a commit
+      hostGit(root, worktree, "status");
+      hostGit(root, t.repo, "status");
+      hostGit(root, t.repo, "commit", "--allow-empty", "-qm", "on the host");
+      const done: Record<string, string[]> = {};
+      for (const [who, result] of [["heyo", asHeyo], ["root", asRoot]] as const) {
+        const lines = result.stdout.trim().split("\n");
+        assert.equal(lines.length, 13, `every attempt reported (${who}):\n${result.stdout}${result.stderr}`);
+        done[who] = lines.filter((line) => !line.endsWith(" refused"));
+      }
+      assert.deepEqual(done, { heyo: [], root: [] }, "what the guest's heyo and root could do");
+      assert.ok(!existsSync(marker), "the guest's planted code ran on the host");
+      for (const name of ["commondir", "hooks/post-checkout"]) assert.ok(!existsSync(join(common, name)), `${name} in the host's git folder`);
+      assert.equal(readFileSync(join(common, "worktrees", "feat", "commondir"), "utf8"), "../..\n", "the worktree's commondir as git wrote it");
+      assert.doesNotMatch(readFileSync(join(common, "config"), "utf8"), /fsmonitor|hooksPath/);
+      assert.equal(readFileSync(join(worktree, ".git"), "utf8"), gitFileBefore, "the worktree's .git on the host as git wrote it");
+      const objectsAfter = new Set(spawnSync("find", [join(common, "objects"), "-type", "f"], { encoding: "utf8" }).stdout.split("\n"));
+      assert.deepEqual(objectsBefore.split("\n").filter((path) => !objectsAfter.has(path)), [], "every object file the host had is still there");
+      assert.equal(hostGit(root, t.repo, "rev-parse", "main~1").stdout.trim(), mainBefore, "main is where it was (plus the host's own commit)");
+
+      // the legit flow: a commit inside reaches the host's branch, a host commit the guest (the
+      // attack's own files gone first, so the worktree's status can be clean)
+      for (const name of [".payload.sh", ".hooks", ".evil"]) rmSync(join(worktree, name), { recursive: true, force: true });
+      const inside = async (script: string): Promise<string> => {
+        const result = await t.run(["exec", id, "--", "bash", "-c", `set -e\ncd /workspace\n${script}`]);
+        assert.equal(result.code, 0, `${script}: ${result.stderr}`);
+        return result.stdout;
+      };
+      const hostTip = () => hostGit(root, t.repo, "rev-parse", "refs/heads/feat").stdout.trim();
+      const hostClean = () => hostGit(root, worktree, "status", "--porcelain").stdout === "";
+      const tip = (await inside(`echo 1 > file1; git add file1; git commit -qm "commit 1"; git rev-parse HEAD`)).trim();
+      const ownerLog = () => readFileSync(join(t.home, "sandboxes", id, "owner.log"), "utf8").split("\n").filter((line) => /git/.test(line)).join("\n");
+      await waitFor(() => hostTip() === tip && hostClean(), 10_000, "the guest's commit on the host's branch, git status on the host clean").catch((error: unknown) => {
+        throw new Error(`${String(error)}\nowner.log:\n${ownerLog()}`);
+      });
+      writeFileSync(join(worktree, "host-file"), "host\n");
+      hostGit(root, worktree, "add", "host-file");
+      hostGit(root, worktree, "commit", "-qm", "from the host");
+      const fromHost = hostTip();
+      await waitFor(async () => (await inside("git rev-parse HEAD")).trim() === fromHost, 10_000, "the host's commit in the guest").catch(async (error: unknown) => {
+        throw new Error(`${String(error)} (${fromHost}; inside: ${await inside("git rev-parse HEAD; git status --porcelain")})\nowner.log:\n${ownerLog()}`);
+      });
+      assert.equal(await inside("git status --porcelain"), "", "git status in the guest is clean");
+      assert.equal(await inside("git fsck --no-dangling >/dev/null 2>&1 && echo clean"), "clean\n", "git fsck in the guest");
+      const fsck = hostGit(root, t.repo, "fsck", "--no-dangling");
+      assert.equal(fsck.code, 0, `git fsck on the host: ${fsck.stderr}`);
+    } finally {
+      if (id) await t.run(["stop", id]);
+      await t.cleanup();
+      if (id) spawnSync("virsh", ["-c", "qemu:///system", "destroy", `heyvm-${id}`]);
+    }
+  });
+});

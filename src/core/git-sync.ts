@@ -16,6 +16,7 @@ import { heyoHome, type HeyoHome } from "../state/home.js";
 import { withLock } from "../state/lock.js";
 import { readSpec, type SandboxSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
+import { heldHostUser } from "../backends/host-ids.js";
 import { runConfinedGit, sandboxOwner, spawnConfinedGit, type ConfinedStore } from "./git-confined.js";
 import { ensureGitStore, gitEntryIdentity, gitEntryIntact, hostAdminDir, repairGitFile, usesGitStore } from "./git-store.js";
 
@@ -132,7 +133,8 @@ export async function syncSandboxGit(home: HeyoHome, dir: SandboxDir, spec: Sand
     }
     const { commonDir, branch } = spec.git;
     const branchRef = `refs/heads/${branch}`;
-    const where: ConfinedStore = { store: dir.gitStorePath, hostObjects: `${commonDir}/objects`, user: sandboxOwner(dir.homePath) };
+    // as the sandbox's host user (a VM sandbox has no home folder on the host to tell it)
+    const where: ConfinedStore = { store: dir.gitStorePath, hostObjects: `${commonDir}/objects`, user: heldHostUser(dir) ?? sandboxOwner(dir.homePath) };
     let host = await hostRev(commonDir, branchRef);
     const sandbox = await sandboxTip(where, branchRef);
     let synced = state.synced;

@@ -54,9 +54,9 @@ function isInside(child: string, parent: string): boolean {
 }
 
 /**
- * The git view of a sandbox on a backend that has no git store yet (libvirt): the common git
- * folder writable with its config and hooks read-only. It does not keep the host's git metadata
- * safe (see the README's security section); bubblewrap and firecracker get gitStoreMounts.
+ * The git view of a sandbox on a backend that has no git store (none of those that run today:
+ * bubblewrap, firecracker and libvirt get gitStoreMounts): the common git folder writable with
+ * its config and hooks read-only, which does not keep the host's git metadata safe.
  */
 function sharedGitFolderMounts(repo: Repository, worktree: string): ExtraMount[] {
   if (isInside(repo.commonDir, worktree)) return [];

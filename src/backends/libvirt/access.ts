@@ -7,7 +7,7 @@ import { UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable, run } from "../../shared/run.js";
 import { blockedFolders } from "../path-access.js";
 import type { Reporter } from "../types.js";
-import { libvirtUri } from "./virsh.js";
+import { isSystemUri } from "./virsh.js";
 
 interface Account {
   name: string;
@@ -17,7 +17,7 @@ interface Account {
 
 /** The account QEMU runs as under libvirt, or undefined when it runs as us (session mode, root). */
 export function qemuAccount(): Account | undefined {
-  if (!libvirtUri().endsWith("/system")) return undefined;
+  if (!isSystemUri()) return undefined;
   let name = "libvirt-qemu";
   try {
     const configured = /^\s*user\s*=\s*"([^"]+)"/m.exec(readFileSync("/etc/libvirt/qemu.conf", "utf8"));

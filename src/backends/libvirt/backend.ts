@@ -23,12 +23,13 @@ import { recordedForward } from "../forwards.js";
 import { vmSize } from "../vm-size.js";
 import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess, grantQemuDiskAccess } from "./access.js";
+import { gitDirShare, planShares } from "./shares.js";
 import { startShareDaemons, type ShareDaemon } from "./virtiofsd.js";
 import { sandboxHostUser } from "../host-ids.js";
 import { grantSandboxAccess } from "../bubblewrap/host-user.js";
 import { domainXml } from "./domain-xml.js";
 import { preparePasstFiles, startPasst } from "./passt.js";
-import { domainName, libvirtUri, qemuRunDir, virsh, virshQuote, VirshSession } from "./virsh.js";
+import { domainName, isSystemUri, libvirtUri, qemuRunDir, virsh, virshQuote, VirshSession } from "./virsh.js";
 import { freePort } from "../../shared/free-port.js";
 
 const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd"];
@@ -68,7 +69,7 @@ async function probe(): Promise<Availability> {
       // libvirtd may well run: it refuses a regular user unless polkit (over the system bus) or its socket's group lets it in
       return { usable: false, reason: `${libvirtUri()} does not let this user in${why}`, hint: "unset HEYVM_LIBVIRT_URI: a regular user's VM sandboxes run on its own qemu:///session; or join the group of libvirtd's socket (`sudo adduser $USER libvirt`)" };
     }
-    if (!libvirtUri().endsWith("/system")) return { usable: false, reason: `libvirt's session daemon does not answer at ${libvirtUri()}${why}`, hint: "install libvirt-daemon (virsh starts the session daemon itself); or run heyvm as root for qemu:///system" };
+    if (!isSystemUri()) return { usable: false, reason: `libvirt's session daemon does not answer at ${libvirtUri()}${why}`, hint: "install libvirt-daemon (virsh starts the session daemon itself); or run heyvm as root for qemu:///system" };
     return { usable: false, reason: `libvirtd is not reachable at ${libvirtUri()}${why}`, hint: START_HINT };
   }
   return kvm.usable
@@ -103,7 +104,7 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   // Traversable (not listable) by QEMU's account; the files in it are 0600 and libvirt lends them.
   mkdirSync(dir.guestConfigPath, { recursive: true });
   chmodSync(dir.guestConfigPath, 0o711);
-  const gitDir = spec.mounts[0]?.guest ?? "";
+  const gitDir = gitDirShare(spec)?.guest ?? "";
   const { uid, gid } = guestIds();
   writeFileSync(files.env, `HEYVM_UID=${uid}\nHEYVM_GID=${gid}\nHEYVM_HOSTNAME=${spec.name}\nHEYVM_GITDIR=${gitDir}\n`, { mode: 0o600 });
   copyFileSync(material.clientPublicKey, files.authorizedKeys);
@@ -192,10 +193,11 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   } else if (mode === "host") {
     reporter.info("network: QEMU user networking shared with the host: the guest reaches the host's 127.0.0.1 through 10.0.2.2");
   }
-  // /workspace and the git folder: heyvm's own virtiofsd, as the sandbox's host user (virtiofsd.ts)
+  // /workspace and the sandbox's git store: heyvm's own virtiofsd, as the sandbox's host user,
+  // the host's objects and heyvm's `.git` file bound read-only in its own namespace (shares.ts)
   const user = await sandboxHostUser(dir);
-  const shares = [{ source: spec.workspace, tag: "workspace" }, ...spec.mounts.slice(0, 1).map((m) => ({ source: m.host, tag: "gitdir" }))];
-  await grantSandboxAccess(user, { writable: shares.map((share) => share.source), readable: [], owned: [] }, reporter);
+  const shares = planShares(spec);
+  await grantSandboxAccess(user, { writable: [spec.workspace, ...spec.mounts.filter((m) => !m.readOnly).map((m) => m.host)], readable: spec.mounts.filter((m) => m.readOnly).map((m) => m.host), owned: [] }, reporter);
   let daemons: ShareDaemon[];
   try {
     daemons = await startShareDaemons(dir, virtiofsd() ?? VIRTIOFSD_PATHS[0] ?? "", shares, user, guestIds(), context.signal);

@@ -1,7 +1,7 @@
 // The libvirt domain of a VM sandbox: direct kernel boot (PVH vmlinux), a qcow2 overlay disk
 // (which libvirt does not relabel: heyvm grants QEMU's account the overlay and its base itself,
 // grantQemuDiskAccess, so libvirt never changes the owner of whatever the disk's chain names),
-// /workspace (and the git common folder) over virtiofs from heyvm's own virtiofsd (virtiofsd.ts), the per-sandbox config in fw_cfg, the
+// /workspace (and the sandbox's git store) over virtiofs from heyvm's own virtiofsd (virtiofsd.ts), the per-sandbox config in fw_cfg, the
 // serial console to a file, ACPI for graceful shutdown. libvirt's own user networking cannot
 // forward ports and its passt backend is broken in 9.0, so the network is passed through
 // <qemu:commandline>: by default a stream to heyvm's own passt (passt.ts), else QEMU's user

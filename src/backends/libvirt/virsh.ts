@@ -18,9 +18,18 @@ export function libvirtUri(): string {
   return process.env.HEYVM_LIBVIRT_URI || (process.getuid?.() === 0 ? "qemu:///system" : "qemu:///session");
 }
 
+/** True for the system daemon's URI (`qemu:///system`, also with a transport or `?socket=…`). */
+export function isSystemUri(uri = libvirtUri()): boolean {
+  try {
+    return new URL(uri).pathname === "/system";
+  } catch {
+    return false;
+  }
+}
+
 /** Where libvirt's QEMU driver keeps a running domain's pid file for this connection. */
 export function qemuRunDir(): string {
-  if (libvirtUri().endsWith("/system")) return "/run/libvirt/qemu";
+  if (isSystemUri()) return "/run/libvirt/qemu";
   const runtime = process.env.XDG_RUNTIME_DIR;
   return runtime ? join(runtime, "libvirt", "qemu", "run") : join(homedir(), ".cache", "libvirt", "qemu", "run");
 }

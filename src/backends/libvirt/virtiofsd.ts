@@ -25,9 +25,40 @@ const SOCKET_PATH_MAX = 100;
 const READY_TEXT = "Waiting for vhost-user socket connection";
 /**
  * virtiofsd takes a lock file under /run/virtiofsd, which only root may write: it gets a /run of
- * its own (a tmpfs in its own mount namespace). The paths come as arguments, never in the script.
+ * its own (a tmpfs in its own mount namespace). Then the share's binds, in that namespace only
+ * (never seen by the host): `ro|rw host target` triples up to `--`. Every source is first bound
+ * into /run as the host has it (a later bind may cover its path: the host's objects are inside
+ * the `.git` the store is bound over), then onto its target, read-only ones remounted so, which
+ * no request the guest can send undoes (FUSE has no mount call; a write answers EROFS, a rename
+ * or unlink of the mount point EBUSY). The paths come as arguments, never in the script.
  */
-const OWN_RUN = 'mount -t tmpfs -o mode=0700 heyvm-virtiofsd /run && exec "$@"';
+const OWN_RUN = `mount -t tmpfs -o mode=0700 heyvm-virtiofsd /run || exit 1
+k=0 n=0
+for a do
+  if [ $k = 0 ]; then [ "$a" = -- ] && break; k=1; continue; fi
+  if [ $k = 2 ]; then k=0; continue; fi
+  n=$((n + 1)) k=2 s=/run/heyvm-bind-$n
+  if [ -d "$a" ]; then mkdir $s; else : > $s; fi
+  mount --bind "$a" $s || exit 1
+done
+n=0
+while [ "$1" != -- ]; do
+  n=$((n + 1))
+  if [ -L "$3" ]; then echo "heyvm: $3 is a symbolic link" >&2; exit 1; fi
+  mount --bind /run/heyvm-bind-$n "$3" || exit 1
+  if [ "$1" = ro ]; then mount -o remount,bind,ro "$3" || exit 1; fi
+  shift 3
+done
+shift
+exec "$@"`;
+
+/** A folder or file bound into a share's folder, in its virtiofsd's own mount namespace. */
+export interface ShareBind {
+  host: string;
+  /** Where in the share's folder (on the host's paths), bound over what is there. */
+  target: string;
+  readOnly: boolean;
+}
 
 export interface ShareDaemon {
   tag: string;
@@ -48,7 +79,7 @@ function socketDir(dir: SandboxDir): string {
 export async function startShareDaemons(
   dir: SandboxDir,
   binary: string,
-  shares: Array<{ source: string; tag: string }>,
+  shares: Array<{ source: string; tag: string; binds: ShareBind[] }>,
   user: HostUser,
   guestIds: { uid: number; gid: number },
   signal: AbortSignal,
@@ -68,6 +99,7 @@ export async function startShareDaemons(
       const argv = underSeccomp([
         unshare, "--user", `--map-user=${guestIds.uid}`, `--map-group=${guestIds.gid}`, "--keep-caps", "--mount", "--",
         "/bin/sh", "-c", OWN_RUN, "virtiofsd",
+        ...share.binds.flatMap((bind) => [bind.readOnly ? "ro" : "rw", bind.host, bind.target]), "--",
         binary, `--socket-path=${socket}`, "-o", `source=${share.source}`, "-o", "cache=auto", "-o", "sandbox=namespace",
         "-o", "xattr", "-o", "posix_acl", "--rlimit-nofile=0",
       ]);

@@ -113,7 +113,7 @@ if cfg gitconfig > /run/heyvm.gitconfig 2>/dev/null && [ -s /run/heyvm.gitconfig
   cp /run/heyvm.gitconfig /home/heyo/.gitconfig && chown "$HEYVM_UID:$HEYVM_GID" /home/heyo/.gitconfig
 fi
 
-# ---- shares: tag 'workspace' -> /workspace, tag 'gitdir' -> $HEYVM_GITDIR (same abs path as host);
+# ---- shares: tag 'workspace' -> /workspace, tag 'gitdir' -> $HEYVM_GITDIR (the sandbox's own git store);
 # the firecracker format mounts them over vsock instead, once the host connects (below)
 ${WRITE_WORKSPACE_SETTINGS}
 mount_share() { # tag dir
@@ -125,12 +125,7 @@ mount_share() { # tag dir
 if ! mount_share workspace /workspace; then
   dev=$(findfs LABEL=heyvm-workspace 2>/dev/null) && mount "$dev" /workspace || [ -x $H/heyvm-workspace ] || log "no /workspace share or drive"
 fi
-if [ -n "$HEYVM_GITDIR" ] && mount_share gitdir "$HEYVM_GITDIR"; then
-  # the repository's config and hooks stay read-only: the host's git would run what is planted there
-  for p in "$HEYVM_GITDIR/config" "$HEYVM_GITDIR/hooks"; do
-    [ -e "$p" ] && mount --bind "$p" "$p" && mount -o remount,bind,ro "$p"
-  done
-fi
+[ -n "$HEYVM_GITDIR" ] && mount_share gitdir "$HEYVM_GITDIR"
 
 # ---- network (QEMU user-mode net by default; the settings may name another address, or a
 # Firecracker TAP NIC by its MAC)

@@ -105,7 +105,8 @@ if cfg gitconfig > /run/heyvm.gitconfig 2>/dev/null && [ -s /run/heyvm.gitconfig
   cp /run/heyvm.gitconfig /home/heyo/.gitconfig && chown "$HEYVM_UID:$HEYVM_GID" /home/heyo/.gitconfig
 fi
 
-# ---- shares: tag 'workspace' -> /workspace, tag 'gitdir' -> $HEYVM_GITDIR (same abs path as host)
+# ---- shares: tag 'workspace' -> /workspace, tag 'gitdir' -> $HEYVM_GITDIR (the sandbox's own git store;
+# what must stay read-only, the host's objects and /workspace/.git, is so on the host's side)
 mount_share() { # tag dir
   mkdir -p "$2"
   mount -t virtiofs "$1" "$2" 2>/dev/null && return 0
@@ -113,12 +114,7 @@ mount_share() { # tag dir
   log "could not mount share $1 on $2"; return 1
 }
 mount_share workspace /workspace
-if [ -n "$HEYVM_GITDIR" ] && mount_share gitdir "$HEYVM_GITDIR"; then
-  # the repository's config and hooks stay read-only: the host's git would run what is planted there
-  for p in "$HEYVM_GITDIR/config" "$HEYVM_GITDIR/hooks"; do
-    [ -e "$p" ] && mount --bind "$p" "$p" && mount -o remount,bind,ro "$p"
-  done
-fi
+[ -n "$HEYVM_GITDIR" ] && mount_share gitdir "$HEYVM_GITDIR"
 
 # ---- network (QEMU user-mode net: slirp-internal addresses)
 $bb ip link set lo up
