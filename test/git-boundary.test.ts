@@ -127,7 +127,9 @@ function boundaryTests(label: string, makeUser: () => HostUser, cleanupUser: () 
           const worktree = join(t.root, "feat");
           route.meanwhile?.(t.repo, user);
           const attack = await heyvm(t, user, ["exec", id, "--", "bash", "-c", `C=${join(t.repo, ".git")} N=feat WT=${worktree} M=${marker}\n${PAYLOAD}\n${route.inside}\ntrue`]);
-          assert.equal(attack.code, 0, attack.stderr);
+          // where heyvm answers the route by stopping the sandbox, that stop may end the attack's own
+          // exec before it finishes (143, SIGTERM): what counts is the host side, checked below
+          assert.ok(attack.code === 0 || (route.stopsSandbox === true && attack.code === 143), `exit ${attack.code}: ${attack.stderr}`);
           let stoppedByHeyvm = false;
           let gitFileAfter = "";
           if (route.stopsSandbox) {
