@@ -215,7 +215,7 @@ async function main(): Promise<void> {
     console.log(row(`  bombs (${(bomb.length / 1048576).toFixed(1)} MB, 9 GiB unpacked)`, `${refusals.length} × ${[...statuses].join("/")}`, `upload + refusal p50 ${(percentile(refusals, 50) / 1000).toFixed(2)} s, p99 ${(percentile(refusals, 99) / 1000).toFixed(2)} s`));
     const rate = (result: Burst) => result.ms.length / (result.wallMs / 1000);
     console.log(row("  exec rate with bombs / without", `${(rate(execsUnderBomb) / rate(execs)).toFixed(2)}×`, "the same server, the same run"));
-    // the archive checks ran in worker threads, which end after 10 s idle (archive-workers.ts)
+    // the archive checks ran in worker threads, which end after 10 s idle (server/archives/workers.ts)
     await new Promise((resolve) => setTimeout(resolve, 12_000));
     console.log(row("  server RSS once the check workers have ended", `${rssMb(server)} MB`, `before the bombs ${before} MB`));
 

@@ -24,7 +24,7 @@ const common = {
 await build({
   ...common,
   // the archive worker is its own entry: the server starts it as ./archive-worker.js next to itself
-  entryPoints: { heyvm: "dist/src/cli/main.js", "archive-worker": "dist/src/server/archive-worker.js" },
+  entryPoints: { heyvm: "dist/src/cli/main.js", "archive-worker": "dist/src/server/archives/archive-worker.js" },
   splitting: true,
   format: "esm",
   // CommonJS dependencies (commander) call require() for node builtins

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkArchive, extractArchive } from "../src/server/extract.js";
+import { checkArchive, extractArchive } from "../src/server/archives/extract.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";
 
 const LIMITS = { maxBytes: 1 << 20, maxEntries: 100 };

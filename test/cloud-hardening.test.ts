@@ -405,7 +405,7 @@ describe("a tenant's running sandboxes", { skip: bwrap }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), "heyvm-harden-sandboxes-"));
 
   before(async () => {
-    // 100 shell upgrades at once are part of one test: the shell caps (limits.ts) are raised for it
+    // 100 shell upgrades at once are part of one test: the shell caps (server/deployments/limits.ts) are raised for it
     server = await startCloudServer({ dataDir, args: ["--max-active", "2", "--max-shells-per-token", "100", "--max-shells", "100"] });
     token = createToken(dataDir, "alice");
   });

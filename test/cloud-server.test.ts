@@ -7,7 +7,7 @@ import Database from "better-sqlite3";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ArchiveRejectedError, extractArchive } from "../src/server/extract.js";
+import { ArchiveRejectedError, extractArchive } from "../src/server/archives/extract.js";
 import { bubblewrapMissing, isAlive, waitFor } from "./helpers/env.js";
 import { api, createToken, loopbackUrl, startCloudServer, stopOwners, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";

@@ -105,7 +105,7 @@ export const Deployment = z.object({
   started_at: z.string().nullable().optional(),
   expires_at: z.string().nullable().optional(),
   archive_id: z.string().nullable().optional(),
-  /** Set when a published image runs under another driver than the one asked for (see server/images.ts). */
+  /** Set when a published image runs under another driver than the one asked for (see server/registry/routes.ts). */
   requested_driver: z.string().optional(),
   image_id: z.string().optional(),
   /** The latest step of its provisioning while that is under way (e.g. the first boot's image build). */

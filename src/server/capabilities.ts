@@ -2,7 +2,7 @@
 // (--publish-image builds and uploads an image) instead of learning it at deploy time.
 import type { Capabilities } from "../cloud/schema.js";
 import type { DeploymentServices } from "./context.js";
-import { PUBLISHABLE, publishedImageHost } from "./images.js";
+import { PUBLISHABLE, publishedImageHost } from "./registry/routes.js";
 
 export async function serverCapabilities(services: DeploymentServices): Promise<Capabilities> {
   const [drivers, published] = await Promise.all([

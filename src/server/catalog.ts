@@ -2,7 +2,7 @@
 // this host; an image name is mapped through the catalog to what the host has.
 import { BACKEND_NAMES, isBackendName, type BackendName } from "../shared/backend-name.js";
 import type { ImageCatalog } from "./config.js";
-import { HttpError } from "./http.js";
+import { HttpError } from "./http/messages.js";
 
 export interface Probe {
   usable: boolean;

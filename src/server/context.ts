@@ -3,10 +3,10 @@
 // time per deployment, and the active-sandbox quota.
 import type { DriverCatalog } from "./catalog.js";
 import type { ServerConfig, ServerData } from "./config.js";
-import type { DeploymentProgress } from "./deployment-progress.js";
-import type { ImageStore } from "./image-store.js";
-import type { OperationQueue } from "./operation-queue.js";
-import type { ActiveQuota } from "./quota.js";
+import type { DeploymentProgress } from "./deployments/progress.js";
+import type { ImageStore } from "./registry/store.js";
+import type { OperationQueue } from "./deployments/operation-queue.js";
+import type { ActiveQuota } from "./deployments/quota.js";
 import type { Store } from "./store.js";
 
 export type LogLine = (line: string) => void;
@@ -31,7 +31,7 @@ export interface DeploymentServices {
   hooks: DeploymentHooks;
   queue: OperationQueue;
   quota: ActiveQuota;
-  /** The image registry's records (server/images.ts). */
+  /** The image registry's records (server/registry/routes.ts). */
   images: ImageStore;
   /** Each deployment's latest provisioning step, for its view. */
   progress: DeploymentProgress;

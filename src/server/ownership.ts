@@ -1,6 +1,6 @@
 // What a token may touch: its own archives and deployments. Another token's are answered 404,
 // exactly as ones that do not exist, so that ids reveal nothing.
-import { HttpError } from "./http.js";
+import { HttpError } from "./http/messages.js";
 import type { ArchiveRow, DeploymentRow, Store } from "./store.js";
 
 export function ownedArchive(store: Store, tokenId: string, id: string): ArchiveRow {

@@ -1,32 +1,28 @@
 // The self-hostable cloud server: the routes of ARCHITECTURE.md §5 over plain node:http, the shell stream
 // over ws, state in SQLite, sandboxes run by heyvm's own backends on this host. One log line per
-// request and one per sandbox state change go to the injected log function.
-import { createServer, type IncomingMessage } from "node:http";
-import type { Duplex } from "node:stream";
-import { WebSocketServer } from "ws";
+// request and one per sandbox state change go to the injected log function. startCloudServer only
+// composes the parts: each step below builds its own piece.
+import { createServer, type Server } from "node:http";
 import { detectBackend } from "../backends/registry.js";
-import { workspaceShellCommand } from "../core/workspace-sandbox.js";
-import { NotFoundError, ConflictError, UserError } from "../shared/errors.js";
+import { removeUploadParts, UploadGuard } from "./archives/uploads.js";
+import { loadOrCreateSecret } from "./archives/signing.js";
 import { DriverCatalog } from "./catalog.js";
 import { ServerData, type ServerConfig } from "./config.js";
 import type { DeploymentServices, LogLine } from "./context.js";
-import { ArchiveRejectedError } from "./extract.js";
-import { HttpError, bearerToken, drainRequest, errorReply, sendReply, type Reply } from "./http.js";
-import { listenExclusively, type Listening } from "./listen.js";
-import { OperationQueue } from "./operation-queue.js";
-import { endpointOfHost, endpointOrigin, proxyToEndpoint } from "./port-proxy.js";
-import { ActiveQuota } from "./quota.js";
-import { ConcurrencyCap } from "./limits.js";
-import { buildRoutes } from "./routes.js";
-import { runningSandbox } from "./sandbox-exec.js";
-import { ShellSessions } from "./shell.js";
-import { loadOrCreateSecret } from "./signing.js";
-import { ImageStore } from "./image-store.js";
-import { DeploymentProgress } from "./deployment-progress.js";
+import { ConcurrencyCap } from "./deployments/limits.js";
+import { OperationQueue } from "./deployments/operation-queue.js";
+import { endpointOrigin } from "./deployments/port-proxy.js";
+import { DeploymentProgress } from "./deployments/progress.js";
+import { ActiveQuota } from "./deployments/quota.js";
+import { ShellSessions } from "./deployments/shell.js";
+import { reconcileDeployments, startSweeping } from "./deployments/sweep.js";
+import { callerTokenOf, dispatchRequests } from "./http/dispatch.js";
+import { listenExclusively, type Listening } from "./http/listen.js";
+import type { Router } from "./http/messages.js";
+import { buildRoutes } from "./http/routes.js";
+import { wireShellUpgrades, type ShellUpgrades } from "./http/upgrade.js";
+import { ImageStore } from "./registry/store.js";
 import { Store } from "./store.js";
-import { reconcileDeployments, startSweeping } from "./sweep.js";
-import { authenticate } from "./tokens.js";
-import { UploadGuard, removeUploadParts } from "./uploads.js";
 
 export interface RunningServer {
   url: string;
@@ -35,29 +31,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const SHELL_PATH = /^\/deployed-sandboxes\/([^/]+)\/shell-stream$/;
-/** What is still read (and dropped) of a refused request's body before the connection is cut. */
-const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
-const PROXY_PATH = /^\/p\/(ep-[0-9a-f]+)(\/.*)?$/;
-
-/** Maps an error thrown by a handler to an HTTP answer; unexpected ones are logged with their stack. */
-function toReply(error: unknown, log: LogLine): Reply {
-  if (error instanceof HttpError) return errorReply(error);
-  if (error instanceof ArchiveRejectedError) return errorReply(new HttpError(422, `archive refused: ${error.message}`, "archive_rejected"));
-  if (error instanceof NotFoundError) return errorReply(new HttpError(404, error.message, "not_found"));
-  if (error instanceof ConflictError) return errorReply(new HttpError(409, error.message, "conflict"));
-  if (error instanceof UserError) return errorReply(new HttpError(422, error.message, "unprocessable"));
-  log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  return errorReply(new HttpError(500, "internal server error (see the server log)", "internal"));
-}
-
-/** The request's URL, or undefined when the path does not parse (e.g. "//"). */
-function parseRequestUrl(raw: string | undefined): URL | undefined {
-  try {
-    return new URL(raw ?? "/", "http://server");
-  } catch {
-    return undefined;
-  }
+/** The server's own address: known once it listens (the proxy's loop check and endpoint URLs need it). */
+interface ServerAddress {
+  publicUrl: string;
+  listening?: Listening;
 }
 
 export async function startCloudServer(config: ServerConfig, logLine: LogLine): Promise<RunningServer> {
@@ -65,18 +42,34 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
   const data = new ServerData(config.dataDir);
   data.ensure();
   const store = new Store(data.database);
-  const secret = loadOrCreateSecret(data.secretFile);
-  let publicUrl = config.publicUrl?.replace(/\/+$/, "") ?? "";
-  /** Where the server listens, once it does (the proxy's loop check needs it). */
-  const bound: { listening?: Listening } = {};
+  const address: ServerAddress = { publicUrl: config.publicUrl?.replace(/\/+$/, "") ?? "" };
   const shells = new ShellSessions(config.shellGraceMs, log, config.shellStallMs);
-  const shellCap = new ConcurrencyCap("shell sessions", config.maxShellsPerToken, config.maxShells);
-  const execCap = new ConcurrencyCap("execs", config.maxExecsPerToken, config.maxExecs);
+  const services = makeServices({ config, data, store, log, shells, address });
+  const router = makeRouter(services, address);
+  const tokenOf = callerTokenOf(store);
+  const server = createServer(dispatchRequests(services, router, tokenOf));
+  const upgrades = wireShellUpgrades(server, services, shells, tokenOf);
+  await recoverFromEarlierRun(services);
+  const listening = await listenExclusively(server, config.host, config.port).catch((error: unknown) => {
+    store.close();
+    throw error;
+  });
+  address.listening = listening;
+  const url = `http://${listening.urlHost}:${listening.port}`;
+  address.publicUrl ||= url;
+  log(`heyvm cloud server listening on ${url} (data ${data.root})`);
+  const stopSweeping = startSweeping(services);
+  return { url, port: listening.port, close: () => closeServer({ server, listening, services, shells, upgrades, stopSweeping }) };
+}
+
+/** What every route and operation shares: the stores, the catalog, the queue, the quota and the server's callbacks. */
+function makeServices(parts: { config: ServerConfig; data: ServerData; store: Store; log: LogLine; shells: ShellSessions; address: ServerAddress }): DeploymentServices {
+  const { config, data, store, log, shells, address } = parts;
   const catalog = new DriverCatalog(config.images, async (name) => {
     const availability = await (await detectBackend(name)).probe();
     return availability.usable ? { usable: true } : { usable: false, reason: `${availability.reason} (${availability.hint})` };
   });
-  const services: DeploymentServices = {
+  return {
     store,
     data,
     config,
@@ -85,153 +78,43 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
     hooks: {
       onStopped: (id) => shells.endFor(id),
       onRevoked: (tokenId) => shells.endForToken(tokenId),
-      endpointUrl: (id) => endpointOrigin(publicUrl, id, config.domain),
-      isOwnAddress: (host, port) => bound.listening?.isOwnAddress(host, port) ?? false,
+      endpointUrl: (id) => endpointOrigin(address.publicUrl, id, config.domain),
+      isOwnAddress: (host, port) => address.listening?.isOwnAddress(host, port) ?? false,
     },
     queue: new OperationQueue(),
     quota: new ActiveQuota(store, config.maxActivePerToken),
     images: new ImageStore(data.database),
     progress: new DeploymentProgress(),
   };
-  const uploads = new UploadGuard();
-  const router = buildRoutes({ ...services, secret, uploads, publicUrl: () => publicUrl, execCap });
+}
 
-  const tokenOf = (req: IncomingMessage): string => {
-    const token = bearerToken(req);
-    if (!token) throw new HttpError(401, "missing API token (Authorization: Bearer <token>)", "unauthenticated");
-    const row = authenticate(store, token);
-    if (!row) throw new HttpError(401, "invalid or revoked API token", "unauthenticated");
-    return row.id;
-  };
+/** The API's routes, with what only they need: the upload signing secret, the upload guard and the exec caps. */
+function makeRouter(services: DeploymentServices, address: ServerAddress): Router {
+  const { config, data } = services;
+  const secret = loadOrCreateSecret(data.secretFile);
+  const execCap = new ConcurrencyCap("execs", config.maxExecsPerToken, config.maxExecs);
+  return buildRoutes({ ...services, secret, uploads: new UploadGuard(), publicUrl: () => address.publicUrl, execCap });
+}
 
-  const server = createServer((req, res) => {
-    const started = performance.now();
-    // read now: once the client is gone the socket may be detached (req.socket is then null)
-    const remote = req.socket?.remoteAddress ?? "-";
-    req.on("error", () => undefined); // a client that hangs up mid-body is not the server's error
-    const url = parseRequestUrl(req.url);
-    if (!url) {
-      sendReply(res, errorReply(new HttpError(400, "the request path is not a valid URL", "bad_request")));
-      drainRequest(req, DRAIN_LIMIT_BYTES);
-      log(`${remote} ${req.method} (unparsable path) 400`);
-      return;
-    }
-    let tokenId = "-";
-    res.on("finish", () => {
-      log(`${remote} ${req.method} ${url.pathname} ${res.statusCode} ${Math.round(performance.now() - started)}ms ${tokenId}`);
-    });
-    const aborter = new AbortController();
-    res.on("close", () => {
-      if (!res.writableFinished) aborter.abort();
-    });
-    const handle = async (): Promise<Reply> => {
-      // an endpoint's own host name: everything there is the tenant's, none of it the API
-      const endpointId = endpointOfHost(req.headers.host, config.domain);
-      if (endpointId) return proxyToEndpoint(services, { req, res, endpointId, path: `${url.pathname}${url.search}`, callerToken: () => tokenOf(req) });
-      const proxied = PROXY_PATH.exec(url.pathname);
-      if (proxied) return proxyToEndpoint(services, { req, res, endpointId: proxied[1] ?? "", path: `${proxied[2] ?? "/"}${url.search}`, callerToken: () => tokenOf(req), sandboxed: true });
-      const match = router.match(req.method ?? "GET", url.pathname);
-      if (!match.route) {
-        tokenId = tokenOf(req); // without a valid token, no caller learns which routes exist: 401 before 404 or 405
-        if (match.methods.length > 0) throw new HttpError(405, `${req.method} is not allowed here (use ${match.methods.join(", ")})`, "method_not_allowed");
-        throw new HttpError(404, `no route ${req.method} ${url.pathname}`, "not_found");
-      }
-      if (match.route.auth) tokenId = tokenOf(req);
-      return match.route.handler({ req, res, url, params: match.params, tokenId, signal: aborter.signal });
-    };
-    handle()
-      .catch((error: unknown) => toReply(error, log))
-      .then((reply) => {
-        if (!res.headersSent) sendReply(res, reply);
-        else if (!("sent" in reply)) res.end();
-        drainRequest(req, DRAIN_LIMIT_BYTES); // what a refused request still sends
-      })
-      .catch(() => res.destroy());
-  });
-
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
-  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    // node hands the socket over without an error listener: a client's reset would end the server
-    socket.on("error", () => socket.destroy());
-    const remote = req.socket?.remoteAddress ?? "-";
-    const url = parseRequestUrl(req.url) ?? new URL("http://server/invalid");
-    const started = performance.now();
-    const refuse = (error: unknown) => {
-      const reply = toReply(error, log);
-      const status = "status" in reply ? reply.status : 500;
-      const body = "json" in reply ? JSON.stringify(reply.json) : "";
-      if (socket.writable) socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-      else socket.destroy();
-      log(`${remote} GET ${url.pathname} (websocket) ${status} ${Math.round(performance.now() - started)}ms`);
-    };
-    const match = SHELL_PATH.exec(url.pathname);
-    let tokenId: string;
-    try {
-      tokenId = tokenOf(req); // as for requests: 401 before 404
-    } catch (error) {
-      return refuse(error);
-    }
-    if (!match) return refuse(new HttpError(404, `no websocket route ${url.pathname}`, "not_found"));
-    let deploymentId: string;
-    try {
-      deploymentId = decodeURIComponent(match[1] ?? "");
-    } catch {
-      return refuse(new HttpError(400, "the sandbox id in the path is not valid", "bad_request"));
-    }
-    let release: () => void;
-    try {
-      release = shellCap.take(tokenId);
-    } catch (error) {
-      return refuse(error);
-    }
-    let served = false; // from then on the shell session gives the place back
-    socket.once("close", () => {
-      if (!served) release();
-    });
-    runningSandbox(services, tokenId, deploymentId)
-      .then(({ entry }) => {
-        if (socket.destroyed) return release(); // the client left while the sandbox was looked up
-        wss.handleUpgrade(req, socket, head, (ws) => {
-          served = true;
-          log(`${remote} GET ${url.pathname} (websocket) 101 ${Math.round(performance.now() - started)}ms ${tokenId}`);
-          shells.serve(ws, { tokenId, deploymentId, command: (options) => workspaceShellCommand(entry, { tty: true, cwd: options.cwd, env: options.env }) }, release);
-        });
-      })
-      .catch((error: unknown) => {
-        release();
-        refuse(error);
-      });
-  });
-
+/** Before listening: deployments the last run left mid-operation are settled and its partial uploads removed. */
+async function recoverFromEarlierRun(services: DeploymentServices): Promise<void> {
   await reconcileDeployments(services, "server restarted");
-  const parts = removeUploadParts(data); // no upload is under way before the server listens
-  if (parts > 0) log(`removed ${parts} partial upload(s) left by an earlier run`);
-  const listening = await listenExclusively(server, config.host, config.port).catch((error: unknown) => {
-    store.close();
-    throw error;
+  const parts = removeUploadParts(services.data); // no upload is under way before the server listens
+  if (parts > 0) services.log(`removed ${parts} partial upload(s) left by an earlier run`);
+}
+
+/** Stops the sweep, ends shells, stops listening, lets queued operations finish, then closes the stores. */
+async function closeServer(parts: { server: Server; listening: Listening; services: DeploymentServices; shells: ShellSessions; upgrades: ShellUpgrades; stopSweeping: () => void }): Promise<void> {
+  const { server, listening, services, shells, upgrades, stopSweeping } = parts;
+  stopSweeping();
+  shells.endAll();
+  upgrades.terminateAll();
+  await listening.close();
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
   });
-  bound.listening = listening;
-  const host = listening.urlHost;
-  publicUrl ||= `http://${host}:${listening.port}`;
-  log(`heyvm cloud server listening on http://${host}:${listening.port} (data ${data.root})`);
-
-  const stopSweeping = startSweeping(services);
-
-  return {
-    url: `http://${host}:${listening.port}`,
-    port: listening.port,
-    async close() {
-      stopSweeping();
-      shells.endAll();
-      for (const client of wss.clients) client.terminate();
-      await listening.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await services.queue.drain();
-      services.images.close();
-      store.close();
-    },
-  };
+  await services.queue.drain();
+  services.images.close();
+  services.store.close();
 }

@@ -8,8 +8,8 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { create } from "tar";
-import { ArchiveRejectedError, checkArchive, extractArchive } from "../../../src/server/extract.js";
-import { TarReader, type TarHeader } from "../../../src/server/tar-reader.js";
+import { ArchiveRejectedError, checkArchive, extractArchive } from "../../../src/server/archives/extract.js";
+import { TarReader, type TarHeader } from "../../../src/server/archives/tar-reader.js";
 import { makeTarGz } from "../../helpers/cloud-tar.js";
 import { manyEntries, tarHeader, zeroFileBomb, zeroFilesBomb } from "../../helpers/tar-bomb.js";
 import { withTempDir } from "../helpers/fixtures.js";

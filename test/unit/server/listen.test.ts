@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { listenExclusively } from "../../../src/server/listen.js";
+import { listenExclusively } from "../../../src/server/http/listen.js";
 import { UnavailableError } from "../../../src/shared/errors.js";
 
 describe("listenExclusively", () => {

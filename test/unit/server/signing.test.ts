@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkUploadSignature, loadOrCreateSecret, signUpload } from "../../../src/server/signing.js";
+import { checkUploadSignature, loadOrCreateSecret, signUpload } from "../../../src/server/archives/signing.js";
 import { withTempDir } from "../helpers/fixtures.js";
 
 const secret = Buffer.alloc(32, 0x5a);

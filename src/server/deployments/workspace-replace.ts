@@ -3,14 +3,14 @@
 import { randomBytes } from "node:crypto";
 import { readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Deployment, ReplaceMountRequest } from "../cloud/schema.js";
-import { removeTree } from "../shared/safe-fs.js";
-import type { DeploymentServices } from "./context.js";
-import { deploymentView } from "./deployment-view.js";
-import { ArchiveRejectedError, extractArchive, extractLimitsOf } from "./extract.js";
-import { HttpError } from "./http.js";
+import type { Deployment, ReplaceMountRequest } from "../../cloud/schema.js";
+import { removeTree } from "../../shared/safe-fs.js";
+import type { DeploymentServices } from "../context.js";
+import { deploymentView } from "./view.js";
+import { ArchiveRejectedError, extractArchive, extractLimitsOf } from "../archives/extract.js";
+import { HttpError } from "../http/messages.js";
 import { operateOn } from "./lifecycle.js";
-import { ownedDeployment, readyArchive } from "./ownership.js";
+import { ownedDeployment, readyArchive } from "../ownership.js";
 
 export function replaceWorkspace(services: DeploymentServices, tokenId: string, id: string, request: ReplaceMountRequest): Promise<Deployment> {
   ownedDeployment(services.store, tokenId, id);

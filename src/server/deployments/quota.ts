@@ -1,8 +1,8 @@
 // The active-sandbox quota of a token (maxActivePerToken): provisioning and running deployments
 // count, and so does a start under way, which takes its place before the sandbox boots. Neither
 // a new deploy nor starting a stopped deployment may pass the quota, even at the same moment.
-import { HttpError } from "./http.js";
-import type { Store } from "./store.js";
+import { HttpError } from "../http/messages.js";
+import type { Store } from "../store.js";
 
 export class ActiveQuota {
   /** Starts under way per token: places taken before their rows say running. */

@@ -1,11 +1,11 @@
 // A deployment as the API shows it (the shared schema's Deployment), from its row and what
 // really runs. Reading never writes: see currentRow.
-import type { Deployment } from "../cloud/schema.js";
-import type { DeploymentServices } from "./context.js";
-import { currentRow } from "./deployment-status.js";
-import { publishedImageFacts } from "./images.js";
+import type { Deployment } from "../../cloud/schema.js";
+import type { DeploymentServices } from "../context.js";
+import { currentRow } from "./status.js";
+import { publishedImageFacts } from "../registry/routes.js";
 import { endpointAddress } from "./port-proxy.js";
-import type { DeploymentRow } from "./store.js";
+import type { DeploymentRow } from "../store.js";
 
 export async function deploymentView(services: DeploymentServices, row: DeploymentRow): Promise<Deployment> {
   const current = await currentRow(services, row);

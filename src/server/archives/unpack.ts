@@ -26,8 +26,8 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { Gunzip } from "minizlib";
-import { errorMessage, isErrnoError } from "../shared/errors.js";
-import { EntryChecker, RuleBroken, type ExtractLimits } from "./archive-rules.js";
+import { errorMessage, isErrnoError } from "../../shared/errors.js";
+import { EntryChecker, RuleBroken, type ExtractLimits } from "./rules.js";
 import { TarFormatError, TarReader, type TarHeader } from "./tar-reader.js";
 
 /**

@@ -4,14 +4,14 @@
 // Output has backpressure: while the socket holds more than SEND_HIGH_WATER bytes the client has
 // not taken, the pty is not read (the program in the sandbox blocks on its writes); it is read
 // again once the socket drains, and a client that takes nothing for stallMs is disconnected.
-import { errorMessage } from "../shared/errors.js";
+import { errorMessage } from "../../shared/errors.js";
 import { randomBytes } from "node:crypto";
 import type { IPty } from "node-pty";
 import type WebSocket from "ws";
-import { ShellClientMessage, type ShellServerMessage } from "../cloud/schema.js";
-import { decodeFrame, stdoutFrame } from "../cloud/shell-frames.js";
-import type { SpawnSpec } from "../backends/types.js";
-import type { LogLine } from "./context.js";
+import { ShellClientMessage, type ShellServerMessage } from "../../cloud/schema.js";
+import { decodeFrame, stdoutFrame } from "../../cloud/shell-frames.js";
+import type { SpawnSpec } from "../../backends/types.js";
+import type { LogLine } from "../context.js";
 
 export interface ShellTarget {
   tokenId: string;

@@ -1,16 +1,16 @@
 // Workspace archives come from clients and are not trusted: every entry must sit under
 // workspace/, be a plain file, folder, or link that stays inside, and never go through a link
-// (archive-rules.ts). An archive is checked when it is finalized (so the client hears at once)
+// (rules.ts). An archive is checked when it is finalized (so the client hears at once)
 // and again, entry by entry, while it is unpacked. Both are one streaming pass in a worker
-// thread (archive-unpack.ts), bounded in unpacked size and entry count, so a decompression bomb
+// thread (unpack.ts), bounded in unpacked size and entry count, so a decompression bomb
 // costs the server neither memory nor its event loop; at most a few run at a time.
-import type { ServerConfig } from "./config.js";
-import type { ExtractLimits } from "./archive-rules.js";
-import type { ArchiveJob } from "./archive-unpack.js";
-import { ArchiveWorkers } from "./archive-workers.js";
+import type { ServerConfig } from "../config.js";
+import type { ExtractLimits } from "./rules.js";
+import type { ArchiveJob } from "./unpack.js";
+import { ArchiveWorkers } from "./workers.js";
 
-export type { ExtractLimits } from "./archive-rules.js";
-export { PERMISSION_BITS } from "./archive-unpack.js";
+export type { ExtractLimits } from "./rules.js";
+export { PERMISSION_BITS } from "./unpack.js";
 
 /** The archive breaks a rule; the message says which entry and why (answered as 422). */
 export class ArchiveRejectedError extends Error {

@@ -4,12 +4,12 @@
 // running are checked against what really runs (and recorded as stopped only when their
 // owner's process is gone), and abandoned uploads are removed with their .part files.
 import { rmSync } from "node:fs";
-import type { DeploymentState } from "../cloud/schema.js";
-import { errorMessage } from "../shared/errors.js";
-import type { DeploymentServices } from "./context.js";
-import { settle, transition } from "./deployment-status.js";
+import type { DeploymentState } from "../../cloud/schema.js";
+import { errorMessage } from "../../shared/errors.js";
+import type { DeploymentServices } from "../context.js";
+import { settle, transition } from "./status.js";
 import { freeDeployment, stopForRevokedToken } from "./lifecycle.js";
-import { removeUploadParts } from "./uploads.js";
+import { removeUploadParts } from "../archives/uploads.js";
 
 /** Stops and frees every deployment whose TTL has passed. */
 export async function expireDeployments(services: DeploymentServices): Promise<void> {

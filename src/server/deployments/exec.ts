@@ -2,19 +2,19 @@
 // the port proxy), a command's output (captured up to execOutputBytes per stream, or streamed as
 // NDJSON with backpressure), and the sandbox's log read by offset.
 import type { ServerResponse } from "node:http";
-import type { ExecResponse, ExecStreamFrame, LogsResponse } from "../cloud/schema.js";
-import { isActiveDeployment } from "../cloud/schema.js";
-import type { SandboxEntry } from "../core/catalog.js";
-import { captureInWorkspaceSandbox, streamInWorkspaceSandbox } from "../core/workspace-sandbox.js";
-import { renderLogText } from "../shared/log-lines.js";
-import { lastLines, readBytesFrom, wholeLinesEnd } from "../shared/file-tail.js";
-import { decodeUntrusted } from "../shared/terminal-text.js";
-import type { DeploymentServices } from "./context.js";
-import { currentRow, sandboxOf, tenantHostPaths } from "./deployment-status.js";
-import { HttpError } from "./http.js";
+import type { ExecResponse, ExecStreamFrame, LogsResponse } from "../../cloud/schema.js";
+import { isActiveDeployment } from "../../cloud/schema.js";
+import type { SandboxEntry } from "../../core/catalog.js";
+import { captureInWorkspaceSandbox, streamInWorkspaceSandbox } from "../../core/workspace-sandbox.js";
+import { renderLogText } from "../../shared/log-lines.js";
+import { lastLines, readBytesFrom, wholeLinesEnd } from "../../shared/file-tail.js";
+import { decodeUntrusted } from "../../shared/terminal-text.js";
+import type { DeploymentServices } from "../context.js";
+import { currentRow, sandboxOf, tenantHostPaths } from "./status.js";
+import { HttpError } from "../http/messages.js";
 import { tenantLogText } from "./log-view.js";
-import { ownedDeployment } from "./ownership.js";
-import { envVars, type DeploymentRow } from "./store.js";
+import { ownedDeployment } from "../ownership.js";
+import { envVars, type DeploymentRow } from "../store.js";
 
 /** How much of the log one read returns. */
 const LOG_CHUNK_BYTES = 4 * 1024 * 1024;

@@ -4,7 +4,7 @@
 // another link (checked against the final tree, so the order of the entries does not matter).
 // Bounded: the entry count and the unpacked size are counted as the headers arrive.
 import { posix } from "node:path";
-import { ARCHIVE_ROOT } from "../cloud/archive-layout.js";
+import { ARCHIVE_ROOT } from "../../cloud/archive-layout.js";
 import type { TarHeader } from "./tar-reader.js";
 
 export interface ExtractLimits {

@@ -6,7 +6,7 @@
 import type { Server as HttpServer } from "node:http";
 import { createServer, isIP, type Server } from "node:net";
 import { networkInterfaces } from "node:os";
-import { UnavailableError, isErrnoError } from "../shared/errors.js";
+import { UnavailableError, isErrnoError } from "../../shared/errors.js";
 
 export interface Listening {
   host: string;

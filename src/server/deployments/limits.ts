@@ -1,7 +1,7 @@
 // Caps on what holds host resources while it runs (shell sessions hold a pty and two processes,
 // execs a process and their output): per token, so one tenant cannot take everyone's share, and
 // in all, so the host keeps its ptys and memory. Beyond a cap the answer is 429 with retry_after.
-import { HttpError } from "./http.js";
+import { HttpError } from "../http/messages.js";
 
 /** How long a refused client is told to wait before trying again (seconds). */
 const RETRY_AFTER_SECONDS = 5;

@@ -3,12 +3,12 @@
 // stopped) without writing anything, and the sweep or the next operation records what it found.
 // "Gone" means its owner's process is dead (state/status.ts): a busy or silent owner never is.
 import { realpathSync } from "node:fs";
-import { SANDBOX_WORKSPACE, type DeploymentState } from "../cloud/schema.js";
-import type { SandboxEntry } from "../core/catalog.js";
-import { isWorkspaceSandboxRunning, lastExitReason, openWorkspaceSandbox } from "../core/workspace-sandbox.js";
-import type { DeploymentServices } from "./context.js";
+import { SANDBOX_WORKSPACE, type DeploymentState } from "../../cloud/schema.js";
+import type { SandboxEntry } from "../../core/catalog.js";
+import { isWorkspaceSandboxRunning, lastExitReason, openWorkspaceSandbox } from "../../core/workspace-sandbox.js";
+import type { DeploymentServices } from "../context.js";
 import { tenantLogText } from "./log-view.js";
-import type { DeploymentRow } from "./store.js";
+import type { DeploymentRow } from "../store.js";
 
 /** The sandbox a deployment runs in, once provisioning has made it. */
 export function sandboxOf(services: DeploymentServices, row: DeploymentRow): SandboxEntry | undefined {

@@ -6,9 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { createWriteStream, readdirSync, renameSync, rmSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
-import type { ServerData } from "./config.js";
-import { HttpError } from "./http.js";
-import type { Store } from "./store.js";
+import type { ServerData } from "../config.js";
+import { HttpError } from "../http/messages.js";
+import type { Store } from "../store.js";
 
 /** Which archives (or images) have a PUT or a finalize under way (in this process: the only writer). */
 export class UploadGuard {

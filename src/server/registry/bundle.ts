@@ -2,17 +2,17 @@
 // names, each a plain file with a plain name, nothing else, within the size limit; the files'
 // sha256 must match what image.json records and the image must be of the backend it was
 // presigned for; its root disk must be one standalone disk of the format image.json declares
-// (image-disk-check.ts). Unpacked into a temporary folder that is renamed into place only when sound.
+// (disk-check.ts). Unpacked into a temporary folder that is renamed into place only when sound.
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { extract } from "tar";
-import { BUNDLE_MANIFEST } from "../cloud/image-bundle.js";
-import { errorMessage } from "../shared/errors.js";
-import { writeJsonFile } from "../shared/json.js";
-import { readManifest, type ImageManifest } from "../images/store.js";
-import { sha256File } from "../images/vm/build.js";
-import { ArchiveRejectedError } from "./extract.js";
-import { publishedDiskProblem } from "./image-disk-check.js";
+import { BUNDLE_MANIFEST } from "../../cloud/image-bundle.js";
+import { errorMessage } from "../../shared/errors.js";
+import { writeJsonFile } from "../../shared/json.js";
+import { readManifest, type ImageManifest } from "../../images/store.js";
+import { sha256File } from "../../images/vm/build.js";
+import { ArchiveRejectedError } from "../archives/extract.js";
+import { publishedDiskProblem } from "./disk-check.js";
 
 const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const ROLES = new Set(["kernel", "initrd", "rootfs", "compressedKernel"]);

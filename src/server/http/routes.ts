@@ -11,30 +11,30 @@ import {
   ReplaceMountRequest,
   TtlRequest,
   type ArchiveRecord,
-} from "../cloud/schema.js";
-import { serverCapabilities } from "./capabilities.js";
-import type { DeploymentServices } from "./context.js";
-import { deploymentView, deploymentViews } from "./deployment-view.js";
-import { ArchiveRejectedError, checkArchive, extractLimitsOf } from "./extract.js";
-import { HttpError, Router, readJson, type RequestContext } from "./http.js";
-import { addImageRoutes } from "./images.js";
-import { createDeployment, removeDeployment, setDeploymentTtl, startDeployment, stopDeployment } from "./lifecycle.js";
-import { ownedArchive, ownedDeployment } from "./ownership.js";
-import { requestEndpoint } from "./port-proxy.js";
-import type { ConcurrencyCap } from "./limits.js";
-import { deploymentLogs, execInDeployment, streamExecInDeployment } from "./sandbox-exec.js";
-import { checkUploadSignature, signUpload } from "./signing.js";
-import type { ArchiveRow } from "./store.js";
-import { receiveUpload, type UploadGuard } from "./uploads.js";
-import { checkStorage, storageUsage } from "./storage.js";
-import { replaceWorkspace } from "./workspace-replace.js";
+} from "../../cloud/schema.js";
+import { serverCapabilities } from "../capabilities.js";
+import type { DeploymentServices } from "../context.js";
+import { deploymentView, deploymentViews } from "../deployments/view.js";
+import { ArchiveRejectedError, checkArchive, extractLimitsOf } from "../archives/extract.js";
+import { HttpError, Router, readJson, type RequestContext } from "./messages.js";
+import { addImageRoutes } from "../registry/routes.js";
+import { createDeployment, removeDeployment, setDeploymentTtl, startDeployment, stopDeployment } from "../deployments/lifecycle.js";
+import { ownedArchive, ownedDeployment } from "../ownership.js";
+import { requestEndpoint } from "../deployments/port-proxy.js";
+import type { ConcurrencyCap } from "../deployments/limits.js";
+import { deploymentLogs, execInDeployment, streamExecInDeployment } from "../deployments/exec.js";
+import { checkUploadSignature, signUpload } from "../archives/signing.js";
+import type { ArchiveRow } from "../store.js";
+import { receiveUpload, type UploadGuard } from "../archives/uploads.js";
+import { checkStorage, storageUsage } from "../deployments/storage.js";
+import { replaceWorkspace } from "../deployments/workspace-replace.js";
 
 export interface RouteServices extends DeploymentServices {
   secret: Buffer;
   uploads: UploadGuard;
   /** The address clients reach this server at. */
   publicUrl(): string;
-  /** Concurrent execs (limits.ts). */
+  /** Concurrent execs (deployments/limits.ts). */
   execCap: ConcurrencyCap;
 }
 

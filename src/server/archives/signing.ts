@@ -2,7 +2,7 @@
 // secret that never leaves the server's data folder, and an expiry in the URL itself.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { isErrnoError } from "../shared/errors.js";
+import { isErrnoError } from "../../shared/errors.js";
 
 export function loadOrCreateSecret(path: string): Buffer {
   try {

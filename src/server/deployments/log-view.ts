@@ -2,7 +2,7 @@
 // marks the lines heyvm did not write: shared/log-lines.ts), the owner's
 // lifecycle notes without what only the operator should see (the command line that started the
 // machine, the server's own paths on this host).
-import { escapeControls } from "../shared/terminal-text.js";
+import { escapeControls } from "../../shared/terminal-text.js";
 
 /** A line in which the owner records the command that started the machine. */
 const COMMAND_LINE = /^(\S+ owner: )starting (?:bwrap|qemu|virsh|\/)\S*(?: .*)?$/;

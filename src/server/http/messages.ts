@@ -1,9 +1,9 @@
 // The small HTTP toolkit of the server (plain node:http): a route table with :params, JSON
 // bodies read with a size limit and checked against the shared schema, and errors as JSON.
-import { errorMessage } from "../shared/errors.js";
+import { errorMessage } from "../../shared/errors.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
-import { describeIssues } from "../cloud/schema.js";
+import { describeIssues } from "../../cloud/schema.js";
 
 /** An answer other than 2xx, with the message the client shows. */
 export class HttpError extends Error {

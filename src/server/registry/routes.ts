@@ -12,21 +12,21 @@
 import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { detectBackend } from "../backends/registry.js";
-import { IMAGE_API, ImagePresignRequest, ImageRegisterRequest, type PublishedImage } from "../cloud/image-schema.js";
-import { IMAGE_FORMATS } from "../images/custom/formats.js";
-import { IMAGE_MANIFEST, imageDir, readManifest } from "../images/store.js";
-import { isBackendName, type BackendName } from "../shared/backend-name.js";
-import { writeJsonFile } from "../shared/json.js";
-import type { DeploymentServices } from "./context.js";
-import { ArchiveRejectedError } from "./extract.js";
-import { HttpError, readJson, type RequestContext, type Router } from "./http.js";
-import { unpackImageBundle } from "./image-bundle.js";
-import { publishedDiskProblem } from "./image-disk-check.js";
-import type { ImageRow, ImageStore } from "./image-store.js";
-import { checkUploadSignature, signUpload } from "./signing.js";
-import { checkStorage } from "./storage.js";
-import { receiveBody, type UploadGuard } from "./uploads.js";
+import { detectBackend } from "../../backends/registry.js";
+import { IMAGE_API, ImagePresignRequest, ImageRegisterRequest, type PublishedImage } from "../../cloud/image-schema.js";
+import { IMAGE_FORMATS } from "../../images/custom/formats.js";
+import { IMAGE_MANIFEST, imageDir, readManifest } from "../../images/store.js";
+import { isBackendName, type BackendName } from "../../shared/backend-name.js";
+import { writeJsonFile } from "../../shared/json.js";
+import type { DeploymentServices } from "../context.js";
+import { ArchiveRejectedError } from "../archives/extract.js";
+import { HttpError, readJson, type RequestContext, type Router } from "../http/messages.js";
+import { unpackImageBundle } from "./bundle.js";
+import { publishedDiskProblem } from "./disk-check.js";
+import type { ImageRow, ImageStore } from "./store.js";
+import { checkUploadSignature, signUpload } from "../archives/signing.js";
+import { checkStorage } from "../deployments/storage.js";
+import { receiveBody, type UploadGuard } from "../archives/uploads.js";
 
 export interface ImageServices extends DeploymentServices {
   secret: Buffer;

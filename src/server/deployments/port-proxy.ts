@@ -9,13 +9,13 @@
 // through it is refused, so no endpoint can make the server call itself (a loop of hops).
 import { randomBytes } from "node:crypto";
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import type { HostEndpoint } from "../backends/types.js";
-import type { SandboxEntry } from "../core/catalog.js";
-import { isWorkspaceSandboxRunning, openWorkspaceSandbox, workspacePortEndpoint } from "../core/workspace-sandbox.js";
-import type { DeploymentServices } from "./context.js";
-import { HttpError, errorReply, sendReply, type Reply } from "./http.js";
-import { runningSandbox } from "./sandbox-exec.js";
-import type { DeploymentRow } from "./store.js";
+import type { HostEndpoint } from "../../backends/types.js";
+import type { SandboxEntry } from "../../core/catalog.js";
+import { isWorkspaceSandboxRunning, openWorkspaceSandbox, workspacePortEndpoint } from "../../core/workspace-sandbox.js";
+import type { DeploymentServices } from "../context.js";
+import { HttpError, errorReply, sendReply, type Reply } from "../http/messages.js";
+import { runningSandbox } from "./exec.js";
+import type { DeploymentRow } from "../store.js";
 
 export interface EndpointAddress {
   url: string;

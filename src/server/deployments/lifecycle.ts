@@ -4,22 +4,22 @@
 // queue, so operations on one deployment never overlap.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { isActiveDeployment, type Deployment, type DeployRequestParsed } from "../cloud/schema.js";
-import type { SandboxEntry } from "../core/catalog.js";
-import { createWorkspaceSandbox, destroyWorkspaceSandbox, launchInWorkspaceSandbox, startWorkspaceSandbox, stopWorkspaceSandbox } from "../core/workspace-sandbox.js";
-import { isBackendName } from "../shared/backend-name.js";
-import { errorMessage } from "../shared/errors.js";
-import type { Reporter } from "../shared/reporter.js";
-import type { DeploymentServices } from "./context.js";
-import { sandboxOf, settle, transition } from "./deployment-status.js";
-import { deploymentView } from "./deployment-view.js";
-import { ArchiveRejectedError, extractArchive, extractLimitsOf } from "./extract.js";
-import { HttpError } from "./http.js";
-import { resolvePublishedImage } from "./images.js";
-import { ownedDeployment, readyArchive } from "./ownership.js";
+import { isActiveDeployment, type Deployment, type DeployRequestParsed } from "../../cloud/schema.js";
+import type { SandboxEntry } from "../../core/catalog.js";
+import { createWorkspaceSandbox, destroyWorkspaceSandbox, launchInWorkspaceSandbox, startWorkspaceSandbox, stopWorkspaceSandbox } from "../../core/workspace-sandbox.js";
+import { isBackendName } from "../../shared/backend-name.js";
+import { errorMessage } from "../../shared/errors.js";
+import type { Reporter } from "../../shared/reporter.js";
+import type { DeploymentServices } from "../context.js";
+import { sandboxOf, settle, transition } from "./status.js";
+import { deploymentView } from "./view.js";
+import { ArchiveRejectedError, extractArchive, extractLimitsOf } from "../archives/extract.js";
+import { HttpError } from "../http/messages.js";
+import { resolvePublishedImage } from "../registry/routes.js";
+import { ownedDeployment, readyArchive } from "../ownership.js";
 import { addEndpoint } from "./port-proxy.js";
 import { checkStorage } from "./storage.js";
-import { envVars, openPorts, type DeploymentRow } from "./store.js";
+import { envVars, openPorts, type DeploymentRow } from "../store.js";
 
 function startReporter(services: DeploymentServices, id: string): Reporter {
   return services.progress.reporter(id, services.log);

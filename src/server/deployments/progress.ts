@@ -1,8 +1,8 @@
 // The latest step of a deployment's provisioning or start (the same lines a local build or start
 // prints: "building the root filesystem…", "starting sandbox…"), kept in memory so the
 // deployment's view can carry it and a waiting client can show it instead of a bare "waiting…".
-import type { Reporter } from "../shared/reporter.js";
-import type { LogLine } from "./context.js";
+import type { Reporter } from "../../shared/reporter.js";
+import type { LogLine } from "../context.js";
 
 export class DeploymentProgress {
   private readonly latest = new Map<string, string>();

@@ -5,10 +5,10 @@
 // image.json declares. `qemu-img info` reads only the header (it opens no backing file), and runs
 // here on a hostile file the way OpenStack and libguestfs run it: with 1 GiB of address space and
 // 30 s of CPU, and, beyond that, in bubblewrap seeing nothing of the host but /usr and the disk.
-import { findSystemExecutable, run } from "../shared/run.js";
-import { bwrapBinary } from "../backends/firecracker/host-side.js";
-import type { ImageManifest } from "../images/store.js";
-import { vmBoot, type DiskFormat } from "../images/vm/boot.js";
+import { findSystemExecutable, run } from "../../shared/run.js";
+import { bwrapBinary } from "../../backends/firecracker/host-side.js";
+import type { ImageManifest } from "../../images/store.js";
+import { vmBoot, type DiskFormat } from "../../images/vm/boot.js";
 
 interface QemuImgInfo {
   format?: string;

@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import type { ArchiveJob, ArchiveJobResult } from "./archive-unpack.js";
+import type { ArchiveJob, ArchiveJobResult } from "./unpack.js";
 
 /** Archive jobs at once: each takes a core (and a libuv thread for gunzip) while it runs. */
 const CONCURRENT_JOBS = Math.max(1, Math.min(2, availableParallelism()));

@@ -3,13 +3,13 @@
 // (bundles being uploaded and unpacked images) and its deployments (workspace and sandbox folder,
 // running or stopped). Freed at once by DELETE of an archive, image or deployment; a stopped
 // deployment's workspace is removed by the sweep keepStoppedSeconds after it stopped.
-import type { UsageResponse } from "../cloud/schema.js";
-import { imageDir } from "../images/store.js";
-import { run } from "../shared/run.js";
-import type { DeploymentServices } from "./context.js";
-import { sandboxOf } from "./deployment-status.js";
-import { HttpError } from "./http.js";
-import { uploadPath } from "./images.js";
+import type { UsageResponse } from "../../cloud/schema.js";
+import { imageDir } from "../../images/store.js";
+import { run } from "../../shared/run.js";
+import type { DeploymentServices } from "../context.js";
+import { sandboxOf } from "./status.js";
+import { HttpError } from "../http/messages.js";
+import { uploadPath } from "../registry/routes.js";
 
 /** Bytes on disk under each path (0 for one that is not there), in one du run. */
 async function diskBytes(paths: string[]): Promise<number> {
