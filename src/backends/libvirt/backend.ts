@@ -217,6 +217,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     initrd: boot.initrd,
     cmdline: boot.cmdline,
     disk: dir.diskPath,
+    diskSeclabel: isSystemUri(),
     serialLog,
     sshPort: port,
     forwards,

@@ -21,6 +21,11 @@ export interface DomainOptions {
   /** The kernel command line; the default image's when not given. */
   cmdline?: string;
   disk: string;
+  /**
+   * The system daemon relabels disks for QEMU's account unless told not to (heyvm grants access
+   * itself); a session daemon runs QEMU as the user and has no DAC security driver to name.
+   */
+  diskSeclabel: boolean;
   serialLog: string;
   sshPort: number;
   /** Further guest TCP ports forwarded to 127.0.0.1 on the host. */
@@ -80,8 +85,7 @@ ${fwcfg}
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
     <disk type='file' device='disk'>
       <driver name='qemu' type='qcow2' discard='unmap'/>
-      <source file='${e(options.disk)}'>
-        <seclabel model='dac' relabel='no'/>
+      <source file='${e(options.disk)}'>${options.diskSeclabel ? "\n        <seclabel model='dac' relabel='no'/>" : ""}
       </source>
       <target dev='vda' bus='virtio'/>
     </disk>

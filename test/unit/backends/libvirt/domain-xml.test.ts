@@ -13,6 +13,7 @@ function options(overrides: Partial<DomainOptions> = {}): DomainOptions {
     kernel: "/images/ubuntu/vmlinux",
     initrd: "/images/ubuntu/initrd.img",
     disk: "/state/sb-0123abcd/disk.qcow2",
+    diskSeclabel: true,
     serialLog: "/state/sb-0123abcd/serial.log",
     sshPort: 42022,
     forwards: [],
@@ -104,6 +105,12 @@ describe("domainXml", () => {
       /<disk type='file' device='disk'>\s*<driver name='qemu' type='qcow2' discard='unmap'\/>\s*<source file='\/state\/sb-0123abcd\/disk.qcow2'>\s*<seclabel model='dac' relabel='no'\/>\s*<\/source>\s*<target dev='vda' bus='virtio'\/>\s*<\/disk>/,
     );
     assert.match(xml, /<serial type='file'><source path='\/state\/sb-0123abcd\/serial.log'\/><target port='0'\/><\/serial>/);
+  });
+
+  test("a session daemon (no DAC security driver) gets no seclabel on the disk", () => {
+    const xml = domainXml(options({ diskSeclabel: false }));
+    assert.doesNotMatch(xml, /seclabel/);
+    assert.match(xml, /<source file='\/state\/sb-0123abcd\/disk.qcow2'>\s*<\/source>/);
   });
 
   test("one virtiofs filesystem per share, each on heyvm's own virtiofsd socket (libvirt starts none)", () => {
