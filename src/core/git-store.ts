@@ -16,10 +16,6 @@ export const GIT_STORE_IN_SANDBOX = "/heyvm/git";
 /** The folder in the store where the host's objects are bound read-only (its alternates name it). */
 export const HOST_OBJECTS_NAME = "host-objects";
 
-/** A backend whose guest gets the store (bubblewrap binds it; firecracker's sftp-server and libvirt's virtiofsd serve it). */
-export function backendUsesGitStore(backend: string): boolean {
-  return backend === "bubblewrap" || backend === "firecracker" || backend === "libvirt";
-}
 
 /** The worktree's own `.git`: a folder for the main worktree (the common folder), else a file. */
 function isMainWorktree(commonDir: string, worktree: string): boolean {

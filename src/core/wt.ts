@@ -1,8 +1,8 @@
 // `heyvm wt <branch>`: the branch's worktree plus a sandbox whose /workspace is that worktree.
 // Every check that can fail runs before anything is created; concurrent calls for one branch
 // serialise on locks so they end with one worktree, one sandbox record and one owner.
-import { existsSync, mkdirSync } from "node:fs";
-import { join, relative, resolve, isAbsolute } from "node:path";
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
 import { chooseDefaultBackend, loadBackend, usableBackend } from "../backends/registry.js";
 import type { Backend, Reporter } from "../backends/types.js";
 import { configValue, findRepository, type Repository } from "../git/repo.js";
@@ -12,14 +12,13 @@ import { createFileExclusive } from "../shared/safe-fs.js";
 import { refuseMachineSize } from "./machine-size.js";
 import type { HeyoHome } from "../state/home.js";
 import { sandboxStatus } from "../state/status.js";
-import { networkMode, networkSetting, writeSpec, type ExtraMount, type NetworkMode, type SandboxSpec } from "../state/records.js";
+import { networkMode, networkSetting, writeSpec, type NetworkMode, type SandboxSpec } from "../state/records.js";
 import { createSandbox, findByBranch, type SandboxEntry } from "./catalog.js";
 import { shellInEntry } from "./attach.js";
 import { stopEntry } from "./stop.js";
 import { ensureOwner } from "./owner-start.js";
 import { withBranchWorktree } from "./worktree.js";
-import { backendUsesGitStore, gitStoreMounts } from "./git-store.js";
-import type { SandboxDir } from "../state/sandbox-dir.js";
+import { gitStoreMounts } from "./git-store.js";
 
 export interface WtRequest {
   branch: string;
@@ -47,27 +46,6 @@ export interface WtSandbox {
   reused: boolean;
 }
 
-
-function isInside(child: string, parent: string): boolean {
-  const rel = relative(parent, child);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
-}
-
-/**
- * The git view of a sandbox on a backend that has no git store (none of those that run today:
- * bubblewrap, firecracker and libvirt get gitStoreMounts): the common git folder writable with
- * its config and hooks read-only, which does not keep the host's git metadata safe.
- */
-function sharedGitFolderMounts(repo: Repository, worktree: string): ExtraMount[] {
-  if (isInside(repo.commonDir, worktree)) return [];
-  const guarded = ["config", "hooks"].map((name) => join(repo.commonDir, name)).filter((path) => existsSync(path));
-  return [{ host: repo.commonDir, guest: repo.commonDir, readOnly: false }, ...guarded.map((path) => ({ host: path, guest: path, readOnly: true }))];
-}
-
-/** What of git the sandbox sees: its own store (git-store.ts) where the backend takes one. */
-function gitMounts(backend: Backend, dir: SandboxDir, repo: Repository, worktree: string): ExtraMount[] {
-  return backendUsesGitStore(backend.name) ? gitStoreMounts(dir, repo, resolve(worktree)) : sharedGitFolderMounts(repo, worktree);
-}
 
 async function writeGitIdentity(repo: Repository, home: string): Promise<void> {
   const lines = ["[safe]", "\tdirectory = *"];
@@ -125,13 +103,13 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
         throw new ConflictError(`sandbox ${entry.spec.id} for ${request.branch} is running with ${differences.join(", ")}`, `stop it first (heyvm stop ${entry.spec.id}) to start it with other settings`);
       }
     } else if (entry) {
-      const spec: SandboxSpec = { ...entry.spec, ...wanted, mounts: gitMounts(backend, entry.dir, repo, plan.path) };
+      const spec: SandboxSpec = { ...entry.spec, ...wanted, mounts: gitStoreMounts(entry.dir, repo, resolve(plan.path)) };
       writeSpec(entry.dir, spec);
       entry = { dir: entry.dir, spec };
     } else {
       const created = await createSandbox(home, { name: `wt-${plan.slug}`, git: { commonDir: repo.commonDir, branch: request.branch }, ...wanted, mounts: [] });
       // the store's paths name the sandbox's folder, which exists only now
-      entry = { dir: created.dir, spec: { ...created.spec, mounts: gitMounts(backend, created.dir, repo, plan.path) } };
+      entry = { dir: created.dir, spec: { ...created.spec, mounts: gitStoreMounts(created.dir, repo, resolve(plan.path)) } };
       writeSpec(entry.dir, entry.spec);
       await writeGitIdentity(repo, entry.dir.homePath);
     }
