@@ -6,8 +6,7 @@
 // entries too, so that what either side creates later stays shared). Files the sandbox creates
 // belong to that uid on the host until the sandbox is removed: then revokeSandboxAccess takes
 // every entry back and gives those files to the owner of the tree they are in.
-import { lchownSync, lstatSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { lchownSync, lstatSync, statSync } from "node:fs";
 import { OperationFailedError, UnavailableError, errorMessage } from "../../shared/errors.js";
 import { findSystemExecutable, run } from "../../shared/run.js";
 import { walkTree } from "../../shared/safe-fs.js";
@@ -116,27 +115,21 @@ function removalFor(block: string, ours: { access: string; defaults: string[] })
   return ["-x", present.map((entry) => entry.replace(/^default:/, "d:")).join(","), ...(keptDefault.length === 0 && acl.hasDefault ? ["-k"] : [])];
 }
 
-/** Every path under root (itself included), never through a symbolic link. */
-function allPaths(root: string, found: string[]): void {
-  found.push(root);
-  if (lstatSync(root).isDirectory()) for (const name of readdirSync(root)) allPaths(join(root, name), found);
-}
-
 /**
  * Gives back a tree a sandbox's own uid was given: files and folders it made go to the tree's
  * owner (its top's uid/gid), and every ACL entry heyvm added for it (its own, the defaults)
- * is removed, so nothing of heyvm's stays on the user's files.
+ * is removed, so nothing of heyvm's stays on the user's files. The same walk as the grant's
+ * (safe-fs.ts walkTree): links are changed as links and never followed.
  */
 async function revokeTree(user: HostUser, root: string): Promise<void> {
   const top = lstatSync(root);
   if (!top.isDirectory()) return;
-  const paths: string[] = [];
-  allPaths(root, paths);
-  for (const path of paths) {
-    const stat = lstatSync(path);
-    if (stat.uid === user.uid || stat.gid === user.gid) lchownSync(path, stat.uid === user.uid ? top.uid : stat.uid, stat.gid === user.gid ? top.gid : stat.gid);
-  }
-  await removeEntries(user.uid, top.uid, paths.filter((path) => !lstatSync(path).isSymbolicLink()));
+  await walkTree(root, 500, async (entries) => {
+    for (const { handle, stat } of entries) {
+      if (stat.uid === user.uid || stat.gid === user.gid) lchownSync(handle, stat.uid === user.uid ? top.uid : stat.uid, stat.gid === user.gid ? top.gid : stat.gid);
+    }
+    await removeEntries(user.uid, top.uid, entries.filter((entry) => !entry.stat.isSymbolicLink()).map((entry) => entry.handle));
+  });
 }
 
 /** Removes the entries heyvm added for uid (and the owner's default entry) from each path. */
