@@ -155,6 +155,17 @@ export function heldHostUser(dir: SandboxDir): HostUser | undefined {
   return held ? { uid: held.uid, gid: held.gid, dropsRoot: true } : undefined;
 }
 
+/**
+ * Who the sandbox is on the host as things stand, without taking a slot: heyvm's own user when
+ * that is not root (sandboxHostUser's rule), else the slot it holds (root itself before its first
+ * start, when it has none yet).
+ */
+export function knownHostUser(dir: SandboxDir): { uid: number; gid: number } {
+  const own = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  if (own.uid !== 0) return own;
+  return heldHostUser(dir) ?? own;
+}
+
 /** Frees the sandbox's slot in the registry (its folder is about to go). */
 export function releaseHostIds(dir: SandboxDir): void {
   const held = readHeld(dir.hostIdsPath);

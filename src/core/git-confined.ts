@@ -4,7 +4,6 @@
 // so the store's config, hooks and links can reach nothing of the host's; heyvm takes only
 // bytes from it (an object id, a pack that the host's git then checks and names by hashing).
 import { spawn, type ChildProcess } from "node:child_process";
-import { lstatSync } from "node:fs";
 import { hostProgramArgs } from "../backends/bubblewrap/args.js";
 import { OperationFailedError, UnavailableError } from "../shared/errors.js";
 import { findSystemExecutable, run, type RunResult } from "../shared/run.js";
@@ -18,17 +17,6 @@ export interface ConfinedStore {
   hostObjects: string;
   /** Who git runs as: the sandbox's own host user, who owns what the sandbox wrote in the store. */
   user: { uid: number; gid: number };
-}
-
-/**
- * The sandbox's host user, as its backend made it: the owner of the sandbox's home folder,
- * which heyvm itself gives to that user (the sandbox cannot change whose it is); heyvm's own
- * user before the first start.
- */
-export function sandboxOwner(homePath: string): { uid: number; gid: number } {
-  const stat = lstatSync(homePath, { throwIfNoEntry: false });
-  if (stat?.isDirectory()) return { uid: stat.uid, gid: stat.gid };
-  return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
 }
 
 /** spawn's uid/gid: only when heyvm is root and the sandbox's user is another. */

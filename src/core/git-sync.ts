@@ -16,8 +16,8 @@ import { heyoHome, type HeyoHome } from "../state/home.js";
 import { withLock } from "../state/lock.js";
 import { readSpec, type SandboxSpec } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
-import { heldHostUser } from "../backends/host-ids.js";
-import { runConfinedGit, sandboxOwner, spawnConfinedGit, type ConfinedStore } from "./git-confined.js";
+import { knownHostUser } from "../backends/host-ids.js";
+import { runConfinedGit, spawnConfinedGit, type ConfinedStore } from "./git-confined.js";
 import { ensureGitStore, gitEntryIdentity, gitEntryIntact, hostAdminDir, repairGitFile, usesGitStore } from "./git-store.js";
 
 type StoreSpec = SandboxSpec & { git: NonNullable<SandboxSpec["git"]> };
@@ -134,7 +134,7 @@ export async function syncSandboxGit(home: HeyoHome, dir: SandboxDir, spec: Sand
     const { commonDir, branch } = spec.git;
     const branchRef = `refs/heads/${branch}`;
     // as the sandbox's host user (a VM sandbox has no home folder on the host to tell it)
-    const where: ConfinedStore = { store: dir.gitStorePath, hostObjects: `${commonDir}/objects`, user: heldHostUser(dir) ?? sandboxOwner(dir.homePath) };
+    const where: ConfinedStore = { store: dir.gitStorePath, hostObjects: `${commonDir}/objects`, user: knownHostUser(dir) };
     let host = await hostRev(commonDir, branchRef);
     const sandbox = await sandboxTip(where, branchRef);
     let synced = state.synced;
