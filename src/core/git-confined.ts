@@ -4,9 +4,9 @@
 // so the store's config, hooks and links can reach nothing of the host's; heyvm takes only
 // bytes from it (an object id, a pack that the host's git then checks and names by hashing).
 import { spawn, type ChildProcess } from "node:child_process";
-import { hostProgramArgs } from "../backends/bubblewrap/args.js";
+import { bwrapBinary, hostProgramArgs } from "../backends/bubblewrap/args.js";
 import { OperationFailedError, UnavailableError } from "../shared/errors.js";
-import { findSystemExecutable, run, type RunResult } from "../shared/run.js";
+import { run, type RunResult } from "../shared/run.js";
 import { hardenedGitArgs } from "../git/safe-git.js";
 import { GIT_STORE_IN_SANDBOX, HOST_OBJECTS_NAME } from "./git-store.js";
 
@@ -26,7 +26,7 @@ function asUser(user: ConfinedStore["user"]): { uid?: number; gid?: number } {
 
 /** bwrap's argv for `git <args>` over the store; writable only when heyvm moves something in it. */
 export function confinedGitArgv(where: ConfinedStore, writable: boolean, gitArgs: readonly string[]): string[] {
-  const bwrap = findSystemExecutable(process.env.HEYVM_BWRAP ?? "bwrap");
+  const bwrap = bwrapBinary();
   if (!bwrap) throw new UnavailableError("bwrap is not installed (heyvm reads a sandbox's git store inside it)", "install it with `apt-get install bubblewrap`");
   return [
     bwrap,

@@ -3,7 +3,18 @@
 // own network namespace unless it shares the host's (--network host).
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
+import { findSystemExecutable } from "../../shared/run.js";
 import { networkMode, type SandboxSpec } from "../../state/records.js";
+
+/**
+ * The bwrap heyvm runs, for sandboxes and for every confinement of its own (the firecracker
+ * sftp-server, git over a sandbox's store, the server's image check): $HEYVM_BWRAP (e.g. a
+ * setuid build elsewhere) or the one on PATH.
+ */
+export function bwrapBinary(): string | undefined {
+  const override = process.env.HEYVM_BWRAP;
+  return override ? findSystemExecutable(override) : findSystemExecutable("bwrap");
+}
 
 /** Inside every bubblewrap sandbox the user is heyo, uid/gid 1000 (on the host: see host-user.ts). */
 export const SANDBOX_UID = 1000;

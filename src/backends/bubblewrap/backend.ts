@@ -19,7 +19,7 @@ import { recordedForward } from "../forwards.js";
 import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SpawnSpec } from "../types.js";
 import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment, guestEnvironmentRecipe } from "../guest-env.js";
 import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
-import { SANDBOX_HOME, WORKSPACE, bwrapArgs, sandboxAccounts } from "./args.js";
+import { SANDBOX_HOME, WORKSPACE, bwrapArgs, bwrapBinary, sandboxAccounts } from "./args.js";
 import { grantSandboxAccess, sandboxHostUser } from "./host-user.js";
 import { PASST_PACKAGE_HINT } from "../user-net.js";
 import { seccompHelper, underSeccomp } from "../seccomp.js";
@@ -31,11 +31,6 @@ import type { SandboxDir } from "../../state/sandbox-dir.js";
 const READY_MARK = "HEYVM_READY";
 const INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`, or point HEYVM_BWRAP at a bwrap binary";
 
-/** The bwrap to use: $HEYVM_BWRAP (e.g. a setuid build elsewhere) or the one on PATH. */
-function bwrapPath(): string | undefined {
-  const override = process.env.HEYVM_BWRAP;
-  return override ? findSystemExecutable(override) : findSystemExecutable("bwrap");
-}
 
 function imageRoot(home: HeyoHome, image: string | null): string | null {
   if (image === null) return null;
@@ -141,7 +136,7 @@ function requireTool(name: string): string {
 
 async function boot(context: BootContext): Promise<RunningMachine> {
   const { dir, spec, reporter } = context;
-  const bwrap = bwrapPath();
+  const bwrap = bwrapBinary();
   if (!bwrap) throw new UnavailableError("bwrap is not installed", INSTALL_HINT);
   const unshare = requireTool("unshare");
   const mode = networkMode(spec);
@@ -383,7 +378,7 @@ function portEndpoint(access: MachineAccess, guestPort: number): HostEndpoint | 
 
 async function probe(): Promise<Availability> {
   if (process.platform !== "linux") return { usable: false, reason: "bubblewrap needs Linux", hint: "use apple_virt on macOS" };
-  if (!bwrapPath()) return { usable: false, reason: `bwrap is not installed${process.env.HEYVM_BWRAP ? ` at ${process.env.HEYVM_BWRAP}` : ""}`, hint: INSTALL_HINT };
+  if (!bwrapBinary()) return { usable: false, reason: `bwrap is not installed${process.env.HEYVM_BWRAP ? ` at ${process.env.HEYVM_BWRAP}` : ""}`, hint: INSTALL_HINT };
   for (const tool of ["nsenter", "unshare"]) if (!findSystemExecutable(tool)) return { usable: false, reason: `${tool} is not installed`, hint: "install util-linux" };
   if (!seccompHelper()) return { usable: false, reason: "heyvm-seccomp is not built", hint: "run `npm run build` (with libseccomp-dev installed)" };
   // without pasta only --no-network and --network host sandboxes can start

@@ -33,7 +33,8 @@ import { ensureRootfsCopy, writeConfigDrive } from "./disk.js";
 import { createTap, planTap, removeTap, tapUnavailable, type TapPlan } from "./tap.js";
 import { sandboxHostUser } from "../host-ids.js";
 import { grantSandboxAccess } from "../bubblewrap/host-user.js";
-import { bwrapBinary, confinedSftpServer, sftpServer, sshOverVsock, startForwarder, startWorkspaceChannel, vsockHelper } from "./host-side.js";
+import { bwrapBinary } from "../bubblewrap/args.js";
+import { confinedSftpServer, sftpServer, sshOverVsock, startForwarder, startWorkspaceChannel, vsockHelper } from "./host-side.js";
 
 /** Files of a firecracker sandbox, inside its folder (Firecracker runs there, so names are relative). */
 export const FIRECRACKER_FILES = {

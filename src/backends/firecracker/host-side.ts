@@ -8,6 +8,7 @@ import { existsSync, openSync, closeSync } from "node:fs";
 import { OperationFailedError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import { nativeBinary } from "../../shared/native-binary.js";
+import { bwrapBinary } from "../bubblewrap/args.js";
 import type { HostUser } from "../host-ids.js";
 import { underSeccomp } from "../seccomp.js";
 import { shellQuote } from "../../shared/shell-quote.js";
@@ -33,11 +34,6 @@ export function sftpServer(): string | undefined {
   return SFTP_SERVER_PATHS.find((path) => existsSync(path));
 }
 
-/** The bwrap to confine sftp-server with ($HEYVM_BWRAP, as for the bubblewrap backend). */
-export function bwrapBinary(): string | undefined {
-  const override = process.env.HEYVM_BWRAP;
-  return override ? findSystemExecutable(override) : findSystemExecutable("bwrap");
-}
 
 /** ssh options that reach the guest's sshd over vsock, the socket passed to ssh (no relay). */
 export function sshOverVsock(vsockUds: string): SshTransport {

@@ -6,7 +6,7 @@
 // here on a hostile file the way OpenStack and libguestfs run it: with 1 GiB of address space and
 // 30 s of CPU, and, beyond that, in bubblewrap seeing nothing of the host but /usr and the disk.
 import { findSystemExecutable, run } from "../../shared/run.js";
-import { bwrapBinary } from "../../backends/firecracker/host-side.js";
+import { bwrapBinary } from "../../backends/bubblewrap/args.js";
 import type { ImageManifest } from "../../images/store.js";
 import { vmBoot, type DiskFormat } from "../../images/vm/boot.js";
 
