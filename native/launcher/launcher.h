@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "constants.h" /* KEYS_HEADER, LAUNCH_RECORD_VERSION, STATUS_TIMEOUT_MS…: generated from the TypeScript */
+
 /* ---- json.c: a strict JSON reader (what JSON.parse accepts, lone surrogates refused). */
 enum json_type { JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
 
