@@ -28,7 +28,7 @@
     {
       "target_name": "heyvm-launcher",
       "type": "executable",
-      "sources": ["native/launcher/main.c", "native/launcher/json.c", "native/launcher/files.c", "native/launcher/liveness.c", "native/launcher/record.c", "native/launcher/resolve.c", "native/launcher/exec.c", "native/launcher/list.c", "native/common/json-text.c"],
+      "sources": ["native/launcher/main.c", "native/launcher/fall-back.c", "native/launcher/json.c", "native/launcher/files.c", "native/launcher/liveness.c", "native/launcher/record.c", "native/launcher/resolve.c", "native/launcher/exec.c", "native/launcher/list.c", "native/common/json-text.c"],
       "dependencies": ["heyvm-constants"],
       "include_dirs": ["<(SHARED_INTERMEDIATE_DIR)/heyvm-launcher", "<(SHARED_INTERMEDIATE_DIR)/heyvm-common"],
       "actions": [

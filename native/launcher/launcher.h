@@ -76,7 +76,9 @@ char *resolve_query(const char *home, const char *query, const char **why);
 int run_exec(int argc, char **argv);
 int run_list(int argc, char **argv);
 
-/* ---- main.c */
+/* ---- fall-back.c */
+/* What fall_back runs: node <entry> <heyvm argv…> (set once, by main). */
+void set_node_command(char *entry, int argc, char **argv);
 /* Hands the whole command line to the Node CLI (never returns). */
 _Noreturn void fall_back(const char *why);
 /* With HEYVM_LAUNCHER_TRACE=<file>, one line saying who answered (for the conformance test). */
