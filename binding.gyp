@@ -37,6 +37,12 @@
           "inputs": ["scripts/launcher-version.mjs", "src/shared/version.ts"],
           "outputs": ["<(SHARED_INTERMEDIATE_DIR)/heyvm-launcher/version.h"],
           "action": ["node", "scripts/launcher-version.mjs", "src/shared/version.ts", "<(SHARED_INTERMEDIATE_DIR)/heyvm-launcher/version.h"]
+        },
+        {
+          "action_name": "exec_options_header",
+          "inputs": ["scripts/exec-options-header.mjs", "dist/src/cli/commands/exec-options.js"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/heyvm-launcher/exec-options.h"],
+          "action": ["node", "scripts/exec-options-header.mjs", "dist/src/cli/commands/exec-options.js", "<(SHARED_INTERMEDIATE_DIR)/heyvm-launcher/exec-options.h"]
         }
       ],
       "cflags": ["-Wall", "-Wextra", "-O2"]
