@@ -222,6 +222,34 @@ describe("the native launcher answers as the Node CLI does", { skip }, () => {
     }
   });
 
+  test("exec --user/-u: Node answers it (the launcher hands it over), as the sandbox's user, before the id and between it and --", async () => {
+    const a = ids.a ?? "";
+    const url = "http://127.0.0.1:9";
+    for (const args of [
+      ["exec", a, "--user", "heyo", "--", "sh", "-c", 'id -un; echo "$HOME $USER"; pwd'],
+      ["exec", "-u", "1000", a, "--cloud-url", url, "-e", "A=1", "--", "sh", "-c", 'id -u; echo "$A"'],
+      ["exec", a, "--cloud-url", url, "--user=heyo", "--format", "json", "--", "id", "-un"],
+      ["exec", a, "-u", "no-such-user", "--", "true"],
+      ["exec", a, "--user", "root", "--", "id", "-u"],
+      ["exec", a, "--user", "bad name", "--", "true"],
+    ]) {
+      await conforms({ args, by: "node" });
+    }
+    const own = await run(["exec", a, "--user", "heyo", "--", "sh", "-c", 'id -un; echo "$HOME $USER"'], true);
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(own.stdout, "heyo\n/home/heyo heyo\n");
+    const missing = await run(["exec", a, "-u", "no-such-user", "--", "true"], true);
+    assert.equal(missing.code, 125);
+    assert.equal(missing.stderr, "heyvm: exec --user no-such-user: there is no such user in this sandbox\n");
+    const other = await run(["exec", a, "--user", "root", "--", "id", "-u"], true);
+    assert.equal(other.code, 125, "the command never ran as root");
+    assert.equal(other.stdout, "");
+    assert.match(other.stderr, /^heyvm: exec --user root: commands in this sandbox do not run as root in it, so they cannot become another user\n$/);
+    const bad = await run(["exec", a, "--user", "bad name", "--", "true"], true);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--user takes a user name or a uid, not "bad name"/);
+  });
+
   test("exec: a command killed by a signal, large stdin, large stdout", async () => {
     const a = ids.a ?? "";
     await conforms({ args: ["exec", a, "--", "sh", "-c", "kill -TERM $$"], by: "native" });

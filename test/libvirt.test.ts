@@ -101,6 +101,19 @@ describe("heyvm wt on libvirt", { skip }, () => {
     assert.match(knownHosts, new RegExp(`^heyvm-${id} ssh-ed25519 `), "the guest host key is pinned");
   });
 
+  test("exec --user over SSH: the guest's own user runs it; a user the guest lacks, or one heyo cannot become, is refused saying so", async () => {
+    const own = await t.run(["exec", id, "--user", "heyo", "--", "sh", "-c", 'id -un; echo "$HOME"; pwd']);
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(own.stdout, "heyo\n/home/heyo\n/workspace\n");
+    const missing = await t.run(["exec", id, "-u", "no-such-user", "--", "true"]);
+    assert.equal(missing.code, 125);
+    assert.equal(missing.stderr, "heyvm: exec --user no-such-user: there is no such user in this sandbox\n");
+    const root = await t.run(["exec", id, "--user", "root", "--", "id", "-u"]);
+    assert.equal(root.code, 125);
+    assert.equal(root.stdout, "", "nothing ran as root");
+    assert.match(root.stderr, /cannot become another user/);
+  });
+
   test("/workspace is the live worktree both ways, with the right owners", async () => {
     const worktree = join(t.root, "vm-feature");
     await checkWorkspaceBothWays((args) => t.run(args), id, worktree);

@@ -1,9 +1,12 @@
-/* `heyvm exec <query> [options] [--] cmd…`: the forms src/cli/commands/exec.ts and the fast path
- * take, with -e/--env, -w/--workdir, --cwd and --cloud-url (any other option goes to Node). The command line
+/* `heyvm exec <query> [options] [--] cmd…`: the forms src/cli/commands/exec.ts takes, with the
+ * options exec-options.h (generated from exec's one declaration of its options,
+ * src/cli/commands/exec-options.ts) says the launcher takes: -e/--env, -w/--workdir, --cwd and
+ * --cloud-url; any other option goes to Node. The command line
  * is the sandbox's exec recipe (src/backends/exec-recipe.ts) expanded with the same rules; the
  * command then runs as src/core/interactive.ts runs it: stdio inherited, SIGINT and SIGQUIT
  * ignored meanwhile, SIGTERM and SIGHUP passed on, the exit status as a shell reports it. */
 #include "launcher.h"
+#include "exec-options.h" /* EXEC_OPTIONS: generated from src/cli/commands/exec-options.ts */
 
 #include <errno.h>
 #include <signal.h>
@@ -86,33 +89,49 @@ static int long_option(const char *word, const char *name, const char **inline_v
   return 0;
 }
 
-/* One of the options the launcher knows at words[*at] (bounded by end): 1 and taken, or 0. */
+/* exec's option that word is (its value, if given in the same word, in *value), or NULL. */
+static const struct exec_option *find_option(const char *word, const char **value) {
+  for (size_t i = 0; i < EXEC_OPTION_COUNT; i++) {
+    if (long_option(word, EXEC_OPTIONS[i].long_name, value)) return &EXEC_OPTIONS[i];
+  }
+  for (size_t i = 0; i < EXEC_OPTION_COUNT; i++) {
+    const char *name = EXEC_OPTIONS[i].short_name;
+    if (name && strncmp(word, name, 2) == 0) {
+      *value = word[2] ? word + 2 : NULL;
+      return &EXEC_OPTIONS[i];
+    }
+  }
+  return NULL;
+}
+
+/* One of the options the launcher takes at words[*at] (bounded by end): 1 and taken, or 0. */
 static int take_option(char **words, int *at, int end, struct flags *flags) {
-  const char *word = words[*at], *value = NULL;
-  int which; /* 0 env, 1 workdir, 2 cwd, 3 cloud-url */
-  if (long_option(word, "--env", &value)) which = 0;
-  else if (long_option(word, "--cloud-url", &value)) which = 3;
-  else if (long_option(word, "--workdir", &value)) which = 1;
-  else if (long_option(word, "--cwd", &value)) which = 2;
-  else if (strncmp(word, "-e", 2) == 0) which = 0, value = word[2] ? word + 2 : NULL;
-  else if (strncmp(word, "-w", 2) == 0) which = 1, value = word[2] ? word + 2 : NULL;
-  else return 0;
+  const char *value = NULL;
+  const struct exec_option *option = find_option(words[*at], &value);
+  if (!option || option->role == EXEC_ROLE_NODE) return 0; /* unknown, or Node's to answer */
   if (!value) {
     if (*at + 1 >= end || words[*at + 1][0] == '-') return 0; /* missing, or what commander makes of it is its to say */
     value = words[++*at];
   }
   (*at)++;
-  if (which == 3) return 1; /* every command takes it (src/cli/main.ts takeCloudUrl); a local sandbox has no use for it */
-  if (which == 0) {
+  switch (option->role) {
+  case EXEC_ROLE_SKIP:
+    return 1; /* --cloud-url: every command takes it (src/cli/main.ts takeCloudUrl); a local sandbox has no use for it */
+  case EXEC_ROLE_ENV: {
     const char *eq = strchr(value, '=');
     if (!eq || eq == value) return 0; /* --env takes KEY=VALUE: Node says so */
     push_pair(&flags->env, strndup(value, (size_t)(eq - value)), eq + 1);
-  } else {
-    if (!*value) return 0;
-    if (which == 1) flags->workdir = value;
-    else flags->cwd = value;
+    return 1;
   }
-  return 1;
+  case EXEC_ROLE_WORKDIR:
+  case EXEC_ROLE_CWD:
+    if (!*value) return 0;
+    if (option->role == EXEC_ROLE_WORKDIR) flags->workdir = value;
+    else flags->cwd = value;
+    return 1;
+  default:
+    return 0;
+  }
 }
 
 /* ---- the recipe */

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "constants.h" /* KEYS_HEADER, LAUNCH_RECORD_VERSION, STATUS_TIMEOUT_MS…: generated from the TypeScript */
+
 /* ---- json.c: a strict JSON reader (what JSON.parse accepts, lone surrogates refused). */
 enum json_type { JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
 
@@ -74,7 +76,9 @@ char *resolve_query(const char *home, const char *query, const char **why);
 int run_exec(int argc, char **argv);
 int run_list(int argc, char **argv);
 
-/* ---- main.c */
+/* ---- fall-back.c */
+/* What fall_back runs: node <entry> <heyvm argv…> (set once, by main). */
+void set_node_command(char *entry, int argc, char **argv);
 /* Hands the whole command line to the Node CLI (never returns). */
 _Noreturn void fall_back(const char *why);
 /* With HEYVM_LAUNCHER_TRACE=<file>, one line saying who answered (for the conformance test). */

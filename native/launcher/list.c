@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STATUS_TIMEOUT_MS 1500 /* sandboxStatus's default in src/state/status.ts */
 #define NO_RUNNING "no running sandboxes (use --all to include stopped ones)\n"
 
 struct row {

@@ -13,32 +13,6 @@
 
 #include "version.h" /* HEYVM_VERSION, generated from src/shared/version.ts by scripts/build-native.sh */
 
-static char *node_entry;
-static char **heyvm_argv;
-static int heyvm_argc;
-
-void trace(const char *what, const char *detail) {
-  const char *path = getenv("HEYVM_LAUNCHER_TRACE");
-  if (!path || !*path) return;
-  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  dprintf(fd, "%s: %s\n", what, detail);
-  close(fd);
-}
-
-_Noreturn void fall_back(const char *why) {
-  trace("node", why);
-  char **argv = calloc((size_t)heyvm_argc + 3, sizeof *argv);
-  if (argv) {
-    argv[0] = "node";
-    argv[1] = node_entry;
-    memcpy(argv + 2, heyvm_argv, (size_t)heyvm_argc * sizeof *argv);
-    execvp("node", argv); /* as `#!/usr/bin/env node` finds it */
-  }
-  fprintf(stderr, "heyvm: cannot start node (%s): install Node.js 20 or newer\n", strerror(errno));
-  exit(127);
-}
-
 /* node.cc PlatformInit: a closed fd 0, 1 or 2 is opened on /dev/null, so children see it open. */
 static void open_missing_stdio(void) {
   for (int fd = 0; fd < 3; fd++) {
@@ -52,9 +26,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "heyvm-launcher: run bin/heyvm instead (it passes its node entry first)\n");
     return 2;
   }
-  node_entry = argv[1];
-  heyvm_argv = argv + 2;
-  heyvm_argc = argc - 2;
+  set_node_command(argv[1], argc - 2, argv + 2);
+  int heyvm_argc = argc - 2;
+  char **heyvm_argv = argv + 2;
   open_missing_stdio();
   const char *fast = getenv("HEYVM_FAST");
   if (fast && strcmp(fast, "0") == 0) fall_back("HEYVM_FAST=0");

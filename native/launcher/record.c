@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define LAUNCH_RECORD_VERSION 1 /* LAUNCH_RECORD_VERSION in src/core/launch-record.ts */
 
 static char *sandbox_file(const char *home, const char *id, const char *name) {
   char *sandboxes = path_join(home, "sandboxes");

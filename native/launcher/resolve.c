@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEYS_HEADER "heyvm-catalog-keys 1" /* KEYS_HEADER in src/state/catalog-index.ts */
 
 struct key {
   char *id, *name, *branch; /* name NULL: a folder without readable records (an `X` line) */

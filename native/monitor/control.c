@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #define MALFORMED_ANSWER "{\"ok\":false,\"error\":\"malformed request\"}\n"
-#define DEFAULT_STOP_REASON "stop requested" /* DEFAULT_STOP_REASON in src/shared/owner-protocol.ts */
 
 struct client clients[MAX_CLIENTS];
 

@@ -30,16 +30,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* The contract with the Node owner; MONITOR_API_VERSION in src/owner/monitor-argv.ts is the same. */
-#define MONITOR_API_VERSION 4
-#define EXIT_USAGE 2
-#define EXIT_WRONG_API_VERSION 3 /* MONITOR_WRONG_VERSION_EXIT_CODE in src/owner/monitor-argv.ts */
+/* The contract with the Node owner (MONITOR_API_VERSION, EXIT_WRONG_API_VERSION, EXIT_USAGE,
+ * REQUEST_MAX_BYTES, DEFAULT_STOP_REASON): generated from the TypeScript by scripts/native-constants.mjs. */
+#include "constants.h"
 
 #define MAX_FDS 8
 #define MAX_CLIENTS 32
 #define MAX_GIT_WATCHES 8
 #define MAX_GIT_SYNC_ARGS 16
-#define REQUEST_MAX_BYTES 4096 /* a request line with its newline; OWNER_REQUEST_MAX_BYTES in src/shared/owner-protocol.ts */
 #define LINE_MAX_BYTES 8192
 
 /* Bytes of console output gathered until a line is complete. */

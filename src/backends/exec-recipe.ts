@@ -5,10 +5,19 @@
 // is decided in one place — the backend's TypeScript — and the C code knows no backend.
 import { UserError } from "../shared/errors.js";
 import { shellQuote } from "../shared/shell-quote.js";
-import type { Backend, CommandOptions, MachineAccess, SpawnSpec } from "./types.js";
 
-/** What an exec call fills into a recipe's template. */
-export type ExecOptions = Pick<CommandOptions, "cwd" | "env">;
+/** A process for the CLI to spawn with the user's terminal attached. */
+export interface SpawnSpec {
+  file: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What an exec call fills into a recipe's template: the folder inside and extra variables. */
+export interface ExecOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+}
 
 /**
  * One part of a word made of several: literal text, the folder, the count of variables, the
@@ -91,7 +100,10 @@ export function expandExecRecipe(recipe: ExecRecipe, argv: readonly string[], op
   return env === undefined ? { file: recipe.program, args } : { file: recipe.program, args, env };
 }
 
-/** The command that runs argv in a running sandbox, from its backend's recipe. */
-export function execCommand(backend: Backend, access: MachineAccess, argv: readonly string[], options: ExecOptions): SpawnSpec {
+/**
+ * The command that runs argv in a running sandbox, from its backend's recipe (any backend: typed
+ * by what it uses, so that this module does not import the backend contract that imports it).
+ */
+export function execCommand<Access>(backend: { execRecipe(access: Access): ExecRecipe }, access: Access, argv: readonly string[], options: ExecOptions): SpawnSpec {
   return expandExecRecipe(backend.execRecipe(access), argv, options);
 }

@@ -1,13 +1,15 @@
 // The contract every backend (bubblewrap, libvirt, firecracker, apple_virt) fulfils. It is small
 // on purpose: abilities only some backends have are separate interfaces with type guards below,
-// `features` says what a runnable backend has, and a backend heyvm cannot drive yet is a
-// ProbeOnlyBackend with no boot, shell or exec at all, so no backend ever stubs what it cannot do.
+// `features` says what a runnable backend has, and a backend heyvm cannot drive yet (apple_virt)
+// is a ProbeOnlyBackend with no boot, shell or exec at all, so no backend ever stubs what it cannot do.
 import type { BackendName } from "../shared/backend-name.js";
 import type { JsonObject } from "../shared/json.js";
 import type { HeyoHome } from "../state/home.js";
 import type { OwnerRecord, SandboxSpec, SshEndpoint } from "../state/records.js";
 import type { SandboxDir } from "../state/sandbox-dir.js";
-import type { ExecRecipe } from "./exec-recipe.js";
+import type { ExecRecipe, SpawnSpec } from "./exec-recipe.js";
+
+export type { SpawnSpec };
 
 export interface BackendFeatures {
   /** How /workspace reaches the sandbox (shown by `heyvm backends`). */
@@ -109,13 +111,6 @@ export interface CommandOptions {
   env?: Record<string, string>;
 }
 
-/** A process for the CLI to spawn with the user's terminal attached. */
-export interface SpawnSpec {
-  file: string;
-  args: string[];
-  env?: NodeJS.ProcessEnv;
-}
-
 /** What heyvm knows of every backend, runnable or not: its name and a check of this host. */
 export interface BackendIdentity {
   readonly name: BackendName;
@@ -138,7 +133,7 @@ export interface Backend extends BackendIdentity {
 }
 
 /**
- * A backend heyvm knows but cannot drive yet (firecracker, apple_virt): only a probe that says
+ * A backend heyvm knows but cannot drive yet (apple_virt): only a probe that says
  * what this host lacks, so that `--backend` fails helpfully and the default choice skips it.
  */
 export interface ProbeOnlyBackend extends BackendIdentity {

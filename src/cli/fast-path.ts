@@ -48,39 +48,20 @@ const FAST_FORMS: Record<FastCommand, (args: readonly string[], io: CliIO) => Pr
 };
 
 /**
- * `exec [options] <id> [options] -- cmd…` for a local sandbox, with options it knows exactly;
- * undefined for any other form (no `--`, an unknown option, a cloud id), which the full CLI takes.
+ * `exec [options] <id> [options] -- cmd…` for a local sandbox, with options it knows exactly (read
+ * from exec's one declaration of them, commands/exec-options.ts); undefined for any other form
+ * (no `--`, an unknown option, a cloud id), which the full CLI takes.
  */
 function execForm(args: readonly string[]): { id: string; flags: ExecFlags; command: string[] } | undefined {
   const separator = args.indexOf("--");
   const command = args.slice(separator + 1);
   if (separator < 0 || command.length === 0) return undefined;
-  const words = withoutCloudUrl(args.slice(0, separator));
-  if (!words) return undefined;
+  const words = args.slice(0, separator);
   const at = words.findIndex((word, i) => !word.startsWith("-") && !takesValue(words[i - 1]));
   const id = words[at];
   if (at < 0 || id === undefined || targetKind(id) !== "local") return undefined;
   const flags = readExecOptions([...words.slice(0, at), ...words.slice(at + 1)]);
   return flags ? { id, flags, command } : undefined;
-}
-
-/**
- * exec's option words without `--cloud-url URL` (accepted by every command, main.ts takeCloudUrl;
- * it means nothing to a local sandbox, the only kind answered here); undefined when it has no value.
- */
-function withoutCloudUrl(words: readonly string[]): string[] | undefined {
-  const kept: string[] = [];
-  for (let i = 0; i < words.length; i++) {
-    const word = words[i] ?? "";
-    if (word === "--cloud-url") {
-      if (i + 1 >= words.length) return undefined;
-      i += 1;
-    } else if (!word.startsWith("--cloud-url=")) {
-      kept.push(word);
-      if (takesValue(word) && i + 1 < words.length) kept.push(words[++i] ?? ""); // its value, whatever it looks like
-    }
-  }
-  return kept;
 }
 
 function isFastCommand(word: string | undefined): word is FastCommand {

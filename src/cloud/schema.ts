@@ -202,7 +202,6 @@ export type DeploymentUrl = z.infer<typeof DeploymentUrl>;
 export type TtlRequest = z.infer<typeof TtlRequest>;
 export type ReplaceMountRequest = z.infer<typeof ReplaceMountRequest>;
 export type ExecRequest = z.input<typeof ExecRequest>;
-export type ExecRequestParsed = z.infer<typeof ExecRequest>;
 export type ExecResponse = z.infer<typeof ExecResponse>;
 export type ExecStreamFrame = z.infer<typeof ExecStreamFrame>;
 export type UsageResponse = z.infer<typeof UsageResponse>;

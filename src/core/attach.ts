@@ -3,9 +3,8 @@
 import { execCommand } from "../backends/exec-recipe.js";
 import { loadBackend } from "../backends/registry.js";
 import type { CommandOptions, MachineAccess, SpawnSpec } from "../backends/types.js";
-import type { HeyoHome } from "../state/home.js";
 import { requireRunning } from "../state/status.js";
-import { resolveSandbox, type SandboxEntry } from "./catalog.js";
+import type { SandboxEntry } from "./catalog.js";
 import { runInteractive } from "./interactive.js";
 
 /**
@@ -14,10 +13,6 @@ import { runInteractive } from "./interactive.js";
  */
 async function accessTo(entry: SandboxEntry, waitForStartMs = 0): Promise<MachineAccess> {
   return { dir: entry.dir, spec: entry.spec, owner: await requireRunning(entry, { fast: true, waitForStartMs }) };
-}
-
-export async function execInSandbox(home: HeyoHome, query: string, argv: readonly string[], options: CommandOptions): Promise<number> {
-  return execInEntry(resolveSandbox(home, query), argv, options);
 }
 
 /** The sandbox's own variables and folder (`create --env/--working-directory`), then the call's. */
@@ -31,10 +26,6 @@ export async function execCommandFor(entry: SandboxEntry, argv: readonly string[
   const access = await accessTo(entry);
   const backend = await loadBackend(entry.spec.backend);
   return execCommand(backend, access, argv, withSandboxDefaults(entry, options));
-}
-
-export async function execInEntry(entry: SandboxEntry, argv: readonly string[], options: CommandOptions): Promise<number> {
-  return runInteractive(await execCommandFor(entry, argv, options));
 }
 
 export async function shellInEntry(entry: SandboxEntry, options: CommandOptions, waitForStartMs = 0): Promise<number> {

@@ -12,6 +12,8 @@ export interface ExecWrapOptions {
   timeoutMs?: number;
   /** A named session: working folder and exported variables carry over between calls. */
   session?: string;
+  /** Run as this user of the sandbox (a name or a uid) instead of its own. */
+  user?: string;
 }
 
 /**
@@ -32,6 +34,27 @@ const SESSION_SCRIPT = [
 
 const SESSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/**
+ * `exec --user`: inside the sandbox, look the user up in the sandbox's own accounts, then run the
+ * command as it with setpriv (its uid, gid and groups; HOME, USER and LOGNAME its own). The
+ * sandbox's own user needs no switch; switching to another needs root inside, which a sandbox
+ * whose commands run as its unprivileged user lacks: both failures say so and exit 125.
+ */
+const AS_USER_SCRIPT = [
+  'u=$1; shift',
+  'uid=$(id -u "$u" 2>/dev/null) || { echo "heyvm: exec --user $u: there is no such user in this sandbox" >&2; exit 125; }',
+  '[ "$uid" = "$(id -u)" ] && exec "$@"',
+  '[ "$(id -u)" = 0 ] || { echo "heyvm: exec --user $u: commands in this sandbox do not run as root in it, so they cannot become another user" >&2; exit 125; }',
+  'command -v setpriv >/dev/null 2>&1 || { echo "heyvm: exec --user $u: setpriv (util-linux) is not installed in this sandbox" >&2; exit 125; }',
+  'home=$(awk -F: -v u="$u" \'$1 == u || $3 == u { print $6; exit }\' /etc/passwd)',
+  'name=$(id -un "$u")',
+  'export HOME="${home:-/}" USER="$name" LOGNAME="$name"',
+  'exec setpriv --reuid="$uid" --regid="$(id -g "$u")" --init-groups -- "$@"',
+].join("\n");
+
+/** A user name as useradd takes it, or a uid. */
+const USER_NAME = /^(?:[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?|\d{1,10})$/;
+
 export interface WrappedCommand {
   argv: string[];
   /** Variables for the transport to export (a session exports them itself). */
@@ -50,6 +73,11 @@ export function wrapCommand(argv: readonly string[], env: Record<string, string>
   if (options.timeoutMs !== undefined) {
     const seconds = Math.max(0.001, options.timeoutMs / 1000);
     words = ["timeout", "-k", String(KILL_AFTER_SECONDS), String(seconds), ...words];
+  }
+  if (options.user !== undefined) {
+    // outermost: the timeout and the session run as the user too (their files are its own)
+    if (!USER_NAME.test(options.user)) throw new UserError(`--user takes a user name or a uid, not "${options.user}"`, { hint: "for instance --user heyo or --user 1000" });
+    words = ["sh", "-c", AS_USER_SCRIPT, "heyvm-user", options.user, ...words];
   }
   return { argv: words, env: outer };
 }

@@ -242,17 +242,17 @@ export function worktreeGitArgs(dir: SandboxDir, spec: SandboxSpec): string[] {
   return adminDir ? ["--git-dir", adminDir, "--work-tree", spec.workspace] : [];
 }
 
-/** `heyvm __git_sync <id>`: one sync, its failure a line in owner.log (exit 1). */
-export async function runGitSync(id: string): Promise<number> {
+/** `heyvm __git_sync <id>`: one sync, its failure a line in owner.log; false when it did not sync. */
+export async function runGitSync(id: string): Promise<boolean> {
   const home = heyoHome();
   const dir = new SandboxDir(home, id);
   const spec = readSpec(dir);
-  if (!spec) return 1;
+  if (!spec) return false;
   try {
     await syncSandboxGit(home, dir, spec);
-    return 0;
+    return true;
   } catch (error) {
     new OwnerLog(dir.logPath).line("owner", `git: sync failed: ${errorMessage(error)}`);
-    return 1;
+    return false;
   }
 }

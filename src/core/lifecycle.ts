@@ -76,10 +76,6 @@ export async function removeEntry(home: HeyoHome, entry: SandboxEntry, options: 
   return { id: entry.spec.id, name: entry.spec.name, wasRunning: stopped.wasRunning, removedWorktree };
 }
 
-export function removeSandbox(home: HeyoHome, query: string, options: RemoveOptions): Promise<RemoveResult> {
-  return removeEntry(home, resolveSandbox(home, query), options);
-}
-
 /** Removes every stopped sandbox whose worktree (workspace folder) no longer exists. */
 export async function pruneSandboxes(home: HeyoHome): Promise<RemoveResult[]> {
   const removed: RemoveResult[] = [];

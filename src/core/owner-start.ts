@@ -11,6 +11,7 @@ import type { SandboxEntry } from "./catalog.js";
 import { startOwner, type StartedOwner } from "./owner-launch.js";
 import { STOP_WAIT_MS } from "../shared/owner-protocol.js";
 import { cleanUpAfterDeadOwner } from "./stop.js";
+import { readBubblewrapMachine } from "../backends/bubblewrap/machine.js";
 
 /** How long a sandbox may take from owner start to ready. */
 function bootTimeoutMs(backend: Backend): number {
@@ -22,9 +23,9 @@ const START_LOCK_WAIT_MS = 660_000;
 
 /** Said once per start, where the user sees it: the limits this run of heyvm could not set (owner.log has them too). */
 function reportUnsetLimits(entry: SandboxEntry, reporter: Reporter): void {
-  const limits = readOwner(entry.dir)?.machine.limits;
-  const notSet = typeof limits === "object" && limits !== null && !Array.isArray(limits) ? limits.notSet : undefined;
-  if (Array.isArray(notSet) && notSet.length > 0) reporter.progress(`warning: limits NOT set for ${entry.spec.id}: ${notSet.join("; ")}`);
+  const owner = entry.spec.backend === "bubblewrap" ? readOwner(entry.dir) : undefined;
+  const notSet = owner ? readBubblewrapMachine(owner).limits?.notSet : undefined;
+  if (notSet && notSet.length > 0) reporter.progress(`warning: limits NOT set for ${entry.spec.id}: ${notSet.join("; ")}`);
 }
 
 export type EnsuredOwner = { reused: true } | { reused: false; owner: StartedOwner };

@@ -5,6 +5,7 @@ import { canReachPorts } from "../backends/types.js";
 import type { SandboxStatus } from "../state/status.js";
 import type { SandboxView } from "./catalog.js";
 import { sandboxLimits } from "../backends/sandbox-limits.js";
+import { readBubblewrapMachine } from "../backends/bubblewrap/machine.js";
 
 export interface PortMapping {
   host_port: number;
@@ -82,16 +83,11 @@ export interface LimitsInfo {
   not_set: string[] | null;
 }
 
-function strings(value: unknown): string[] | null {
-  return Array.isArray(value) && value.every((item): item is string => typeof item === "string") ? value : null;
-}
-
 /** null for a VM sandbox (its --cpus/--memory size the machine itself). */
 export function limitsInfo(view: SandboxView): LimitsInfo | null {
   if (view.spec.backend !== "bubblewrap") return null;
-  const applied = view.owner?.machine.limits;
-  const record = typeof applied === "object" && applied !== null && !Array.isArray(applied) ? (applied as Record<string, unknown>) : {};
+  const applied = view.owner ? readBubblewrapMachine(view.owner).limits : null;
   // while it runs, what its owner applied; stopped, what its next start would
-  const limits = { ...sandboxLimits(view.spec), ...Object.fromEntries(Object.entries(record).filter((pair) => typeof pair[1] === "number")) };
-  return { pids: limits.pids, memory_mib: limits.memoryMiB, cpus: limits.cpus, tmp_mib: limits.tmpMiB, home_mib: limits.homeMiB, set: strings(record.set), not_set: strings(record.notSet) };
+  const limits = { ...sandboxLimits(view.spec), ...applied?.values };
+  return { pids: limits.pids, memory_mib: limits.memoryMiB, cpus: limits.cpus, tmp_mib: limits.tmpMiB, home_mib: limits.homeMiB, set: applied?.set ?? null, not_set: applied?.notSet ?? null };
 }

@@ -8,7 +8,7 @@ import type { GitSyncTrigger } from "./git-watch.js";
 /**
  * The version of the contract between the Node owner and the native monitor: this argv, the
  * descriptors it hands over, owner.sock's protocol and the records the monitor writes. Bump it
- * here and in native/monitor/monitor.h (MONITOR_API_VERSION) together on any change to them;
+ * here on any change to them (the monitor's C gets it from here: scripts/native-constants.mjs);
  * a test checks that the built monitor speaks this one.
  */
 export const MONITOR_API_VERSION = 4;

@@ -11,26 +11,29 @@ import { SandboxDir } from "../state/sandbox-dir.js";
 import { STOP_GRACE_MS } from "../shared/owner-protocol.js";
 import { OwnerLog } from "./log.js";
 
-export async function runStopCommand(id: string, ended = false): Promise<number> {
+/** Whether the graceful part ran; when not, the monitor ends the machine by force (the command's exit code says so). */
+export type StopCommandOutcome = "graceful" | "not-graceful";
+
+export async function runStopCommand(id: string, ended = false): Promise<StopCommandOutcome> {
   const dir = new SandboxDir(heyoHome(), id);
   const log = new OwnerLog(dir.logPath);
   const spec = readSpec(dir);
   const owner = readOwner(dir);
   if (!spec || !owner) {
     log.line("owner", "stop: sandbox.json or owner.json is missing; the machine is ended by force");
-    return 1;
+    return "not-graceful";
   }
   const backend = await loadBackend(spec.backend);
   if (ended) {
     if (canStopGracefully(backend) && backend.cleanUpAfterEnd) await backend.cleanUpAfterEnd({ dir, spec, owner }, log.reporter());
-    return 0;
+    return "graceful";
   }
   writeOwner(dir, { ...owner, state: "stopping" });
   if (!canStopGracefully(backend)) {
     log.line("owner", `stop: ${spec.backend} has no graceful shutdown; the machine is ended by force`);
-    return 1;
+    return "not-graceful";
   }
   const reporter = log.reporter();
   await backend.shutDownGracefully({ dir, spec, owner }, STOP_GRACE_MS, reporter);
-  return 0;
+  return "graceful";
 }

@@ -78,7 +78,8 @@ function writeIndex(home: HeyoHome, index: Map<string, IndexedRecords>): void {
   renameSync(temp, home.catalogIndex);
 }
 
-const KEYS_HEADER = "heyvm-catalog-keys 1";
+/** The first line of catalog.keys (the native launcher checks it: scripts/native-constants.mjs). */
+export const KEYS_HEADER = "heyvm-catalog-keys 1";
 
 /** A name or branch as the launcher compares it; one it cannot be asked for (not plain ASCII) reads as DEL. */
 function keyField(text: string): string {

@@ -26,6 +26,9 @@ export interface SandboxState {
   silentOwner: OwnerRecord | undefined;
 }
 
+/** How long the full answer waits for an owner's word (the native launcher's list waits as long). */
+export const STATUS_TIMEOUT_MS = 1500;
+
 const STOPPED: SandboxState = { status: "stopped", owner: undefined, silentOwner: undefined };
 
 function isOwnerProcess(owner: OwnerRecord): boolean {
@@ -52,7 +55,7 @@ export function staleOwnerRecord(dir: SandboxDir): OwnerRecord | undefined {
  * The full answer: the process checks, then the owner's own word over its control socket. A
  * live owner that does not answer within timeoutMs reads as its record says, marked silent.
  */
-export async function sandboxStatus(dir: SandboxDir, timeoutMs = 1500): Promise<SandboxState> {
+export async function sandboxStatus(dir: SandboxDir, timeoutMs = STATUS_TIMEOUT_MS): Promise<SandboxState> {
   const owner = readOwner(dir);
   if (!owner || !isOwnerProcess(owner)) return STOPPED;
   try {

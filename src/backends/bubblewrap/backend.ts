@@ -8,7 +8,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OperationFailedError, UnavailableError, UserError } from "../../shared/errors.js";
-import { num } from "../../shared/json.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { processStartTime } from "../../state/liveness.js";
@@ -16,6 +15,8 @@ import { networkMode } from "../../state/records.js";
 import { imageDir, readManifest } from "../../images/store.js";
 import type { HeyoHome } from "../../state/home.js";
 import { recordedForward } from "../forwards.js";
+import { forwardsRecord } from "../machine-record.js";
+import { BUBBLEWRAP_FILES, bubblewrapMachineRecord, readBubblewrapMachine } from "./machine.js";
 import type { Availability, Backend, BootContext, CommandOptions, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SpawnSpec } from "../types.js";
 import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment, guestEnvironmentRecipe } from "../guest-env.js";
 import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
@@ -145,7 +146,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const root = imageRoot(context.home, spec.image);
   mkdirSync(dir.homePath, { recursive: true });
   const etcDir = join(dir.root, "etc");
-  const runDir = join(dir.root, "run");
+  const runDir = join(dir.root, BUBBLEWRAP_FILES.runDir);
   mkdirSync(etcDir, { recursive: true });
   mkdirSync(runDir, { recursive: true });
   const shell = existsSync(join(root ?? "/", "bin", "bash")) ? "/bin/bash" : "/bin/sh";
@@ -227,7 +228,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     await Promise.race([ready, early, spawnError]);
     const outerPid = child.pid;
     if (mode === "outbound" && outerPid !== undefined) {
-      const starting = startPasta({ outerPid, initPid, forwards, runDir, logPath: join(dir.root, "pasta.log"), user }, context.signal);
+      const starting = startPasta({ outerPid, initPid, forwards, runDir, logPath: join(dir.root, BUBBLEWRAP_FILES.pastaLog), user }, context.signal);
       pasta = await Promise.race([starting, early, spawnError]);
       reporter.info(`network: own namespace, outbound only through pasta (pid ${pasta.pid})${forwards.length ? `; ${forwards.map((f) => `127.0.0.1:${f.host} -> port ${f.guest}`).join(", ")}` : ""}`);
     }
@@ -245,7 +246,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     info: {
       guestIp: null,
       ssh: null,
-      machine: {
+      machine: bubblewrapMachineRecord({
         initPid,
         initStartTime,
         keeperPid: keeper ?? null,
@@ -253,11 +254,11 @@ async function boot(context: BootContext): Promise<RunningMachine> {
         outerPid,
         outerStartTime: outerPid === null ? null : processStartTime(outerPid),
         // guest port → the 127.0.0.1 port that reaches it, for whoever exposes it (the cloud's proxy)
-        forwards: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
+        forwards: forwardsRecord(forwards),
         // what shell and exec run first, so that they count against the sandbox's limits too
         entryStep: applied.entryStep,
-        limits: { ...limits, set: applied.set, notSet: applied.notSet },
-      },
+        limits: { values: limits, set: applied.set, notSet: applied.notSet },
+      }),
     },
     exited,
     async stop(graceMs: number) {
@@ -285,49 +286,42 @@ async function boot(context: BootContext): Promise<RunningMachine> {
  * mount, so that a stop by signal to the owner leaves nothing behind either.
  */
 async function shutDownGracefully(access: MachineAccess, graceMs: number): Promise<void> {
-  const initPid = num(access.owner.machine, "initPid");
-  if (initPid !== undefined && processStartTime(initPid) === access.owner.machine.initStartTime) {
-    await shutDownNamespace(initPid, num(access.owner.machine, "keeperPid"), graceMs);
+  const machine = readBubblewrapMachine(access.owner);
+  if (machine.initPid !== null && processStartTime(machine.initPid) === machine.initStartTime) {
+    await shutDownNamespace(machine.initPid, machine.keeperPid ?? undefined, graceMs);
   }
   await releaseLimits(access.dir);
 }
 
 /** A recorded pid, if that process is still the one recorded (its start time matches). */
-function liveRecordedPid(access: MachineAccess, pidKey: string, startKey: string): ProcessCheck | undefined {
-  const pid = num(access.owner.machine, pidKey);
-  const recordedStart = access.owner.machine[startKey];
-  if (pid === undefined || typeof recordedStart !== "string" || processStartTime(pid) !== recordedStart) return undefined;
+function liveRecordedPid(pid: number | null, recordedStart: string | null): ProcessCheck | undefined {
+  if (pid === null || recordedStart === null || processStartTime(pid) !== recordedStart) return undefined;
   return { pid, startTime: recordedStart };
 }
 
 /** How to enter the sandbox, and the processes that must still be the recorded ones (the launcher checks them too). */
 function enterArgs(access: MachineAccess): { nsenter: string; args: string[]; checks: ProcessCheck[]; step: string[] } {
-  const init = liveRecordedPid(access, "initPid", "initStartTime");
+  const machine = readBubblewrapMachine(access.owner);
+  const init = liveRecordedPid(machine.initPid, machine.initStartTime);
   if (init === undefined) {
     throw new OperationFailedError(`sandbox ${access.spec.id} has no running init process`, `see \`heyvm logs ${access.spec.id}\`; restart it with \`heyvm stop\` and \`heyvm wt --detach\``);
   }
   const nsenter = findSystemExecutable("nsenter");
   if (!nsenter) throw new UnavailableError("nsenter is not installed", "install util-linux");
   const inner = ["--target", String(init.pid), "--user", "--mount", "--pid", "--uts", "--ipc", "--preserve-credentials"];
-  if (access.owner.machine.outerPid === undefined) {
+  if (machine.outerPid === "absent") {
     // started by a heyvm from before the outer user namespace: bwrap straight in the host's
     if (networkMode(access.spec) === "none") inner.push("--net");
     return { nsenter, args: inner, checks: [init], step: [] };
   }
   if (networkMode(access.spec) !== "host") inner.push("--net");
-  const outer = liveRecordedPid(access, "outerPid", "outerStartTime");
+  const outer = liveRecordedPid(machine.outerPid, machine.outerStartTime);
   if (outer === undefined) throw new OperationFailedError(`sandbox ${access.spec.id} has lost its bwrap process`, `restart it with \`heyvm stop ${access.spec.id}\` and \`heyvm wt --detach\``);
   // First the outer user namespace, as its root: that is the sandbox's host user (root, who
   // runs heyvm, becomes it there; anyone else already is it). Its rights then let the second
   // nsenter (the host's binary: still the host's mounts) join the sandbox's namespaces as heyo.
   const asRoot = process.getuid?.() === 0;
-  return { nsenter, args: [`--user=/proc/${outer.pid}/ns/user`, ...(asRoot ? [] : ["--preserve-credentials"]), "--", nsenter, ...inner], checks: [init, outer], step: entryStep(access) };
-}
-
-/** The step recorded at boot (joining the cgroup, or the process limit) that runs before nsenter. */
-function entryStep(access: MachineAccess): string[] {
-  const step = access.owner.machine.entryStep;
-  return Array.isArray(step) && step.every((word): word is string => typeof word === "string") ? step : [];
+  return { nsenter, args: [`--user=/proc/${outer.pid}/ns/user`, ...(asRoot ? [] : ["--preserve-credentials"]), "--", nsenter, ...inner], checks: [init, outer], step: machine.entryStep };
 }
 
 /**

@@ -13,6 +13,7 @@ import { UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import { PASST_PACKAGE_HINT, startUserNetHelper } from "../user-net.js";
 import type { HostUser } from "./host-user.js";
+import { BUBBLEWRAP_FILES } from "./machine.js";
 import { freePort } from "../../shared/free-port.js";
 
 /**
@@ -73,7 +74,7 @@ export function pastaArgs(target: PastaTarget, pidFile: string): string[] {
 export async function startPasta(target: PastaTarget, signal: AbortSignal): Promise<ChildProcess> {
   const pasta = pastaPath();
   if (!pasta) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes)", PASST_PACKAGE_HINT);
-  const pidFile = join(target.runDir, "pasta.pid");
+  const pidFile = join(target.runDir, BUBBLEWRAP_FILES.pastaPid);
   return startUserNetHelper({
     what: "the sandbox's network (pasta)",
     executable: pasta,

@@ -11,7 +11,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import { join } from "node:path";
 import { OperationFailedError, TimeoutError, UnavailableError, UserError } from "../../shared/errors.js";
 import { homeGitconfig } from "../home-gitconfig.js";
-import { isObject, num, readJsonFile, str, writeJsonFile } from "../../shared/json.js";
+import { isObject, readJsonFile, str, writeJsonFile } from "../../shared/json.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { DEFAULT_IMAGE, imageDir } from "../../images/store.js";
@@ -34,18 +34,10 @@ import { createTap, planTap, removeTap, tapUnavailable, type TapPlan } from "./t
 import { sandboxHostUser } from "../host-ids.js";
 import { grantSandboxAccess } from "../bubblewrap/host-user.js";
 import { bwrapBinary } from "../bubblewrap/args.js";
+import { FIRECRACKER_FILES, firecrackerMachineRecord, readFirecrackerMachine } from "./machine.js";
 import { confinedSftpServer, sftpServer, sshOverVsock, startForwarder, startWorkspaceChannel, vsockHelper } from "./host-side.js";
 
-/** Files of a firecracker sandbox, inside its folder (Firecracker runs there, so names are relative). */
-export const FIRECRACKER_FILES = {
-  apiSocket: "firecracker.sock",
-  vsockSocket: "vsock.sock",
-  log: "firecracker.log",
-  rootfs: "rootfs.ext4",
-  configDrive: "config.tar",
-  sftpLog: "workspace-sftp.log",
-  tapPlan: "tap.json",
-} as const;
+export { FIRECRACKER_FILES };
 
 const READY_TIMEOUT_MS = 240_000;
 /**
@@ -400,7 +392,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     info: {
       guestIp: null,
       ssh: VSOCK_ENDPOINT,
-      machine: {
+      machine: firecrackerMachineRecord({
         firecrackerPid: child.pid ?? null,
         apiSocket,
         vsockSocket: uds,
@@ -410,7 +402,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
         tapDevice: tap?.device ?? null,
         // guest port → the 127.0.0.1 port that reaches it over vsock (the cloud's proxy uses it)
         forwards,
-      },
+      }),
     },
     exited,
     async stop(graceMs: number) {
@@ -443,21 +435,18 @@ async function shutDownMachine(dir: SandboxDir, apiSocket: string, pid: number |
 
 /** The graceful part of a stop, from what owner.json records (the monitor then kills Firecracker). */
 async function shutDownGracefully(access: MachineAccess, graceMs: number, reporter: Reporter): Promise<void> {
-  const apiSocket = str(access.owner.machine, "apiSocket");
-  const uds = str(access.owner.machine, "vsockSocket");
-  if (!apiSocket || !uds) return;
-  await shutDownMachine(access.dir, apiSocket, num(access.owner.machine, "firecrackerPid"), graceMs, reporter, sshOverVsock(uds));
+  const machine = readFirecrackerMachine(access.owner);
+  if (machine.apiSocket === null || machine.vsockSocket === null) return;
+  await shutDownMachine(access.dir, machine.apiSocket, machine.firecrackerPid ?? undefined, graceMs, reporter, sshOverVsock(machine.vsockSocket));
   // the TAP goes with the machine (a device still held by Firecracker vanishes when it exits)
-  const device = str(access.owner.machine, "tapDevice");
-  if (device) await removeTap(device, access.spec.id);
+  if (machine.tapDevice !== null) await removeTap(machine.tapDevice, access.spec.id);
 }
 
 /** After the guest powered off on its own (the monitor runs it before it finishes): the TAP and its rules, and ssh's shared connection. */
 async function cleanUpAfterEnd(access: MachineAccess, reporter: Reporter): Promise<void> {
-  const uds = str(access.owner.machine, "vsockSocket");
-  await closeSshMaster(access.dir, VSOCK_ENDPOINT, uds && vsockHelper() ? sshOverVsock(uds) : []);
-  const device = str(access.owner.machine, "tapDevice");
-  if (device && (await removeTap(device, access.spec.id))) reporter.info(`removed TAP device ${device} and its rules`);
+  const { vsockSocket, tapDevice } = readFirecrackerMachine(access.owner);
+  await closeSshMaster(access.dir, VSOCK_ENDPOINT, vsockSocket !== null && vsockHelper() ? sshOverVsock(vsockSocket) : []);
+  if (tapDevice !== null && (await removeTap(tapDevice, access.spec.id))) reporter.info(`removed TAP device ${tapDevice} and its rules`);
 }
 
 /** What a SIGKILLed owner can leave: Firecracker dies with it (pdeathsig), its sockets and ssh's master do not. */
@@ -478,8 +467,8 @@ async function reapOrphans(_home: HeyoHome, dir: SandboxDir): Promise<string[]> 
 }
 
 function transportOf(access: MachineAccess): readonly string[] {
-  const uds = str(access.owner.machine, "vsockSocket");
-  if (!uds) throw new OperationFailedError(`sandbox ${access.spec.id} has no vsock socket recorded`, "restart it with `heyvm stop` and `heyvm wt --detach`");
+  const uds = readFirecrackerMachine(access.owner).vsockSocket;
+  if (uds === null) throw new OperationFailedError(`sandbox ${access.spec.id} has no vsock socket recorded`, "restart it with `heyvm stop` and `heyvm wt --detach`");
   return sshOverVsock(uds);
 }
 

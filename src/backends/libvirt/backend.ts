@@ -11,7 +11,6 @@ import { homeGitconfig } from "../home-gitconfig.js";
 import { findSystemExecutable } from "../../shared/run.js";
 import type { HeyoHome } from "../../state/home.js";
 import { networkMode, type SandboxSpec, type SshEndpoint } from "../../state/records.js";
-import { num, str } from "../../shared/json.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
 import { DEFAULT_IMAGE, imageDir, readManifest } from "../../images/store.js";
 import { vmBoot, type VmBoot } from "../../images/vm/boot.js";
@@ -20,6 +19,8 @@ import { processStartTime } from "../../state/liveness.js";
 import { closeSshMaster, ensureSshMaterial, sshExecRecipe, sshMaterial, sshRun, sshShell } from "../ssh.js";
 import { ensureOverlay } from "../vm-disk.js";
 import { recordedForward } from "../forwards.js";
+import { forwardsRecord } from "../machine-record.js";
+import { LIBVIRT_FILES, libvirtMachineRecord, readLibvirtMachine } from "./machine.js";
 import { vmSize } from "../vm-size.js";
 import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { grantQemuAccess, grantQemuDiskAccess } from "./access.js";
@@ -176,7 +177,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const port = await freePort();
   const forwards: Array<{ host: number; guest: number }> = [];
   for (const guest of spec.ports) forwards.push({ host: spec.hostPorts[String(guest)] ?? (await freePort()), guest });
-  const serialLog = join(dir.root, "serial.log");
+  const serialLog = join(dir.root, LIBVIRT_FILES.serialLog);
   rmSync(serialLog, { force: true });
   const files = guestConfigFiles(dir);
   const mode = networkMode(spec);
@@ -231,7 +232,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     network: networkMode(spec) !== "none",
     passtSocket,
   });
-  const xmlPath = join(dir.root, "domain.xml");
+  const xmlPath = join(dir.root, LIBVIRT_FILES.domainXml);
   writeFileSync(xmlPath, xml);
 
   let serialText = "";
@@ -298,15 +299,15 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     });
   });
   return {
-    info: { guestIp: GUEST_IP, ssh: endpoint, machine: {
+    info: { guestIp: GUEST_IP, ssh: endpoint, machine: libvirtMachineRecord({
         passtPid: passt?.pid ?? null,
         domain: name,
         uri: libvirtUri(),
         accel: kvm.usable ? "kvm" : "tcg",
         qemuPid: pid ?? null,
         // guest port → the 127.0.0.1 port that reaches it (read back by portEndpoint)
-        forwards: Object.fromEntries(forwards.map((f) => [String(f.guest), f.host])),
-      },
+        forwards: forwardsRecord(forwards),
+      }),
     },
     exited,
     async stop(graceMs: number) {
@@ -333,9 +334,9 @@ async function boot(context: BootContext): Promise<RunningMachine> {
 
 /** The graceful part of a stop, from what owner.json records (the monitor then ends virsh). */
 async function shutDownGracefully(access: MachineAccess, graceMs: number, reporter: Reporter): Promise<void> {
-  const name = str(access.owner.machine, "domain");
-  if (!name || !access.owner.ssh) return;
-  await shutDownDomain(access.dir, access.owner.ssh, name, num(access.owner.machine, "qemuPid"), graceMs, reporter);
+  const machine = readLibvirtMachine(access.owner);
+  if (machine.domain === null || !access.owner.ssh) return;
+  await shutDownDomain(access.dir, access.owner.ssh, machine.domain, machine.qemuPid ?? undefined, graceMs, reporter);
 }
 
 /** A domain left by an owner that was killed before virsh could close. */
@@ -364,7 +365,7 @@ function portEndpoint(access: MachineAccess, guestPort: number): HostEndpoint | 
   return recordedForward(access, guestPort);
 }
 
-function endpointOf(access: { owner: { ssh: { host: string; port: number; user: string } | null; machine: Record<string, unknown> }; spec: SandboxSpec }) {
+function endpointOf(access: MachineAccess): SshEndpoint {
   if (!access.owner.ssh) throw new OperationFailedError(`sandbox ${access.spec.id} has no SSH endpoint recorded`, "restart it with `heyvm stop` and `heyvm wt --detach`");
   return access.owner.ssh;
 }

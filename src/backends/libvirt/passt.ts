@@ -15,6 +15,7 @@ import { findSystemExecutable } from "../../shared/run.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
 import { PASST_PACKAGE_HINT, startUserNetHelper } from "../user-net.js";
 import { qemuAccount } from "./access.js";
+import { LIBVIRT_FILES } from "./machine.js";
 
 /** The guest's static addresses (images/vm/guest-files.ts), kept as QEMU's user network had them. */
 const GUEST_ADDRESS = "10.0.2.15";
@@ -39,9 +40,9 @@ export interface PasstFiles {
 const SOCKET_PATH_MAX = 100;
 
 export function passtFiles(dir: SandboxDir): PasstFiles {
-  const usual = join(dir.root, "net");
-  const net = join(usual, "passt.sock").length <= SOCKET_PATH_MAX ? usual : join(tmpdir(), `heyvm-net-${dir.id}`);
-  return { dir: net, socket: join(net, "passt.sock"), pidFile: join(net, "passt.pid"), log: join(dir.root, "passt.log") };
+  const usual = join(dir.root, LIBVIRT_FILES.netDir);
+  const net = join(usual, LIBVIRT_FILES.passtSocket).length <= SOCKET_PATH_MAX ? usual : join(tmpdir(), `heyvm-net-${dir.id}`);
+  return { dir: net, socket: join(net, LIBVIRT_FILES.passtSocket), pidFile: join(net, LIBVIRT_FILES.passtPid), log: join(dir.root, LIBVIRT_FILES.passtLog) };
 }
 
 export function passtArgs(files: PasstFiles, forwards: readonly GuestForward[]): string[] {

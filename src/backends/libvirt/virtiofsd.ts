@@ -19,6 +19,7 @@ import type { HostUser } from "../host-ids.js";
 import { underSeccomp } from "../seccomp.js";
 import { startUserNetHelper } from "../user-net.js";
 import { qemuAccount } from "./access.js";
+import { LIBVIRT_FILES } from "./machine.js";
 
 const SOCKET_PATH_MAX = 100;
 /** What virtiofsd prints once its socket listens. */
@@ -68,7 +69,7 @@ export interface ShareDaemon {
 
 /** The folder for the sandbox's share sockets (short enough for a unix socket path). */
 function socketDir(dir: SandboxDir): string {
-  const usual = join(dir.root, "fs");
+  const usual = join(dir.root, LIBVIRT_FILES.shareDir);
   return join(usual, "gitdir.sock").length <= SOCKET_PATH_MAX ? usual : join(tmpdir(), `heyvm-fs-${dir.id}`);
 }
 

@@ -1,5 +1,6 @@
-// exec's options and its output, shared by the exec command and the fast path (which answers
-// `exec <id> [options] -- cmd` without loading commander): declared once, rendered once.
+// exec's options and its output: declared once, here. Commander parses them from this table, and
+// the native launcher's option table (native/launcher/, which answers `exec <id> [options] -- cmd`
+// without Node) is generated from it at build time (scripts/exec-options-header.mjs).
 import type { ExecRequest, ExecResult } from "../../core/targets/types.js";
 import { parseDuration } from "../../core/exec-wrap.js";
 import { UserError } from "../../shared/errors.js";
@@ -13,16 +14,35 @@ export interface ExecFlags extends FormatFlags {
   env: string[];
   timeout?: string;
   session?: string;
+  user?: string;
 }
 
-export const EXEC_OPTIONS: OptionSpec[] = [
-  { flags: "-w, --workdir <dir>", description: "working folder inside (default /workspace)" },
-  { flags: "--cwd <dir>", description: "the same as --workdir" },
-  { flags: "-e, --env <KEY=VALUE>", description: "an environment variable for the command (repeatable)", repeatable: true },
-  { flags: "--timeout <duration>", description: "end the command after this long (30s, 5m, 500ms), exit 124" },
-  { flags: "--session <name>", description: "a named shell session: its folder and exported variables carry over between calls" },
-  ...FORMAT_OPTIONS,
+/**
+ * What the native launcher does with an option: fills it into the recipe itself (env, workdir,
+ * cwd), passes over it (skip: --cloud-url, which means nothing to a local sandbox), or hands the
+ * whole command to the Node CLI (node), which then answers as if the launcher were not there.
+ */
+export type LauncherRole = "env" | "workdir" | "cwd" | "skip" | "node";
+
+export interface ExecOptionSpec extends OptionSpec {
+  launcher: LauncherRole;
+}
+
+export const EXEC_OPTIONS: ExecOptionSpec[] = [
+  { flags: "-w, --workdir <dir>", description: "working folder inside (default /workspace)", launcher: "workdir" },
+  { flags: "--cwd <dir>", description: "the same as --workdir", launcher: "cwd" },
+  { flags: "-e, --env <KEY=VALUE>", description: "an environment variable for the command (repeatable)", repeatable: true, launcher: "env" },
+  { flags: "-u, --user <user>", description: "run the command as this user of the sandbox (a name or a uid)", launcher: "node" },
+  { flags: "--timeout <duration>", description: "end the command after this long (30s, 5m, 500ms), exit 124", launcher: "node" },
+  { flags: "--session <name>", description: "a named shell session: its folder and exported variables carry over between calls", launcher: "node" },
+  ...FORMAT_OPTIONS.map((option): ExecOptionSpec => ({ ...option, launcher: "node" })),
 ];
+
+/**
+ * `--cloud-url URL`, every command's (main.ts takeCloudUrl takes it out of argv, among exec's
+ * options too, before commander sees them): in the launcher's table so that it passes over it.
+ */
+export const EXEC_CLOUD_URL_OPTION: ExecOptionSpec = { flags: "--cloud-url <url>", description: "the cloud's address (every command takes it)", launcher: "skip" };
 
 /** KEY=VALUE pairs from repeated --env flags. */
 export function parseEnvPairs(pairs: readonly string[]): Record<string, string> {
@@ -41,6 +61,7 @@ export function execRequest(flags: ExecFlags): ExecRequest {
     env: parseEnvPairs(flags.env),
     timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout),
     session: flags.session,
+    user: flags.user,
     capture: wantsJson(flags),
   };
 }
@@ -63,16 +84,19 @@ interface OptionShape {
   takesValue: boolean;
   repeatable: boolean;
   choices?: readonly string[];
+  /** --cloud-url: taken with its value and passed over (main.ts takeCloudUrl's, not exec's). */
+  skip: boolean;
 }
 
-/** "-w, --workdir <dir>" → its names and the flag key commander would give it. */
+/** "-w, --workdir <dir>" → its names and the flag key commander would give it; --cloud-url too. */
 function shapes(): Map<string, OptionShape> {
   const byName = new Map<string, OptionShape>();
-  for (const spec of EXEC_OPTIONS) {
+  for (const spec of [...EXEC_OPTIONS, EXEC_CLOUD_URL_OPTION]) {
     const names = spec.flags.split(/[ ,]+/).filter((word) => word.startsWith("-"));
     const long = names.find((name) => name.startsWith("--")) ?? "";
     const key = long.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof ExecFlags;
-    for (const name of names) byName.set(name, { key, takesValue: spec.flags.includes("<"), repeatable: spec.repeatable === true, choices: spec.choices });
+    const shape = { key, takesValue: spec.flags.includes("<"), repeatable: spec.repeatable === true, choices: spec.choices, skip: spec.launcher === "skip" };
+    for (const name of names) byName.set(name, shape);
   }
   return byName;
 }
@@ -85,7 +109,8 @@ export function takesValue(word: string | undefined): boolean {
 /**
  * Reads exec's options from words without commander, for the fast path: undefined for anything
  * it does not know exactly (an unknown option, a bad choice, `--opt=value`), which then goes to
- * the full CLI and its messages.
+ * the full CLI and its messages. `--cloud-url URL` is passed over: it means nothing to a local
+ * sandbox, the only kind the fast path answers.
  */
 export function readExecOptions(words: readonly string[], flags: ExecFlags = { env: [] }): ExecFlags | undefined {
   const known = shapes();
@@ -100,6 +125,7 @@ export function readExecOptions(words: readonly string[], flags: ExecFlags = { e
     const value = words[i + 1];
     if (value === undefined || (shape.choices && !shape.choices.includes(value))) return undefined;
     i += 1;
+    if (shape.skip) continue;
     if (shape.repeatable) (read[shape.key] as string[]).push(value);
     else read[shape.key] = value;
   }

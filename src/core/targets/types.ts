@@ -27,6 +27,8 @@ export interface ExecRequest {
   timeoutMs?: number;
   /** A named shell session whose folder and exported variables carry over between calls. */
   session?: string;
+  /** Run as this user of the sandbox (a name or a uid) instead of its own. */
+  user?: string;
   /** Collect stdout and stderr instead of passing them through (exec --format json). */
   capture: boolean;
 }

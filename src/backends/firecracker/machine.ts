@@ -1,0 +1,52 @@
+// A firecracker sandbox's machine record (owner.json's "machine"): its one type, the one writer the
+// boot uses and the one reader everything else uses, and the table of the files it keeps in the
+// sandbox's folder, so each is named once.
+import type { JsonObject } from "../../shared/json.js";
+import type { OwnerRecord } from "../../state/records.js";
+import { forwardsField, numberField, textField, type RecordedForwards } from "../machine-record.js";
+
+/** Files of a firecracker sandbox, inside its folder (Firecracker runs there, so names are relative). */
+export const FIRECRACKER_FILES = {
+  apiSocket: "firecracker.sock",
+  vsockSocket: "vsock.sock",
+  log: "firecracker.log",
+  rootfs: "rootfs.ext4",
+  configDrive: "config.tar",
+  sftpLog: "workspace-sftp.log",
+  tapPlan: "tap.json",
+} as const;
+
+export interface FirecrackerMachine {
+  firecrackerPid: number | null;
+  /** Firecracker's API socket and the guest's vsock socket, as absolute paths. */
+  apiSocket: string | null;
+  vsockSocket: string | null;
+  vcpus: number | null;
+  memoryMiB: number | null;
+  network: "tap" | "none" | null;
+  /** The host's TAP device (removed with the machine), when network is "tap". */
+  tapDevice: string | null;
+  forwards: RecordedForwards;
+}
+
+/** The reader: the record's fields, each validated (a wrong or missing one reads as null). */
+export function readFirecrackerMachine(owner: Pick<OwnerRecord, "machine">): FirecrackerMachine {
+  const raw = owner.machine;
+  const network = textField(raw, "network");
+  return {
+    firecrackerPid: numberField(raw, "firecrackerPid"),
+    apiSocket: textField(raw, "apiSocket"),
+    vsockSocket: textField(raw, "vsockSocket"),
+    vcpus: numberField(raw, "vcpus"),
+    memoryMiB: numberField(raw, "memoryMiB"),
+    network: network === "tap" || network === "none" ? network : null,
+    tapDevice: textField(raw, "tapDevice"),
+    forwards: forwardsField(raw),
+  };
+}
+
+/** The writer: what the boot puts in owner.json. */
+export function firecrackerMachineRecord(machine: FirecrackerMachine): JsonObject {
+  const { firecrackerPid, apiSocket, vsockSocket, vcpus, memoryMiB, network, tapDevice, forwards } = machine;
+  return { firecrackerPid, apiSocket, vsockSocket, vcpus, memoryMiB, network, tapDevice, forwards };
+}
