@@ -6,23 +6,14 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bubblewrapMissing, git, makeTestEnv, type RunResult, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, git, makeTestEnv, type TestEnv } from "./helpers/env.js";
 import { api, createToken, startCloudServer, uploadArchive, type CloudServer } from "./helpers/cloud-server.js";
+import { assertRefused, jsonOf } from "./helpers/cli-result.js";
 import { makeTarGz } from "./helpers/cloud-tar.js";
 
 const skip = bubblewrapMissing();
 if (skip) console.log(`# skipping the archive tests: ${skip}`);
 
-function json<T = Record<string, unknown>>(result: RunResult): T {
-  assert.equal(result.code, 0, `exit ${result.code}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
-}
-
-function refused(result: RunResult, code: number, message: RegExp): void {
-  assert.equal(result.code, code, `${result.stdout}\n${result.stderr}`);
-  assert.match(result.stderr, message);
-  assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
-}
 
 describe("archives, update and the cloud's resize against a self-hosted server", { skip }, () => {
   let t: TestEnv;
@@ -50,12 +41,12 @@ describe("archives, update and the cloud's resize against a self-hosted server",
     token = createToken(server.dataDir, "alice");
     otherToken = createToken(server.dataDir, "mallory");
     const before = await t.run(["list-archives"], { env: { HEYO_CLOUD_URL: server.url } });
-    refused(before, 7, /Not authenticated/);
+    assertRefused(before, 7, /Not authenticated/);
     assert.equal((await t.run(["login", "--api-key", token, "--cloud-url", server.url])).code, 0);
     writeFileSync(join(t.repo, ".gitignore"), "secret.env\n");
     git(t.repo, "add", ".gitignore");
     git(t.repo, "commit", "-qm", "ignore");
-    const started = json<{ id: string; worktree: string }>(await t.run(["wt", "feature/arch", "--detach", "--backend", "bubblewrap", "--format", "json"]));
+    const started = jsonOf<{ id: string; worktree: string }>(await t.run(["wt", "feature/arch", "--detach", "--backend", "bubblewrap", "--format", "json"]));
     id = started.id;
     worktree = started.worktree;
   });
@@ -78,11 +69,11 @@ describe("archives, update and the cloud's resize against a self-hosted server",
     assert.deepEqual(await entriesOf(archiveId), [
       "workspace/.gitignore", "workspace/README.md", "workspace/link.js -> src/a.js", "workspace/notes.txt", "workspace/src/a.js",
     ]);
-    const named = json<{ id: string; name: string; sandbox_id: string; files: number }>(await t.run(["archive", id, "--name", "second", "--format", "json"]));
+    const named = jsonOf<{ id: string; name: string; sandbox_id: string; files: number }>(await t.run(["archive", id, "--name", "second", "--format", "json"]));
     assert.equal(named.name, "second");
     assert.equal(named.sandbox_id, id);
     assert.equal(named.files, 5);
-    const listed = json<Array<{ id: string; name: string }>>(await t.run(["list-archives", "--format", "json"]));
+    const listed = jsonOf<Array<{ id: string; name: string }>>(await t.run(["list-archives", "--format", "json"]));
     assert.deepEqual(listed.map((a) => a.id).sort(), [archiveId, named.id].sort());
     const table = await t.run(["list-archives"]);
     assert.match(table.stdout, /^ID\s+NAME\s+SIZE\s+SOURCE\s+AGE$/m);
@@ -95,11 +86,11 @@ describe("archives, update and the cloud's resize against a self-hosted server",
     mkdirSync(join(folder, ".git"), { recursive: true });
     writeFileSync(join(folder, ".git", "config"), "[core]\n");
     writeFileSync(join(folder, "index.html"), "<p>hi</p>\n");
-    const made = json<{ id: string; name: string; files: number }>(await t.run(["archive", folder, "--format", "json"]));
+    const made = jsonOf<{ id: string; name: string; files: number }>(await t.run(["archive", folder, "--format", "json"]));
     assert.equal(made.name, "site");
     assert.deepEqual(await entriesOf(made.id), ["workspace/index.html"]);
-    refused(await t.run(["archive", "dep-00000000"]), 2, /cloud sandbox/);
-    refused(await t.run(["archive", "no-such-thing"]), 3, /no sandbox matches/);
+    assertRefused(await t.run(["archive", "dep-00000000"]), 2, /cloud sandbox/);
+    assertRefused(await t.run(["archive", "no-such-thing"]), 3, /no sandbox matches/);
   });
 
   test("update (local): refused with uncommitted changes, then --force replaces the worktree's files, keeps its .git, and the sandbox can write them", async () => {
@@ -108,9 +99,9 @@ describe("archives, update and the cloud's resize against a self-hosted server",
     const archiveId = (await t.run(["archive", id])).stdout.trim();
     writeFileSync(join(worktree, "README.md"), "edited\n");
     writeFileSync(join(worktree, "extra.txt"), "mine\n");
-    refused(await t.run(["update", id, "--archive", archiveId]), 4, /uncommitted change.*\n.*--force/);
+    assertRefused(await t.run(["update", id, "--archive", archiveId]), 4, /uncommitted change.*\n.*--force/);
     assert.equal(readFileSync(join(worktree, "README.md"), "utf8"), "edited\n", "a refused update changes nothing");
-    const updated = json<{ host_path: string; skipped: string[] }>(await t.run(["update", id, "--archive", archiveId, "--force", "--format", "json"]));
+    const updated = jsonOf<{ host_path: string; skipped: string[] }>(await t.run(["update", id, "--archive", archiveId, "--force", "--format", "json"]));
     assert.equal(updated.host_path, worktree);
     assert.equal(readFileSync(join(worktree, "README.md"), "utf8"), "hello\n");
     assert.equal(existsSync(join(worktree, "extra.txt")), false);
@@ -119,9 +110,9 @@ describe("archives, update and the cloud's resize against a self-hosted server",
     const inside = await t.run(["exec", id, "--", "sh", "-c", "echo more >> README.md && echo new > src/b.js && git status --porcelain"]);
     assert.equal(inside.code, 0, inside.stderr);
     assert.equal(inside.stdout, " M README.md\n?? src/b.js\n");
-    refused(await t.run(["update", id, "--archive", "arc-000000000000", "--force"]), 3, /no archive/);
-    refused(await t.run(["update", id]), 2, /--archive/);
-    refused(await t.run(["update", id, "--archive", archiveId, "--mount-path", "/data"]), 2, /\/workspace only/);
+    assertRefused(await t.run(["update", id, "--archive", "arc-000000000000", "--force"]), 3, /no archive/);
+    assertRefused(await t.run(["update", id]), 2, /--archive/);
+    assertRefused(await t.run(["update", id, "--archive", archiveId, "--mount-path", "/data"]), 2, /\/workspace only/);
   });
 
   test("update (local) leaves out every .git an archive carries: the host's git never reads one as configuration", async () => {
@@ -134,7 +125,7 @@ describe("archives, update and the cloud's resize against a self-hosted server",
     const uploaded = await uploadArchive(server, token, hostile);
     assert.equal(uploaded.finalize.status, 200, JSON.stringify(uploaded.finalize.json));
     const gitFile = readFileSync(join(worktree, ".git"), "utf8");
-    const updated = json<{ skipped: string[] }>(await t.run(["update", id, "--archive", uploaded.archiveId, "--force", "--format", "json"]));
+    const updated = jsonOf<{ skipped: string[] }>(await t.run(["update", id, "--archive", uploaded.archiveId, "--force", "--format", "json"]));
     assert.equal(readFileSync(join(worktree, ".git"), "utf8"), gitFile, "the worktree's own .git is untouched");
     assert.equal(existsSync(join(worktree, "sub", ".git")), false, "no nested repository whose config the host's git would run");
     assert.deepEqual(updated.skipped.sort(), [".git", "sub/.git"]);
@@ -142,34 +133,34 @@ describe("archives, update and the cloud's resize against a self-hosted server",
   });
 
   test("cloud: update, resize and session reset of a dep-… sandbox; run-host and mount-add refuse it", async () => {
-    const deployed = json<{ id: string }>(await t.run(["wt", "feature/cloud", "--deploy", "--deploy-driver", "bubblewrap", "--format", "json"], { timeoutMs: 300_000 }));
+    const deployed = jsonOf<{ id: string }>(await t.run(["wt", "feature/cloud", "--deploy", "--deploy-driver", "bubblewrap", "--format", "json"], { timeoutMs: 300_000 }));
     dep = deployed.id;
     const folder = join(t.root, "payload");
     mkdirSync(folder);
     writeFileSync(join(folder, "served.txt"), "from the archive\n");
     const archiveId = (await t.run(["archive", folder])).stdout.trim();
-    const updated = json<{ deployment: { archive_id: string } }>(await t.run(["update", dep, "--archive", archiveId, "--format", "json"]));
+    const updated = jsonOf<{ deployment: { archive_id: string } }>(await t.run(["update", dep, "--archive", archiveId, "--format", "json"]));
     assert.equal(updated.deployment.archive_id, archiveId);
     assert.equal((await t.run(["exec", dep, "--", "cat", "/workspace/served.txt"])).stdout, "from the archive\n");
 
-    const resized = json<{ size_class: string }>(await t.run(["resize", dep, "--size-class", "medium", "--format", "json"]));
+    const resized = jsonOf<{ size_class: string }>(await t.run(["resize", dep, "--size-class", "medium", "--format", "json"]));
     assert.equal(resized.size_class, "medium");
-    assert.equal(json<{ size_class: string }>(await t.run(["get", dep, "--format", "json"])).size_class, "medium");
+    assert.equal(jsonOf<{ size_class: string }>(await t.run(["get", dep, "--format", "json"])).size_class, "medium");
     const row = (await api(server, token, "GET", `/deployed-sandboxes/${dep}`)).json as { size_class: string };
     assert.equal(row.size_class, "medium");
     const sandboxes = spawnSync("sh", ["-c", `cat ${join(server.sandboxHome, "sandboxes")}/*/sandbox.json`], { encoding: "utf8" }).stdout;
     assert.match(sandboxes, /"cpus": 4/, "the deployment's sandbox record takes the class's CPUs");
     assert.match(sandboxes, /"memoryMiB": 4096/);
-    refused(await t.run(["resize", dep, "--cpus", "2"]), 2, /--size-class only/);
+    assertRefused(await t.run(["resize", dep, "--cpus", "2"]), 2, /--size-class only/);
     assert.equal((await api(server, otherToken, "POST", `/deployed-sandboxes/${dep}/resize`, { size_class: "large" })).status, 404, "another token cannot resize it");
     assert.equal((await api(server, token, "POST", `/deployed-sandboxes/${dep}/resize`, { size_class: "huge" })).status, 422);
 
     assert.equal((await t.run(["exec", dep, "--session", "c1", "--", "cd", "/tmp"])).code, 0);
     assert.equal((await t.run(["exec", dep, "--session", "c1", "--", "pwd"])).stdout, "/tmp\n");
-    assert.deepEqual(json(await t.run(["session", "reset", dep, "c1", "--format", "json"])), { id: dep, session: "c1", existed: true });
+    assert.deepEqual(jsonOf(await t.run(["session", "reset", dep, "c1", "--format", "json"])), { id: dep, session: "c1", existed: true });
     assert.equal((await t.run(["exec", dep, "--session", "c1", "--", "pwd"])).stdout, "/workspace\n");
 
-    refused(await t.run(["run-host", dep, "--", "ls"]), 2, /cloud sandbox/);
-    refused(await t.run(["mount-add", "--id", dep, "--host-path", folder, "--sandbox-path", "/x"]), 2, /cloud sandbox/);
+    assertRefused(await t.run(["run-host", dep, "--", "ls"]), 2, /cloud sandbox/);
+    assertRefused(await t.run(["mount-add", "--id", dep, "--host-path", folder, "--sandbox-path", "/x"]), 2, /cloud sandbox/);
   });
 });

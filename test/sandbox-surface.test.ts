@@ -7,23 +7,13 @@ import assert from "node:assert/strict";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { HEYVM, bubblewrapMissing, isAlive, makeTestEnv, ownerPids, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
+import { HEYVM, bubblewrapMissing, isAlive, makeTestEnv, ownerPids, waitFor, type TestEnv } from "./helpers/env.js";
+import { assertRefused, jsonOf } from "./helpers/cli-result.js";
 import { makeTestUser, runAs, type TestUser } from "./helpers/test-user.js";
 
 const skip = bubblewrapMissing();
 if (skip) console.log(`# skipping the command surface tests: ${skip}`);
 
-function json<T = Record<string, unknown>>(result: RunResult): T {
-  assert.equal(result.code, 0, `exit ${result.code}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
-}
-
-/** A usage error: the exit code, one line with a hint, no stack trace. */
-function refused(result: RunResult, code: number, message: RegExp): void {
-  assert.equal(result.code, code, `${result.stdout}\n${result.stderr}`);
-  assert.match(result.stderr, message);
-  assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
-}
 
 /** The memory limit of a bubblewrap sandbox's cgroup on the host (v1 or v2), in bytes. */
 function cgroupMemory(id: string): number | undefined {
@@ -40,7 +30,7 @@ describe("session reset, run-host, resize, mount-add, volumes (bubblewrap)", { s
 
   before(async () => {
     t = makeTestEnv("heyvm-surface-");
-    const started = json<{ id: string; worktree: string }>(await t.run(["wt", "feature/surface", "--detach", "--backend", "bubblewrap", "--format", "json"]));
+    const started = jsonOf<{ id: string; worktree: string }>(await t.run(["wt", "feature/surface", "--detach", "--backend", "bubblewrap", "--format", "json"]));
     id = started.id;
     worktree = started.worktree;
   });
@@ -53,12 +43,12 @@ describe("session reset, run-host, resize, mount-add, volumes (bubblewrap)", { s
     assert.equal((await t.run(["exec", id, "--session", "s1", "--", "export", "MARK=kept"])).code, 0);
     const kept = await t.run(["exec", id, "--session", "s1", "--", "sh", "-c", "pwd; echo $MARK"]);
     assert.equal(kept.stdout, "/tmp\nkept\n", kept.stderr);
-    assert.deepEqual(json(await t.run(["session", "reset", id, "s1", "--format", "json"])), { id, session: "s1", existed: true });
+    assert.deepEqual(jsonOf(await t.run(["session", "reset", id, "s1", "--format", "json"])), { id, session: "s1", existed: true });
     const fresh = await t.run(["exec", id, "--session", "s1", "--", "sh", "-c", "pwd; echo x$MARK"]);
     assert.equal(fresh.stdout, "/workspace\nx\n", fresh.stderr);
-    assert.deepEqual(json(await t.run(["session", "reset", id, "never-used", "--format", "json"])), { id, session: "never-used", existed: false });
-    refused(await t.run(["session", "reset", id, "../etc"]), 2, /session name is letters/);
-    refused(await t.run(["session", "reset", "sb-00000000", "s1"]), 3, /no sandbox matches/);
+    assert.deepEqual(jsonOf(await t.run(["session", "reset", id, "never-used", "--format", "json"])), { id, session: "never-used", existed: false });
+    assertRefused(await t.run(["session", "reset", id, "../etc"]), 2, /session name is letters/);
+    assertRefused(await t.run(["session", "reset", "sb-00000000", "s1"]), 3, /no sandbox matches/);
   });
 
   test("run-host: the command runs on the host in the worktree, its exit code and output kept; heyvm's own mounts are refused", async () => {
@@ -70,14 +60,14 @@ describe("session reset, run-host, resize, mount-add, volumes (bubblewrap)", { s
     assert.equal(ran.stdout, `${worktree}\n${id}\n`);
     const plain = await t.run(["run-host", id, "--", "sh", "-c", "exit 5"]);
     assert.equal(plain.code, 5);
-    refused(await t.run(["run-host", id, "--mount-path", "/heyvm/git", "--", "ls"]), 2, /heyvm's own mount/);
-    refused(await t.run(["run-host", id, "--mount-path", "/nowhere", "--", "ls"]), 2, /has no mount at \/nowhere/);
-    refused(await t.run(["run-host", id, "--"]), 2, /no command given|missing required argument/);
-    refused(await t.run(["run-host", "dep-00000000", "--", "ls"]), 2, /cloud sandbox/);
+    assertRefused(await t.run(["run-host", id, "--mount-path", "/heyvm/git", "--", "ls"]), 2, /heyvm's own mount/);
+    assertRefused(await t.run(["run-host", id, "--mount-path", "/nowhere", "--", "ls"]), 2, /has no mount at \/nowhere/);
+    assertRefused(await t.run(["run-host", id, "--"]), 2, /no command given|missing required argument/);
+    assertRefused(await t.run(["run-host", "dep-00000000", "--", "ls"]), 2, /cloud sandbox/);
   });
 
   test("resize: a running bubblewrap sandbox's cgroup takes the new memory at once; the record keeps it", async () => {
-    const result = json<{ applied: string; cpus: number; memory_mib: number; running: boolean; notes: string[] }>(await t.run(["resize", id, "--cpus", "1", "--memory", "300M", "--format", "json"]));
+    const result = jsonOf<{ applied: string; cpus: number; memory_mib: number; running: boolean; notes: string[] }>(await t.run(["resize", id, "--cpus", "1", "--memory", "300M", "--format", "json"]));
     assert.equal(result.running, true);
     assert.equal(result.cpus, 1);
     assert.equal(result.memory_mib, 300);
@@ -86,32 +76,32 @@ describe("session reset, run-host, resize, mount-add, volumes (bubblewrap)", { s
     if (process.getuid?.() === 0) {
       assert.equal(result.applied, "now", result.notes.join("; "));
       assert.equal(cgroupMemory(id), 300 * 1024 * 1024, "the host's cgroup has the new bound");
-      const medium = json<{ memory_mib: number; applied: string }>(await t.run(["resize", id, "--size-class", "mini", "--format", "json"]));
+      const medium = jsonOf<{ memory_mib: number; applied: string }>(await t.run(["resize", id, "--size-class", "mini", "--format", "json"]));
       assert.equal(medium.memory_mib, 1024);
       assert.equal(cgroupMemory(id), 1024 * 1024 * 1024, "raised again (v1: memory+swap first)");
     }
-    refused(await t.run(["resize", id]), 2, /needs --size-class, --cpus or --memory/);
-    refused(await t.run(["resize", id, "--size-class", "huge"]), 2, /Allowed choices are micro, mini, small, medium, large, xlarge/);
-    refused(await t.run(["resize", id, "--memory", "lots"]), 2, /--memory takes a size/);
+    assertRefused(await t.run(["resize", id]), 2, /needs --size-class, --cpus or --memory/);
+    assertRefused(await t.run(["resize", id, "--size-class", "huge"]), 2, /Allowed choices are micro, mini, small, medium, large, xlarge/);
+    assertRefused(await t.run(["resize", id, "--memory", "lots"]), 2, /--memory takes a size/);
   });
 
   test("mount-add: refuses heyvm's state, a .git and heyvm's sandbox paths; a good one is in force from the next start, read-only when asked", async () => {
     const data = join(t.root, "data");
     mkdirSync(data);
     writeFileSync(join(data, "f.txt"), "payload\n");
-    refused(await t.run(["mount-add", "--id", id, "--host-path", t.home, "--sandbox-path", "/x"]), 2, /a sandbox must not see/);
-    refused(await t.run(["mount-add", "--id", id, "--host-path", join(t.home, "sandboxes"), "--sandbox-path", "/x"]), 2, /lies inside/);
-    refused(await t.run(["mount-add", "--id", id, "--host-path", t.repo, "--sandbox-path", "/x"]), 2, /\.git/);
-    refused(await t.run(["mount-add", "--id", id, "--host-path", join(t.repo, ".git"), "--sandbox-path", "/x"]), 2, /\.git/);
-    refused(await t.run(["mount-add", "--id", id, "--host-path", "/", "--sandbox-path", "/x"]), 2, /contains/);
-    refused(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/workspace/.git/x"]), 2, /heyvm keeps for itself/);
-    refused(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/workspace"]), 2, /sandbox's own/);
-    refused(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/heyvm/x"]), 2, /heyvm keeps for itself/);
-    refused(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/a/../b"]), 2, /normalised/);
-    refused(await t.run(["mount-add", "--id", id, "--host-path", join(t.root, "missing"), "--sandbox-path", "/x"]), 2, /does not exist/);
-    const added = json<{ applied: string; running: boolean; host_path: string; read_only: boolean }>(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/data", "--ro", "--format", "json"]));
+    assertRefused(await t.run(["mount-add", "--id", id, "--host-path", t.home, "--sandbox-path", "/x"]), 2, /a sandbox must not see/);
+    assertRefused(await t.run(["mount-add", "--id", id, "--host-path", join(t.home, "sandboxes"), "--sandbox-path", "/x"]), 2, /lies inside/);
+    assertRefused(await t.run(["mount-add", "--id", id, "--host-path", t.repo, "--sandbox-path", "/x"]), 2, /\.git/);
+    assertRefused(await t.run(["mount-add", "--id", id, "--host-path", join(t.repo, ".git"), "--sandbox-path", "/x"]), 2, /\.git/);
+    assertRefused(await t.run(["mount-add", "--id", id, "--host-path", "/", "--sandbox-path", "/x"]), 2, /contains/);
+    assertRefused(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/workspace/.git/x"]), 2, /heyvm keeps for itself/);
+    assertRefused(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/workspace"]), 2, /sandbox's own/);
+    assertRefused(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/heyvm/x"]), 2, /heyvm keeps for itself/);
+    assertRefused(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/a/../b"]), 2, /normalised/);
+    assertRefused(await t.run(["mount-add", "--id", id, "--host-path", join(t.root, "missing"), "--sandbox-path", "/x"]), 2, /does not exist/);
+    const added = jsonOf<{ applied: string; running: boolean; host_path: string; read_only: boolean }>(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/data", "--ro", "--format", "json"]));
     assert.deepEqual(added, { id, host_path: realpathSync(data), sandbox_path: "/data", read_only: true, running: true, applied: "next-start" });
-    refused(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/data/inner"]), 2, /overlaps/);
+    assertRefused(await t.run(["mount-add", "--id", id, "--host-path", data, "--sandbox-path", "/data/inner"]), 2, /overlaps/);
     assert.notEqual((await t.run(["exec", id, "--", "cat", "/data/f.txt"])).code, 0, "not in force while it runs");
     assert.equal((await t.run(["restart", id])).code, 0);
     const read = await t.run(["exec", id, "--", "cat", "/data/f.txt"]);
@@ -119,7 +109,7 @@ describe("session reset, run-host, resize, mount-add, volumes (bubblewrap)", { s
     const write = await t.run(["exec", id, "--", "sh", "-c", "echo x > /data/g.txt"]);
     assert.notEqual(write.code, 0, "read-only inside");
     assert.equal(existsSync(join(data, "g.txt")), false);
-    const host = json<{ stdout: string }>(await t.run(["run-host", id, "--mount-path", "/data", "--format", "json", "--", "cat", "f.txt"]));
+    const host = jsonOf<{ stdout: string }>(await t.run(["run-host", id, "--mount-path", "/data", "--format", "json", "--", "cat", "f.txt"]));
     assert.equal(host.stdout, "payload\n", "run-host runs in an added mount's host folder");
     // wt on the stopped sandbox keeps the user's mount (only heyvm's own are made anew)
     assert.equal((await t.run(["stop", id])).code, 0);
@@ -128,22 +118,22 @@ describe("session reset, run-host, resize, mount-add, volumes (bubblewrap)", { s
   });
 
   test("volumes: a volume outlives its sandbox, mounts into the next one, is refused in use, and goes only with --purge; links left in it are never followed", async () => {
-    const made = json<{ name: string; path: string; used_by: string[] }>(await t.run(["volume", "create", "cache", "--format", "json"]));
+    const made = jsonOf<{ name: string; path: string; used_by: string[] }>(await t.run(["volume", "create", "cache", "--format", "json"]));
     assert.equal(made.name, "cache");
     assert.deepEqual(made.used_by, []);
     assert.equal((await t.run(["volume", "path", "cache"])).stdout, `${made.path}\n`);
-    refused(await t.run(["volume", "create", "cache"]), 4, /exists already/);
-    refused(await t.run(["volume", "create", "../x"]), 2, /not a volume name/);
-    refused(await t.run(["create", "--backend", "bubblewrap", "--volume", "cache:/workspace/.git/x"]), 2, /heyvm keeps for itself/);
-    refused(await t.run(["volume", "path", "nosuch"]), 3, /no volume named nosuch/);
+    assertRefused(await t.run(["volume", "create", "cache"]), 4, /exists already/);
+    assertRefused(await t.run(["volume", "create", "../x"]), 2, /not a volume name/);
+    assertRefused(await t.run(["create", "--backend", "bubblewrap", "--volume", "cache:/workspace/.git/x"]), 2, /heyvm keeps for itself/);
+    assertRefused(await t.run(["volume", "path", "nosuch"]), 3, /no volume named nosuch/);
 
-    const first = json<{ id: string }>(await t.run(["create", "--backend", "bubblewrap", "--volume", "cache:/cache", "--volume", "fresh", "--format", "json"]));
+    const first = jsonOf<{ id: string }>(await t.run(["create", "--backend", "bubblewrap", "--volume", "cache:/cache", "--volume", "fresh", "--format", "json"]));
     const wrote = await t.run(["exec", first.id, "--", "sh", "-c", "echo one > /cache/f && ln -s /etc/passwd /cache/link && mkdir /cache/d && echo two > /volumes/fresh/g && id -u"]);
     assert.equal(wrote.code, 0, wrote.stderr);
     assert.notEqual(wrote.stdout.trim(), "0", "the sandbox is not root inside");
-    const list = json<Array<{ name: string; used_by: string[] }>>(await t.run(["volume", "list", "--format", "json"]));
+    const list = jsonOf<Array<{ name: string; used_by: string[] }>>(await t.run(["volume", "list", "--format", "json"]));
     assert.deepEqual(list.map((v) => [v.name, v.used_by]), [["cache", [first.id]], ["fresh", [first.id]]], "--volume made the missing one");
-    refused(await t.run(["volume", "rm", "cache", "-y"]), 4, new RegExp(`in use by ${first.id}`));
+    assertRefused(await t.run(["volume", "rm", "cache", "-y"]), 4, new RegExp(`in use by ${first.id}`));
     assert.equal((await t.run(["rm", first.id, "-y"])).code, 0);
 
     // on the host: what the sandbox made is the volume owner's again, nothing setuid, the link a link
@@ -151,16 +141,16 @@ describe("session reset, run-host, resize, mount-add, volumes (bubblewrap)", { s
     for (const name of readdirSync(made.path)) assert.equal(lstatSync(join(made.path, name)).uid, owner, `${name} handed back to the volume's owner`);
     assert.equal(lstatSync(join(made.path, "link")).isSymbolicLink(), true);
 
-    const second = json<{ id: string }>(await t.run(["create", "--backend", "bubblewrap", "--volume", "cache:/cache", "--format", "json"]));
+    const second = jsonOf<{ id: string }>(await t.run(["create", "--backend", "bubblewrap", "--volume", "cache:/cache", "--format", "json"]));
     const read = await t.run(["exec", second.id, "--", "sh", "-c", "cat /cache/f && echo three >> /cache/f"]);
     assert.equal(read.stdout, "one\n", read.stderr);
     assert.equal((await t.run(["rm", second.id, "-y"])).code, 0);
-    refused(await t.run(["volume", "rm", "cache", "-y"]), 4, /holds files.*\n.*--purge/);
+    assertRefused(await t.run(["volume", "rm", "cache", "-y"]), 4, /holds files.*\n.*--purge/);
     const passwd = readFileSync("/etc/passwd", "utf8");
-    assert.deepEqual(json(await t.run(["volume", "rm", "cache", "-y", "--purge", "--format", "json"])), { name: "cache", removed: true, purged: true });
+    assert.deepEqual(jsonOf(await t.run(["volume", "rm", "cache", "-y", "--purge", "--format", "json"])), { name: "cache", removed: true, purged: true });
     assert.equal(existsSync(made.path), false);
     assert.equal(readFileSync("/etc/passwd", "utf8"), passwd, "the link was removed, not followed");
-    assert.deepEqual(json(await t.run(["volume", "rm", "fresh", "-y", "--purge", "--format", "json"])), { name: "fresh", removed: true, purged: true });
+    assert.deepEqual(jsonOf(await t.run(["volume", "rm", "fresh", "-y", "--purge", "--format", "json"])), { name: "fresh", removed: true, purged: true });
   });
 });
 
