@@ -148,6 +148,37 @@ function members(dir: string): number[] {
   }
 }
 
+/**
+ * Sets new memory and CPU bounds on a running sandbox's existing cgroups (heyvm resize); the
+ * processes bound stays as it was. Returns what was set and what could not be, as create does.
+ */
+export function resizeSandboxCgroup(id: string, limits: SandboxLimits, hierarchies = cgroupHierarchies()): { set: string[]; notSet: string[] } {
+  const result = { set: [] as string[], notSet: [] as string[] };
+  for (const controller of ["memory", "cpu"] as const) {
+    const hierarchy = hierarchies.get(controller);
+    const dir = hierarchy ? sandboxCgroupDir(hierarchy, id) : undefined;
+    if (!hierarchy || !dir || !existsSync(dir)) {
+      result.notSet.push(`${controller} (the sandbox has no ${controller} cgroup now)`);
+      continue;
+    }
+    try {
+      // v1 keeps memory+swap >= memory: a raise writes memsw first, which setLimit writes after
+      const memsw = join(dir, "memory.memsw.limit_in_bytes");
+      if (controller === "memory" && hierarchy.version === 1 && existsSync(memsw)) {
+        try {
+          write(memsw, String(limits.memoryMiB * 1024 * 1024));
+        } catch {
+          // a lowering: memsw goes after the limit, in setLimit
+        }
+      }
+      result.set.push(setLimit(dir, hierarchy, controller, limits));
+    } catch (error) {
+      result.notSet.push(`${controller} (${errorMessage(error)})`);
+    }
+  }
+  return result;
+}
+
 /** The sandbox's cgroup folders that exist now. */
 export function existingSandboxCgroups(id: string, hierarchies = cgroupHierarchies()): string[] {
   const dirs = new Set<string>();

@@ -1,6 +1,7 @@
 // The HTTP client of the cloud API (ARCHITECTURE.md §5): one method per route, answers checked against
 // the shared schema, failures turned into UserErrors. Nothing here prints.
-import { createReadStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
 import { Readable, Transform } from "node:stream";
 import type { z } from "zod";
 import { OperationFailedError } from "../shared/errors.js";
@@ -26,6 +27,7 @@ import {
   type PresignRequest,
   type ProxyRequest,
   type ReplaceMountRequest,
+  type ResizeRequest,
 } from "./schema.js";
 
 export interface CloudTarget {
@@ -153,6 +155,31 @@ export class CloudClient {
 
   setTtl(id: string, ttlSeconds: number) {
     return this.call("POST", API.ttl(id), `set the TTL of ${id}`, Deployment, { ttl_seconds: ttlSeconds });
+  }
+
+  resize(id: string, request: ResizeRequest) {
+    return this.call("POST", API.resize(id), `resize ${id}`, Deployment, request);
+  }
+
+  /** Saves an archive's tar.gz (one of this token's) to `file`, at most maxBytes. */
+  async downloadArchive(id: string, file: string, maxBytes: number): Promise<number> {
+    const what = `download archive ${id}`;
+    let response: Response;
+    try {
+      response = await fetch(this.url(API.archiveDownload(id)), { headers: { authorization: `Bearer ${this.target.token}` } });
+    } catch (error) {
+      throw cloudConnectionError(this.target.baseUrl, error);
+    }
+    if (!response.ok || !response.body) throw cloudHttpError(response.status, await response.text(), what);
+    let size = 0;
+    const limit = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        done(size > maxBytes ? new OperationFailedError(`${what}: it is larger than ${maxBytes} bytes`) : null, chunk);
+      },
+    });
+    await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>), limit, createWriteStream(file, { mode: 0o600 }));
+    return size;
   }
 
   replaceMount(id: string, request: ReplaceMountRequest) {

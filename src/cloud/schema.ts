@@ -4,7 +4,7 @@
 import { z } from "zod";
 
 export const REGIONS = ["US", "EU"] as const;
-export const SIZE_CLASSES = ["micro", "mini", "small", "medium", "large"] as const;
+export const SIZE_CLASSES = ["micro", "mini", "small", "medium", "large", "xlarge"] as const;
 export const DEPLOYMENT_STATES = ["provisioning", "running", "stopped", "failed"] as const;
 export type Region = (typeof REGIONS)[number];
 export type SizeClass = (typeof SIZE_CLASSES)[number];
@@ -27,11 +27,13 @@ export const API = {
   archive: (id: string) => `/sandbox-archives/${encodeURIComponent(id)}`,
   finalize: (id: string) => `/sandbox-archives/${encodeURIComponent(id)}/finalize`,
   upload: (id: string) => `/sandbox-archives/${encodeURIComponent(id)}/upload`,
+  archiveDownload: (id: string) => `/sandbox-archives/${encodeURIComponent(id)}/download`,
   deploy: "/sandbox-deploy",
   deployments: "/deployed-sandboxes",
   deployment: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}`,
   ttl: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/ttl`,
   replaceMount: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/replace-mount`,
+  resize: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/resize`,
   logs: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/logs`,
   shell: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/shell-stream`,
   stop: (id: string) => `/sandbox/${encodeURIComponent(id)}/stop`,
@@ -114,6 +116,8 @@ export const Deployment = z.object({
 export const DeploymentList = z.array(Deployment);
 
 export const TtlRequest = z.strictObject({ ttl_seconds: z.number().int().min(1).max(30 * 86400) });
+/** A deployment's new machine size, taken at its next start (heyvm resize dep-…). */
+export const ResizeRequest = z.strictObject({ size_class: z.enum(SIZE_CLASSES) });
 export const ReplaceMountRequest = z.strictObject({ archive_id: z.string().min(1).max(100), sandbox_path: z.literal(SANDBOX_WORKSPACE) });
 
 export const ExecRequest = z.strictObject({
@@ -201,6 +205,7 @@ export type Deployment = z.infer<typeof Deployment>;
 export type DeploymentUrl = z.infer<typeof DeploymentUrl>;
 export type TtlRequest = z.infer<typeof TtlRequest>;
 export type ReplaceMountRequest = z.infer<typeof ReplaceMountRequest>;
+export type ResizeRequest = z.infer<typeof ResizeRequest>;
 export type ExecRequest = z.input<typeof ExecRequest>;
 export type ExecResponse = z.infer<typeof ExecResponse>;
 export type ExecStreamFrame = z.infer<typeof ExecStreamFrame>;

@@ -16,6 +16,7 @@ import { removeEntry } from "./lifecycle.js";
 import { ensureOwner } from "./owner-start.js";
 import { sandboxInfo, type SandboxInfo } from "./sandbox-info.js";
 import { spawnLoggedDetached } from "./start-command.js";
+import { volumeMounts, withVolumes } from "./volumes.js";
 
 export const WORKSPACE = "/workspace";
 
@@ -40,6 +41,8 @@ export interface CreateRequest {
   cpus?: number;
   memoryMiB?: number;
   pids?: number;
+  /** `--volume NAME[:PATH]` (core/volumes.ts). */
+  volumes?: string[];
   cwd: string;
 }
 
@@ -90,6 +93,7 @@ export async function createStandalone(home: HeyoHome, request: CreateRequest, r
   if (extra.length > 0 && backend.features.virtualMachine) {
     throw new UserError(`the ${backend.name} backend shares /workspace only`, { hint: "give one --mount (it becomes /workspace), or use --backend bubblewrap for more" });
   }
+  const volumes = volumeMounts(home, request.volumes ?? [], backend.name);
   const hostPorts: Record<string, number> = {};
   for (const port of request.ports) if (port.host !== null) hostPorts[String(port.guest)] = port.host;
   const entry = await createSandbox(home, {
@@ -116,6 +120,11 @@ export async function createStandalone(home: HeyoHome, request: CreateRequest, r
     const workspace = first ? first.host : `${entry.dir.root}/workspace`;
     if (!first) mkdirSync(workspace, { recursive: true });
     entry.spec = { ...entry.spec, name: request.name ?? entry.spec.id, workspace };
+    writeSpec(entry.dir, entry.spec);
+  }
+  if (volumes.length > 0) {
+    const { writeSpec } = await import("../state/records.js");
+    entry.spec = withVolumes(entry.spec, volumes);
     writeSpec(entry.dir, entry.spec);
   }
   try {

@@ -55,6 +55,16 @@ const AS_USER_SCRIPT = [
 /** A user name as useradd takes it, or a uid. */
 const USER_NAME = /^(?:[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?|\d{1,10})$/;
 
+/**
+ * `heyvm session reset`: the command that forgets a session's folder and variables inside the
+ * sandbox (where SESSION_SCRIPT keeps them); it prints "reset", or "absent" when there was none.
+ */
+export function sessionResetArgv(name: string): string[] {
+  if (!SESSION_NAME.test(name)) throw new UserError(`a session name is letters, digits, '.', '_' or '-', not "${name}"`);
+  const script = 'd="${TMPDIR:-/tmp}/heyvm-sessions/$1"; if [ -e "$d" ]; then rm -rf -- "$d" || exit 125; echo reset; else echo absent; fi';
+  return ["sh", "-c", script, "heyvm-session-reset", name];
+}
+
 export interface WrappedCommand {
   argv: string[];
   /** Variables for the transport to export (a session exports them itself). */

@@ -19,6 +19,8 @@ import { stopEntry } from "./stop.js";
 import { ensureOwner } from "./owner-start.js";
 import { withBranchWorktree } from "./worktree.js";
 import { gitStoreMounts } from "./git-store.js";
+import { isWithin } from "./mount-rules.js";
+import { volumeMounts, withVolumes } from "./volumes.js";
 
 export interface WtRequest {
   branch: string;
@@ -36,6 +38,8 @@ export interface WtRequest {
   pids?: number;
   /** The user has a terminal, so the shell gets one too. */
   tty: boolean;
+  /** `--volume NAME[:PATH]` (core/volumes.ts). */
+  volumes?: string[];
 }
 
 export interface WtSandbox {
@@ -79,6 +83,7 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
     const live = existing !== undefined && (await sandboxStatus(existing.dir)).status !== "stopped";
     const reusable = existing && live && (!request.backend || request.backend === existing.spec.backend);
     const backend = reusable ? await loadBackend(existing.spec.backend) : await pickBackend(request, existing);
+    const volumes = volumeMounts(home, request.volumes ?? [], backend.name);
     await createWorktree();
     const wanted = {
       backend: backend.name,
@@ -98,18 +103,23 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
         entry.spec.cpus !== wanted.cpus ? `--cpus ${entry.spec.cpus ?? "default"}` : "",
         entry.spec.memoryMiB !== wanted.memoryMiB ? `--memory ${entry.spec.memoryMiB ?? "default"}` : "",
         entry.spec.pids !== wanted.pids ? `--pids ${entry.spec.pids ?? "default"}` : "",
+        ...volumes.filter((v) => !entry?.spec.mounts.some((m) => m.host === v.mount.host && m.guest === v.mount.guest)).map((v) => `no volume at ${v.mount.guest}`),
       ].filter(Boolean);
       if (differences.length > 0) {
         throw new ConflictError(`sandbox ${entry.spec.id} for ${request.branch} is running with ${differences.join(", ")}`, `stop it first (heyvm stop ${entry.spec.id}) to start it with other settings`);
       }
     } else if (entry) {
-      const spec: SandboxSpec = { ...entry.spec, ...wanted, mounts: gitStoreMounts(entry.dir, repo, resolve(plan.path)) };
+      const own = gitStoreMounts(entry.dir, repo, resolve(plan.path));
+      // the user's own mounts (mount-add, volumes) stay; heyvm's are made anew
+      const dir = entry.dir;
+      const kept = entry.spec.mounts.filter((m) => !own.some((o) => o.guest === m.guest) && !isWithin(m.host, dir.root) && !isWithin(m.host, repo.commonDir));
+      const spec: SandboxSpec = withVolumes({ ...entry.spec, ...wanted, mounts: [...own, ...kept] }, volumes);
       writeSpec(entry.dir, spec);
       entry = { dir: entry.dir, spec };
     } else {
       const created = await createSandbox(home, { name: `wt-${plan.slug}`, git: { commonDir: repo.commonDir, branch: request.branch }, ...wanted, mounts: [] });
       // the store's paths name the sandbox's folder, which exists only now
-      entry = { dir: created.dir, spec: { ...created.spec, mounts: gitStoreMounts(created.dir, repo, resolve(plan.path)) } };
+      entry = { dir: created.dir, spec: withVolumes({ ...created.spec, mounts: gitStoreMounts(created.dir, repo, resolve(plan.path)) }, volumes) };
       writeSpec(entry.dir, entry.spec);
       await writeGitIdentity(repo, entry.dir.homePath);
     }

@@ -4,7 +4,7 @@
 // the way. An open folder is then named by /proc/<heyvm's pid>/fd/<n>/<name>: the kernel resolves
 // that through the open folder itself, so the path is safe to hand to a call that takes a path
 // (lchown) or to a tool heyvm runs as the same user (setfacl). Linux only, like the backends.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, rmdirSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, rmdirSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { isAbsolute } from "node:path";
 import { OperationFailedError, isErrnoError } from "./errors.js";
 
@@ -75,6 +75,24 @@ export function withFolder<T>(trusted: string, relative: string, use: (folder: n
   } finally {
     closeSync(folder);
   }
+}
+
+/**
+ * Makes the folders of `relative` below `trusted` that are missing (a mount point inside a
+ * worktree), one name at a time through open folders: a link on the way is refused, not followed.
+ */
+export function makeFolders(trusted: string, relative: string, mode = 0o755): void {
+  const names = namesOf(relative);
+  for (let depth = 0; depth < names.length; depth++) {
+    withFolder(trusted, names.slice(0, depth).join("/"), (folder) => {
+      try {
+        mkdirSync(pathInFolder(folder, names[depth]), { mode });
+      } catch (error) {
+        if (!isErrnoError(error) || error.code !== "EEXIST") throw error;
+      }
+    });
+  }
+  withFolder(trusted, relative, () => undefined); // what is there now is a folder, reached without a link
 }
 
 function splitLast(relative: string): { folder: string; name: string } {

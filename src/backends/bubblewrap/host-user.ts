@@ -44,7 +44,7 @@ async function setAcl(tool: string, entries: string[], paths: string[]): Promise
  * owner too). Done once per tree: when its top already has the entry, it was done before,
  * before any sandbox running as this user could have changed anything under it.
  */
-async function grantTree(user: HostUser, root: string): Promise<boolean> {
+export async function grantTree(user: HostUser, root: string): Promise<boolean> {
   const current = await run(aclTool("getfacl"), ["-cpn", "--", root], { allowFailure: true });
   if (new RegExp(`^user:${user.uid}:rwx(\\s|$)`, "m").test(current.stdout)) return false;
   const owner = statSync(root).uid;

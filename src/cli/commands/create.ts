@@ -21,6 +21,7 @@ interface CreateFlags extends FormatFlags, MachineSizeFlags {
   network: boolean;
   printId?: boolean;
   quiet?: boolean;
+  volume: string[];
 }
 
 export const createCommand = defineCommand<CreateFlags>({
@@ -39,6 +40,7 @@ export const createCommand = defineCommand<CreateFlags>({
     { flags: "--no-ttl", description: "no time limit (the default)" },
     { flags: "--no-network", description: "cut the sandbox off from the network" },
     ...MACHINE_SIZE_OPTIONS,
+    { flags: "--volume <NAME[:PATH]>", description: "mount a named volume (made if missing) at PATH (default /volumes/NAME; VMs: under /workspace) (repeatable)", repeatable: true },
     ...FORMAT_OPTIONS,
     { flags: "--print-id", description: "print only the sandbox id" },
     { flags: "-q, --quiet", description: "no progress messages; print only the sandbox id" },
@@ -69,6 +71,7 @@ export const createCommand = defineCommand<CreateFlags>({
         ttlSeconds,
         network: flags.network,
         ...parseMachineSize(flags),
+        volumes: flags.volume,
         cwd,
       },
       stderrReporter(io, flags.quiet || json || flags.printId),

@@ -24,6 +24,7 @@ interface WtFlags extends DeployFlags, FormatFlags, MachineSizeFlags {
   /** A mode from --network, false from --no-network, undefined when neither was given. */
   network?: string | boolean;
   quiet?: boolean;
+  volume: string[];
 }
 
 function networkOption(value: string | boolean | undefined): NetworkMode {
@@ -56,6 +57,7 @@ export const wtCommand = defineCommand<WtFlags>({
     { flags: "--network <mode>", description: "outbound (default: its own network, outbound only, no way to the host's 127.0.0.1), none, or host (shares this machine's network)" },
     { flags: "--no-network", description: "cut the sandbox off from the network (same as --network none)" },
     ...MACHINE_SIZE_OPTIONS,
+    { flags: "--volume <NAME[:PATH]>", description: "mount a named volume (made if missing) at PATH (default /volumes/NAME; VMs: under /workspace) (repeatable)", repeatable: true },
     ...FORMAT_OPTIONS,
     { flags: "--print-id", description: "print only the sandbox id (for id=$(heyvm wt x --detach --print-id))" },
     { flags: "-q, --quiet", description: "no progress messages; print only the sandbox id" },
@@ -81,7 +83,7 @@ export const wtCommand = defineCommand<WtFlags>({
       return wtShell(home, branch, process.cwd(), Boolean(process.stdin.isTTY));
     }
     if (network === "host") io.stderr.write("warning: --network host: the sandbox shares this machine's network, so it reaches every service on 127.0.0.1 and its abstract sockets\n");
-    const request = { branch, cwd: process.cwd(), path: flags.path, createBranch: flags.createBranch === true, backend: await backendOption(flags.backend), image: flags.image, network, ...parseMachineSize(flags), tty: Boolean(process.stdin.isTTY) };
+    const request = { branch, cwd: process.cwd(), path: flags.path, createBranch: flags.createBranch === true, backend: await backendOption(flags.backend), image: flags.image, network, ...parseMachineSize(flags), tty: Boolean(process.stdin.isTTY), volumes: flags.volume };
     const reporter = stderrReporter(io, flags.quiet || json);
     const printId = (id: string) => print(io, bareId ? id : `ID: ${id}`);
     if (flags.detach) {

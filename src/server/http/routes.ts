@@ -1,5 +1,5 @@
 // The route table of the cloud API (ARCHITECTURE.md §5), each handler a few lines over the services.
-import { rmSync, statSync } from "node:fs";
+import { createReadStream, rmSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import {
   API,
@@ -9,6 +9,7 @@ import {
   PresignRequest,
   ProxyRequest,
   ReplaceMountRequest,
+  ResizeRequest,
   TtlRequest,
   type ArchiveRecord,
 } from "../../cloud/schema.js";
@@ -19,7 +20,8 @@ import { ArchiveRejectedError, checkArchive, extractLimitsOf } from "../archives
 import { HttpError, Router, readJson, type RequestContext } from "./messages.js";
 import { addImageRoutes } from "../registry/routes.js";
 import { createDeployment, removeDeployment, setDeploymentTtl, startDeployment, stopDeployment } from "../deployments/lifecycle.js";
-import { ownedArchive, ownedDeployment } from "../ownership.js";
+import { ownedArchive, ownedDeployment, readyArchive } from "../ownership.js";
+import { resizeDeployment } from "../deployments/resize.js";
 import { requestEndpoint } from "../deployments/port-proxy.js";
 import type { ConcurrencyCap } from "../deployments/limits.js";
 import { deploymentLogs, execInDeployment, streamExecInDeployment } from "../deployments/exec.js";
@@ -110,6 +112,20 @@ export function buildRoutes(services: RouteServices): Router {
     return { status: 200, json: { id: row.id, deleted: true } };
   });
 
+  // the archive as uploaded (heyvm update of a local sandbox unpacks it on the client's side)
+  router.add("GET", "/sandbox-archives/:id/download", (context) => {
+    const row = readyArchive(store, context.tokenId, param(context, "id"));
+    const file = data.archivePath(row.id);
+    const size = statSync(file).size;
+    context.res.writeHead(200, { "content-type": "application/gzip", "content-length": String(size) });
+    return new Promise<{ sent: true }>((resolve, reject) => {
+      const stream = createReadStream(file);
+      stream.on("error", reject);
+      context.res.on("close", () => stream.destroy());
+      stream.pipe(context.res).on("finish", () => resolve({ sent: true }));
+    });
+  });
+
   router.add("POST", API.deploy, async (context) => {
     const body = await readJson(context.req, DeployRequest);
     const row = await createDeployment(services, context.tokenId, body);
@@ -140,6 +156,11 @@ export function buildRoutes(services: RouteServices): Router {
   router.add("POST", "/deployed-sandboxes/:id/replace-mount", async (context) => {
     const body = await readJson(context.req, ReplaceMountRequest);
     return { status: 200, json: await replaceWorkspace(services, context.tokenId, param(context, "id"), body) };
+  });
+
+  router.add("POST", "/deployed-sandboxes/:id/resize", async (context) => {
+    const body = await readJson(context.req, ResizeRequest);
+    return { status: 200, json: await resizeDeployment(services, context.tokenId, param(context, "id"), body.size_class) };
   });
 
   router.add("POST", "/sandbox/:id/exec", async (context) => {
