@@ -10,6 +10,7 @@ export const COMMAND_LOADERS: Record<CommandName, () => Promise<CommandSpec<neve
   start: async () => (await import("./start.js")).startCommand,
   restart: async () => (await import("./restart.js")).restartCommand,
   rm: async () => (await import("./rm.js")).rmCommand,
+  fork: async () => (await import("./fork.js")).forkCommand,
   prune: async () => (await import("./prune.js")).pruneCommand,
   sh: async () => (await import("./sh.js")).shCommand,
   exec: async () => (await import("./exec.js")).execCommand,

@@ -12,6 +12,7 @@ export const COMMAND_NAMES = [
   "exec",
   "stop",
   "rm",
+  "fork",
   "prune",
   "logs",
   "list",
