@@ -38,6 +38,8 @@ export interface ForkRequest {
   path?: string;
   /** Start the fork: by default it is started when the source runs. */
   start?: boolean;
+  /** A sandbox without a branch: the fork's workspace, a copy the caller made (the cloud's own folder per deployment). */
+  workspace?: string;
 }
 
 /** What `heyvm fork` reports (snake_case, as scripts read it). */
@@ -135,7 +137,10 @@ export async function forkSandbox(home: HeyoHome, request: ForkRequest, reporter
       const created = entry;
       const notes = await forkSandboxDisks(home, spec.backend, source.dir, created.dir, running, reporter);
       let workspace = created.spec.workspace;
-      if (!forked && spec.workspace === join(source.dir.root, "workspace")) {
+      if (!forked && request.workspace) {
+        workspace = request.workspace;
+        notes.push("workspace: the copy made for it");
+      } else if (!forked && spec.workspace === join(source.dir.root, "workspace")) {
         // a create sandbox's own empty-at-first workspace: the fork gets a copy; a host folder given with --mount stays shared
         workspace = join(created.dir.root, "workspace");
         mkdirSync(dirname(workspace), { recursive: true });

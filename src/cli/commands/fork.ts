@@ -35,6 +35,13 @@ export const forkCommand = defineCommand<ForkFlags>({
     const json = wantsJson(flags);
     const query = String(id);
     const reporter = stderrReporter(io, flags.quiet || json);
+    const { isCloudId } = await import("../../shared/ids.js");
+    if (isCloudId(query)) {
+      const { forkCloudSandbox } = await import("../../core/cloud-cold-store.js");
+      const deployment = await forkCloudSandbox(heyoHome(), query, flags.name);
+      if (json) return printJson(io, { ...deployment, source_id: query });
+      return print(io, flags.printId || flags.quiet ? deployment.id : `ID: ${deployment.id}`);
+    }
     const { forkSandbox } = await import("../../core/fork.js");
     const result = await forkSandbox(heyoHome(), { query, name: flags.name, branch: flags.branch, path: flags.path, start: flags.start }, reporter);
     if (json) return printJson(io, result);
