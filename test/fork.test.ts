@@ -156,6 +156,9 @@ describe("heyvm fork on bubblewrap", { skip: bubblewrapMissing() }, () => {
     const taken = await t.run(["fork", id, "--branch", "main", "--format", "json"]);
     assert.equal(taken.code, 4);
     assert.match((JSON.parse(taken.stdout) as { error: { message: string } }).error.message, /branch main exists already/);
+    const snapshot = await t.run(["snapshot", id, "--name", "x", "--format", "json"]);
+    assert.equal(snapshot.code, 2);
+    assert.match((JSON.parse(snapshot.stdout) as { error: { message: string } }).error.message, /bubblewrap sandbox has no disk of its own/);
     const missing = await t.run(["fork", "sb-00000000"]);
     assert.equal(missing.code, 3);
     assert.doesNotMatch(missing.stderr, /\n\s+at /, "no stack trace");
@@ -176,8 +179,9 @@ async function provideImage(t: TestEnv, backend: string, lentVariable: string): 
   else assert.equal((await t.run(["images", "build", "--backend-type", backend], { env: { HEYVM_IMAGE_CACHE: TEST_IMAGE_CACHE }, timeoutMs: 1_200_000 })).code, 0, "the default image builds");
 }
 
-describe("heyvm fork on libvirt", { skip: libvirtSkip() }, () => {
+describe("heyvm fork and snapshot on libvirt", { skip: libvirtSkip() }, () => {
   let t: TestEnv;
+  let forkId = "";
   before(() => {
     t = makeTestEnv("heyvm-fork-vm-");
   });
@@ -209,6 +213,26 @@ describe("heyvm fork on libvirt", { skip: libvirtSkip() }, () => {
     const again = await t.run(["start", fork.id, "--format", "json"], { timeoutMs: 600_000 });
     assert.equal(again.code, 0, again.stderr);
     assert.equal((await t.run(["exec", fork.id, "--", "sh", "-c", "cat ~/note.txt"])).stdout, "fork\n", "the fork's own writes survive its restart");
+    forkId = fork.id;
+  });
+
+  test("snapshot: the fork's disk (over its layer) becomes an image that images list shows and wt --image starts from", { timeout: 1_200_000 }, async () => {
+    assert.ok(forkId, "the fork test ran first");
+    const made = await t.run(["snapshot", forkId, "--name", "with-blob", "--format", "json"], { timeoutMs: 900_000 });
+    assert.equal(made.code, 0, made.stderr);
+    const image = JSON.parse(made.stdout) as { name: string; backend: string; path: string; sandbox_id: string; sandbox_status: string };
+    assert.deepEqual([image.name, image.backend, image.sandbox_id, image.sandbox_status], ["with-blob", "libvirt", forkId, "running"], "restarted after the snapshot");
+    const info = JSON.parse(spawnSync("qemu-img", ["info", "--output=json", join(image.path, "rootfs.qcow2")], { encoding: "utf8" }).stdout) as { "backing-filename"?: string };
+    assert.equal(info["backing-filename"], undefined, "the image's disk stands alone (the chain flattened)");
+    const listed = JSON.parse((await t.run(["images", "list", "--format", "json"])).stdout) as Array<{ name: string; backend: string; source: string; valid: boolean }>;
+    assert.ok(listed.some((row) => row.name === "with-blob" && row.backend === "libvirt" && row.source === "snapshot" && row.valid));
+    const taken = await t.run(["snapshot", forkId, "--name", "with-blob", "--no-restart", "--format", "json"]);
+    assert.equal(taken.code, 4, "the name is taken");
+    const fromImage = await t.run(["wt", "from-image", "-b", "--detach", "-q", "--backend", "libvirt", "--no-network", "--image", "with-blob"], { timeoutMs: 900_000 });
+    assert.equal(fromImage.code, 0, fromImage.stderr);
+    const id = fromImage.stdout.trim();
+    assert.equal((await t.run(["exec", id, "--", "sh", "-c", "wc -c < $HOME/blob; cat ~/note.txt"])).stdout, `${64 * 1024 * 1024}\nfork\n`, "the new sandbox starts from the snapshot's disk");
+    assert.equal((await t.run(["stop", id])).code, 0);
   });
 });
 
