@@ -6,9 +6,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bubblewrapMissing, git, hasCommand, idOf, makeTestEnv, type TestEnv } from "./helpers/env.js";
+import { HEYVM, bubblewrapMissing, git, hasCommand, idOf, makeTestEnv, type TestEnv } from "./helpers/env.js";
+import { makeTestUser, runAs } from "./helpers/test-user.js";
 import { writeStandInExecutable } from "./helpers/stand-in-bin.js";
 import { TEST_IMAGE_CACHE } from "./helpers/engine.js";
 
@@ -162,6 +164,39 @@ describe("heyvm fork on bubblewrap", { skip: bubblewrapMissing() }, () => {
     const missing = await t.run(["fork", "sb-00000000"]);
     assert.equal(missing.code, 3);
     assert.doesNotMatch(missing.stderr, /\n\s+at /, "no stack trace");
+  });
+});
+
+describe("heyvm fork on bubblewrap, heyvm run by a user who is not root", { skip: bubblewrapMissing() || (process.getuid?.() !== 0 ? "needs root to make the test user" : false) }, () => {
+  test("the fork carries the state and the home as a tree: a link the sandbox planted in its home stays a link", { timeout: 300_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), "heyvm-fork-user-"));
+    chmodSync(root, 0o711);
+    const user = makeTestUser("hvforksnap1", root);
+    try {
+      const repo = join(user.home, "repo");
+      const env = { HEYO_HOME: join(user.home, "heyo") };
+      const heyvm = (args: string[]) => runAs(user, [HEYVM, ...args], { cwd: repo, env, timeoutMs: 120_000 });
+      const setup = await runAs(user, ["sh", "-c", "git init -q -b main repo && cd repo && git config user.email u@x && git config user.name U && echo hi > README.md && git add . && git commit -qm init"], { cwd: user.home });
+      assert.equal(setup.code, 0, setup.stderr);
+      const started = await heyvm(["wt", "feat", "-b", "--detach", "-q", "--backend", "bubblewrap"]);
+      assert.equal(started.code, 0, started.stderr);
+      const source = started.stdout.trim();
+      const work = await heyvm(["exec", source, "--", "sh", "-c", "echo changed >> /workspace/README.md && echo new > /workspace/new.txt && ln -s /etc/shadow ~/leak && echo note > ~/note.txt"]);
+      assert.equal(work.code, 0, work.stderr);
+      const forked = await heyvm(["fork", source, "--format", "json"]);
+      assert.equal(forked.code, 0, forked.stderr);
+      const fork = JSON.parse(forked.stdout) as ForkJson;
+      assert.equal(readFileSync(join(fork.worktree, "README.md"), "utf8"), "hi\nchanged\n");
+      assert.equal(readFileSync(join(fork.worktree, "new.txt"), "utf8"), "new\n");
+      const home = join(user.home, "heyo", "sandboxes", fork.id, "home");
+      assert.ok(lstatSync(join(home, "leak")).isSymbolicLink(), "the planted link was copied as a link, not followed");
+      assert.equal((await heyvm(["exec", fork.id, "--", "sh", "-c", "cat ~/note.txt"])).stdout, "note\n");
+      for (const id of [fork.id, source]) await heyvm(["stop", id]);
+    } finally {
+      spawnSync("sh", ["-c", `for d in ${join(user.home, "heyo", "sandboxes")}/*; do HEYO_HOME=${join(user.home, "heyo")} ${HEYVM} stop "$(basename "$d")" >/dev/null 2>&1; done`]);
+      user.remove();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
