@@ -15,6 +15,7 @@ import type { Repository } from "../git/repo.js";
 import { git } from "../git/repo.js";
 import { slugify } from "../git/slug.js";
 import { ConflictError, UserError } from "../shared/errors.js";
+import { run } from "../shared/run.js";
 import type { HeyoHome } from "../state/home.js";
 import { withLock } from "../state/lock.js";
 import { writeSpec, type SandboxEntry, type SandboxSpec } from "../state/records.js";
@@ -144,7 +145,6 @@ export async function forkSandbox(home: HeyoHome, request: ForkRequest, reporter
         // a create sandbox's own empty-at-first workspace: the fork gets a copy; a host folder given with --mount stays shared
         workspace = join(created.dir.root, "workspace");
         mkdirSync(dirname(workspace), { recursive: true });
-        const { run } = await import("../shared/run.js");
         await run("cp", ["-a", "--no-dereference", "--reflink=auto", "--", spec.workspace, workspace]);
         notes.push("workspace copied (reflink where the file system allows)");
       } else if (!forked) {
