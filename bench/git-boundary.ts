@@ -4,31 +4,16 @@
 // and `wt --detach` to ready against heyvm before this change (HEYVM_OLD=<its bin/heyvm>, e.g. a
 // checkout of main built in a scratch folder; left out: that row is skipped).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, row, timeInterleaved } from "./lib.js";
+import { makeBigRepo, median, row, sh, timeInterleaved } from "./lib.js";
 
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
 const OLD = process.env.HEYVM_OLD;
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const FILES = 10_000;
-
-function sh(cmd: string, cwd: string, env: NodeJS.ProcessEnv): string {
-  const result = spawnSync("sh", ["-c", cmd], { cwd, env, encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`${cmd}: ${result.stderr}`);
-  return result.stdout.trim();
-}
-
-function makeBigRepo(repo: string, env: NodeJS.ProcessEnv): void {
-  mkdirSync(repo);
-  for (let d = 0; d < FILES / 100; d++) {
-    mkdirSync(join(repo, `d${d}`));
-    for (let f = 0; f < 100; f++) writeFileSync(join(repo, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`);
-  }
-  sh("git init -q -b main && git add . && git -c user.email=b@b -c user.name=b commit -qm init", repo, env);
-}
 
 /** argv that runs a shell command in the sandbox's namespaces, as `heyvm exec` does minus the CLI. */
 function insideArgv(home: string, id: string, command: string): string[] {
@@ -51,7 +36,7 @@ async function main(): Promise<void> {
   const env = { ...process.env, HEYO_HOME: home, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@b", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@b" };
   const repo = join(root, "repo");
   try {
-    makeBigRepo(repo, env);
+    makeBigRepo(repo, FILES, env);
     console.log(`heyvm git boundary benchmark (${FILES} files, ${RUNS} runs each, medians)\n`);
     const id = sh(`${HEYVM} wt bench/git --detach -q --backend bubblewrap --no-network`, repo, env);
     const worktree = join(root, "bench-git");

@@ -87,3 +87,20 @@ export async function until(condition: () => boolean, ms: number, what: string):
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** Runs a shell command and returns its output; throws with its stderr when it fails. */
+export function sh(cmd: string, cwd: string, env: NodeJS.ProcessEnv): string {
+  const result = spawnSync("sh", ["-c", cmd], { cwd, env, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`${cmd}: ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+/** A repository of `files` small files (100 per folder), committed on main. */
+export function makeBigRepo(repo: string, files: number, env: NodeJS.ProcessEnv): void {
+  mkdirSync(repo);
+  for (let d = 0; d < files / 100; d++) {
+    mkdirSync(join(repo, `d${d}`));
+    for (let f = 0; f < 100; f++) writeFileSync(join(repo, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`);
+  }
+  sh("git init -q -b main && git add . && git -c user.email=b@b -c user.name=b commit -qm init", repo, env);
+}

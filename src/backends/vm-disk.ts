@@ -2,9 +2,13 @@
 // damaged overlay (the product guide's "storage device attachment is invalid") is found before
 // boot and made again from the image; the worktree lives on the host, so no work is lost.
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { run } from "../shared/run.js";
 import type { DiskFormat } from "../images/vm/boot.js";
 import type { Reporter } from "./types.js";
+
+/** HEYO_HOME's folder of read-only disk layers that forked sandboxes share (libvirt/disk-fork.ts). */
+export const DISK_LAYERS_FOLDER = "disk-layers";
 
 /** The "problem" of a sandbox disk made from an earlier build of its image (not damage). */
 export const IMAGE_REBUILT = "rebuilt";
@@ -17,12 +21,40 @@ export function diskRecreatedNotice(disk: string, problem: string): string {
     : `the sandbox disk ${disk} is damaged (${problem}); recreating it from the image (${kept})`;
 }
 
+type QemuImgInfo = { format?: string; "full-backing-filename"?: string; "backing-filename"?: string; "backing-filename-format"?: string };
+
+/** The layers between a disk and its image (a forked sandbox's), top first; every one must be in the layers folder. */
+export async function diskLayers(disk: string, base: string): Promise<string[]> {
+  const layers: string[] = [];
+  let current = disk;
+  for (let depth = 0; depth < 64; depth++) {
+    const info = await run("qemu-img", ["info", "--output=json", "-U", current], { allowFailure: true });
+    if (info.code !== 0) return layers;
+    const backing = (JSON.parse(info.stdout) as QemuImgInfo)["full-backing-filename"];
+    if (!backing || backing === base || basename(dirname(backing)) !== DISK_LAYERS_FOLDER) return layers;
+    layers.push(backing);
+    current = backing;
+  }
+  return layers;
+}
+
 async function overlayProblem(disk: string, base: string, baseFormat: DiskFormat): Promise<string | undefined> {
+  const layers = await diskLayers(disk, base);
+  const top = layers[layers.length - 1] ?? disk;
+  const problem = await backingProblem(top, base, baseFormat);
+  if (problem) return problem;
+  const check = await run("qemu-img", ["check", "-q", disk], { allowFailure: true });
+  if (check.code !== 0) return check.stderr.trim().split("\n").pop() || `qemu-img check exited with ${check.code}`;
+  return undefined;
+}
+
+/** Whether disk is a qcow2 overlay directly over base. */
+async function backingProblem(disk: string, base: string, baseFormat: DiskFormat): Promise<string | undefined> {
   const info = await run("qemu-img", ["info", "--output=json", "-U", disk], { allowFailure: true });
   if (info.code !== 0) return info.stderr.trim().split("\n").pop() ?? "qemu-img cannot read it";
-  let parsed: { format?: string; "full-backing-filename"?: string; "backing-filename"?: string; "backing-filename-format"?: string };
+  let parsed: QemuImgInfo;
   try {
-    parsed = JSON.parse(info.stdout) as typeof parsed;
+    parsed = JSON.parse(info.stdout) as QemuImgInfo;
   } catch {
     return "qemu-img info gave no JSON";
   }
@@ -31,8 +63,6 @@ async function overlayProblem(disk: string, base: string, baseFormat: DiskFormat
   if (backing !== base) return `its backing file is ${backing ?? "missing"}, not ${base}`;
   const backingFormat = parsed["backing-filename-format"];
   if (backingFormat && backingFormat !== baseFormat) return `its backing file is read as ${backingFormat}, not ${baseFormat}`;
-  const check = await run("qemu-img", ["check", "-q", disk], { allowFailure: true });
-  if (check.code !== 0) return check.stderr.trim().split("\n").pop() || `qemu-img check exited with ${check.code}`;
   return undefined;
 }
 

@@ -22,6 +22,7 @@ import {
   ProxyEndpoint,
   describeIssues,
   type DeployRequest,
+  type ForkRequest,
   type ExecRequest,
   type FinalizeRequest,
   type PresignRequest,
@@ -151,6 +152,21 @@ export class CloudClient {
 
   async remove(id: string): Promise<void> {
     await this.send("DELETE", API.deployment(id), `delete ${id}`);
+  }
+
+  /** Cold-stores a deployment: stopped, its disk and workspace kept, its host resources freed. */
+  checkpoint(id: string) {
+    return this.call("POST", API.checkpoint(id), `checkpoint ${id}`, Deployment);
+  }
+
+  /** Brings a cold-stored deployment back, under the same id. */
+  restore(id: string) {
+    return this.call("POST", API.restore(id), `restore ${id}`, Deployment);
+  }
+
+  /** A new deployment that starts as a copy of this one (workspace and disk). */
+  fork(id: string, request: ForkRequest) {
+    return this.call("POST", API.fork(id), `fork ${id}`, Deployment, request);
   }
 
   setTtl(id: string, ttlSeconds: number) {

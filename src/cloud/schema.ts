@@ -5,7 +5,8 @@ import { z } from "zod";
 
 export const REGIONS = ["US", "EU"] as const;
 export const SIZE_CLASSES = ["micro", "mini", "small", "medium", "large", "xlarge"] as const;
-export const DEPLOYMENT_STATES = ["provisioning", "running", "stopped", "failed"] as const;
+/** cold-stored: checkpointed (stopped, its disk and workspace kept, its host resources freed) until restored. */
+export const DEPLOYMENT_STATES = ["provisioning", "running", "stopped", "failed", "cold-stored"] as const;
 export type Region = (typeof REGIONS)[number];
 export type SizeClass = (typeof SIZE_CLASSES)[number];
 export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
@@ -36,6 +37,9 @@ export const API = {
   resize: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/resize`,
   logs: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/logs`,
   shell: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/shell-stream`,
+  checkpoint: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/checkpoint`,
+  restore: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/restore`,
+  fork: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/fork`,
   stop: (id: string) => `/sandbox/${encodeURIComponent(id)}/stop`,
   start: (id: string) => `/sandbox/${encodeURIComponent(id)}/start`,
   exec: (id: string) => `/sandbox/${encodeURIComponent(id)}/exec`,
@@ -114,6 +118,10 @@ export const Deployment = z.object({
   progress: z.string().nullable().optional(),
 });
 export const DeploymentList = z.array(Deployment);
+
+/** POST …/fork: the fork's name (default: its id). */
+export const ForkRequest = z.strictObject({ name: name.optional() });
+export type ForkRequest = z.infer<typeof ForkRequest>;
 
 export const TtlRequest = z.strictObject({ ttl_seconds: z.number().int().min(1).max(30 * 86400) });
 /** A deployment's new machine size, taken at its next start (heyvm resize dep-…). */

@@ -63,6 +63,11 @@ export async function stopWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry):
   return (await stopEntry(home, entry)).wasRunning;
 }
 
+/** Gives back what a stopped sandbox holds on the host (its uid slot, its ACL entries) while keeping its folder: its next start takes them again. */
+export async function releaseWorkspaceSandboxHost(entry: SandboxEntry): Promise<void> {
+  await releaseSandboxHost(entry.dir, entry.spec);
+}
+
 /** Stops the sandbox and deletes its folder (records, home, disk); the workspace is the caller's. */
 export async function destroyWorkspaceSandbox(home: HeyoHome, entry: SandboxEntry): Promise<void> {
   await stopEntry(home, entry);

@@ -38,3 +38,17 @@ export async function writeConfigDrive(folder: string, files: readonly string[],
   await run("tar", ["--format=ustar", "--owner=0", "--group=0", "-cf", partial, "-C", folder, ...files]);
   renameSync(partial, drive);
 }
+
+/**
+ * A stopped firecracker sandbox's root disk for its fork: Firecracker's drives are raw files, so
+ * the copy shares blocks only where the file system clones (`--reflink=auto`: btrfs, XFS); else
+ * it copies the blocks in use (sparse). The `.base` record goes with it.
+ */
+export async function forkRootfs(source: string, target: string): Promise<string> {
+  if (!existsSync(source)) return "no disk yet: the fork makes its own from the image at its first start";
+  const partial = `${target}.partial`;
+  await run("cp", ["--reflink=auto", "--sparse=always", "--", source, partial]);
+  renameSync(partial, target);
+  if (existsSync(`${source}.base`)) writeFileSync(`${target}.base`, readFileSync(`${source}.base`));
+  return "root disk copied (reflink where the file system allows, else only its used blocks)";
+}

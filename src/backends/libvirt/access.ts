@@ -78,11 +78,11 @@ export async function grantQemuAccess(files: string[], reporter: Reporter): Prom
  * disk is not relabelled by libvirt (domain-xml.ts), so heyvm, not libvirt's dynamic ownership,
  * decides which files QEMU may open.
  */
-export async function grantQemuDiskAccess(overlay: string, base: string): Promise<void> {
+export async function grantQemuDiskAccess(overlay: string, base: string, layers: readonly string[] = []): Promise<void> {
   const account = qemuAccount();
   if (!account) return;
   const setfacl = findSystemExecutable("setfacl");
   if (!setfacl) throw new UnavailableError(`QEMU runs as ${account.name} and heyvm cannot grant it the sandbox's disk`, "install acl (`apt-get install acl`)");
   await run(setfacl, ["-m", `u:${account.name}:rw`, overlay]);
-  await run(setfacl, ["-m", `u:${account.name}:r`, base]);
+  await run(setfacl, ["-m", `u:${account.name}:r`, base, ...layers]);
 }

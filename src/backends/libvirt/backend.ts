@@ -17,7 +17,7 @@ import { vmBoot, type VmBoot } from "../../images/vm/boot.js";
 import { kvmStatus } from "../kvm.js";
 import { processStartTime } from "../../state/liveness.js";
 import { closeSshMaster, ensureSshMaterial, sshExecRecipe, sshMaterial, sshRun, sshShell } from "../ssh.js";
-import { ensureOverlay } from "../vm-disk.js";
+import { diskLayers, ensureOverlay } from "../vm-disk.js";
 import { recordedForward } from "../forwards.js";
 import { forwardsRecord } from "../machine-record.js";
 import { LIBVIRT_FILES, libvirtMachineRecord, readLibvirtMachine } from "./machine.js";
@@ -115,8 +115,9 @@ async function prepareSandbox(home: HeyoHome, dir: SandboxDir, spec: SandboxSpec
   const manifest = await verifyVmImage(image, imageName(spec));
   const boot = vmBoot(image, manifest);
   await ensureOverlay(dir.diskPath, boot.rootfs, manifest.checksums.rootfs ?? "", reporter, boot.rootfsFormat);
-  await grantQemuAccess([boot.kernel, ...(boot.initrd ? [boot.initrd] : []), boot.rootfs, dir.diskPath, files.env], reporter);
-  await grantQemuDiskAccess(dir.diskPath, boot.rootfs);
+  const layers = await diskLayers(dir.diskPath, boot.rootfs); // a fork's disk: the read-only layers it shares
+  await grantQemuAccess([boot.kernel, ...(boot.initrd ? [boot.initrd] : []), boot.rootfs, dir.diskPath, files.env, ...layers], reporter);
+  await grantQemuDiskAccess(dir.diskPath, boot.rootfs, layers);
 }
 
 

@@ -103,7 +103,7 @@ async function provision(services: DeploymentServices, id: string, backendImage:
 }
 
 /** Exposes the requested ports and launches the start command, if any. */
-async function afterStart(services: DeploymentServices, row: DeploymentRow, entry: SandboxEntry): Promise<void> {
+export async function afterStart(services: DeploymentServices, row: DeploymentRow, entry: SandboxEntry): Promise<void> {
   if (services.store.endpointsOf(row.id).length === 0) {
     for (const port of openPorts(row)) addEndpoint(services, row, port, true);
   }

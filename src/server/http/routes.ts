@@ -11,6 +11,7 @@ import {
   ReplaceMountRequest,
   ResizeRequest,
   TtlRequest,
+  ForkRequest,
   type ArchiveRecord,
 } from "../../cloud/schema.js";
 import { serverCapabilities } from "../capabilities.js";
@@ -30,6 +31,8 @@ import type { ArchiveRow } from "../store.js";
 import { receiveUpload, type UploadGuard } from "../archives/uploads.js";
 import { checkStorage, storageUsage } from "../deployments/storage.js";
 import { replaceWorkspace } from "../deployments/workspace-replace.js";
+import { checkpointDeployment, restoreDeployment } from "../deployments/cold-store.js";
+import { forkDeployment } from "../deployments/fork.js";
 
 export interface RouteServices extends DeploymentServices {
   secret: Buffer;
@@ -174,6 +177,13 @@ export function buildRoutes(services: RouteServices): Router {
     } finally {
       release();
     }
+  });
+
+  router.add("POST", "/deployed-sandboxes/:id/checkpoint", async (context) => ({ status: 200, json: await checkpointDeployment(services, context.tokenId, param(context, "id")) }));
+  router.add("POST", "/deployed-sandboxes/:id/restore", async (context) => ({ status: 200, json: await restoreDeployment(services, context.tokenId, param(context, "id")) }));
+  router.add("POST", "/deployed-sandboxes/:id/fork", async (context) => {
+    const body = await readJson(context.req, ForkRequest);
+    return { status: 201, json: await forkDeployment(services, context.tokenId, param(context, "id"), body) };
   });
 
   router.add("GET", "/deployed-sandboxes/:id/logs", (context) => {
