@@ -22,12 +22,15 @@ import { createDeployment, removeDeployment, setDeploymentTtl, startDeployment, 
 import { ownedArchive, ownedDeployment } from "../ownership.js";
 import { requestEndpoint } from "../deployments/port-proxy.js";
 import type { ConcurrencyCap } from "../deployments/limits.js";
-import { deploymentLogs, execInDeployment, streamExecInDeployment } from "../deployments/exec.js";
+import { deploymentLogs, execInDeployment, runningSandbox, streamExecInDeployment } from "../deployments/exec.js";
 import { checkUploadSignature, signUpload } from "../archives/signing.js";
 import type { ArchiveRow } from "../store.js";
 import { receiveUpload, type UploadGuard } from "../archives/uploads.js";
 import { checkStorage, storageUsage } from "../deployments/storage.js";
 import { replaceWorkspace } from "../deployments/workspace-replace.js";
+import { ReadFileRequest, WriteFileRequest } from "../../cloud/sandbox-routes-schema.js";
+import { readDeploymentFile, writeDeploymentFile } from "../deployments/files.js";
+import { SHELL_SESSION_PARAM, signShellSession } from "../deployments/shell-session.js";
 
 export interface RouteServices extends DeploymentServices {
   secret: Buffer;
@@ -172,6 +175,30 @@ export function buildRoutes(services: RouteServices): Router {
   router.add("GET", API.capabilities, async () => ({ status: 200, json: await serverCapabilities(services) }));
   router.add("GET", API.usage, async (context) => ({ status: 200, json: await storageUsage(services, context.tokenId) }));
 
+  addSandboxRoutes(router, services);
   addImageRoutes(router, services);
   return router;
+}
+
+/** read-file, write-file, restart and shell-session (issue 21). */
+function addSandboxRoutes(router: Router, services: RouteServices): void {
+  router.add("POST", "/sandbox/:id/read-file", async (context) => {
+    const body = await readJson(context.req, ReadFileRequest);
+    return { status: 200, json: await readDeploymentFile(services, context.tokenId, param(context, "id"), body.path, context.signal) };
+  });
+  router.add("POST", "/sandbox/:id/write-file", async (context) => {
+    const body = await readJson(context.req, WriteFileRequest); // 413 beyond 1 MB of JSON
+    return { status: 200, json: await writeDeploymentFile(services, context.tokenId, param(context, "id"), body, context.signal) };
+  });
+  router.add("POST", "/deployed-sandboxes/:id/restart", async (context) => {
+    const id = param(context, "id");
+    await stopDeployment(services, context.tokenId, id);
+    return { status: 200, json: await startDeployment(services, context.tokenId, id) };
+  });
+  router.add("POST", "/deployed-sandboxes/:id/shell-session", async (context) => {
+    const { row } = await runningSandbox(services, context.tokenId, param(context, "id"));
+    const { token, expires } = signShellSession(services.secret, context.tokenId, row.id);
+    const url = `${services.publicUrl().replace(/^http/, "ws")}${API.shell(row.id)}?${SHELL_SESSION_PARAM}=${encodeURIComponent(token)}`;
+    return { status: 200, json: { sandbox_id: row.id, url, token, expires_at: new Date(expires * 1000).toISOString() } };
+  });
 }
