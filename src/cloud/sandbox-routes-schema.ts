@@ -7,6 +7,8 @@ export const SANDBOX_ROUTES = {
   writeFile: (id: string) => `/sandbox/${encodeURIComponent(id)}/write-file`,
   restart: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/restart`,
   shellSession: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/shell-session`,
+  /** DELETE: the port's endpoints go (unbind); its URLs stop answering. */
+  port: (id: string, port: number) => `/deployed-sandboxes/${encodeURIComponent(id)}/ports/${port}`,
 } as const;
 
 /** The largest file read-file returns (its base64 answer stays under a few MB). */
@@ -22,6 +24,8 @@ export const WriteFileResponse = z.object({ path: z.string(), size_bytes: z.numb
 
 /** What a client needs to open a shell: the WebSocket URL (its short-lived token in the query) and the token alone. */
 export const ShellSessionResponse = z.object({ sandbox_id: z.string(), url: z.string(), token: z.string(), expires_at: z.string() });
+
+export const UnbindResponse = z.object({ sandbox_id: z.string(), port: z.number(), removed: z.number() });
 
 export type ReadFileResponse = z.infer<typeof ReadFileResponse>;
 export type WriteFileRequest = z.infer<typeof WriteFileRequest>;

@@ -195,6 +195,14 @@ function addSandboxRoutes(router: Router, services: RouteServices): void {
     await stopDeployment(services, context.tokenId, id);
     return { status: 200, json: await startDeployment(services, context.tokenId, id) };
   });
+  router.add("DELETE", "/deployed-sandboxes/:id/ports/:port", (context) => {
+    const row = ownedDeployment(services.store, context.tokenId, param(context, "id"));
+    const port = Number(param(context, "port"));
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new HttpError(422, `${param(context, "port")} is not a port number`, "invalid_request");
+    const removed = services.store.deleteEndpointsOfPort(row.id, port);
+    if (removed === 0) throw new HttpError(404, `port ${port} of ${row.id} has no endpoint`, "not_found");
+    return { status: 200, json: { sandbox_id: row.id, port, removed } };
+  });
   router.add("POST", "/deployed-sandboxes/:id/shell-session", async (context) => {
     const { row } = await runningSandbox(services, context.tokenId, param(context, "id"));
     const { token, expires } = signShellSession(services.secret, context.tokenId, row.id);
