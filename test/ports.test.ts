@@ -1,6 +1,7 @@
 // bind / unbind / port-forward / wait-for on local sandboxes (issue 21), through bin/heyvm and
 // parsed as an SDK parses them: real bubblewrap sandboxes (two, to show binds never collide)
-// serving with busybox httpd, and once on libvirt where it can run.
+// serving with busybox httpd. libvirt: test/cloud-libvirt-deploy.test.ts binds a port of its VM
+// (which reuses the image that file builds anyway).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -146,3 +147,4 @@ describe("ports of local sandboxes: bind, unbind, port-forward, wait-for", { ski
     assert.match(busy.stderr, /is in use/);
   });
 });
+
