@@ -6,7 +6,7 @@
 // host port it keeps and the relay's pid while one runs.
 import { spawn } from "node:child_process";
 import { openSync, closeSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { resolve } from "node:path";
 import { ConflictError, NotFoundError, OperationFailedError } from "../shared/errors.js";
 import { freePort } from "../shared/free-port.js";
 import { heyvmBin } from "../shared/heyvm-bin.js";
@@ -35,12 +35,11 @@ interface BindRecord {
   pid: number | null;
 }
 
-const BINDS_FILE = "binds.json";
 const LOCK_WAIT_MS = 15_000;
 const RELAY_READY_MS = 15_000;
 
 function bindsPath(entry: SandboxEntry): string {
-  return join(entry.dir.root, BINDS_FILE);
+  return entry.dir.bindsPath;
 }
 
 function readBinds(entry: SandboxEntry): Map<number, BindRecord> {
@@ -84,9 +83,15 @@ function binding(port: number, hostPort: number, isPrivate: boolean, via: PortBi
  * the relay itself takes it only when it ends (to clear its pid).
  */
 async function spawnRelay(entry: SandboxEntry, port: number, hostPort: number): Promise<{ pid: number; hostPort: number }> {
-  const logPath = join(entry.dir.root, `relay-${port}.log`);
+  const logPath = entry.dir.relayLogPath(port);
   const log = openSync(logPath, "a");
-  const child = spawn(process.execPath, [heyvmBin(), "__port_relay", entry.spec.id, String(port), String(hostPort)], { detached: true, stdio: ["ignore", "pipe", log], cwd: "/" });
+  const child = spawn(process.execPath, [heyvmBin(), "__port_relay", entry.spec.id, String(port), String(hostPort)], {
+    detached: true,
+    stdio: ["ignore", "pipe", log],
+    cwd: "/",
+    // the HEYO_HOME this sandbox lives in, whatever the caller's environment says (as for its owner)
+    env: { ...process.env, HEYO_HOME: resolve(entry.dir.root, "..", "..") },
+  });
   closeSync(log);
   try {
     const listening = await new Promise<number>((resolve, reject) => {
@@ -164,7 +169,7 @@ export async function unbindPort(home: HeyoHome, entry: SandboxEntry, port: numb
       throw new NotFoundError(`port ${port} of ${entry.spec.id} is not bound`, `see \`heyvm get ${entry.spec.id}\``);
     }
     const active = isRelay(record.pid, entry, port);
-    if (active) process.kill(record.pid as number, "SIGTERM");
+    if (isRelay(record.pid, entry, port)) process.kill(record.pid, "SIGTERM");
     binds.delete(port);
     writeBinds(entry, binds);
     return { port, host_port: record.hostPort, was_active: active };

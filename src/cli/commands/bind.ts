@@ -2,7 +2,7 @@
 // 127.0.0.1 (core/port-binds.ts), in the cloud as a proxy URL (dep-…).
 import { UserError } from "../../shared/errors.js";
 import { heyoHome } from "../../state/home.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, type ArgumentSpec } from "../command.js";
 import { print, printJson } from "../io.js";
 import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js";
 
@@ -13,13 +13,18 @@ export function parsePortNumber(text: string, what: string): number {
   return port;
 }
 
+/** The `<id> <port>` arguments of bind, unbind, port-forward and wait-for. */
+export function idAndPortArguments(cloudToo: boolean): ArgumentSpec[] {
+  return [
+    { name: "<id>", description: `sandbox id, unique id prefix, name or branch${cloudToo ? " (or dep-… for cloud)" : ""}` },
+    { name: "<port>", description: "the port inside the sandbox" },
+  ];
+}
+
 export const bindCommand = defineCommand<FormatFlags & { private?: boolean }>({
   name: "bind",
   description: "expose a sandbox port: locally on a free port of 127.0.0.1 (kept across restarts), in the cloud as a proxy URL",
-  arguments: [
-    { name: "<id>", description: "sandbox id, unique id prefix, name or branch (or dep-… for cloud)" },
-    { name: "<port>", description: "the port inside the sandbox" },
-  ],
+  arguments: idAndPortArguments(true),
   options: [{ flags: "--private", description: "cloud: the URL answers only with your API token (locally every bind is on 127.0.0.1 only)" }, ...FORMAT_OPTIONS],
   helpAfter: "\nExamples:\n  heyvm bind wt-feature 3000            # http://127.0.0.1:<free port>\n  heyvm bind dep-1a2b 8080 --format json # {\"port\":8080,\"host_port\":null,\"url\":\"http://…\"}",
   async run({ io, args: [id, portText], flags }) {

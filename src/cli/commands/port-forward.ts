@@ -5,15 +5,12 @@ import { heyoHome } from "../../state/home.js";
 import { defineCommand } from "../command.js";
 import { print } from "../io.js";
 import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js";
-import { parsePortNumber } from "./bind.js";
+import { idAndPortArguments, parsePortNumber } from "./bind.js";
 
 export const portForwardCommand = defineCommand<FormatFlags & { port?: string }>({
   name: "port-forward",
   description: "relay a sandbox port to 127.0.0.1 while this command runs (a free port unless -p)",
-  arguments: [
-    { name: "<id>", description: "sandbox id, unique id prefix, name or branch" },
-    { name: "<port>", description: "the port inside the sandbox" },
-  ],
+  arguments: idAndPortArguments(false),
   options: [{ flags: "-p, --port <hostport>", description: "the port of 127.0.0.1 to listen on (default: a free one)" }, ...FORMAT_OPTIONS],
   helpAfter: "\nIt prints where it listens (one JSON line under --format json: {port, host_port, url}), then relays until Ctrl-C or the sandbox stops.",
   async run({ io, args: [id, portText], flags }) {

@@ -3,15 +3,12 @@ import { heyoHome } from "../../state/home.js";
 import { defineCommand } from "../command.js";
 import { print, printJson } from "../io.js";
 import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js";
-import { parsePortNumber } from "./bind.js";
+import { idAndPortArguments, parsePortNumber } from "./bind.js";
 
 export const unbindCommand = defineCommand<FormatFlags>({
   name: "unbind",
   description: "stop exposing a port that `heyvm bind` exposed",
-  arguments: [
-    { name: "<id>", description: "sandbox id, unique id prefix, name or branch (or dep-… for cloud)" },
-    { name: "<port>", description: "the port inside the sandbox" },
-  ],
+  arguments: idAndPortArguments(true),
   options: FORMAT_OPTIONS,
   async run({ io, args: [id, portText], flags }) {
     const port = parsePortNumber(String(portText), "unbind");

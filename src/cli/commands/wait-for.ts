@@ -5,7 +5,7 @@ import { heyoHome } from "../../state/home.js";
 import { defineCommand } from "../command.js";
 import { print, printJson } from "../io.js";
 import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js";
-import { parsePortNumber } from "./bind.js";
+import { idAndPortArguments, parsePortNumber } from "./bind.js";
 
 const DEFAULT_TIMEOUT_SECONDS = 60;
 
@@ -20,10 +20,7 @@ export function parseTimeout(text: string): number {
 export const waitForCommand = defineCommand<FormatFlags & { path?: string; timeout?: string }>({
   name: "wait-for",
   description: "wait until a sandbox port answers: an HTTP answer below 500 with --path, else a TCP connection",
-  arguments: [
-    { name: "<id>", description: "sandbox id, unique id prefix, name or branch (or dep-… for cloud)" },
-    { name: "<port>", description: "the port inside the sandbox" },
-  ],
+  arguments: idAndPortArguments(true),
   options: [
     { flags: "--path <path>", description: "ask HTTP GET <path> (e.g. /health) instead of only connecting" },
     { flags: "--timeout <time>", description: `give up after this long (seconds, or 500ms / 2m; default ${DEFAULT_TIMEOUT_SECONDS})` },
