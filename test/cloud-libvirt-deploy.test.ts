@@ -123,6 +123,15 @@ describe("libvirt deploys against a self-hosted server", { skip }, () => {
         }, 30_000, `guest port ${mapping.guest_port} on 127.0.0.1:${mapping.host_port}`);
         assert.equal(body.trim(), `guest ${mapping.guest_port}`);
       }
+      // a port not opened at create, bound while the VM runs: relayed over its ssh exec (issue 21)
+      const served = await t.run(["exec", id, "--", "sh", "-c", "mkdir -p /tmp/w8082 && echo bound-vm > /tmp/w8082/index.html && busybox httpd -p 8082 -h /tmp/w8082"], { env });
+      assert.equal(served.code, 0, served.stderr);
+      const ready = await t.run(["wait-for", id, "8082", "--path", "/index.html", "--timeout", "60", "--format", "json"], { env });
+      assert.equal(ready.code, 0, ready.stderr);
+      const bound = JSON.parse((await t.run(["bind", id, "8082", "--format", "json"], { env })).stdout) as { host_port: number; url: string };
+      assert.equal((await (await fetch(`${bound.url}/index.html`)).text()).trim(), "bound-vm");
+      assert.equal((await t.run(["unbind", id, "8082"], { env })).code, 0);
+      await waitFor(() => fetch(bound.url).then(() => false, () => true), 10_000, "the unbound port to close");
     } finally {
       await t.run(["rm", id, "-y"], { env });
     }

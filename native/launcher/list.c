@@ -156,6 +156,10 @@ int run_list(int argc, char **argv) {
   }
   char *home = heyo_home();
   if (!home) fall_back("HEYO_HOME is not a plain absolute path");
+  /* a configured cloud's sandboxes are listed beside the local ones (src/cloud/credentials.ts cloudConfigured): Node's */
+  char *token = path_join(home, "token.json");
+  if (getenv("HEYO_API_KEY") || getenv("HEYO_ARCHIVE_TOKEN") || access(token, F_OK) == 0) fall_back("a cloud may be configured");
+  free(token);
   char *live = path_join(home, "live");
   DIR *dir = opendir(live);
   size_t count = 0, size = 16, id_count = 0, id_size = 16;

@@ -6,6 +6,7 @@ import { Readable, Transform } from "node:stream";
 import type { z } from "zod";
 import { OperationFailedError } from "../shared/errors.js";
 import { cloudConnectionError, cloudHttpError, isConnectionReset } from "./errors.js";
+import { SANDBOX_ROUTES, UnbindResponse } from "./sandbox-routes-schema.js";
 import { IMAGE_API, ImageList, ImagePresignResponse, PublishedImage, type ImagePresignRequest } from "./image-schema.js";
 import {
   API,
@@ -148,6 +149,14 @@ export class CloudClient {
 
   start(id: string) {
     return this.call("POST", API.start(id), `start ${id}`, Deployment);
+  }
+
+  unexposePort(id: string, port: number) {
+    return this.call("DELETE", SANDBOX_ROUTES.port(id, port), `unbind port ${port} of ${id}`, UnbindResponse);
+  }
+
+  restart(id: string) {
+    return this.call("POST", SANDBOX_ROUTES.restart(id), `restart ${id}`, Deployment);
   }
 
   async remove(id: string): Promise<void> {

@@ -63,6 +63,15 @@ export function saveCloudUrl(home: HeyoHome, url: string): void {
   writeJsonFile(home.configFile, { ...(readJsonFile(home.configFile) ?? {}), cloud_url: url });
 }
 
+/**
+ * `login --auth-url`: the sign-in address other heyvm clients use, accepted and kept in
+ * config.json (auth_url) for them; this heyvm signs in with API tokens only and never calls it.
+ */
+export function saveAuthUrl(home: HeyoHome, url: string): void {
+  mkdirSync(dirname(home.configFile), { recursive: true });
+  writeJsonFile(home.configFile, { ...(readJsonFile(home.configFile) ?? {}), auth_url: url });
+}
+
 export function resolveCloudUrl(home: HeyoHome, flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const url = flag || env.HEYO_CLOUD_URL || readConfiguredCloudUrl(home);
   if (!url) {
@@ -71,4 +80,14 @@ export function resolveCloudUrl(home: HeyoHome, flag: string | undefined, env: N
     });
   }
   return normalizeCloudUrl(url);
+}
+
+/**
+ * Whether a cloud is configured (a token and an address, from the environment or `heyvm login`):
+ * `heyvm list` then shows its sandboxes beside the local ones. The native launcher hands `list`
+ * to Node when any of these may be set (native/launcher/list.c).
+ */
+export function cloudConfigured(home: HeyoHome, env: NodeJS.ProcessEnv = process.env): boolean {
+  const token = env.HEYO_API_KEY || env.HEYO_ARCHIVE_TOKEN || readStoredToken(home)?.token;
+  return Boolean(token && (env.HEYO_CLOUD_URL || readConfiguredCloudUrl(home)));
 }

@@ -16,8 +16,8 @@ export interface CapturedRun {
 }
 
 export interface RunCapturedOptions {
-  /** The caller's stdin passed on, or none. */
-  stdin: "inherit" | "ignore";
+  /** The caller's stdin passed on, none, or these bytes (then end of file). */
+  stdin: "inherit" | "ignore" | Buffer;
   /** Output beyond this many bytes (per stream) is cut, with a note. */
   maxOutputBytes: number;
   /** Aborting kills the command (the client went away). */
@@ -26,7 +26,12 @@ export interface RunCapturedOptions {
 
 export function runCaptured(command: SpawnSpec, options: RunCapturedOptions): Promise<CapturedRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: [options.stdin, "pipe", "pipe"] });
+    const input = Buffer.isBuffer(options.stdin) ? options.stdin : undefined;
+    const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: [input ? "pipe" : options.stdin === "inherit" ? "inherit" : "ignore", "pipe", "pipe"] });
+    if (input && child.stdin) {
+      child.stdin.on("error", () => undefined); // a command that does not read it all is not an error here
+      child.stdin.end(input);
+    }
     const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[], output: [] as Buffer[] };
     const sizes = { stdout: 0, stderr: 0 };
     const collect = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
@@ -36,8 +41,8 @@ export function runCaptured(command: SpawnSpec, options: RunCapturedOptions): Pr
       chunks[stream].push(part);
       chunks.output.push(part);
     };
-    child.stdout.on("data", collect("stdout"));
-    child.stderr.on("data", collect("stderr"));
+    child.stdout?.on("data", collect("stdout"));
+    child.stderr?.on("data", collect("stderr"));
     const abort = () => child.kill("SIGKILL");
     options.signal?.addEventListener("abort", abort, { once: true });
     child.on("error", reject);

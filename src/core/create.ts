@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from "node:path";
 import { chooseDefaultBackend, usableBackend } from "../backends/registry.js";
 import type { Reporter } from "../backends/types.js";
 import type { BackendName } from "../shared/backend-name.js";
-import { ConflictError, NotFoundError, UserError } from "../shared/errors.js";
+import { ConflictError, NotFoundError, OperationFailedError, UserError } from "../shared/errors.js";
 import { refuseMachineSize } from "./machine-size.js";
 import type { HeyoHome } from "../state/home.js";
 import type { ExtraMount } from "../state/records.js";
@@ -44,7 +44,19 @@ export interface CreateRequest {
   /** `--volume NAME[:PATH]` (core/volumes.ts). */
   volumes?: string[];
   cwd: string;
+  /** --slug: get-or-create by this name (an existing sandbox of the name is the answer). */
+  slug?: string;
+  /** Run once (sh -c, in order) after the first start, before the start command. */
+  setupHooks?: string[];
+  /** Wait after the start until this port answers HTTP GET path. */
+  health?: { port: number; path: string };
 }
+
+/** What create returns: the sandbox, and whether this call made it (false: --slug found it). */
+export type CreatedSandbox = SandboxInfo & { created: boolean };
+
+const HOOK_OUTPUT_BYTES = 64 * 1024;
+const HEALTH_TIMEOUT_MS = 120_000;
 
 /** `HOST:SANDBOX[:ro]`. */
 export function parseMount(text: string, cwd: string): ExtraMount {
@@ -75,7 +87,26 @@ async function launchStartCommand(entry: Awaited<ReturnType<typeof createSandbox
   spawnLoggedDetached(spawnSpec.file, spawnSpec.args, spawnSpec.env ?? process.env, entry.dir.logPath);
 }
 
-export async function createStandalone(home: HeyoHome, request: CreateRequest, reporter: Reporter): Promise<SandboxInfo> {
+/** Runs the setup hooks in the sandbox that just started; the first that fails is the create's error. */
+async function runSetupHooks(entry: Awaited<ReturnType<typeof createSandbox>>, hooks: readonly string[], reporter: Reporter): Promise<void> {
+  const { captureInWorkspaceSandbox } = await import("./workspace-sandbox.js");
+  for (const hook of hooks) {
+    reporter.progress(`setup hook: ${hook}`);
+    const run = await captureInWorkspaceSandbox(entry, ["sh", "-c", hook], { cwd: entry.spec.workingDirectory ?? undefined, env: entry.spec.env, maxOutputBytes: HOOK_OUTPUT_BYTES });
+    if (run.exitCode !== 0) {
+      const tail = run.output.trim().split("\n").slice(-5).join(" | ");
+      throw new OperationFailedError(`the setup hook "${hook}" failed (exit ${run.exitCode}); nothing was kept. Its last output: ${tail}`, "fix the hook and create again");
+    }
+  }
+}
+
+export async function createStandalone(home: HeyoHome, request: CreateRequest, reporter: Reporter): Promise<CreatedSandbox> {
+  if (request.slug !== undefined) {
+    if (request.name !== undefined && request.name !== request.slug) throw new UserError("--slug is the name: give one of --slug and --name");
+    const existing = allSandboxes(home).find((e) => e.spec.name === request.slug);
+    if (existing) return { ...(await sandboxInfo(await viewOf(existing))), created: false };
+    request = { ...request, name: request.slug };
+  }
   if (request.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(request.name)) {
     throw new UserError(`"${request.name}" is not a usable sandbox name`, { hint: "use letters, digits, '.', '_' and '-' (at most 63)" });
   }
@@ -129,11 +160,17 @@ export async function createStandalone(home: HeyoHome, request: CreateRequest, r
   }
   try {
     await ensureOwner(home, entry, backend, "detached", reporter);
+    if (request.setupHooks?.length) await runSetupHooks(entry, request.setupHooks, reporter);
   } catch (error) {
-    // a create that did not start (an image that does not exist, a boot that failed) leaves nothing behind
+    // a create that did not start (an image that does not exist, a boot that failed) or whose setup failed leaves nothing behind
     await removeEntry(home, entry, { worktree: false, force: false }).catch(() => undefined);
     throw error;
   }
   if (entry.spec.startCommand) await launchStartCommand(entry, entry.spec.startCommand);
-  return await sandboxInfo(await viewOf(entry));
+  if (request.health) {
+    const { waitForLocalPort } = await import("./port-wait.js");
+    reporter.progress(`waiting for port ${request.health.port} to answer GET ${request.health.path}`);
+    await waitForLocalPort(entry, { port: request.health.port, path: request.health.path, timeoutMs: HEALTH_TIMEOUT_MS });
+  }
+  return { ...(await sandboxInfo(await viewOf(entry))), created: true };
 }

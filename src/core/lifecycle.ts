@@ -5,7 +5,8 @@ import { existsSync, rmSync } from "node:fs";
 import { usableBackend } from "../backends/registry.js";
 import type { Reporter } from "../backends/types.js";
 import { git } from "../git/repo.js";
-import { ConflictError } from "../shared/errors.js";
+import { ConflictError, errorMessage } from "../shared/errors.js";
+import { restoreBinds } from "./port-binds.js";
 import type { HeyoHome } from "../state/home.js";
 import { sandboxStatus } from "../state/status.js";
 import { allSandboxes, resolveSandbox, viewOf, type SandboxEntry } from "./catalog.js";
@@ -23,6 +24,8 @@ export async function startEntry(home: HeyoHome, entry: SandboxEntry, reporter: 
     throw new ConflictError(`the workspace of ${entry.spec.id} (${entry.spec.workspace}) no longer exists`, `remove the sandbox with \`heyvm rm ${entry.spec.id} -y\`, or make the folder again`);
   }
   await ensureOwner(home, entry, await usableBackend(entry.spec.backend), "detached", reporter);
+  // the ports `heyvm bind` exposed get their relays again; a start does not fail for one
+  await restoreBinds(home, entry).catch((error: unknown) => reporter.info(`the bound ports of ${entry.spec.id} are not relayed: ${errorMessage(error)}`));
   return await sandboxInfo(await viewOf(entry));
 }
 

@@ -1,5 +1,5 @@
 // `heyvm login` / `heyvm logout`: storing the cloud token after checking it against the cloud.
-import { normalizeCloudUrl, resolveCloudUrl, saveCloudUrl, saveToken, forgetToken } from "../cloud/credentials.js";
+import { normalizeCloudUrl, resolveCloudUrl, saveAuthUrl, saveCloudUrl, saveToken, forgetToken } from "../cloud/credentials.js";
 import { CloudClient } from "../cloud/client.js";
 import { AuthError, UserError } from "../shared/errors.js";
 import type { HeyoHome } from "../state/home.js";
@@ -10,6 +10,8 @@ export interface LoginRequest {
   cloudUrl?: string;
   /** Check the token against the cloud before storing it (when an address is known). */
   verify: boolean;
+  /** --auth-url: stored for compatibility (credentials.ts saveAuthUrl). */
+  authUrl?: string;
 }
 
 export interface LoginResult {
@@ -22,6 +24,7 @@ export async function login(home: HeyoHome, request: LoginRequest): Promise<Logi
   const { token } = request;
   if (!token || /\s/.test(token)) throw new UserError("no API token given", { hint: "pass --api-key <token>, set HEYO_API_KEY, or type it at the prompt" });
   const cloudUrl = request.cloudUrl ? normalizeCloudUrl(request.cloudUrl) : undefined;
+  const authUrl = request.authUrl !== undefined ? normalizeCloudUrl(request.authUrl) : undefined;
   let verified = false;
   if (request.verify) {
     let url: string | undefined;
@@ -42,6 +45,7 @@ export async function login(home: HeyoHome, request: LoginRequest): Promise<Logi
   }
   saveToken(home, token);
   if (cloudUrl) saveCloudUrl(home, cloudUrl);
+  if (authUrl) saveAuthUrl(home, authUrl);
   return { verified, tokenFile: home.tokenFile };
 }
 

@@ -102,6 +102,8 @@ export interface CaptureOptions extends Omit<CommandOptions, "tty"> {
   signal?: AbortSignal;
   /** The command and its whole process tree are ended after this long (inside the sandbox, exit 124). */
   timeoutSeconds?: number;
+  /** Bytes given to the command on its stdin (else it has none). */
+  input?: Buffer;
 }
 
 /** How long after the in-sandbox timeout the host gives up on the command's transport (nsenter, SSH). */
@@ -122,7 +124,7 @@ async function sandboxRun(entry: SandboxEntry, argv: readonly string[], options:
 export async function captureInWorkspaceSandbox(entry: SandboxEntry, argv: readonly string[], options: CaptureOptions): Promise<CapturedRun & { timedOut: boolean }> {
   const { command, timeoutMs, signal } = await sandboxRun(entry, argv, options);
   const started = performance.now();
-  const run = await runCaptured(command, { stdin: "ignore", maxOutputBytes: options.maxOutputBytes, signal });
+  const run = await runCaptured(command, { stdin: options.input ?? "ignore", maxOutputBytes: options.maxOutputBytes, signal });
   return { ...run, timedOut: timedOut(run.exitCode, performance.now() - started, timeoutMs) };
 }
 

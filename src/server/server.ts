@@ -48,7 +48,7 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
   const router = makeRouter(services, address);
   const tokenOf = callerTokenOf(store);
   const server = createServer(dispatchRequests(services, router, tokenOf));
-  const upgrades = wireShellUpgrades(server, services, shells, tokenOf);
+  const upgrades = wireShellUpgrades(server, services, shells, tokenOf, loadOrCreateSecret(data.secretFile));
   await recoverFromEarlierRun(services);
   const listening = await listenExclusively(server, config.host, config.port).catch((error: unknown) => {
     store.close();

@@ -224,6 +224,10 @@ export class Store {
   endpointsOf(deploymentId: string): EndpointRow[] {
     return this.db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE deployment_id = ? ORDER BY port").all(deploymentId);
   }
+  /** Removes a deployment's endpoints of one port (unbind); how many there were. */
+  deleteEndpointsOfPort(deploymentId: string, port: number): number {
+    return this.db.prepare("DELETE FROM endpoints WHERE deployment_id = ? AND port = ?").run(deploymentId, port).changes;
+  }
   deleteEndpointsOf(deploymentId: string): void {
     this.db.prepare("DELETE FROM endpoints WHERE deployment_id = ?").run(deploymentId);
   }

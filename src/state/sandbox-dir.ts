@@ -18,6 +18,7 @@ export const SANDBOX_FILES = {
   gitStore: "git",
   gitLink: "git-link",
   gitSync: "git-sync.json",
+  binds: "binds.json",
 } as const;
 
 export class SandboxDir {
@@ -88,5 +89,13 @@ export class SandboxDir {
   /** Files handed to the guest at boot (authorized key, host key, settings). */
   get guestConfigPath(): string {
     return `${this.root}/${SANDBOX_FILES.guest}`;
+  }
+  /** The ports `heyvm bind` exposed and their relays (core/port-binds.ts); heyvm's own. */
+  get bindsPath(): string {
+    return `${this.root}/${SANDBOX_FILES.binds}`;
+  }
+  /** What the relay of a bound port says (its errors). */
+  relayLogPath(port: number): string {
+    return `${this.root}/relay-${port}.log`;
   }
 }

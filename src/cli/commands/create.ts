@@ -6,6 +6,57 @@ import { print, printJson, stderrReporter } from "../io.js";
 import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js";
 import { MACHINE_SIZE_OPTIONS, parseMachineSize, type MachineSizeFlags } from "../machine-size-options.js";
 import { parseEnvPairs } from "./exec.js";
+import { parsePortNumber } from "./bind.js";
+import type { CliIO } from "../io.js";
+
+/** --health-path needs a port to ask (the first --port, else the first --open-port). */
+function healthOf(flags: CreateFlags): { port: number; path: string } | undefined {
+  if (flags.healthPath === undefined) return undefined;
+  if (!/^\/[\x21-\x7e]*$/.test(flags.healthPath)) throw new UserError(`--health-path takes an absolute URL path such as /health, not "${flags.healthPath}"`);
+  const first = flags.port[0] ?? flags.openPort[0]?.split(":").pop();
+  if (first === undefined) throw new UserError("--health-path needs a --port to ask", { hint: "add --port <port>" });
+  return { port: parsePortNumber(first, "--port"), path: flags.healthPath };
+}
+
+async function createInCloud(io: CliIO, flags: CreateFlags): Promise<void> {
+  const localOnly: Array<[boolean, string]> = [
+    [flags.mount.length > 0, "--mount"],
+    [flags.openPort.length > 0, "--open-port (use --port)"],
+    [!flags.network, "--no-network"],
+    [flags.volume.length > 0, "--volume (cloud volumes are not offered by this server)"],
+    [flags.cpus !== undefined || flags.memory !== undefined || flags.pids !== undefined, "--cpus/--memory/--pids (use --size-class)"],
+  ];
+  for (const [given, name] of localOnly) if (given) throw new UserError(`${name} is for local sandboxes`, { hint: "leave it out with --cloud" });
+  const { createCloudSandbox } = await import("../../core/cloud-create.js");
+  const json = wantsJson(flags);
+  let ttlSeconds: number | undefined;
+  if (flags.ttlSeconds !== undefined) {
+    ttlSeconds = Number(flags.ttlSeconds);
+    if (!/^\d+$/.test(flags.ttlSeconds) || ttlSeconds < 1) throw new UserError(`--ttl-seconds takes a whole number of seconds, not "${flags.ttlSeconds}"`);
+  }
+  const result = await createCloudSandbox(
+    heyoHome(),
+    {
+      name: flags.slug ?? flags.name,
+      getExisting: flags.slug !== undefined,
+      image: flags.image,
+      driver: flags.backend,
+      region: flags.region,
+      sizeClass: flags.sizeClass,
+      ports: flags.port.map((p) => parsePortNumber(p, "--port")),
+      isPrivate: flags.private === true,
+      env: parseEnvPairs(flags.env),
+      workingDirectory: flags.workingDirectory,
+      startCommand: flags.startCommand,
+      ttlSeconds,
+      setupHooks: flags.setupHook,
+      health: healthOf(flags),
+    },
+    stderrReporter(io, flags.quiet || json || flags.printId),
+  );
+  if (json) printJson(io, { ...result.deployment, created: result.created });
+  else print(io, flags.quiet || flags.printId ? result.deployment.id : `ID: ${result.deployment.id}`);
+}
 
 interface CreateFlags extends FormatFlags, MachineSizeFlags {
   name?: string;
@@ -22,6 +73,14 @@ interface CreateFlags extends FormatFlags, MachineSizeFlags {
   printId?: boolean;
   quiet?: boolean;
   volume: string[];
+  cloud?: boolean;
+  region?: string;
+  sizeClass?: string;
+  port: string[];
+  healthPath?: string;
+  private?: boolean;
+  slug?: string;
+  setupHook: string[];
 }
 
 export const createCommand = defineCommand<CreateFlags>({
@@ -41,12 +100,25 @@ export const createCommand = defineCommand<CreateFlags>({
     { flags: "--no-network", description: "cut the sandbox off from the network" },
     ...MACHINE_SIZE_OPTIONS,
     { flags: "--volume <NAME[:PATH]>", description: "mount a named volume (made if missing) at PATH (default /volumes/NAME; VMs: under /workspace) (repeatable)", repeatable: true },
+    { flags: "--port <port>", description: "a port to expose (repeatable): locally on a free port of 127.0.0.1, in the cloud a URL", repeatable: true },
+    { flags: "--health-path <path>", description: "after the start, wait until the first --port answers HTTP GET <path> (below 500)" },
+    { flags: "--private", description: "cloud: the --port URLs answer only with your API token" },
+    { flags: "--slug <name>", description: "get-or-create by this name: an existing sandbox of that name is returned as it is (created: false)" },
+    { flags: "--setup-hook <command>", description: "run this (sh -c) once after the first start, before --start-command (repeatable, in order; one that fails fails the create)", repeatable: true },
+    { flags: "--cloud", description: "create it in the configured cloud (heyvm login) instead of here" },
+    { flags: "--region <region>", description: "cloud: US or EU (default US)" },
+    { flags: "--size-class <class>", description: "cloud: micro, mini, small, medium, large or xlarge (default small)" },
     ...FORMAT_OPTIONS,
     { flags: "--print-id", description: "print only the sandbox id" },
     { flags: "-q, --quiet", description: "no progress messages; print only the sandbox id" },
   ],
-  helpAfter: "\nExamples:\n  heyvm create --name scratch --mount ./project:/workspace --open-port 8080\n  id=$(heyvm create --print-id --ttl-seconds 600)",
+  helpAfter:
+    "\nExamples:\n  heyvm create --name scratch --mount ./project:/workspace --open-port 8080\n  id=$(heyvm create --print-id --ttl-seconds 600)\n  heyvm create --slug api --port 3000 --health-path /health --setup-hook 'npm ci' --start-command 'npm start'\n  heyvm create --cloud --region EU --size-class medium --port 8080 --private --format json",
   async run({ io, flags }) {
+    if (flags.cloud) return createInCloud(io, flags);
+    for (const [given, name] of [[flags.region, "--region"], [flags.sizeClass, "--size-class"]] as const) {
+      if (given !== undefined) throw new UserError(`${name} is for cloud sandboxes`, { hint: `add --cloud, or size a local one with --cpus/--memory` });
+    }
     const { createStandalone, parseMount, parsePort } = await import("../../core/create.js");
     const { parseBackendName } = await import("../../backends/registry.js");
     let ttlSeconds: number | null = null;
@@ -64,7 +136,7 @@ export const createCommand = defineCommand<CreateFlags>({
         image: flags.image,
         backend: flags.backend ? parseBackendName(flags.backend) : undefined,
         mounts: flags.mount.map((m) => parseMount(m, cwd)),
-        ports: flags.openPort.map(parsePort),
+        ports: [...flags.openPort.map(parsePort), ...flags.port.map((p) => ({ guest: parsePortNumber(p, "--port"), host: null }))],
         env: parseEnvPairs(flags.env),
         workingDirectory: flags.workingDirectory,
         startCommand: flags.startCommand,
@@ -73,10 +145,13 @@ export const createCommand = defineCommand<CreateFlags>({
         ...parseMachineSize(flags),
         volumes: flags.volume,
         cwd,
+        slug: flags.slug,
+        setupHooks: flags.setupHook,
+        health: healthOf(flags),
       },
       stderrReporter(io, flags.quiet || json || flags.printId),
     );
-    if (json) printJson(io, { id: info.id, name: info.name, status: info.status, backend: info.backend, port_mappings: info.port_mappings });
+    if (json) printJson(io, { id: info.id, name: info.name, status: info.status, backend: info.backend, port_mappings: info.port_mappings, created: info.created });
     else print(io, flags.printId || flags.quiet ? info.id : `ID: ${info.id}`);
   },
 });

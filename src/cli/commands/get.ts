@@ -10,8 +10,14 @@ export const getCommand = defineCommand<FormatFlags>({
   arguments: [{ name: "<id>", description: "sandbox id, unique id prefix, name or branch (or dep-… for cloud)" }],
   options: FORMAT_OPTIONS,
   async run({ io, args: [id], flags }) {
-    const { resolveTarget } = await import("../../core/targets/index.js");
-    const info = await (await resolveTarget(heyoHome(), String(id))).describe();
+    const [{ resolveTarget }, { targetKind }] = await Promise.all([import("../../core/targets/index.js"), import("../../core/targets/kind.js")]);
+    const query = String(id);
+    let info: object = await (await resolveTarget(heyoHome(), query)).describe();
+    if (targetKind(query) === "local") {
+      // what `bind` exposed and what was forwarded at boot, each {port, host_port, url, private, via, active}
+      const [{ resolveSandbox }, { portBindings }] = await Promise.all([import("../../core/catalog.js"), import("../../core/port-binds.js")]);
+      info = { ...info, ports: await portBindings(resolveSandbox(heyoHome(), query)) };
+    }
     if (wantsJson(flags)) return printJson(io, info);
     const lines = Object.entries(info).map(([key, value]) => `${`${key}:`.padEnd(14)} ${typeof value === "object" && value !== null ? JSON.stringify(value) : String(value ?? "-")}`);
     print(io, lines.join("\n"));

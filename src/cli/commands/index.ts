@@ -20,6 +20,10 @@ export const COMMAND_LOADERS: Record<CommandName, () => Promise<CommandSpec<neve
   stop: async () => (await import("./stop.js")).stopCommand,
   logs: async () => (await import("./logs.js")).logsCommand,
   list: async () => (await import("./list.js")).listCommand,
+  bind: async () => (await import("./bind.js")).bindCommand,
+  unbind: async () => (await import("./unbind.js")).unbindCommand,
+  "port-forward": async () => (await import("./port-forward.js")).portForwardCommand,
+  "wait-for": async () => (await import("./wait-for.js")).waitForCommand,
   images: async () => (await import("./images.js")).imagesCommand,
   backends: async () => (await import("./backends.js")).backendsCommand,
   "test-firecracker": async () => (await import("./test-firecracker.js")).testFirecrackerCommand,
@@ -39,4 +43,5 @@ export const COMMAND_LOADERS: Record<CommandName, () => Promise<CommandSpec<neve
   __sandbox_owner: async () => (await import("./sandbox-owner.js")).sandboxOwnerCommand,
   __sandbox_stop: async () => (await import("./sandbox-stop.js")).sandboxStopCommand,
   __git_sync: async () => (await import("./git-sync.js")).gitSyncCommand,
+  __port_relay: async () => (await import("./port-relay.js")).portRelayCommand,
 };

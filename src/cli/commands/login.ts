@@ -41,18 +41,19 @@ function promptSecret(io: CliIO, question: string): Promise<string> {
   });
 }
 
-export const loginCommand = defineCommand<{ apiKey?: string; cloudUrl?: string; verify: boolean }>({
+export const loginCommand = defineCommand<{ apiKey?: string; cloudUrl?: string; authUrl?: string; verify: boolean }>({
   name: "login",
   description: "store a cloud API token (~/.heyo/token.json, mode 0600); prompts for it unless given",
   options: [
     { flags: "--api-key <token>", description: "the API token (default: $HEYO_API_KEY, else a prompt)" },
     { flags: "--cloud-url <url>", description: "the cloud's address, remembered in the config" },
+    { flags: "--auth-url <url>", description: "a sign-in address (accepted and stored in the config for compatibility; heyvm uses API tokens)" },
     { flags: "--no-verify", description: "store the token without checking it against the cloud" },
   ],
   async run({ io, flags }) {
     const { login } = await import("../../core/login.js");
     const token = flags.apiKey ?? process.env.HEYO_API_KEY ?? (await promptSecret(io, "API token: "));
-    const result = await login(heyoHome(), { token, cloudUrl: flags.cloudUrl, verify: flags.verify });
+    const result = await login(heyoHome(), { token, cloudUrl: flags.cloudUrl, verify: flags.verify, authUrl: flags.authUrl });
     print(io, `logged in${result.verified ? "" : " (token not checked: no cloud address yet)"}; token saved to ${result.tokenFile}`);
   },
 });

@@ -19,6 +19,10 @@ export const COMMAND_NAMES = [
   "prune",
   "logs",
   "list",
+  "bind",
+  "unbind",
+  "port-forward",
+  "wait-for",
   "images",
   "backends",
   "test-firecracker",
@@ -38,12 +42,13 @@ export const COMMAND_NAMES = [
   "__sandbox_owner",
   "__sandbox_stop",
   "__git_sync",
+  "__port_relay",
 ] as const;
 
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** Commands heyvm runs of itself (the owner, and the stop and git sync its native monitor runs). */
-export const INTERNAL_COMMANDS: readonly CommandName[] = ["__sandbox_owner", "__sandbox_stop", "__git_sync"];
+export const INTERNAL_COMMANDS: readonly CommandName[] = ["__sandbox_owner", "__sandbox_stop", "__git_sync", "__port_relay"];
 
 /** Commands whose canonical forms the fast path (cli/fast-path.ts) answers without commander. */
 export const FAST_COMMANDS = ["exec", "list"] as const satisfies readonly CommandName[];

@@ -2,7 +2,7 @@
 import { UserError } from "../../shared/errors.js";
 import { heyoHome } from "../../state/home.js";
 import { defineCommand } from "../command.js";
-import { print, printJson } from "../io.js";
+import { print, printJson, type CliIO } from "../io.js";
 import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js";
 import { confirm } from "../terminal.js";
 
@@ -12,10 +12,23 @@ interface RmFlags extends FormatFlags {
   force?: boolean;
 }
 
+/** rm of a dep-… id: the cloud deletes the deployment (there is no local worktree to remove). */
+async function removeCloud(io: CliIO, id: string, flags: RmFlags): Promise<number | undefined> {
+  if (flags.worktree) throw new UserError("--worktree is for local sandboxes: a cloud sandbox has no worktree here", { hint: `heyvm rm ${id} -y` });
+  if (!flags.yes) {
+    if (!process.stdin.isTTY) throw new UserError(`rm needs -y to remove ${id} without a terminal to ask on`, { hint: `heyvm rm ${id} -y` });
+    if (!(await confirm(io, `remove the cloud sandbox ${id}? [y/N] `))) return 1;
+  }
+  const result = await (await import("../../core/cloud-sandboxes.js")).removeCloudSandbox(heyoHome(), id);
+  if (wantsJson(flags)) printJson(io, { id: result.id, name: result.name, was_running: result.wasRunning, removed_worktree: null });
+  else print(io, `removed ${result.id} (${result.name})`);
+  return undefined;
+}
+
 export const rmCommand = defineCommand<RmFlags>({
   name: "rm",
   description: "stop a sandbox and remove its record and disk; the worktree stays unless --worktree",
-  arguments: [{ name: "<id>", description: "sandbox id, unique id prefix, name or branch" }],
+  arguments: [{ name: "<id>", description: "sandbox id, unique id prefix, name or branch (or dep-… for cloud)" }],
   options: [
     { flags: "-y, --yes", description: "do not ask (needed without a terminal)" },
     { flags: "--worktree", description: "remove the branch's worktree too (refused with uncommitted changes)" },
@@ -23,6 +36,7 @@ export const rmCommand = defineCommand<RmFlags>({
     ...FORMAT_OPTIONS,
   ],
   async run({ io, args: [query], flags }) {
+    if ((await import("../../core/targets/kind.js")).targetKind(String(query)) === "cloud") return removeCloud(io, String(query), flags);
     const { resolveSandbox } = await import("../../core/catalog.js");
     const { removeEntry } = await import("../../core/lifecycle.js");
     const home = heyoHome();

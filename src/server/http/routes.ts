@@ -25,7 +25,7 @@ import { ownedArchive, ownedDeployment, readyArchive } from "../ownership.js";
 import { resizeDeployment } from "../deployments/resize.js";
 import { requestEndpoint } from "../deployments/port-proxy.js";
 import type { ConcurrencyCap } from "../deployments/limits.js";
-import { deploymentLogs, execInDeployment, streamExecInDeployment } from "../deployments/exec.js";
+import { deploymentLogs, execInDeployment, runningSandbox, streamExecInDeployment } from "../deployments/exec.js";
 import { checkUploadSignature, signUpload } from "../archives/signing.js";
 import type { ArchiveRow } from "../store.js";
 import { receiveUpload, type UploadGuard } from "../archives/uploads.js";
@@ -33,6 +33,9 @@ import { checkStorage, storageUsage } from "../deployments/storage.js";
 import { replaceWorkspace } from "../deployments/workspace-replace.js";
 import { checkpointDeployment, restoreDeployment } from "../deployments/cold-store.js";
 import { forkDeployment } from "../deployments/fork.js";
+import { ReadFileRequest, WriteFileRequest } from "../../cloud/sandbox-routes-schema.js";
+import { readDeploymentFile, writeDeploymentFile } from "../deployments/files.js";
+import { SHELL_SESSION_PARAM, signShellSession } from "../deployments/shell-session.js";
 
 export interface RouteServices extends DeploymentServices {
   secret: Buffer;
@@ -203,6 +206,38 @@ export function buildRoutes(services: RouteServices): Router {
   router.add("GET", API.capabilities, async () => ({ status: 200, json: await serverCapabilities(services) }));
   router.add("GET", API.usage, async (context) => ({ status: 200, json: await storageUsage(services, context.tokenId) }));
 
+  addSandboxRoutes(router, services);
   addImageRoutes(router, services);
   return router;
+}
+
+/** read-file, write-file, restart and shell-session (issue 21). */
+function addSandboxRoutes(router: Router, services: RouteServices): void {
+  router.add("POST", "/sandbox/:id/read-file", async (context) => {
+    const body = await readJson(context.req, ReadFileRequest);
+    return { status: 200, json: await readDeploymentFile(services, context.tokenId, param(context, "id"), body.path, context.signal) };
+  });
+  router.add("POST", "/sandbox/:id/write-file", async (context) => {
+    const body = await readJson(context.req, WriteFileRequest); // 413 beyond 1 MB of JSON
+    return { status: 200, json: await writeDeploymentFile(services, context.tokenId, param(context, "id"), body, context.signal) };
+  });
+  router.add("POST", "/deployed-sandboxes/:id/restart", async (context) => {
+    const id = param(context, "id");
+    await stopDeployment(services, context.tokenId, id);
+    return { status: 200, json: await startDeployment(services, context.tokenId, id) };
+  });
+  router.add("DELETE", "/deployed-sandboxes/:id/ports/:port", (context) => {
+    const row = ownedDeployment(services.store, context.tokenId, param(context, "id"));
+    const port = Number(param(context, "port"));
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new HttpError(422, `${param(context, "port")} is not a port number`, "invalid_request");
+    const removed = services.store.deleteEndpointsOfPort(row.id, port);
+    if (removed === 0) throw new HttpError(404, `port ${port} of ${row.id} has no endpoint`, "not_found");
+    return { status: 200, json: { sandbox_id: row.id, port, removed } };
+  });
+  router.add("POST", "/deployed-sandboxes/:id/shell-session", async (context) => {
+    const { row } = await runningSandbox(services, context.tokenId, param(context, "id"));
+    const { token, expires } = signShellSession(services.secret, context.tokenId, row.id);
+    const url = `${services.publicUrl().replace(/^http/, "ws")}${API.shell(row.id)}?${SHELL_SESSION_PARAM}=${encodeURIComponent(token)}`;
+    return { status: 200, json: { sandbox_id: row.id, url, token, expires_at: new Date(expires * 1000).toISOString() } };
+  });
 }

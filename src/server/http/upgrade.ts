@@ -11,6 +11,7 @@ import { ConcurrencyCap } from "../deployments/limits.js";
 import type { ShellSessions } from "../deployments/shell.js";
 import { parseRequestUrl, toReply, type TokenOf } from "./dispatch.js";
 import { HttpError } from "./messages.js";
+import { SHELL_SESSION_PARAM, checkShellSession } from "../deployments/shell-session.js";
 
 const SHELL_PATH = /^\/deployed-sandboxes\/([^/]+)\/shell-stream$/;
 
@@ -19,7 +20,21 @@ export interface ShellUpgrades {
   terminateAll(): void;
 }
 
-export function wireShellUpgrades(server: Server, services: DeploymentServices, shells: ShellSessions, tokenOf: TokenOf): ShellUpgrades {
+/** The caller's token: a shell-session token for this very stream (shell-session.ts) in the query, else the Authorization header. */
+function streamTokenOf(services: DeploymentServices, secret: Buffer, tokenOf: TokenOf, req: IncomingMessage, url: URL, encodedId: string | undefined): string {
+  const session = url.searchParams.get(SHELL_SESSION_PARAM);
+  if (session === null || encodedId === undefined) return tokenOf(req);
+  let tokenId: string | undefined;
+  try {
+    tokenId = checkShellSession(secret, session, decodeURIComponent(encodedId));
+  } catch {
+    tokenId = undefined;
+  }
+  if (!tokenId || !services.store.isTokenLive(tokenId)) throw new HttpError(401, "the shell session token is not valid (or expired): ask for a new one", "unauthenticated");
+  return tokenId;
+}
+
+export function wireShellUpgrades(server: Server, services: DeploymentServices, shells: ShellSessions, tokenOf: TokenOf, secret: Buffer): ShellUpgrades {
   const { log, config } = services;
   const shellCap = new ConcurrencyCap("shell sessions", config.maxShellsPerToken, config.maxShells);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
@@ -40,7 +55,7 @@ export function wireShellUpgrades(server: Server, services: DeploymentServices, 
     const match = SHELL_PATH.exec(url.pathname);
     let tokenId: string;
     try {
-      tokenId = tokenOf(req); // as for requests: 401 before 404
+      tokenId = streamTokenOf(services, secret, tokenOf, req, url, match?.[1]); // as for requests: 401 before 404
     } catch (error) {
       return refuse(error);
     }

@@ -1,0 +1,45 @@
+// `heyvm port-forward <id> <port> [-p HOSTPORT]`: relay a local sandbox's port to 127.0.0.1 for
+// as long as this command runs (Ctrl-C ends it) or the sandbox does.
+import { ConflictError, UserError } from "../../shared/errors.js";
+import { heyoHome } from "../../state/home.js";
+import { defineCommand } from "../command.js";
+import { print } from "../io.js";
+import { FORMAT_OPTIONS, wantsJson, type FormatFlags } from "../output-format.js";
+import { idAndPortArguments, parsePortNumber } from "./bind.js";
+
+export const portForwardCommand = defineCommand<FormatFlags & { port?: string }>({
+  name: "port-forward",
+  description: "relay a sandbox port to 127.0.0.1 while this command runs (a free port unless -p)",
+  arguments: idAndPortArguments(false),
+  options: [{ flags: "-p, --port <hostport>", description: "the port of 127.0.0.1 to listen on (default: a free one)" }, ...FORMAT_OPTIONS],
+  helpAfter: "\nIt prints where it listens (one JSON line under --format json: {port, host_port, url}), then relays until Ctrl-C or the sandbox stops.",
+  async run({ io, args: [id, portText], flags }) {
+    const port = parsePortNumber(String(portText), "port-forward");
+    const hostPort = flags.port === undefined ? 0 : parsePortNumber(flags.port, "-p");
+    const query = String(id);
+    const { targetKind } = await import("../../core/targets/kind.js");
+    if (targetKind(query) === "cloud") throw new UserError("port-forward relays local sandboxes; a cloud sandbox's port gets a URL", { hint: `heyvm bind ${query} ${port}` });
+    const [{ resolveSandbox }, { startRelay, whileRunning }, { processStatus }] = await Promise.all([
+      import("../../core/catalog.js"),
+      import("../../core/port-relay.js"),
+      import("../../state/status.js"),
+    ]);
+    const entry = resolveSandbox(heyoHome(), query);
+    if (processStatus(entry.dir).status === "stopped") throw new ConflictError(`sandbox ${entry.spec.id} is not running`, `start it first: heyvm start ${entry.spec.id}`);
+    const relay = await startRelay(entry, port, hostPort);
+    const url = `http://127.0.0.1:${relay.hostPort}`;
+    if (wantsJson(flags)) io.stdout.write(`${JSON.stringify({ port, host_port: relay.hostPort, url })}\n`);
+    else print(io, `forwarding ${url} -> port ${port} of ${entry.spec.id} (Ctrl-C to stop)`);
+    const aborter = new AbortController();
+    const stop = () => aborter.abort();
+    process.on("SIGINT", stop); // on, not once: signal-exit (proper-lockfile's) re-raises a signal it finds no other listener for
+    process.on("SIGTERM", stop);
+    const why = await whileRunning(entry, aborter.signal);
+    relay.server.close();
+    if (why === "stopped") {
+      io.stderr.write(`heyvm: ${entry.spec.id} stopped; port-forward ended\n`);
+      return 1;
+    }
+    return 0;
+  },
+});
