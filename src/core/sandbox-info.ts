@@ -76,8 +76,9 @@ export interface LimitsInfo {
   pids: number;
   memory_mib: number;
   cpus: number;
-  tmp_mib: number;
-  home_mib: number;
+  /** null for a VM sandbox: its /tmp and home are on its own disk. */
+  tmp_mib: number | null;
+  home_mib: number | null;
   set: string[] | null;
   not_set: string[] | null;
 }
@@ -86,11 +87,19 @@ function strings(value: unknown): string[] | null {
   return Array.isArray(value) && value.every((item): item is string => typeof item === "string") ? value : null;
 }
 
-/** null for a VM sandbox (its --cpus/--memory size the machine itself). */
+/**
+ * A bubblewrap sandbox's bounds; a running VM sandbox's are those of its host-side processes
+ * (backends/vm-host-limits.ts: QEMU, virtiofsd, passt, the sftp-server), null while it is stopped
+ * (its --cpus/--memory size the machine itself).
+ */
 export function limitsInfo(view: SandboxView): LimitsInfo | null {
-  if (view.spec.backend !== "bubblewrap") return null;
   const applied = view.owner?.machine.limits;
   const record = typeof applied === "object" && applied !== null && !Array.isArray(applied) ? (applied as Record<string, unknown>) : {};
+  if (view.spec.backend !== "bubblewrap") {
+    const { pids, memoryMiB, cpus } = record;
+    if (typeof pids !== "number" || typeof memoryMiB !== "number" || typeof cpus !== "number") return null;
+    return { pids, memory_mib: memoryMiB, cpus, tmp_mib: null, home_mib: null, set: strings(record.set), not_set: strings(record.notSet) };
+  }
   // while it runs, what its owner applied; stopped, what its next start would
   const limits = { ...sandboxLimits(view.spec), ...Object.fromEntries(Object.entries(record).filter((pair) => typeof pair[1] === "number")) };
   return { pids: limits.pids, memory_mib: limits.memoryMiB, cpus: limits.cpus, tmp_mib: limits.tmpMiB, home_mib: limits.homeMiB, set: strings(record.set), not_set: strings(record.notSet) };
