@@ -292,7 +292,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   reporter.info(`starting ${binary} (${size.vcpus} vCPU, ${size.memoryMiB} MiB), API on ${apiSocket}`);
   // the machine and the sftp-server's helpers join the sandbox's cgroup first (root; vm-host-limits.ts)
   const hostBounds = await boundVmHost(spec.id, size, kvmUsable);
-  if (hostBounds.set.length > 0 || hostBounds.notSet.length > 0) reporter.info(`host processes: ${hostBounds.set.join(", ")}${hostBounds.notSet.length > 0 ? `; NOT set: ${hostBounds.notSet.join("; ")}` : ""}`);
+  if (hostBounds.set.length > 0 || hostBounds.notSet.length > 0) reporter.info([...hostBounds.set, ...hostBounds.notSet.map((line) => `NOT set: ${line}`)].join("; "));
   const [spawnFile = "setpriv", ...spawnArgs] = [...hostBounds.entryStep, "setpriv"];
   const child = spawn(spawnFile, [...spawnArgs, "--pdeathsig", "KILL", "--", binary, "--api-sock", FIRECRACKER_FILES.apiSocket, "--id", spec.id], { cwd: dir.root, stdio: ["pipe", "pipe", "pipe"] });
   let consoleText = "";

@@ -179,7 +179,7 @@ function boundQemu(bounds: VmHostBounds, pid: number | undefined, reporter: Repo
   const failed = pid === undefined ? "its pid file was not found" : moveIntoCgroups(bounds, pid);
   if (failed === undefined) bounds.set.push("host processes: QEMU in the pids and memory cgroups");
   else bounds.notSet.push(`host processes: QEMU's processes (${failed})`);
-  reporter.info(`host processes: ${bounds.set.join(", ")}${bounds.notSet.length > 0 ? `; NOT set: ${bounds.notSet.join("; ")}` : ""}`);
+  reporter.info([...bounds.set, ...bounds.notSet.map((line) => `NOT set: ${line}`)].join("; "));
 }
 
 async function boot(context: BootContext): Promise<RunningMachine> {
