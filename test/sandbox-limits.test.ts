@@ -269,3 +269,57 @@ describe("sandbox limits, heyvm as a non-root user", { skip: skipRoot }, () => {
     id = "";
   });
 });
+
+/** Why a regular user's systemd user manager cannot be had here (the test user gets one by lingering), or false. */
+function userManagerMissing(): string | false {
+  if (skipRoot) return skipRoot;
+  if (!existsSync("/run/systemd/system")) return `systemd is not this machine's init (PID 1 is ${readFileSync("/proc/1/comm", "utf8").trim()}), so no user gets a systemd user manager to delegate a cgroup`;
+  if (!hasCommand("loginctl") || !hasCommand("systemd-run")) return "loginctl or systemd-run is not installed";
+  return false;
+}
+
+describe("sandbox limits, a non-root user with a systemd user manager (a delegated slice)", { skip: userManagerMissing() }, () => {
+  const user = "hvlimits2";
+  let uid = 0;
+  let t: TestEnv;
+  let mine = "";
+  let id = "";
+  let heyvm: (args: string[], timeoutMs?: number) => ReturnType<TestEnv["run"]>;
+  before(async () => {
+    spawnSync("userdel", ["-r", user], { stdio: "ignore" });
+    assert.equal(spawnSync("useradd", ["-M", "-s", "/bin/sh", user]).status, 0, "useradd");
+    uid = Number(spawnSync("id", ["-u", user], { encoding: "utf8" }).stdout.trim());
+    assert.equal(spawnSync("loginctl", ["enable-linger", user]).status, 0, "loginctl enable-linger");
+    await waitFor(() => existsSync(`/run/user/${uid}/systemd/private`), 30_000, "the user's systemd manager");
+    t = makeTestEnv("heyvm-limits-slice-");
+    mine = mkdtempSync(join(tmpdir(), "heyvm-limits-slice-"));
+    makeRepo(join(mine, "repo"));
+    mkdirSync(join(mine, "heyo"));
+    assert.equal(spawnSync("chown", ["-R", `${uid}:${uid}`, mine]).status, 0);
+    chmodSync(mine, 0o755);
+    const prefix = ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--inh-caps=-all", "--"];
+    heyvm = (args, timeoutMs = 120_000) => t.run(args, { prefix, cwd: join(mine, "repo"), env: { HEYO_HOME: join(mine, "heyo"), HOME: mine, XDG_RUNTIME_DIR: `/run/user/${uid}` }, timeoutMs });
+  });
+  after(async () => {
+    if (id) await heyvm(["stop", id]).catch(() => undefined);
+    spawnSync("loginctl", ["disable-linger", user]);
+    spawnSync("userdel", ["-r", user], { stdio: "ignore" });
+    rmSync(mine, { recursive: true, force: true });
+    await t.cleanup();
+  });
+
+  test("memory, CPU and processes are the slice's; exec lands in it; a memory hog is OOM-killed there", async () => {
+    const started = await heyvm(["wt", "limits/slice", "--detach", "--no-network", "--backend", "bubblewrap", "--pids", "64", "--memory", "256M"]);
+    assert.equal(started.code, 0, started.stderr);
+    id = idOf(started.stdout);
+    const info = JSON.parse((await heyvm(["get", id, "--json"])).stdout) as Info;
+    assert.ok(info.limits?.set?.some((line) => line.includes(`slice heyvm-${id}.slice`)), JSON.stringify(info.limits));
+    const seen = await heyvm(["exec", id, "--", "cat", "/proc/self/cgroup"]);
+    assert.match(seen.stdout, new RegExp(`heyvm-${id}\\.slice`), seen.stderr);
+    const hog = await heyvm(["exec", id, "--", "sh", "-c", MEMORY_HOG], 120_000);
+    assert.doesNotMatch(hog.stdout, /allocated 608 MiB/, "the hog got all it asked for");
+    const stop = await heyvm(["stop", id]);
+    assert.equal(stop.code, 0, stop.stderr);
+    id = "";
+  });
+});

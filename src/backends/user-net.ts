@@ -24,6 +24,8 @@ export interface UserNetHelper {
   logPath: string;
   /** Who it runs as when heyvm is root; undefined keeps heyvm's own user. */
   runAs?: { uid: number; gid: number };
+  /** Words that run first, as root: joining the sandbox's cgroup (vm-host-limits.ts); then setpriv drops to runAs. */
+  entryStep?: readonly string[];
 }
 
 /**
@@ -51,10 +53,14 @@ export async function startUserNetHelper(helper: UserNetHelper, signal: AbortSig
   const log = openSync(helper.logPath, "a");
   let child: ChildProcess;
   try {
-    child = spawn(setpriv, ["--pdeathsig", "KILL", "--", helper.executable, ...helper.args], {
+    const entry = helper.entryStep ?? [];
+    // with an entry step, the step joins as root and setpriv drops to runAs; else spawn drops
+    const drop = entry.length > 0 && helper.runAs ? [`--reuid=${helper.runAs.uid}`, `--regid=${helper.runAs.gid}`, "--clear-groups"] : [];
+    const [file = setpriv, ...args] = [...entry, setpriv, "--pdeathsig", "KILL", ...drop, "--", helper.executable, ...helper.args];
+    child = spawn(file, args, {
       stdio: ["ignore", log, log],
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-      ...(helper.runAs ? { uid: helper.runAs.uid, gid: helper.runAs.gid } : {}),
+      ...(helper.runAs && entry.length === 0 ? { uid: helper.runAs.uid, gid: helper.runAs.gid } : {}),
     });
   } finally {
     closeSync(log);

@@ -5,7 +5,7 @@ import { canReachPorts } from "../backends/types.js";
 import type { SandboxStatus } from "../state/status.js";
 import type { SandboxView } from "./catalog.js";
 import { sandboxLimits } from "../backends/sandbox-limits.js";
-import { readBubblewrapMachine } from "../backends/bubblewrap/machine.js";
+import { limitsField } from "../backends/machine-record.js";
 
 export interface PortMapping {
   host_port: number;
@@ -77,16 +77,25 @@ export interface LimitsInfo {
   pids: number;
   memory_mib: number;
   cpus: number;
-  tmp_mib: number;
-  home_mib: number;
+  /** null for a VM sandbox: its /tmp and home are on its own disk. */
+  tmp_mib: number | null;
+  home_mib: number | null;
   set: string[] | null;
   not_set: string[] | null;
 }
 
-/** null for a VM sandbox (its --cpus/--memory size the machine itself). */
+/**
+ * A bubblewrap sandbox's bounds; a running VM sandbox's are those of its host-side processes
+ * (backends/vm-host-limits.ts: QEMU, virtiofsd, passt, the sftp-server), null while it is stopped
+ * (its --cpus/--memory size the machine itself).
+ */
 export function limitsInfo(view: SandboxView): LimitsInfo | null {
-  if (view.spec.backend !== "bubblewrap") return null;
-  const applied = view.owner ? readBubblewrapMachine(view.owner).limits : null;
+  const applied = view.owner ? limitsField(view.owner.machine) : null;
+  if (view.spec.backend !== "bubblewrap") {
+    const { pids, memoryMiB, cpus } = applied?.values ?? {};
+    if (pids === undefined || memoryMiB === undefined || cpus === undefined) return null;
+    return { pids, memory_mib: memoryMiB, cpus, tmp_mib: null, home_mib: null, set: applied?.set ?? null, not_set: applied?.notSet ?? null };
+  }
   // while it runs, what its owner applied; stopped, what its next start would
   const limits = { ...sandboxLimits(view.spec), ...applied?.values };
   return { pids: limits.pids, memory_mib: limits.memoryMiB, cpus: limits.cpus, tmp_mib: limits.tmpMiB, home_mib: limits.homeMiB, set: applied?.set ?? null, not_set: applied?.notSet ?? null };

@@ -2,7 +2,7 @@
 // private /proc, /dev and /tmp, a writable home, the worktree read-write at /workspace, and its
 // own network namespace unless it shares the host's (--network host).
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { findSystemExecutable } from "../../shared/run.js";
 import { networkMode, type SandboxSpec } from "../../state/records.js";
 
@@ -54,8 +54,34 @@ function imageArgs(imageRoot: string): string[] {
   return args;
 }
 
-function hostSystemArgs(): string[] {
-  return ["--ro-bind", "/etc", "/etc", ...hostProgramArgs()];
+/** Where the host's /etc is bound, read-only, inside a sandbox on the host's system. */
+export const HOST_ETC = "/run/host/etc";
+
+/**
+ * The host's /etc without a mount on any of its names: a bind over a host file (heyvm's passwd
+ * over /etc/passwd) is dropped by the kernel as soon as the host renames a new file over it
+ * (any useradd), and the sandbox then reads the host's. So the host's /etc is bound whole at
+ * HOST_ETC and /etc is a folder of bwrap's own root holding a link per entry (a host link is
+ * copied as it is, since its target may be relative), apart from the names heyvm provides, whose
+ * mount points are then in that folder, where the host cannot replace them.
+ */
+export function hostEtcArgs(provided: ReadonlySet<string>, etc = "/etc"): string[] {
+  const args = ["--ro-bind", etc, HOST_ETC, "--dir", "/etc"];
+  for (const name of readdirSync(etc).sort()) {
+    if (provided.has(name)) continue;
+    try {
+      const stat = lstatSync(join(etc, name));
+      args.push("--symlink", stat.isSymbolicLink() ? readlinkSync(join(etc, name)) : `${HOST_ETC}/${name}`, `/etc/${name}`);
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return args;
+}
+
+/** The names directly in /etc that a path inside the sandbox (`/etc/passwd`…) provides. */
+function etcNames(paths: readonly string[]): Set<string> {
+  return new Set(paths.filter((path) => dirname(path) === "/etc").map((path) => basename(path)));
 }
 
 /** The host's /usr read-only with /bin, /lib… as they are (links or folders): enough to run its programs. */
@@ -87,7 +113,8 @@ export function bwrapArgs(spec: SandboxSpec, layout: BwrapLayout): string[] {
   ];
   // outbound: pasta connects this namespace to the outside; none: it stays with its loopback only
   if (networkMode(spec) !== "host") args.push("--unshare-net");
-  args.push(...(layout.imageRoot ? imageArgs(layout.imageRoot) : hostSystemArgs()));
+  const provided = etcNames(["/etc/passwd", "/etc/group", ...(layout.resolvConf ? [layout.resolvConf.path] : [])]);
+  args.push(...(layout.imageRoot ? imageArgs(layout.imageRoot) : [...hostEtcArgs(provided), ...hostProgramArgs()]));
   args.push(
     "--ro-bind", layout.passwdFile, "/etc/passwd",
     "--ro-bind", layout.groupFile, "/etc/group",

@@ -3,8 +3,10 @@
 // before it starts and every exec or shell joins before it enters (the "entry step", recorded in
 // owner.json and part of the exec recipe). Not as root, with no cgroup heyvm may write: the
 // processes are bounded by RLIMIT_NPROC (it counts every process of the user, so the bound is
-// the user's count at boot plus --pids), memory and CPU are not, and heyvm says so. /tmp's size
-// is a tmpfs option either way.
+// the user's count at boot plus --pids), memory and CPU are not, and heyvm says so — unless a
+// systemd user manager answers: then a slice of its own bounds them (systemd-run --user --scope).
+// /tmp's size is a tmpfs option either way.
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { findSystemExecutable } from "../../shared/run.js";
@@ -45,13 +47,50 @@ function processesOf(uid: number): number {
   return count;
 }
 
-/** Whether a systemd user manager runs for uid (its private socket): the one that could delegate a cgroup. */
-function systemdUserManager(uid: number): boolean {
-  return existsSync(join(process.env.XDG_RUNTIME_DIR || `/run/user/${uid}`, "systemd", "private"));
+/** The environment that reaches uid's systemd user manager. */
+function userManagerEnv(uid: number): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? "/usr/bin:/bin", XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR || `/run/user/${uid}` };
+}
+
+/**
+ * Whether a systemd user manager runs for uid and answers (its private socket is there and
+ * `systemctl --user` reaches it): the one that can delegate a cgroup to a regular user.
+ */
+export function systemdUserManager(uid: number): boolean {
+  const env = userManagerEnv(uid);
+  if (!existsSync(join(env.XDG_RUNTIME_DIR ?? "", "systemd", "private"))) return false;
+  const systemctl = findSystemExecutable("systemctl");
+  return systemctl !== undefined && spawnSync(systemctl, ["--user", "show", "--property=Version"], { env, stdio: "ignore", timeout: 10_000 }).status === 0;
+}
+
+/** The slice of the user manager that bounds a sandbox: every scope its boot, exec and sh run in. */
+export function sandboxSlice(id: string): string {
+  return `heyvm-${id}.slice`;
+}
+
+/**
+ * Not root, with a systemd user manager: the sandbox's slice gets the bounds (set at runtime,
+ * forgotten at the manager's restart), and its boot, exec and sh each run in a scope of that
+ * slice (`systemd-run --user --scope --slice`), so together they share them. Undefined (with
+ * why) when the manager refuses, e.g. a controller it was not delegated.
+ */
+function userSliceLimits(id: string, limits: SandboxLimits, uid: number): { entryStep: string[]; set: string[] } | { failed: string } {
+  const systemctl = findSystemExecutable("systemctl");
+  const systemdRun = findSystemExecutable("systemd-run");
+  if (!systemctl || !systemdRun) return { failed: "systemctl or systemd-run is not installed" };
+  const env = userManagerEnv(uid);
+  const properties = [`MemoryMax=${limits.memoryMiB}M`, "MemorySwapMax=0", `CPUQuota=${limits.cpus * 100}%`, `TasksMax=${limits.pids}`];
+  const result = spawnSync(systemctl, ["--user", "set-property", "--runtime", sandboxSlice(id), ...properties], { env, encoding: "utf8", timeout: 30_000 });
+  if (result.status !== 0) return { failed: `systemctl --user set-property: ${(result.stderr || result.error?.message || "").trim()}` };
+  return {
+    entryStep: [systemdRun, "--user", "--scope", "--quiet", "--collect", `--slice=${sandboxSlice(id)}`, "--"],
+    set: [`pids ${limits.pids}, memory ${limits.memoryMiB} MiB, cpus ${limits.cpus} (systemd user manager: slice ${sandboxSlice(id)})`],
+  };
 }
 
 /** Puts the limits in place before the sandbox starts (its home image is mounted by now). */
 export async function applyLimits(dir: SandboxDir, limits: SandboxLimits, user: HostUser): Promise<AppliedLimits> {
+  let managerRefused: string | undefined;
   const tmp = `/tmp ${limits.tmpMiB} MiB`;
   if ((process.getuid?.() ?? 0) === 0) {
     const { mountHomeImage } = await import("./home-image.js"); // only starts and stops need it (not in the fast path)
@@ -63,12 +102,17 @@ export async function applyLimits(dir: SandboxDir, limits: SandboxLimits, user: 
     const sh = tool("sh");
     return { entryStep: cgroup.procsFiles.length > 0 ? [sh, ...joinWords(cgroup.procsFiles)] : [], set: [...cgroup.set, tmp, ...home.set], notSet: [...cgroup.notSet, ...home.notSet] };
   }
+  if (systemdUserManager(user.uid)) {
+    const slice = userSliceLimits(dir.id, limits, user.uid);
+    if ("entryStep" in slice) return { entryStep: slice.entryStep, set: [...slice.set, tmp], notSet: [`home ${limits.homeMiB} MiB (needs root to mount its image)`] };
+    managerRefused = slice.failed;
+  }
   const nproc = processesOf(user.uid) + limits.pids;
   return {
     entryStep: [tool("prlimit"), `--nproc=${nproc}:${nproc}`, "--"],
     set: [`processes: RLIMIT_NPROC ${nproc} (every process of uid ${user.uid} counts: ${nproc - limits.pids} now, plus --pids ${limits.pids})`, tmp],
     notSet: [
-      `memory ${limits.memoryMiB} MiB and cpus ${limits.cpus} (heyvm runs as uid ${user.uid}, not root, and has no cgroup it may write: ${systemdUserManager(user.uid) ? "a systemd user manager runs, but heyvm does not ask it for a delegated cgroup yet" : "no systemd user manager runs here to delegate one"}; run heyvm as root for them)`,
+      `memory ${limits.memoryMiB} MiB and cpus ${limits.cpus} (heyvm runs as uid ${user.uid}, not root, and has no cgroup it may write: ${managerRefused !== undefined ? `the systemd user manager refused a bounded slice: ${managerRefused}` : "no systemd user manager runs here to delegate one"}; run heyvm as root for them)`,
       `home ${limits.homeMiB} MiB (needs root to mount its image)`,
     ],
   };
@@ -76,9 +120,20 @@ export async function applyLimits(dir: SandboxDir, limits: SandboxLimits, user: 
 
 /** Removes the sandbox's cgroup and unmounts its home (root only: nobody else can have made them); what went. */
 export async function releaseLimits(dir: SandboxDir): Promise<string[]> {
-  if ((process.getuid?.() ?? 0) !== 0) return [];
+  const uid = process.getuid?.() ?? 0;
+  if (uid !== 0) return systemdUserManager(uid) ? releaseUserSlice(dir.id, uid) : [];
   const released = (await removeSandboxCgroup(dir.id)).map((path) => `cgroup ${path}`);
   const { unmountHomeImage } = await import("./home-image.js");
   if (await unmountHomeImage(dir)) released.push(`the mount of ${dir.homePath}`);
   return released;
+}
+
+/** Ends what is left in the sandbox's slice and drops its runtime bounds (a regular user's manager). */
+function releaseUserSlice(id: string, uid: number): string[] {
+  const systemctl = findSystemExecutable("systemctl");
+  if (!systemctl) return [];
+  const env = userManagerEnv(uid);
+  const stopped = spawnSync(systemctl, ["--user", "stop", sandboxSlice(id)], { env, stdio: "ignore", timeout: 30_000 }).status === 0;
+  spawnSync(systemctl, ["--user", "revert", sandboxSlice(id)], { env, stdio: "ignore", timeout: 30_000 });
+  return stopped ? [`slice ${sandboxSlice(id)}`] : [];
 }

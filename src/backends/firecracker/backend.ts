@@ -26,6 +26,7 @@ import type { SandboxDir } from "../../state/sandbox-dir.js";
 import { kvmStatus } from "../kvm.js";
 import { vmSize } from "../vm-size.js";
 import { recordedForward } from "../forwards.js";
+import { boundVmHost, releaseVmHost } from "../vm-host-limits.js";
 import { closeSshMaster, ensureSshMaterial, sshExecRecipe, sshMaterial, sshRun, sshShell } from "../ssh.js";
 import type { Availability, Backend, BootContext, GracefulStopper, HostEndpoint, ImagePreparer, MachineAccess, OrphanReaper, PortReacher, Reporter, RunningMachine, SandboxPreparer } from "../types.js";
 import { INSTANCE_START, SEND_CTRL_ALT_DEL, callApi, configurationCalls, type MachinePlan } from "./api.js";
@@ -253,7 +254,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const manifest = readManifest(image);
   if (!manifest) throw new UnavailableError(`the firecracker image "${imageName(spec)}" has no readable image.json`, `see \`heyvm images list\``);
   const boot = firecrackerBoot(image, manifest);
-  const size = vmSize(spec, kvmStatus().usable);
+  const kvmUsable = kvmStatus().usable;
+  const size = vmSize(spec, kvmUsable);
   const tap = networkMode(spec) === "outbound" ? readTapPlan(dir) : null;
   if (tap) {
     await createTap(tap, spec.id);
@@ -280,7 +282,11 @@ async function boot(context: BootContext): Promise<RunningMachine> {
 
   const started = Date.now();
   reporter.info(`starting ${binary} (${size.vcpus} vCPU, ${size.memoryMiB} MiB), API on ${apiSocket}`);
-  const child = spawn("setpriv", ["--pdeathsig", "KILL", "--", binary, "--api-sock", FIRECRACKER_FILES.apiSocket, "--id", spec.id], { cwd: dir.root, stdio: ["pipe", "pipe", "pipe"] });
+  // the machine and the sftp-server's helpers join the sandbox's cgroup first (root; vm-host-limits.ts)
+  const hostBounds = await boundVmHost(spec.id, size, kvmUsable);
+  if (hostBounds.set.length > 0 || hostBounds.notSet.length > 0) reporter.info([...hostBounds.set, ...hostBounds.notSet.map((line) => `NOT set: ${line}`)].join("; "));
+  const [spawnFile = "setpriv", ...spawnArgs] = [...hostBounds.entryStep, "setpriv"];
+  const child = spawn(spawnFile, [...spawnArgs, "--pdeathsig", "KILL", "--", binary, "--api-sock", FIRECRACKER_FILES.apiSocket, "--id", spec.id], { cwd: dir.root, stdio: ["pipe", "pipe", "pipe"] });
   let consoleText = "";
   /** Wakes the wait for HEYVM_READY at once when console output arrives (no polling delay). */
   let consoleArrived: () => void = () => undefined;
@@ -313,6 +319,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     await childExited;
     await closeSshMaster(dir, VSOCK_ENDPOINT, transport);
     if (tap) await removeTap(tap.device, spec.id);
+    await releaseVmHost(spec.id);
     throw error;
   };
   const check = () => {
@@ -356,7 +363,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     // The /workspace session: opened at once and again a moment after it ends, until the guest
     // has mounted it (the guest may not listen yet); after that a session that ends stays ended.
     const openChannel = () => {
-      const channel = startWorkspaceChannel(uds, sftpArgv, join(dir.root, FIRECRACKER_FILES.sftpLog));
+      const channel = startWorkspaceChannel(uds, sftpArgv, join(dir.root, FIRECRACKER_FILES.sftpLog), hostBounds.entryStep);
       helpers.push(channel);
       channel.once("exit", () => {
         if (!mounted && exitReason === undefined) setTimeout(() => mounted || openChannel(), WORKSPACE_RETRY_MS);
@@ -373,7 +380,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     }
     mounted = true;
     for (const guestPort of spec.ports) {
-      const forwarder = await startForwarder(uds, guestPort, join(dir.root, FIRECRACKER_FILES.sftpLog));
+      const forwarder = await startForwarder(uds, guestPort, join(dir.root, FIRECRACKER_FILES.sftpLog), hostBounds.entryStep);
       helpers.push(forwarder.child);
       forwards = { ...forwards, [String(guestPort)]: forwarder.hostPort };
     }
@@ -394,6 +401,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       ssh: VSOCK_ENDPOINT,
       machine: firecrackerMachineRecord({
         firecrackerPid: child.pid ?? null,
+        // what bounds the host-side processes (QEMU or Firecracker, the sftp-server, its helpers), for get
+        limits: { values: { pids: hostBounds.limits.pids, memoryMiB: hostBounds.limits.memoryMiB, cpus: hostBounds.limits.cpus }, set: hostBounds.set, notSet: hostBounds.notSet },
         apiSocket,
         vsockSocket: uds,
         vcpus: size.vcpus,
@@ -410,6 +419,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       await shutDownMachine(dir, apiSocket, child.pid, graceMs, reporter, transport);
       if (exitReason === undefined) child.kill("SIGKILL");
       await childExited;
+      await releaseVmHost(spec.id);
     },
     handover() {
       const stdin = handleFd(child.stdin);
@@ -440,6 +450,7 @@ async function shutDownGracefully(access: MachineAccess, graceMs: number, report
   await shutDownMachine(access.dir, machine.apiSocket, machine.firecrackerPid ?? undefined, graceMs, reporter, sshOverVsock(machine.vsockSocket));
   // the TAP goes with the machine (a device still held by Firecracker vanishes when it exits)
   if (machine.tapDevice !== null) await removeTap(machine.tapDevice, access.spec.id);
+  for (const released of await releaseVmHost(access.spec.id)) reporter.info(`released ${released}`);
 }
 
 /** After the guest powered off on its own (the monitor runs it before it finishes): the TAP and its rules, and ssh's shared connection. */
@@ -447,6 +458,7 @@ async function cleanUpAfterEnd(access: MachineAccess, reporter: Reporter): Promi
   const { vsockSocket, tapDevice } = readFirecrackerMachine(access.owner);
   await closeSshMaster(access.dir, VSOCK_ENDPOINT, vsockSocket !== null && vsockHelper() ? sshOverVsock(vsockSocket) : []);
   if (tapDevice !== null && (await removeTap(tapDevice, access.spec.id))) reporter.info(`removed TAP device ${tapDevice} and its rules`);
+  for (const released of await releaseVmHost(access.spec.id)) reporter.info(`released ${released}`);
 }
 
 /** What a SIGKILLed owner can leave: Firecracker dies with it (pdeathsig), its sockets and ssh's master do not. */
@@ -463,6 +475,7 @@ async function reapOrphans(_home: HeyoHome, dir: SandboxDir): Promise<string[]> 
     removeStaleSockets(dir);
     cleaned.push("Firecracker's sockets");
   }
+  cleaned.push(...(await releaseVmHost(dir.id)));
   return cleaned;
 }
 

@@ -78,21 +78,23 @@ export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string
 }
 
 /** Connects the guest's /workspace port and runs the confined sftp-server (confinedSftpServer's argv) on that connection. */
-export function startWorkspaceChannel(vsockUds: string, sftpServerArgv: readonly string[], logFile: string): ChildProcess {
+export function startWorkspaceChannel(vsockUds: string, sftpServerArgv: readonly string[], logFile: string, entryStep: readonly string[] = []): ChildProcess {
   const log = openSync(logFile, "a");
   try {
-    return spawn(requireHelper(), ["--exec", vsockUds, String(GUEST_VSOCK_PORTS.workspace), "--", ...sftpServerArgv], { stdio: ["ignore", "ignore", log] });
+    const [file = "", ...args] = [...entryStep, requireHelper()];
+    return spawn(file, [...args, "--exec", vsockUds, String(GUEST_VSOCK_PORTS.workspace), "--", ...sftpServerArgv], { stdio: ["ignore", "ignore", log] });
   } finally {
     closeSync(log);
   }
 }
 
 /** A forwarder from a free 127.0.0.1 port to a guest vsock port; resolves with the host port. */
-export function startForwarder(vsockUds: string, guestPort: number, logFile: string): Promise<{ child: ChildProcess; hostPort: number }> {
+export function startForwarder(vsockUds: string, guestPort: number, logFile: string, entryStep: readonly string[] = []): Promise<{ child: ChildProcess; hostPort: number }> {
   const log = openSync(logFile, "a");
   let child: ChildProcess;
   try {
-    child = spawn(requireHelper(), ["--forward", vsockUds, String(guestPort)], { stdio: ["ignore", "pipe", log] });
+    const [file = "", ...args] = [...entryStep, requireHelper()];
+    child = spawn(file, [...args, "--forward", vsockUds, String(guestPort)], { stdio: ["ignore", "pipe", log] });
   } finally {
     closeSync(log);
   }

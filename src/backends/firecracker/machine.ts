@@ -3,7 +3,7 @@
 // sandbox's folder, so each is named once.
 import type { JsonObject } from "../../shared/json.js";
 import type { OwnerRecord } from "../../state/records.js";
-import { forwardsField, numberField, textField, type RecordedForwards } from "../machine-record.js";
+import { forwardsField, limitsField, limitsRecord, numberField, textField, type RecordedForwards, type RecordedLimits } from "../machine-record.js";
 
 /** Files of a firecracker sandbox, inside its folder (Firecracker runs there, so names are relative). */
 export const FIRECRACKER_FILES = {
@@ -27,6 +27,8 @@ export interface FirecrackerMachine {
   /** The host's TAP device (removed with the machine), when network is "tap". */
   tapDevice: string | null;
   forwards: RecordedForwards;
+  /** What bounds the host-side processes (backends/vm-host-limits.ts), for get. */
+  limits: RecordedLimits | null;
 }
 
 /** The reader: the record's fields, each validated (a wrong or missing one reads as null). */
@@ -42,11 +44,12 @@ export function readFirecrackerMachine(owner: Pick<OwnerRecord, "machine">): Fir
     network: network === "tap" || network === "none" ? network : null,
     tapDevice: textField(raw, "tapDevice"),
     forwards: forwardsField(raw),
+    limits: limitsField(raw),
   };
 }
 
 /** The writer: what the boot puts in owner.json. */
 export function firecrackerMachineRecord(machine: FirecrackerMachine): JsonObject {
   const { firecrackerPid, apiSocket, vsockSocket, vcpus, memoryMiB, network, tapDevice, forwards } = machine;
-  return { firecrackerPid, apiSocket, vsockSocket, vcpus, memoryMiB, network, tapDevice, forwards };
+  return { firecrackerPid, apiSocket, vsockSocket, vcpus, memoryMiB, network, tapDevice, forwards, limits: limitsRecord(machine.limits) };
 }

@@ -32,6 +32,7 @@ import { domainXml } from "./domain-xml.js";
 import { preparePasstFiles, startPasst } from "./passt.js";
 import { domainName, isSystemUri, libvirtUri, qemuRunDir, virsh, virshQuote, VirshSession } from "./virsh.js";
 import { freePort } from "../../shared/free-port.js";
+import { boundVmHost, moveIntoCgroups, releaseVmHost, type VmHostBounds } from "../vm-host-limits.js";
 
 const VIRTIOFSD_PATHS = ["/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/virtiofsd"];
 const GUEST_IP = "10.0.2.15";
@@ -169,6 +170,20 @@ async function shutDownDomain(dir: SandboxDir, endpoint: SshEndpoint, name: stri
   }
 }
 
+/**
+ * libvirtd starts QEMU, so it cannot join the sandbox's cgroup on its own: once it runs, it is
+ * moved into the pids one (libvirt uses no pids controller) and the memory one (libvirt's own
+ * memory cgroup for it sets nothing; its `<memtune><hard_limit>` would, but makes libvirt raise
+ * QEMU's locked-memory limit, which libvirtd may not do here). CPU stays libvirt's.
+ */
+function boundQemu(bounds: VmHostBounds, pid: number | undefined, reporter: Reporter): void {
+  if (bounds.entryStep.length === 0) return;
+  const failed = pid === undefined ? "its pid file was not found" : moveIntoCgroups(bounds, pid);
+  if (failed === undefined) bounds.set.push("host processes: QEMU in the pids and memory cgroups");
+  else bounds.notSet.push(`host processes: QEMU's processes (${failed})`);
+  reporter.info([...bounds.set, ...bounds.notSet.map((line) => `NOT set: ${line}`)].join("; "));
+}
+
 async function boot(context: BootContext): Promise<RunningMachine> {
   const { dir, spec, reporter, home } = context;
   const kvm = kvmStatus();
@@ -182,6 +197,9 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   rmSync(serialLog, { force: true });
   const files = guestConfigFiles(dir);
   const mode = networkMode(spec);
+  const size = vmSize(spec, kvm.usable);
+  // QEMU, virtiofsd and passt on the host: bounded in processes, memory and CPU (root)
+  const hostBounds = await boundVmHost(spec.id, size, kvm.usable);
   // outbound (the default): passt, which never maps the gateway onto the host; none and host
   // (today's QEMU user networking, whose gateway is the host's 127.0.0.1): QEMU's own
   let passt: ChildProcess | undefined;
@@ -189,7 +207,10 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   if (mode === "outbound") {
     const passtFiles = preparePasstFiles(dir);
     await grantQemuAccess([passtFiles.socket], reporter); // QEMU (and passt, as QEMU's user) reach its folder
-    passt = await startPasst(passtFiles, [{ host: port, guest: 22 }, ...forwards], context.signal);
+    passt = await startPasst(passtFiles, [{ host: port, guest: 22 }, ...forwards], context.signal, hostBounds.entryStep).catch(async (error: unknown) => {
+      await releaseVmHost(spec.id);
+      throw error;
+    });
     passtSocket = passtFiles.socket;
     reporter.info(`network: outbound only through passt (pid ${passt.pid}), no way to the host's loopback`);
   } else if (mode === "host") {
@@ -202,14 +223,14 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   await grantSandboxAccess(user, { writable: [spec.workspace, ...spec.mounts.filter((m) => !m.readOnly).map((m) => m.host)], readable: spec.mounts.filter((m) => m.readOnly).map((m) => m.host), owned: [] }, reporter);
   let daemons: ShareDaemon[];
   try {
-    daemons = await startShareDaemons(dir, virtiofsd() ?? VIRTIOFSD_PATHS[0] ?? "", shares, user, guestIds(), context.signal);
+    daemons = await startShareDaemons(dir, virtiofsd() ?? VIRTIOFSD_PATHS[0] ?? "", shares, user, guestIds(), context.signal, hostBounds.entryStep);
   } catch (error) {
     passt?.kill("SIGKILL");
+    await releaseVmHost(spec.id);
     throw error;
   }
   reporter.info(`shares: heyvm's own virtiofsd, the guest's heyo is uid ${user.uid} on the host (${daemons.map((d) => `${d.tag}: pid ${d.child.pid}`).join(", ")})`);
   const endShares = () => daemons.forEach((daemon) => daemon.child.kill("SIGKILL"));
-  const size = vmSize(spec, kvm.usable);
   const xml = domainXml({
     name,
     kvm: kvm.usable,
@@ -250,11 +271,13 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     await session.close();
     passt?.kill("SIGKILL");
     endShares();
+    await releaseVmHost(spec.id);
   };
   try {
     const started = Date.now();
     reporter.info(`creating domain ${name} (${kvm.usable ? "kvm" : "tcg"}), ssh on 127.0.0.1:${port}`);
     await session.command(`create --autodestroy ${virshQuote(xmlPath)}`, /Domain .* created/, 120_000);
+    boundQemu(hostBounds, qemuPid(name), reporter);
     const deadline = Date.now() + READY_TIMEOUT_MS;
     const stoppedWhileStarting = () => {
       if (context.signal.aborted) throw new OperationFailedError("stopped while starting");
@@ -306,6 +329,8 @@ async function boot(context: BootContext): Promise<RunningMachine> {
         uri: libvirtUri(),
         accel: kvm.usable ? "kvm" : "tcg",
         qemuPid: pid ?? null,
+        // what bounds the host-side processes (QEMU, virtiofsd, passt), for get
+        limits: { values: { pids: hostBounds.limits.pids, memoryMiB: hostBounds.limits.memoryMiB, cpus: hostBounds.limits.cpus }, set: hostBounds.set, notSet: hostBounds.notSet },
         // guest port → the 127.0.0.1 port that reaches it (read back by portEndpoint)
         forwards: forwardsRecord(forwards),
       }),
@@ -318,6 +343,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       stopFollowing();
       passt?.kill("SIGKILL"); // it quits by itself once QEMU has let go; this is for a QEMU that did not
       endShares(); // the same for virtiofsd
+      await releaseVmHost(spec.id);
     },
     handover() {
       const virshProcess = session.handover();
@@ -338,6 +364,7 @@ async function shutDownGracefully(access: MachineAccess, graceMs: number, report
   const machine = readLibvirtMachine(access.owner);
   if (machine.domain === null || !access.owner.ssh) return;
   await shutDownDomain(access.dir, access.owner.ssh, machine.domain, machine.qemuPid ?? undefined, graceMs, reporter);
+  for (const released of await releaseVmHost(access.spec.id)) reporter.info(`released ${released}`);
 }
 
 /** A domain left by an owner that was killed before virsh could close. */
@@ -355,6 +382,7 @@ async function reapOrphans(_home: HeyoHome, dir: SandboxDir): Promise<string[]> 
     await closeSshMaster(dir, { host: "127.0.0.1", port: 22, user: "heyo" });
     cleaned.push("shared SSH connection");
   }
+  cleaned.push(...(await releaseVmHost(dir.id)));
   return cleaned;
 }
 

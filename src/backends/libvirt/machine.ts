@@ -3,7 +3,7 @@
 // sandbox's folder, so each is named once.
 import type { JsonObject } from "../../shared/json.js";
 import type { OwnerRecord } from "../../state/records.js";
-import { forwardsField, numberField, textField, type RecordedForwards } from "../machine-record.js";
+import { forwardsField, limitsField, limitsRecord, numberField, textField, type RecordedForwards, type RecordedLimits } from "../machine-record.js";
 
 /** The files a libvirt sandbox keeps in its folder beside SandboxDir's. */
 export const LIBVIRT_FILES = {
@@ -29,6 +29,8 @@ export interface LibvirtMachine {
   qemuPid: number | null;
   passtPid: number | null;
   forwards: RecordedForwards;
+  /** What bounds the host-side processes (backends/vm-host-limits.ts), for get. */
+  limits: RecordedLimits | null;
 }
 
 /** The reader: the record's fields, each validated (a wrong or missing one reads as null). */
@@ -42,11 +44,12 @@ export function readLibvirtMachine(owner: Pick<OwnerRecord, "machine">): Libvirt
     qemuPid: numberField(raw, "qemuPid"),
     passtPid: numberField(raw, "passtPid"),
     forwards: forwardsField(raw),
+    limits: limitsField(raw),
   };
 }
 
 /** The writer: what the boot puts in owner.json. */
 export function libvirtMachineRecord(machine: LibvirtMachine): JsonObject {
   const { domain, uri, accel, qemuPid, passtPid, forwards } = machine;
-  return { domain, uri, accel, qemuPid, passtPid, forwards };
+  return { domain, uri, accel, qemuPid, passtPid, forwards, limits: limitsRecord(machine.limits) };
 }

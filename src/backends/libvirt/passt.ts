@@ -76,8 +76,8 @@ export function preparePasstFiles(dir: SandboxDir): PasstFiles {
 }
 
 /** Starts passt for a VM and resolves once its socket listens (before QEMU starts). */
-export async function startPasst(files: PasstFiles, forwards: readonly GuestForward[], signal: AbortSignal): Promise<ChildProcess> {
+export async function startPasst(files: PasstFiles, forwards: readonly GuestForward[], signal: AbortSignal, entryStep: readonly string[] = []): Promise<ChildProcess> {
   const passt = findSystemExecutable("passt");
   if (!passt) throw new UnavailableError("passt is not installed (the default network of VM sandboxes: outbound only)", PASST_PACKAGE_HINT);
-  return startUserNetHelper({ what: "the VM's network (passt)", executable: passt, args: passtArgs(files, forwards), pidFile: files.pidFile, logPath: files.log, runAs: passtUser() }, signal);
+  return startUserNetHelper({ what: "the VM's network (passt)", executable: passt, args: passtArgs(files, forwards), pidFile: files.pidFile, logPath: files.log, runAs: passtUser(), entryStep }, signal);
 }

@@ -84,6 +84,7 @@ export async function startShareDaemons(
   user: HostUser,
   guestIds: { uid: number; gid: number },
   signal: AbortSignal,
+  entryStep: readonly string[] = [],
 ): Promise<ShareDaemon[]> {
   const unshare = findSystemExecutable("unshare");
   if (!unshare) throw new UnavailableError("unshare is not installed", "install util-linux");
@@ -106,7 +107,7 @@ export async function startShareDaemons(
       ]);
       const [executable = "", ...args] = argv;
       const child = await startUserNetHelper(
-        { what: `the /workspace share (virtiofsd, ${share.tag})`, executable, args, pidFile: socket, readyText: READY_TEXT, logPath, ...(user.dropsRoot ? { runAs: { uid: user.uid, gid: user.gid } } : {}) },
+        { what: `the /workspace share (virtiofsd, ${share.tag})`, executable, args, pidFile: socket, readyText: READY_TEXT, logPath, entryStep, ...(user.dropsRoot ? { runAs: { uid: user.uid, gid: user.gid } } : {}) },
         signal,
       );
       daemons.push({ tag: share.tag, socket, child });

@@ -53,7 +53,7 @@ describe("bubblewrap machine record", () => {
 });
 
 describe("libvirt machine record", () => {
-  const machine: LibvirtMachine = { domain: "heyvm-sb-0123abcd", uri: "qemu:///system", accel: "tcg", qemuPid: 777, passtPid: null, forwards: { "3000": 42000 } };
+  const machine: LibvirtMachine = { domain: "heyvm-sb-0123abcd", uri: "qemu:///system", accel: "tcg", qemuPid: 777, passtPid: null, forwards: { "3000": 42000 }, limits: { values: { pids: 512, memoryMiB: 2560, cpus: 3 }, set: ["pids 512"], notSet: [] } };
 
   test("reads back what the boot wrote", () => {
     assert.deepEqual(readLibvirtMachine(onDisk(libvirtMachineRecord(machine))), machine);
@@ -68,7 +68,7 @@ describe("libvirt machine record", () => {
 });
 
 describe("firecracker machine record", () => {
-  const machine: FirecrackerMachine = { firecrackerPid: 888, apiSocket: "/h/sb/firecracker.sock", vsockSocket: "/h/sb/vsock.sock", vcpus: 2, memoryMiB: 1024, network: "tap", tapDevice: "hv0123abcd", forwards: {} };
+  const machine: FirecrackerMachine = { firecrackerPid: 888, apiSocket: "/h/sb/firecracker.sock", vsockSocket: "/h/sb/vsock.sock", vcpus: 2, memoryMiB: 1024, network: "tap", tapDevice: "hv0123abcd", forwards: {}, limits: null };
 
   test("reads back what the boot wrote", () => {
     assert.deepEqual(readFirecrackerMachine(onDisk(firecrackerMachineRecord(machine))), machine);

@@ -2,9 +2,9 @@
 // cover earlier ones), and the passwd/group files that make heyo uid 1000 inside.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { lstatSync, mkdirSync, readlinkSync, symlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bwrapArgs, sandboxAccounts, type BwrapLayout } from "../../../../src/backends/bubblewrap/args.js";
+import { HOST_ETC, bwrapArgs, hostEtcArgs, sandboxAccounts, type BwrapLayout } from "../../../../src/backends/bubblewrap/args.js";
 import { sandboxSpec, withTempDir } from "../../helpers/fixtures.js";
 
 const hostLayout: BwrapLayout = {
@@ -57,7 +57,9 @@ describe("bwrapArgs", () => {
   test("binds the host system read-only, then passwd/group over /etc, then home and the worktree", () => {
     const argv = bwrapArgs(sandboxSpec(), hostLayout);
     const usr = indexOfTriple(argv, "--ro-bind", "/usr", "/usr");
-    const etc = indexOfTriple(argv, "--ro-bind", "/etc", "/etc");
+    const etc = indexOfTriple(argv, "--ro-bind", "/etc", HOST_ETC);
+    assert.equal(argv[etc + 3], "--dir");
+    assert.equal(argv[etc + 4], "/etc", "/etc is bwrap's own folder, not a bind of the host's");
     const passwd = indexOfTriple(argv, "--ro-bind", hostLayout.passwdFile, "/etc/passwd");
     const group = indexOfTriple(argv, "--ro-bind", hostLayout.groupFile, "/etc/group");
     const home = indexOfTriple(argv, "--bind", hostLayout.homeDir, "/home/heyo");
@@ -67,6 +69,24 @@ describe("bwrapArgs", () => {
     indexOfTriple(argv, "--proc", "/proc", "--dev");
     indexOfTriple(argv, "--dev", "/dev", "--tmpfs");
     assert.equal(argv[argv.indexOf("--tmpfs") + 1], "/tmp");
+  });
+
+  test("/etc: a link per host entry into the host's /etc bound whole (host links as they are), none for the names heyvm provides", async () => {
+    await withTempDir((dir) => {
+      writeFileSync(join(dir, "passwd"), "root:x:0:0::/root:/bin/sh\n");
+      writeFileSync(join(dir, "hosts"), "127.0.0.1 localhost\n");
+      mkdirSync(join(dir, "ssl"));
+      symlinkSync("../proc/self/mounts", join(dir, "mtab"));
+      assert.deepEqual(hostEtcArgs(new Set(["passwd"]), dir), [
+        "--ro-bind", dir, HOST_ETC, "--dir", "/etc",
+        "--symlink", `${HOST_ETC}/hosts`, "/etc/hosts",
+        "--symlink", "../proc/self/mounts", "/etc/mtab",
+        "--symlink", `${HOST_ETC}/ssl`, "/etc/ssl",
+      ]);
+    });
+    const argv = bwrapArgs(sandboxSpec(), { ...hostLayout, resolvConf: { file: "/state/resolv.conf", path: "/etc/resolv.conf" } });
+    const links = pairsAfter(argv, "--symlink").map(([, path]) => path);
+    for (const provided of ["/etc/passwd", "/etc/group", "/etc/resolv.conf"]) assert.ok(!links.includes(provided), `${provided} is heyvm's, bound on bwrap's own folder`);
   });
 
   test("binds the host's top-level system folders as they are on this host: symlink, folder or absent", () => {
