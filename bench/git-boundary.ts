@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { guardedRun } from "../src/backends/nameguard.js";
 import { median, row, timeInterleaved } from "./lib.js";
 
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
@@ -34,7 +35,8 @@ function makeBigRepo(repo: string, env: NodeJS.ProcessEnv): void {
 function insideArgv(home: string, id: string, command: string): string[] {
   const owner = JSON.parse(readFileSync(join(home, "sandboxes", id, "owner.json"), "utf8")) as { machine: { initPid: number; outerPid: number } };
   const inner = ["nsenter", "--target", String(owner.machine.initPid), "--user", "--mount", "--pid", "--uts", "--ipc", "--net", "--preserve-credentials", "--", "/bin/sh", "-c", `export HOME=/home/heyo; cd /workspace && ${command}`];
-  return ["nsenter", `--user=/proc/${owner.machine.outerPid}/ns/user`, "--", ...inner];
+  // under the name guard, as exec and sh run (../src/backends/nameguard.ts)
+  return ["nsenter", `--user=/proc/${owner.machine.outerPid}/ns/user`, "--", ...guardedRun("/workspace", inner)];
 }
 
 function readRef(repo: string, branch: string): string {
