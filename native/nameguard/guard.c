@@ -79,7 +79,10 @@ int guard_is_workspace(struct target *t, int fd) {
 int guard_location(struct target *t, int fd) {
   int inside = guard_is_workspace(t, fd);
   if (inside < 0) return -EPERM;
-  if (!inside) return 0;
+  return inside ? guard_path(fd) : 0;
+}
+
+int guard_path(int fd) {
   char link[64], path[PATH_MAX];
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   ssize_t n = readlink(link, path, sizeof path - 1);

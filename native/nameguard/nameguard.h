@@ -64,6 +64,8 @@ void guard_init(const char *workspace);
  * component; -EPERM when it lies in a `.git` (or the tree cannot be told): see guard.c */
 int guard_location(struct target *t, int fd);
 int guard_is_workspace(struct target *t, int fd);
+/* For an fd known to be on the workspace's mount: -EPERM when a `.git` is in its path there. */
+int guard_path(int fd);
 int name_is_git(const char *name);
 int name_is_create_refused(const char *name);
 

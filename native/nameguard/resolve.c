@@ -126,8 +126,8 @@ int resolve_path(struct target *t, int start, const char *path, int follow, stru
     int last = *after == 0;
     int trailing_slash = last && end != NULL;
     int follow_this = !last || follow || trailing_slash;
-    int place = proc_place(cur);
-    if (follow_this && place == 1 && (strcmp(name, "self") == 0 || strcmp(name, "thread-self") == 0)) {
+    int proc_name = strcmp(name, "self") == 0 || strcmp(name, "thread-self") == 0;
+    if (follow_this && proc_name && proc_place(cur) == 1) {
       if ((rc = target_self(t)) < 0) break;
       if (++links > MAX_LINKS) { rc = -ELOOP; break; }
       if ((rc = splice_path(rest, strcmp(name, "self") == 0 ? t->self : t->thread_self, after)) < 0) break;
@@ -160,7 +160,7 @@ int resolve_path(struct target *t, int start, const char *path, int follow, stru
     }
     if (S_ISLNK(st.st_mode) && follow_this) {
       if (++links > MAX_LINKS) { rc = -ELOOP; break; }
-      if (place == 2) { /* a magic link (/proc/<pid>/fd/N, cwd, root): the kernel follows it */
+      if (proc_place(cur) == 2) { /* a magic link (/proc/<pid>/fd/N, cwd, root): the kernel follows it */
         int next = openat(cur, name, O_PATH | O_CLOEXEC);
         if (next < 0) { rc = -errno; break; }
         if (last) {

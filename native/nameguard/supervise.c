@@ -110,7 +110,7 @@ static int guard_entry(struct call *c, struct resolved *r, int creating) {
   if (inside < 0) return -EPERM;
   if (!inside) return 0;
   if (creating ? name_is_create_refused(r->name) : name_is_git(r->name)) return -EPERM;
-  if (guard_location(c->t, r->parent) < 0) return -EPERM;
+  if (guard_path(r->parent) < 0) return -EPERM;
   if (strcmp(r->name, "..") == 0 || r->object >= 0) { /* the object is elsewhere than PARENT/NAME */
     int obj = object_of(r);
     if (obj < 0) return obj;
@@ -156,12 +156,8 @@ static int do_open(struct call *c, int dirfd, int path_arg, int flags, mode_t mo
       rc = fd < 0 ? -errno : 0;
     }
   } else {
-    int inside = guard_is_workspace(c->t, r.parent);
-    if (inside < 0) rc = -EPERM;
-    else if (inside) {
-      if (name_is_git(r.name) || ((flags & O_CREAT) && name_is_create_refused(r.name))) rc = -EPERM;
-      else rc = guard_entry(c, &r, 0);
-    }
+    if (name_is_git(r.name) || ((flags & O_CREAT) && name_is_create_refused(r.name))) rc = guard_entry(c, &r, 1);
+    else rc = guard_entry(c, &r, 0);
     if (rc == 0) {
       struct stat st;
       if (!(flags & O_NONBLOCK) && fstatat(r.parent, r.name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISFIFO(st.st_mode)) {
