@@ -9,9 +9,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bubblewrapMissing, idOf, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
+import { makeTestUser, type TestUser } from "./helpers/test-user.js";
 
 const skip = bubblewrapMissing() || (process.getuid?.() !== 0 ? "creating the non-root test user needs root" : false);
 const USER_NAME = "hvnameguard1";
@@ -251,17 +253,16 @@ function worktreeInit(t: TestEnv, id: string): string {
 
 nestedRepoTests("root", () => ({ uid: 0, gid: 0, prefix: [] }), () => undefined);
 
+let testUser: TestUser | undefined;
+const userParent = join(tmpdir(), `heyvm-nest-user-${process.pid}`);
 nestedRepoTests(
   `a non-root user (${USER_NAME})`,
   () => {
-    spawnSync("userdel", ["-f", USER_NAME]);
-    const added = spawnSync("useradd", ["-M", "-d", "/nonexistent", "-s", "/bin/sh", USER_NAME], { encoding: "utf8" });
-    assert.equal(added.status, 0, added.stderr);
-    const uid = Number(spawnSync("id", ["-u", USER_NAME], { encoding: "utf8" }).stdout.trim());
-    const gid = Number(spawnSync("id", ["-g", USER_NAME], { encoding: "utf8" }).stdout.trim());
-    return { uid, gid, prefix: ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--"] };
+    testUser = makeTestUser(USER_NAME, userParent);
+    return { uid: testUser.uid, gid: testUser.gid, prefix: ["setpriv", `--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--"] };
   },
   () => {
-    spawnSync("userdel", ["-f", USER_NAME]);
+    testUser?.remove();
+    rmSync(userParent, { recursive: true, force: true });
   },
 );

@@ -7,14 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct heyvm_rule {
-  const char *syscall;
-  int number; /* used when libseccomp does not know the name; -1: none */
-  int arg;    /* -1: unconditional */
-  unsigned long long mask;
-  unsigned long long value;
-  int err;
-};
+#include "../common/seccomp-rule.h"
 
 /* A call that goes to the supervisor; flags_arg >= 0: only when that argument has a write flag. */
 struct heyvm_guarded {
