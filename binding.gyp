@@ -68,6 +68,23 @@
       ],
       "libraries": ["-lseccomp"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "heyvm-nameguard",
+      "type": "executable",
+      "sources": ["native/nameguard/main.c", "native/nameguard/filter.c", "native/nameguard/fdpass.c", "native/nameguard/resolve.c", "native/nameguard/guard.c", "native/nameguard/supervise.c"],
+      "include_dirs": ["<(SHARED_INTERMEDIATE_DIR)/heyvm-nameguard"],
+      "actions": [
+        {
+          "action_name": "nameguard_rules_header",
+          "inputs": ["scripts/seccomp-header.mjs", "dist/src/backends/seccomp-policy.js"],
+          "outputs": ["<(SHARED_INTERMEDIATE_DIR)/heyvm-nameguard/nameguard-rules.h"],
+          "action": ["node", "scripts/seccomp-header.mjs", "dist/src/backends/seccomp-policy.js", "<(SHARED_INTERMEDIATE_DIR)/heyvm-nameguard/nameguard-rules.h", "nameguard"]
+        }
+      ],
+      "libraries": ["-static", "-lseccomp"],
+      "ldflags": ["-static"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { guardedRun } from "../src/backends/nameguard.js";
 import { makeBigRepo, median, row, sh, timeInterleaved } from "./lib.js";
 
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
@@ -19,7 +20,8 @@ const FILES = 10_000;
 function insideArgv(home: string, id: string, command: string): string[] {
   const owner = JSON.parse(readFileSync(join(home, "sandboxes", id, "owner.json"), "utf8")) as { machine: { initPid: number; outerPid: number } };
   const inner = ["nsenter", "--target", String(owner.machine.initPid), "--user", "--mount", "--pid", "--uts", "--ipc", "--net", "--preserve-credentials", "--", "/bin/sh", "-c", `export HOME=/home/heyo; cd /workspace && ${command}`];
-  return ["nsenter", `--user=/proc/${owner.machine.outerPid}/ns/user`, "--", ...inner];
+  // under the name guard, as exec and sh run (../src/backends/nameguard.ts)
+  return ["nsenter", `--user=/proc/${owner.machine.outerPid}/ns/user`, "--", ...guardedRun("/workspace", inner)];
 }
 
 function readRef(repo: string, branch: string): string {

@@ -19,7 +19,7 @@ PACKAGES=(
   mmdebstrap                           # the default VM image's root filesystem
   docker.io fakeroot                   # images build --file: docker build/export; ext4 without root
   tmux                                 # interactive-shell tests
-  libseccomp-dev                       # heyvm-seccomp: the filter that refuses setuid/setgid files and device nodes
+  libseccomp-dev                       # heyvm-seccomp: the filter that refuses setuid/setgid files and device nodes; heyvm-nameguard (linked statically with its libseccomp.a)
   iproute2 iptables                    # the network tests' own namespaces (ip netns); the firecracker TAP's NAT
   build-essential python3              # node-gyp builds of better-sqlite3 and node-pty (cloud server)
 )

@@ -14,14 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-struct heyvm_rule {
-  const char *syscall;
-  int number; /* used when libseccomp does not know the name; -1: none */
-  int arg;    /* -1: unconditional */
-  unsigned long long mask;
-  unsigned long long value;
-  int err;
-};
+#include "../common/seccomp-rule.h"
 
 #include "rules.h"
 

@@ -66,3 +66,76 @@ export const SECCOMP_RULES: readonly SeccompRule[] = [
   { syscall: "keyctl", errno: "EPERM", why: "the kernel keyring is not namespaced" },
   { syscall: "request_key", errno: "EPERM", why: "the kernel keyring is not namespaced" },
 ];
+
+// ---- The name guard (native/nameguard/, issue 18 item 2) ----
+//
+// Inside a sandbox's /workspace no entry named `.git` (any case) or `HEAD` may be made, and
+// nothing under a `.git` there may be written, made, renamed, removed, linked from, chmod'ed or
+// given xattrs: the host's git (an IDE's `git status` in a sub-folder) would obey a repository
+// the sandbox made there. The calls below go to a supervisor (seccomp user notification) that
+// does them itself, on what it resolved, after the check; everything else stays in the kernel.
+
+/** open flags (asm-generic/fcntl.h) that let an open create or change a file: only such opens are guarded. */
+const O_WRONLY = 0o1;
+const O_RDWR = 0o2;
+const O_CREAT = 0o100;
+const O_TRUNC = 0o1000;
+export const NAMEGUARD_WRITE_FLAGS: readonly number[] = [O_WRONLY, O_RDWR, O_CREAT, O_TRUNC];
+
+/** A call the supervisor performs; flagsArg: guarded only when that argument has a write flag. */
+export interface GuardedCall {
+  syscall: string;
+  number?: number;
+  flagsArg?: number;
+}
+
+export const NAMEGUARD_CALLS: readonly GuardedCall[] = [
+  { syscall: "open", flagsArg: 1 },
+  { syscall: "openat", flagsArg: 2 },
+  { syscall: "creat" },
+  { syscall: "mkdir" },
+  { syscall: "mkdirat" },
+  { syscall: "mknod" },
+  { syscall: "mknodat" },
+  { syscall: "symlink" },
+  { syscall: "symlinkat" },
+  { syscall: "link" },
+  { syscall: "linkat" },
+  { syscall: "rename" },
+  { syscall: "renameat" },
+  { syscall: "renameat2" },
+  { syscall: "unlink" },
+  { syscall: "unlinkat" },
+  { syscall: "rmdir" },
+  { syscall: "truncate" },
+  { syscall: "chmod" },
+  { syscall: "fchmod" },
+  { syscall: "fchmodat" },
+  { syscall: "fchmodat2", number: 452 },
+  { syscall: "setxattr" },
+  { syscall: "lsetxattr" },
+  { syscall: "fsetxattr" },
+  { syscall: "removexattr" },
+  { syscall: "lremovexattr" },
+  { syscall: "fremovexattr" },
+];
+
+/** git's discovery names: `.git` (compared in any case: case-folding filesystems, git's own checks) and a bare repository's `HEAD`. */
+export const NAMEGUARD_NAMES = { anyCase: [".git"], exact: ["HEAD"] } as const;
+
+const CLONE_NEWUSER = 0x10000000;
+
+/**
+ * Refused to guarded processes: a user namespace of their own would give them mount rights,
+ * and a bind or a new mount namespace would put the workspace on another mount (the guard
+ * knows it by its mount). clone3 takes its flags in a struct a filter cannot read: ENOSYS, and
+ * libc falls back to clone. The *xattrat calls (Linux 6.13) are not emulated: ENOSYS.
+ */
+export const NAMEGUARD_RULES: readonly SeccompRule[] = [
+  { syscall: "unshare", when: { arg: 0, mask: CLONE_NEWUSER, value: CLONE_NEWUSER }, errno: "EPERM", why: "a user namespace could mount around the guard" },
+  { syscall: "clone", when: { arg: 0, mask: CLONE_NEWUSER, value: CLONE_NEWUSER }, errno: "EPERM", why: "a user namespace could mount around the guard" },
+  { syscall: "clone3", number: 435, errno: "ENOSYS", why: "its flags are in a struct: libc falls back to clone" },
+  { syscall: "openat2", number: 437, errno: "ENOSYS", why: "its flags are in a struct: libc falls back to openat" },
+  { syscall: "setxattrat", number: 463, errno: "ENOSYS", why: "not emulated by the guard" },
+  { syscall: "removexattrat", number: 466, errno: "ENOSYS", why: "not emulated by the guard" },
+];

@@ -24,6 +24,7 @@ import { SANDBOX_HOME, WORKSPACE, bwrapArgs, bwrapBinary, sandboxAccounts } from
 import { grantSandboxAccess, sandboxHostUser } from "./host-user.js";
 import { PASST_PACKAGE_HINT } from "../user-net.js";
 import { seccompHelper, underSeccomp } from "../seccomp.js";
+import { guardedBwrap, guardedRun, nameguardHelper } from "../nameguard.js";
 import { hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta } from "./network.js";
 import { applyLimits, releaseLimits } from "./limits.js";
 import { describeLimits, sandboxLimits } from "../sandbox-limits.js";
@@ -185,7 +186,9 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     hostFiles: root && mode !== "none" ? resolverFiles(root).filter((file) => !(resolvConf && file === "/etc/resolv.conf")) : [],
   });
   // The command itself says when bwrap has finished setting up (info-fd comes earlier).
-  args.push("--info-fd", "3", "--", "/bin/sh", "-c", `echo ${READY_MARK}; exec sleep 2147483647`);
+  // the name guard (../nameguard.ts) is installed inside once bwrap's mounts are made
+  const guard = guardedBwrap(WORKSPACE);
+  args.push("--info-fd", "3", "--", ...guard.command, "/bin/sh", "-c", `echo ${READY_MARK}; exec sleep 2147483647`);
   reporter.info(`starting bwrap ${args.join(" ")}`);
   if (user.dropsRoot) reporter.info(`heyvm runs as root: the sandbox runs as uid ${user.uid}, gid ${user.gid} on the host`);
   // The entry step joins the sandbox's cgroup as root; only then does setpriv drop to its user.
@@ -194,7 +197,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   // unshare makes the outer user namespace (the host user is root there) and execs bwrap in place.
   // under heyvm's seccomp filter (no setuid/setgid files, no devices: ../seccomp-policy.ts), after
   // the entry step (as root) and the drop to the sandbox's user
-  const [file = "", ...command] = [...applied.entryStep, ...dropRoot, ...underSeccomp([unshare, "--user", "--map-root-user", "--", bwrap, ...args])];
+  const [file = "", ...command] = [...applied.entryStep, ...dropRoot, ...underSeccomp([unshare, "--user", "--map-root-user", "--", ...guard.wrapper, bwrap, ...args])];
   const child = spawn(file, command, {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
     env: guestEnvironment(spec, SANDBOX_HOME),
@@ -321,7 +324,9 @@ function enterArgs(access: MachineAccess): { nsenter: string; args: string[]; ch
   // runs heyvm, becomes it there; anyone else already is it). Its rights then let the second
   // nsenter (the host's binary: still the host's mounts) join the sandbox's namespaces as heyo.
   const asRoot = process.getuid?.() === 0;
-  return { nsenter, args: [`--user=/proc/${outer.pid}/ns/user`, ...(asRoot ? [] : ["--preserve-credentials"]), "--", nsenter, ...inner], checks: [init, outer], step: machine.entryStep };
+  // the name guard's supervisor stays there, outside the sandbox's pid namespace (../nameguard.ts)
+  const second = guardedRun(WORKSPACE, [nsenter, ...inner]);
+  return { nsenter, args: [`--user=/proc/${outer.pid}/ns/user`, ...(asRoot ? [] : ["--preserve-credentials"]), "--", ...second], checks: [init, outer], step: machine.entryStep };
 }
 
 /**
@@ -375,6 +380,7 @@ async function probe(): Promise<Availability> {
   if (!bwrapBinary()) return { usable: false, reason: `bwrap is not installed${process.env.HEYVM_BWRAP ? ` at ${process.env.HEYVM_BWRAP}` : ""}`, hint: INSTALL_HINT };
   for (const tool of ["nsenter", "unshare"]) if (!findSystemExecutable(tool)) return { usable: false, reason: `${tool} is not installed`, hint: "install util-linux" };
   if (!seccompHelper()) return { usable: false, reason: "heyvm-seccomp is not built", hint: "run `npm run build` (with libseccomp-dev installed)" };
+  if (!nameguardHelper()) return { usable: false, reason: "heyvm-nameguard is not built", hint: "run `npm run build` (with libseccomp-dev installed)" };
   // without pasta only --no-network and --network host sandboxes can start
   return { usable: true, notes: pastaPath() ? [] : [`pasta is not installed: only --no-network or --network host sandboxes start (${PASST_PACKAGE_HINT})`] };
 }
