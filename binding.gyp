@@ -6,6 +6,11 @@
       "cflags": ["-Wall", "-Wextra", "-O2"]
     },
     {
+      "target_name": "heyvm_memory",
+      "sources": ["native/memory-addon.cc"],
+      "cflags_cc": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
       "target_name": "heyvm-owner-monitor",
       "type": "executable",
       "sources": ["native/monitor/main.c", "native/monitor/args.c", "native/monitor/log.c", "native/monitor/control.c", "native/monitor/stop.c", "native/monitor/git-sync.c", "native/common/json-text.c"],
