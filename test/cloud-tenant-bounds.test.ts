@@ -26,7 +26,7 @@ const WORKSPACE = makeTarGz([{ path: "workspace/", type: "dir" }, { path: "works
 /** The most the server's RSS may reach in these tests, whatever its clients do (it starts near 80 MiB). */
 const RSS_BOUND_MB = 300;
 /** Once the clients are done, RSS comes back within this much of the server's start... */
-const RSS_SETTLED_MB = 40;
+const RSS_SETTLED_MB = 25;
 /** ...within this long (the server gives back what V8 and malloc hold once idle: memory-settle.ts). */
 const RSS_SETTLE_MS = 30_000;
 
