@@ -292,7 +292,7 @@ describe("the server's memory stays bounded whatever its clients do", { skip: bw
     await new Promise((resolve) => setTimeout(resolve, 4000));
     const used = cpuSeconds() - before;
     console.log(`# a detached flooding session: the server used ${used.toFixed(2)} s of CPU in 4 s`);
-    assert.ok(used < 0.5, `the server kept reading a detached session's flood: ${used.toFixed(2)} s of CPU in 4 s`);
+    assert.ok(used < 0.3, `the server kept reading a detached session's flood: ${used.toFixed(2)} s of CPU in 4 s`);
 
     // back with its sessionId: the replay, then the program runs on
     const again = new WebSocket(shellUrl(server, id), { headers: { authorization: `Bearer ${token}` } });
