@@ -18,6 +18,11 @@
       "cflags": ["-Wall", "-Wextra", "-O2"]
     },
     {
+      "target_name": "heyvm_memory",
+      "sources": ["native/memory-addon.cc"],
+      "cflags_cc": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
       "target_name": "heyvm-owner-monitor",
       "type": "executable",
       "dependencies": ["heyvm-constants"],

@@ -4,7 +4,7 @@
 // and after each phase. Every phase is bounded in count and in time (--phase-seconds).
 // Then the mixed load of issue 19: 200 concurrent execs while 50 shell sessions are open, one of
 // them a slow reader of a sandbox printing as fast as it can; throughput, p99 and the server's
-// peak RSS, on this build and (with --baseline <other build's bin/heyvm>) on that one, with the ratio.
+// peak RSS and its RSS 30 s after, on this build and (with --baseline <other build's bin/heyvm>) on that one, with the ratio.
 // Usage: node dist/bench/server-load.js [--execs 200] [--deploys 30] [--sockets 100] [--shells 50]
 //        [--phase-seconds 180] [--mixed-only] [--baseline /path/to/old/bin/heyvm]
 import { mkdtempSync, rmSync } from "node:fs";
@@ -96,7 +96,12 @@ interface Mixed {
   peakRss: number;
   startRss: number;
   slowReaderBytes: number;
+  /** The server's RSS SETTLE_MS after the execs ended and the shells closed. */
+  afterRss: number;
 }
+
+/** How long after the mixed load the server's RSS is read again. */
+const SETTLE_MS = 30_000;
 
 /**
  * EXECS concurrent execs while SHELLS shell sessions are open: SHELLS-1 idle, one running `yes`
@@ -144,7 +149,10 @@ async function mixedLoad(heyvm: string | undefined): Promise<Mixed> {
     );
     await new Promise((resolve) => setTimeout(resolve, 1000)); // the slow reader's sandbox is printing
     const execs = await bounded("the mixed execs", () => burst(EXECS, () => execOnce(server, token, target)));
-    return { execs, peakRss, startRss, slowReaderBytes };
+    for (const timer of timers) clearInterval(timer);
+    for (const ws of sockets) ws.terminate();
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS)); // the load is over: what does the server keep?
+    return { execs, peakRss, startRss, slowReaderBytes, afterRss: rssMb(server) };
   } finally {
     for (const timer of timers) clearInterval(timer);
     for (const ws of sockets) ws.terminate();
@@ -156,7 +164,7 @@ async function mixedLoad(heyvm: string | undefined): Promise<Mixed> {
 }
 
 function describeMixed(which: string, result: Mixed): string {
-  return row(`${which}: ${EXECS} execs + ${SHELLS} shells (1 slow reader)`, describeBurst(result.execs), `RSS ${result.startRss} → peak ${result.peakRss} MB; slow reader got ${(result.slowReaderBytes / 1048576).toFixed(1)} MB`);
+  return row(`${which}: ${EXECS} execs + ${SHELLS} shells (1 slow reader)`, describeBurst(result.execs), `RSS ${result.startRss} → peak ${result.peakRss} MB, ${result.afterRss} MB ${SETTLE_MS / 1000} s after; slow reader got ${(result.slowReaderBytes / 1048576).toFixed(1)} MB`);
 }
 
 async function mixedPhase(): Promise<void> {

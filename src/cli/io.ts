@@ -1,5 +1,6 @@
 // The CLI's output streams and progress reporting; tests pass their own streams to main().
 import { writeSync } from "node:fs";
+import { Writable } from "node:stream";
 import type { Reporter } from "../backends/types.js";
 import { escapeControls } from "../shared/terminal-text.js";
 
@@ -36,6 +37,25 @@ export function fdOutput(fd: number): TextOutput {
       return true;
     },
   };
+}
+
+/**
+ * Resolves once everything written to out has reached its file descriptor. process.stdout writes
+ * to a pipe asynchronously, so process.exit() right after the last write drops what the reader
+ * had not taken yet (`heyvm exec … | wc -c` came up short); fdOutput writes synchronously.
+ */
+export function written(out: TextOutput): Promise<void> {
+  if (!(out instanceof Writable) || out.writableEnded || out.destroyed) return Promise.resolve();
+  // queued behind every earlier write; called with an error too (EPIPE: the reader is gone)
+  return new Promise((resolve) => out.write("", () => resolve()));
+}
+
+/** A reader that went away (EPIPE) ends the output quietly, as fdOutput does, instead of an uncaught error. */
+export function quietOnClosedReader(out: TextOutput): void {
+  if (!(out instanceof Writable)) return;
+  out.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
 }
 
 /** Text for the terminal; what it quotes from a sandbox (a self-test's details…) cannot drive it. */

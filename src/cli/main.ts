@@ -2,7 +2,7 @@
 // that prints or decides exit codes. Commands are declared in commands/ (one file each) and
 // loaded lazily, so that the commands agents call in loops (exec, list) start fast.
 import { Command, CommanderError } from "commander";
-import type { CliIO } from "./io.js";
+import { quietOnClosedReader, written, type CliIO } from "./io.js";
 import { errorJson, reportError } from "./report-error.js";
 import { argvWantsJson } from "./output-format.js";
 import { ExitCode, UserError } from "../shared/errors.js";
@@ -84,6 +84,15 @@ export async function buildProgram(io: CliIO, setExitCode: (code: number) => voi
 
 /** Runs the CLI on argv (without node and script) and resolves with the exit code. */
 export async function main(given: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  quietOnClosedReader(io.stdout);
+  quietOnClosedReader(io.stderr);
+  const code = await runCli(given, io);
+  // the caller exits next (bin/heyvm): a pipe may not have taken all of the output yet
+  await Promise.all([written(io.stdout), written(io.stderr)]);
+  return code;
+}
+
+async function runCli(given: readonly string[], io: CliIO): Promise<number> {
   let exitCode = 0;
   try {
     const argv = await withoutGlobalCloudUrl(given);

@@ -21,6 +21,7 @@ import { listenExclusively, type Listening } from "./http/listen.js";
 import type { Router } from "./http/messages.js";
 import { buildRoutes } from "./http/routes.js";
 import { wireShellUpgrades, type ShellUpgrades } from "./http/upgrade.js";
+import { settleMemoryWhenGrown } from "./memory-settle.js";
 import { ImageStore } from "./registry/store.js";
 import { Store } from "./store.js";
 
@@ -59,7 +60,12 @@ export async function startCloudServer(config: ServerConfig, logLine: LogLine): 
   address.publicUrl ||= url;
   log(`heyvm cloud server listening on ${url} (data ${data.root})`);
   const stopSweeping = startSweeping(services);
-  return { url, port: listening.port, close: () => closeServer({ server, listening, services, shells, upgrades, stopSweeping }) };
+  const stopSettling = settleMemoryWhenGrown(log);
+  const stopTimers = () => {
+    stopSweeping();
+    stopSettling();
+  };
+  return { url, port: listening.port, close: () => closeServer({ server, listening, services, shells, upgrades, stopTimers }) };
 }
 
 /** What every route and operation shares: the stores, the catalog, the queue, the quota and the server's callbacks. */
@@ -103,10 +109,10 @@ async function recoverFromEarlierRun(services: DeploymentServices): Promise<void
   if (parts > 0) services.log(`removed ${parts} partial upload(s) left by an earlier run`);
 }
 
-/** Stops the sweep, ends shells, stops listening, lets queued operations finish, then closes the stores. */
-async function closeServer(parts: { server: Server; listening: Listening; services: DeploymentServices; shells: ShellSessions; upgrades: ShellUpgrades; stopSweeping: () => void }): Promise<void> {
-  const { server, listening, services, shells, upgrades, stopSweeping } = parts;
-  stopSweeping();
+/** Stops the sweep and the memory check, ends shells, stops listening, lets queued operations finish, then closes the stores. */
+async function closeServer(parts: { server: Server; listening: Listening; services: DeploymentServices; shells: ShellSessions; upgrades: ShellUpgrades; stopTimers: () => void }): Promise<void> {
+  const { server, listening, services, shells, upgrades, stopTimers } = parts;
+  stopTimers();
   shells.endAll();
   upgrades.terminateAll();
   await listening.close();

@@ -7,7 +7,7 @@ import { basename, dirname, join } from "node:path";
 import type { Reporter } from "../../shared/reporter.js";
 import type { HeyoHome } from "../../state/home.js";
 import type { ImageManifest } from "../store.js";
-import { TOOLS, buildKernel, describeImageFiles, installImage, requireDefaultImageTools, debianRoot, step, tool } from "../vm/build.js";
+import { TOOLS, buildKernel, describeImageFiles, installImage, requireDefaultImageTools, debianRoot, removeBuildFolder, step, tool } from "../vm/build.js";
 import { VM_IMAGE_FILES } from "../vm/files.js";
 import { IMAGE_FORMATS } from "../custom/formats.js";
 import { FIRECRACKER_BOOT_ARGS, FIRECRACKER_IMAGE_FILES, WORKSPACE_OVER_VSOCK } from "./files.js";
@@ -61,6 +61,6 @@ export async function buildDefaultFirecrackerImage(home: HeyoHome, target: strin
     reporter.info(`default firecracker image ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return manifest;
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    await removeBuildFolder(work);
   }
 }

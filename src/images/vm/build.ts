@@ -5,6 +5,7 @@
 // interrupted build never leaves a half image behind.
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { spawn } from "node:child_process";
 import type { Reporter } from "../../shared/reporter.js";
@@ -75,6 +76,15 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
+/**
+ * Removes a build's work folder (mmdebstrap's root tree: thousands of files) without blocking the
+ * event loop: removed synchronously, it held a cloud server's every request for 12–18 s at the end
+ * of its first VM deploy.
+ */
+export function removeBuildFolder(work: string): Promise<void> {
+  return rm(work, { recursive: true, force: true });
+}
+
 /** Finds the uncompressed ELF kernel inside a bzImage (what the kernel's extract-vmlinux does). */
 export async function extractVmlinux(bzImage: string, out: string): Promise<boolean> {
   const image = readFileSync(bzImage);
@@ -88,8 +98,7 @@ export async function extractVmlinux(bzImage: string, out: string): Promise<bool
       xz.on("close", () => {
         const data = Buffer.concat(chunks);
         if (data.length > 4 && data.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) {
-          writeFileSync(out, data);
-          resolve(true);
+          writeFile(out, data).then(() => resolve(true), () => resolve(false)); // tens of MB: not on the event loop
         } else resolve(false);
       });
       xz.stdin.on("error", () => undefined);
@@ -281,6 +290,6 @@ export async function buildDefaultVmImage(home: HeyoHome, backend: ImageManifest
     reporter.info(`default VM image ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return manifest;
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    await removeBuildFolder(work);
   }
 }

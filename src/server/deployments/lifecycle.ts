@@ -3,7 +3,8 @@
 // workspace deleted; it cannot start again) and deleted. Each operation runs in the deployment's
 // queue, so operations on one deployment never overlap.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { isActiveDeployment, type Deployment, type DeployRequestParsed } from "../../cloud/schema.js";
 import type { SandboxEntry } from "../../core/catalog.js";
 import { createWorkspaceSandbox, destroyWorkspaceSandbox, launchInWorkspaceSandbox, startWorkspaceSandbox, stopWorkspaceSandbox } from "../../core/workspace-sandbox.js";
@@ -118,7 +119,8 @@ export async function freeDeployment(services: DeploymentServices, row: Deployme
   services.progress.clear(row.id);
   const entry = sandboxOf(services, row);
   if (entry) await destroyWorkspaceSandbox(services.data.home, entry);
-  rmSync(services.data.workspacePath(row.id), { recursive: true, force: true });
+  // a tenant's workspace can be gigabytes in many files: removed off the event loop
+  await rm(services.data.workspacePath(row.id), { recursive: true, force: true });
   services.store.deleteEndpointsOf(row.id);
 }
 

@@ -3,7 +3,8 @@
 // everything it missed. A session whose client is gone waits graceMs for it, then ends.
 // Output has backpressure: while the socket holds more than SEND_HIGH_WATER bytes the client has
 // not taken, the pty is not read (the program in the sandbox blocks on its writes); it is read
-// again once the socket drains, and a client that takes nothing for stallMs is disconnected.
+// again once the socket drains, and a client that takes nothing for stallMs is disconnected. A
+// detached session's pty is read until its replay buffer is full, then paused until a client is back.
 import { errorMessage } from "../../shared/errors.js";
 import { randomBytes } from "node:crypto";
 import type { IPty } from "node-pty";
@@ -144,6 +145,7 @@ export class ShellSessions {
     session.socket = socket;
     send(socket, { type: "ready", sessionId: session.id });
     for (const item of session.unacked) this.sendOutput(session, socket, stdoutFrame(item.seq, item.data));
+    if (socket.bufferedAmount < SEND_HIGH_WATER) this.resume(session); // paused while detached; else once the replay drains
     if (session.exitCode !== null) {
       this.finish(session);
       return;
@@ -171,7 +173,7 @@ export class ShellSessions {
     socket.on("close", () => {
       if (session.socket !== socket) return;
       session.socket = null;
-      this.resume(session); // detached: output goes to the bounded replay buffer until the client is back
+      this.resume(session); // detached: output goes to the replay buffer until the client is back, or it is full
       if (!this.sessions.has(session.id)) return;
       session.grace = setTimeout(() => this.end(session, "the client did not come back"), this.graceMs);
     });
@@ -181,6 +183,12 @@ export class ShellSessions {
     session.seq += 1;
     session.unacked.push({ seq: session.seq, data });
     session.unackedBytes += data.length;
+    if (!session.socket && session.unackedBytes >= MAX_UNACKED_BYTES && !session.paused && session.exitCode === null) {
+      // detached with its replay buffer full: the program waits for its client (as for a slow one)
+      // rather than the server reading and dropping its output until the grace ends
+      session.paused = true;
+      session.pty.pause();
+    }
     while (session.unackedBytes > MAX_UNACKED_BYTES && session.unacked.length > 1) {
       session.unackedBytes -= session.unacked.shift()?.data.length ?? 0;
     }
