@@ -97,10 +97,11 @@ void exec_heyvm_command(char **argv) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   signal(SIGPIPE, SIG_DFL);
-  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd >= 0) dup2(null_fd, 0);
+  /* output to owner.log first: log_fd may be 0 (the monitor's stdio was closed), which /dev/null then replaces */
   dup2(log_fd, 1);
   dup2(log_fd, 2);
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd >= 0) dup2(null_fd, 0);
   execvp(argv[0], argv);
   _exit(127);
 }

@@ -11,6 +11,8 @@ import { COMMAND_LOADERS } from "./commands/index.js";
 import { COMMAND_NAMES, isCommandName, type CommandName } from "./commands/names.js";
 import { takesValue } from "./commands/exec-options.js";
 import { VERSION } from "../shared/version.js";
+import { printTraceTo } from "./trace-output.js";
+import { traceStep } from "../shared/trace.js";
 
 /**
  * `--cloud-url URL` is accepted anywhere before the command's own arguments (heyvm's dialect: SDKs
@@ -85,6 +87,8 @@ export async function buildProgram(io: CliIO, setExitCode: (code: number) => voi
 /** Runs the CLI on argv (without node and script) and resolves with the exit code. */
 export async function main(given: readonly string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let exitCode = 0;
+  if (!given[0]?.startsWith("__")) printTraceTo(io.stderr); // heyvm's own commands trace into owner.log
+  traceStep(`heyvm ${given[0] ?? ""}: full CLI loaded`);
   try {
     const argv = await withoutGlobalCloudUrl(given);
     const program = await buildProgram(io, (code) => (exitCode = code), argv);

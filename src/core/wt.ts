@@ -19,6 +19,7 @@ import { stopEntry } from "./stop.js";
 import { ensureOwner } from "./owner-start.js";
 import { withBranchWorktree } from "./worktree.js";
 import { gitStoreMounts } from "./git-store.js";
+import { traceStep } from "../shared/trace.js";
 
 export interface WtRequest {
   branch: string;
@@ -78,7 +79,9 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
     // (for libvirt that is a round trip to libvirtd) while every wt of this repository waits.
     const live = existing !== undefined && (await sandboxStatus(existing.dir)).status !== "stopped";
     const reusable = existing && live && (!request.backend || request.backend === existing.spec.backend);
+    traceStep(`wt: existing sandbox ${live ? "running" : existing ? "stopped" : "none"}`);
     const backend = reusable ? await loadBackend(existing.spec.backend) : await pickBackend(request, existing);
+    traceStep(`wt: backend ${backend.name} chosen`);
     await createWorktree();
     const wanted = {
       backend: backend.name,
@@ -113,6 +116,7 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
       writeSpec(entry.dir, entry.spec);
       await writeGitIdentity(repo, entry.dir.homePath);
     }
+    traceStep("wt: sandbox record ready");
     return { sandbox: { entry, worktree: plan.path, createdWorktree: plan.action.kind === "create", reused: false }, backend };
   });
 }

@@ -19,6 +19,7 @@ import { STOP_GRACE_MS, serveControl } from "../shared/owner-protocol.js";
 import { findNativeMonitor, handOver } from "./hand-over.js";
 import { OwnerLog } from "./log.js";
 import { gitSyncTrigger, runGitSyncOnce, watchGitSync } from "./git-watch.js";
+import { listenToTrace, traceLine, traceStep, tracing } from "../shared/trace.js";
 
 const READY_FD = 3;
 
@@ -29,6 +30,21 @@ function readinessPipeOpen(): boolean {
   } catch {
     return false; // started without a readiness pipe, or it was answered already
   }
+}
+
+/** HEYVM_TRACE=1: the owner's steps go to its starter on the readiness pipe (the starter prints them), from node's own start. */
+function relayTraceToStarter(): void {
+  if (!tracing() || !readinessPipeOpen()) return;
+  listenToTrace((event) => {
+    if (!readinessPipeOpen()) return listenToTrace(undefined);
+    try {
+      writeSync(READY_FD, `${traceLine(event)}\n`);
+    } catch {
+      listenToTrace(undefined); // the starter is gone
+    }
+  });
+  traceStep("node started", performance.timeOrigin);
+  traceStep("owner code loaded");
 }
 
 function tellStarter(message: string): void {
@@ -45,6 +61,7 @@ function tellStarter(message: string): void {
 export type ReadyHook = (dir: SandboxDir) => Promise<void>;
 
 export async function runOwner(id: string, mode: OwnerMode, onReady?: ReadyHook): Promise<number> {
+  relayTraceToStarter();
   const home = heyoHome();
   const dir = new SandboxDir(home, id);
   const spec = readSpec(dir);
@@ -54,6 +71,7 @@ export async function runOwner(id: string, mode: OwnerMode, onReady?: ReadyHook)
   }
   const log = new OwnerLog(dir.logPath);
   log.line("owner", `owner ${process.pid} starting sandbox ${id} (${spec.name}) on ${spec.backend}, ${mode}`);
+  traceStep("sandbox.json read");
   if ((await sandboxStatus(dir, 500)).status !== "stopped") {
     log.line("owner", "another owner is already running this sandbox; exiting");
     tellStarter("failed: another owner is already running this sandbox");
@@ -172,13 +190,16 @@ export async function runOwner(id: string, mode: OwnerMode, onReady?: ReadyHook)
       status: () => ({ ok: true, id, pid: process.pid, state }),
       stop: (reason) => void stop(reason),
     });
+    traceStep("owner.sock served");
     rmSync(dir.launchPath, { force: true }); // an earlier owner's; the launcher would not use it anyway
     // the live marker first: whoever sees owner.json must find the sandbox in the live index
     mkdirSync(home.live, { recursive: true });
     writeFileSync(dir.liveMarker, "");
     writeOwner(dir, record());
     // whatever an earlier owner left running was reaped by ensureOwner, under the same lock
+    traceStep("owner.json written (starting)");
     backend = await loadBackend(spec.backend);
+    traceStep(`${spec.backend} backend loaded`);
     const reporter = log.reporter();
     machine = await backend.boot({ home, dir, spec, reporter, console: (chunk) => log.console(chunk), signal: bootAborter.signal });
   } catch (error) {
@@ -196,10 +217,13 @@ export async function runOwner(id: string, mode: OwnerMode, onReady?: ReadyHook)
 
   bootSettled();
   if (!stopping) {
+    traceStep("booted");
     state = "running";
     writeOwner(dir, record());
+    traceStep("owner.json written (running)");
     try {
       await onReady?.(dir);
+      traceStep("launch record written");
     } catch (error) {
       log.line("owner", `the ready hook failed (exec and list take the Node path): ${errorMessage(error)}`);
     }
@@ -213,6 +237,7 @@ export async function runOwner(id: string, mode: OwnerMode, onReady?: ReadyHook)
       };
       expire();
     }
+    traceStep("handing over to the native monitor");
     const problem = await becomeMonitor(machine, backend, server);
     if (problem) log.line("owner", `staying a Node process (uses more memory): ${problem}`);
     if (problem && gitSync && !stopping) stopGitWatch = watchGitSync(gitSync, logFd());

@@ -10,10 +10,12 @@ import { readOwner, readSpec, writeOwner } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { STOP_GRACE_MS } from "../shared/owner-protocol.js";
 import { OwnerLog } from "./log.js";
+import { listenToTrace, traceStep, tracing } from "../shared/trace.js";
 
 export async function runStopCommand(id: string, ended = false): Promise<number> {
   const dir = new SandboxDir(heyoHome(), id);
   const log = new OwnerLog(dir.logPath);
+  if (tracing()) listenToTrace((event) => log.line("owner", `trace ${(event.at - performance.timeOrigin).toFixed(1)} ms: ${event.step}`));
   const spec = readSpec(dir);
   const owner = readOwner(dir);
   if (!spec || !owner) {
@@ -21,6 +23,7 @@ export async function runStopCommand(id: string, ended = false): Promise<number>
     return 1;
   }
   const backend = await loadBackend(spec.backend);
+  traceStep(`__sandbox_stop: ${spec.backend} backend loaded`);
   if (ended) {
     if (canStopGracefully(backend) && backend.cleanUpAfterEnd) await backend.cleanUpAfterEnd({ dir, spec, owner }, log.reporter());
     return 0;
@@ -32,5 +35,6 @@ export async function runStopCommand(id: string, ended = false): Promise<number>
   }
   const reporter = log.reporter();
   await backend.shutDownGracefully({ dir, spec, owner }, STOP_GRACE_MS, reporter);
+  traceStep("__sandbox_stop: graceful shutdown done");
   return 0;
 }

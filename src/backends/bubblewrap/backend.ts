@@ -27,6 +27,7 @@ import { hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta 
 import { applyLimits, releaseLimits } from "./limits.js";
 import { describeLimits, sandboxLimits } from "../sandbox-limits.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
+import { traceStep } from "../../shared/trace.js";
 
 const READY_MARK = "HEYVM_READY";
 const INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`, or point HEYVM_BWRAP at a bwrap binary";
@@ -142,6 +143,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   const mode = networkMode(spec);
   if (mode === "outbound" && !pastaPath()) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes: outbound only)", PASST_PACKAGE_HINT);
   const user = await sandboxHostUser(dir);
+  traceStep("bubblewrap: host user known");
   const root = imageRoot(context.home, spec.image);
   mkdirSync(dir.homePath, { recursive: true });
   const etcDir = join(dir.root, "etc");
@@ -161,7 +163,9 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   if (resolvText !== undefined && resolvPath) writeFileSync(join(etcDir, "resolv.conf"), resolvText);
   const forwards = mode === "outbound" ? await hostForwards(spec.ports, spec.hostPorts) : [];
   const limits = sandboxLimits(spec);
+  traceStep("bubblewrap: files written");
   const applied = await applyLimits(dir, limits, user);
+  traceStep("bubblewrap: limits applied (cgroup, home)");
   reporter.info(`limits: ${describeLimits(limits)}; set: ${applied.set.join(", ")}`);
   if (applied.notSet.length > 0) reporter.info(`limits NOT set: ${applied.notSet.join("; ")}`);
   await grantSandboxAccess(
@@ -173,6 +177,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     },
     reporter,
   );
+  traceStep("bubblewrap: access granted");
   const resolvConf = resolvText !== undefined && resolvPath ? { file: join(etcDir, "resolv.conf"), path: resolvPath } : undefined;
   const args = bwrapArgs(spec, {
     tmpSizeBytes: limits.tmpMiB * 1024 * 1024,
@@ -199,6 +204,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     env: guestEnvironment(spec, SANDBOX_HOME),
     ...(user.dropsRoot && dropRoot.length === 0 ? { uid: user.uid, gid: user.gid } : {}),
   });
+  traceStep("bubblewrap: bwrap spawned");
   let markSeen: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markSeen = resolve));
   let output = "";
@@ -221,14 +227,17 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   let initPid: number;
   try {
     ({ initPid } = await Promise.race([readInfo(info as NodeJS.ReadableStream), early, spawnError]));
+    traceStep("bubblewrap: namespaces made (info-fd)");
     // pasta attaches only once bwrap has finished setting the namespace up (the ready mark comes
     // after that; info-fd comes before bwrap's own loopback set-up, and pasta configuring the
     // namespace at the same moment made bwrap fail with "loopback: Failed RTM_NEWADDR")
     await Promise.race([ready, early, spawnError]);
+    traceStep("bubblewrap: sandbox ready mark seen");
     const outerPid = child.pid;
     if (mode === "outbound" && outerPid !== undefined) {
       const starting = startPasta({ outerPid, initPid, forwards, runDir, logPath: join(dir.root, "pasta.log"), user }, context.signal);
       pasta = await Promise.race([starting, early, spawnError]);
+      traceStep("bubblewrap: pasta ready");
       reporter.info(`network: own namespace, outbound only through pasta (pid ${pasta.pid})${forwards.length ? `; ${forwards.map((f) => `127.0.0.1:${f.host} -> port ${f.guest}`).join(", ")}` : ""}`);
     }
   } catch (error) {

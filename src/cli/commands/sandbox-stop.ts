@@ -1,6 +1,7 @@
 // `heyvm __sandbox_stop <id> [--ended]` (hidden): the graceful shutdown the native owner monitor
 // runs on a stop request, or with --ended the clean-up after a machine that ended on its own.
 import { defineCommand } from "../command.js";
+import { sandboxStop } from "../internal-commands.js";
 
 export const sandboxStopCommand = defineCommand<{ ended?: boolean }>({
   name: "__sandbox_stop",
@@ -8,10 +9,5 @@ export const sandboxStopCommand = defineCommand<{ ended?: boolean }>({
   hidden: true,
   arguments: [{ name: "<id>", description: "sandbox id" }],
   options: [{ flags: "--ended", description: "the machine ended on its own: only remove what it left on the host" }],
-  async run({ args: [id], flags }) {
-    const [{ runStopCommand }, { runGitSync }] = await Promise.all([import("../../owner/stop-command.js"), import("../../core/git-sync.js")]);
-    const code = await runStopCommand(String(id), flags.ended === true);
-    await runGitSync(String(id)); // the sandbox's last commits, once its processes have ended
-    return code;
-  },
+  run: ({ args: [id], flags }) => sandboxStop(String(id), flags.ended === true),
 });

@@ -1,0 +1,24 @@
+// What the commands heyvm runs of itself do (the owner; the stop and the git sync its native
+// monitor runs), without commander: the hidden command declarations call these, and so does the
+// internal entry (internal-entry.ts), which starts them without the full CLI.
+
+/** `__sandbox_owner <id> [--attached]`: runs the owner until its sandbox ends. */
+export async function sandboxOwner(id: string, attached: boolean): Promise<number> {
+  const [{ runOwner }, { writeLaunchRecord }] = await Promise.all([import("../owner/main.js"), import("../core/launch-record.js")]);
+  // once ready, the owner writes what the native launcher needs to answer exec and list
+  return runOwner(id, attached ? "attached" : "detached", writeLaunchRecord);
+}
+
+/** `__sandbox_stop <id> [--ended]`: the backend's graceful shutdown (or clean-up), then the last git sync. */
+export async function sandboxStop(id: string, ended: boolean): Promise<number> {
+  const [{ runStopCommand }, { runGitSync }] = await Promise.all([import("../owner/stop-command.js"), import("../core/git-sync.js")]);
+  const code = await runStopCommand(id, ended);
+  await runGitSync(id); // the sandbox's last commits, once its processes have ended
+  return code;
+}
+
+/** `__git_sync <id>`: carries commits between the sandbox's git store and the host's branch. */
+export async function gitSync(id: string): Promise<number> {
+  const { runGitSync } = await import("../core/git-sync.js");
+  return runGitSync(id);
+}

@@ -1,0 +1,16 @@
+// The entry of the commands heyvm runs of itself, bundled on its own (dist/bundle/internal.cjs,
+// with V8's code cache beside it, as the fast path): bin/heyvm loads it instead of the fast path
+// for `__…` commands, so that an owner's start, a stop and a git sync do not load commander and
+// every command. Their exact forms only; anything else returns undefined (the full CLI takes it).
+import { gitSync, sandboxOwner, sandboxStop } from "./internal-commands.js";
+
+const SANDBOX_ID = /^sb-[0-9a-f]{8}$/;
+
+export async function fastPath(argv: readonly string[]): Promise<number | undefined> {
+  const [command, id = "", flag, ...rest] = argv;
+  if (!SANDBOX_ID.test(id) || rest.length > 0) return undefined;
+  if (command === "__sandbox_owner" && (flag === undefined || flag === "--attached")) return sandboxOwner(id, flag === "--attached");
+  if (command === "__sandbox_stop" && (flag === undefined || flag === "--ended")) return sandboxStop(id, flag === "--ended");
+  if (command === "__git_sync" && flag === undefined) return gitSync(id);
+  return undefined;
+}
