@@ -122,7 +122,7 @@ void git_sync_init(void);
 int git_sync_fd(void);
 void git_sync_read(void);
 int git_sync_tick(int timeout);
-int git_sync_reaped(pid_t pid);
+int git_sync_reaped(pid_t pid, int status);
 
 /* stop.c */
 __attribute__((noreturn)) void exec_heyvm_command(char **argv); /* in a forked child: own group, stdin /dev/null, output to owner.log */

@@ -161,7 +161,7 @@ void reap_children(void) {
     if (pid == cfg.child) {
       child_done = 1;
       child_status = status;
-    } else if (git_sync_reaped(pid)) {
+    } else if (git_sync_reaped(pid, status)) {
       /* its own lines are in owner.log */
     } else if (pid == stop_driver) {
       stop_driver = -1;
