@@ -140,6 +140,10 @@ static void start_sync(void) {
   next_periodic = now_ms() + cfg.git_sync_interval_ms;
 }
 
+int git_sync_unchanged(void) {
+  return git_sync_enabled() && synced_print != 0 && sync_pid < 0 && !pending && watched_print() == synced_print;
+}
+
 int git_sync_reaped(pid_t pid, int status) {
   if (pid != sync_pid) return 0;
   sync_pid = -1;

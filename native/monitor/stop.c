@@ -70,7 +70,7 @@ static void run_stop_command(const char *reason, int ended) {
   stop_deadline = now_ms() + cfg.stop_timeout_ms;
   int count = 0;
   while (cfg.stop_argv[count]) count++;
-  char **argv = calloc((size_t)count + 2, sizeof *argv);
+  char **argv = calloc((size_t)count + 3, sizeof *argv);
   if (!argv) {
     log_owner("could not run the stop command (out of memory); ending the machine by force");
     stop_deadline = now_ms();
@@ -78,7 +78,8 @@ static void run_stop_command(const char *reason, int ended) {
     return;
   }
   for (int i = 0; i < count; i++) argv[i] = cfg.stop_argv[i];
-  if (ended) argv[count] = "--ended";
+  if (ended) argv[count++] = "--ended";
+  if (git_sync_unchanged()) argv[count++] = "--git-synced"; /* its last git sync would find nothing to carry */
   pid_t pid = fork();
   if (pid == 0) exec_heyvm_command(argv); /* its own group: ending it at the deadline ends what it started too */
   int fork_errno = errno;

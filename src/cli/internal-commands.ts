@@ -1,6 +1,7 @@
 // What the commands heyvm runs of itself do (the owner; the stop and the git sync its native
 // monitor runs), without commander: the hidden command declarations call these, and so does the
 // internal entry (internal-entry.ts), which starts them without the full CLI.
+import { traceStep } from "../shared/trace.js";
 
 /** `__sandbox_owner <id> [--attached]`: runs the owner until its sandbox ends. */
 export async function sandboxOwner(id: string, attached: boolean): Promise<number> {
@@ -9,11 +10,15 @@ export async function sandboxOwner(id: string, attached: boolean): Promise<numbe
   return runOwner(id, attached ? "attached" : "detached", writeLaunchRecord);
 }
 
-/** `__sandbox_stop <id> [--ended]`: the backend's graceful shutdown (or clean-up), then the last git sync. */
-export async function sandboxStop(id: string, ended: boolean): Promise<number> {
+/**
+ * `__sandbox_stop <id> [--ended] [--git-synced]`: the backend's graceful shutdown (or clean-up),
+ * then the last git sync, unless the monitor says nothing it reads changed since its last one.
+ */
+export async function sandboxStop(id: string, how: { ended: boolean; gitSynced: boolean }): Promise<number> {
   const [{ runStopCommand }, { runGitSync }] = await Promise.all([import("../owner/stop-command.js"), import("../core/git-sync.js")]);
-  const code = await runStopCommand(id, ended);
-  await runGitSync(id); // the sandbox's last commits, once its processes have ended
+  const code = await runStopCommand(id, how.ended);
+  if (how.gitSynced) traceStep("__sandbox_stop: no git sync (nothing changed since the last)");
+  else await runGitSync(id); // the sandbox's last commits, once its processes have ended
   return code;
 }
 

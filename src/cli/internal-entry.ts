@@ -7,10 +7,11 @@ import { gitSync, sandboxOwner, sandboxStop } from "./internal-commands.js";
 const SANDBOX_ID = /^sb-[0-9a-f]{8}$/;
 
 export async function fastPath(argv: readonly string[]): Promise<number | undefined> {
-  const [command, id = "", flag, ...rest] = argv;
-  if (!SANDBOX_ID.test(id) || rest.length > 0) return undefined;
-  if (command === "__sandbox_owner" && (flag === undefined || flag === "--attached")) return sandboxOwner(id, flag === "--attached");
-  if (command === "__sandbox_stop" && (flag === undefined || flag === "--ended")) return sandboxStop(id, flag === "--ended");
-  if (command === "__git_sync" && flag === undefined) return gitSync(id);
+  const [command, id = "", ...flags] = argv;
+  if (!SANDBOX_ID.test(id) || new Set(flags).size !== flags.length) return undefined;
+  const only = (...allowed: string[]) => flags.every((flag) => allowed.includes(flag));
+  if (command === "__sandbox_owner" && only("--attached")) return sandboxOwner(id, flags.includes("--attached"));
+  if (command === "__sandbox_stop" && only("--ended", "--git-synced")) return sandboxStop(id, { ended: flags.includes("--ended"), gitSynced: flags.includes("--git-synced") });
+  if (command === "__git_sync" && flags.length === 0) return gitSync(id);
   return undefined;
 }
