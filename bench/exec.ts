@@ -8,18 +8,18 @@
 // The Node path (HEYVM_FAST=0) is timed alongside for reference. Docker: an engine that is not
 // running is installed (docker.io) and started here without networking, and stopped again; the
 // base image is made with mmdebstrap (nothing can be pulled) and removed if this script made it.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expandExecRecipe, type ExecRecipe } from "../src/backends/exec-recipe.js";
+import { dockerEngine } from "./docker.js";
 import { fakeRecords, median, row, timeInterleaved, type TimedCommand } from "./lib.js";
 
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 21);
 const VM_HOME = process.env.BENCH_VM_HOME ?? "/tmp/heyvm-bench-exec/vm/heyo";
-const IMAGE = "localhost/heyvm-bench/debian:bookworm";
 
 function sh(cmd: string, cwd: string, env: NodeJS.ProcessEnv = process.env): string {
   const result = spawnSync("sh", ["-c", cmd], { cwd, env, encoding: "utf8" });
@@ -27,41 +27,17 @@ function sh(cmd: string, cwd: string, env: NodeJS.ProcessEnv = process.env): str
   return result.stdout.trim();
 }
 
-function ok(argv: string[]): boolean {
-  return spawnSync(argv[0] ?? "false", argv.slice(1), { stdio: "ignore" }).status === 0;
-}
-
 /** A Docker engine and a running container to exec into; `done` undoes what this made. */
 async function dockerContainer(root: string): Promise<{ name: string; done(): Promise<void> } | { skipped: string }> {
-  let daemon: ChildProcess | undefined;
-  let madeImage = false;
-  let name = "";
+  const engine = await dockerEngine(root);
+  if ("skipped" in engine) return engine;
+  const name = `heyvm-bench-exec-${process.pid}`;
   const done = async () => {
-    if (name) spawnSync("docker", ["rm", "-f", name], { stdio: "ignore" });
-    if (madeImage) spawnSync("docker", ["rmi", IMAGE], { stdio: "ignore" });
-    if (daemon?.pid) {
-      daemon.kill("SIGTERM");
-      await new Promise((resolve) => daemon?.once("exit", resolve));
-    }
+    spawnSync("docker", ["rm", "-f", name], { stdio: "ignore" });
+    await engine.done();
   };
   try {
-    if (!ok(["docker", "info"])) {
-      if (!ok(["sh", "-c", "command -v dockerd"])) {
-        console.log("(installing docker.io for the comparison)");
-        if (!ok(["apt-get", "install", "-y", "-q", "docker.io"])) return { skipped: "docker.io could not be installed" };
-      }
-      const log = openSync(join(root, "dockerd.log"), "a");
-      daemon = spawn("dockerd", ["--bridge=none", "--iptables=false", "--ip-masq=false"], { stdio: ["ignore", log, log] });
-      for (let i = 0; i < 120 && !ok(["docker", "info"]); i++) await new Promise((resolve) => setTimeout(resolve, 500));
-      if (!ok(["docker", "info"])) return { skipped: `dockerd did not come up (see ${join(root, "dockerd.log")})` };
-    }
-    if (!ok(["docker", "image", "inspect", IMAGE])) {
-      console.log(`(building ${IMAGE} with mmdebstrap: nothing can be pulled)`);
-      madeImage = true;
-      sh(`mmdebstrap --quiet --variant=minbase bookworm - | docker import - ${IMAGE}`, root);
-    }
-    name = `heyvm-bench-exec-${process.pid}`;
-    sh(`docker run -d --network none --name ${name} ${IMAGE} sleep infinity`, root);
+    sh(`docker run -d --network none --name ${name} ${engine.image} sleep infinity`, root);
     return { name, done };
   } catch (error) {
     await done();

@@ -59,11 +59,21 @@ await build({
   plugins: [startOnlyOutOfFastPath],
 });
 
+// heyvm's own commands (the owner, its stop and git sync) without commander: bin/heyvm loads it for them
+await build({
+  ...common,
+  entryPoints: { internal: "dist/src/cli/internal-entry.js" },
+  format: "cjs",
+  // heyvm-bin.ts reads import.meta only when called in-process (tests); here argv[1] is bin/heyvm
+  logOverride: { "empty-import-meta": "silent" },
+  outExtension: { ".js": ".cjs" },
+});
+
 // V8's code cache for the fast path (bin/heyvm reads it): made by running the commands agents
 // loop on once, so the functions they use are in it.
 const warm = mkdtempSync(join(tmpdir(), "heyvm-warm-"));
 try {
-  for (const args of [["list", "--all", "--json"], ["exec", "sb-00000000", "--", "true"]]) {
+  for (const args of [["list", "--all", "--json"], ["exec", "sb-00000000", "--", "true"], ["__git_sync", "sb-00000000"]]) {
     spawnSync(process.execPath, ["bin/heyvm", ...args], { env: { ...process.env, HEYO_HOME: warm }, stdio: "ignore" });
   }
 } finally {

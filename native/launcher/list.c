@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define STATUS_BATCH 256 /* owners asked at once (open sockets) */
 #define NO_RUNNING "no running sandboxes (use --all to include stopped ones)\n"
 
 struct row {
@@ -43,33 +44,42 @@ static long long now_ms(void) {
   return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* The owner's own word, as askOwner gets it: 1 when it answers running with the recorded pid. */
-static int owner_says_running(const char *home, const char *id, long long pid, const char **why) {
+/* Asks an owner for its status, as askOwner does: the connected socket the answer comes on, or -1. */
+static int ask_status(const char *home, const char *id) {
   char *sandboxes = path_join(home, "sandboxes"), *dir = path_join(sandboxes, id), *path = path_join(dir, "owner.sock");
   struct sockaddr_un address = {.sun_family = AF_UNIX};
-  *why = "the owner did not answer";
-  if (strlen(path) >= sizeof address.sun_path) return 0;
+  if (strlen(path) >= sizeof address.sun_path) return -1;
   strcpy(address.sun_path, path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) return 0;
+  if (fd < 0) return -1;
   const char request[] = "{\"op\":\"status\"}\n";
-  if (send(fd, request, sizeof request - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof request - 1)) return 0;
+  if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0 || send(fd, request, sizeof request - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof request - 1)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* The owner's own word on an asked socket (closed here), by the deadline: 1 when it answers
+ * running with the recorded pid. */
+static int owner_says_running(int fd, long long pid, long long deadline, const char **why) {
+  *why = "the owner did not answer";
+  if (fd < 0) return 0;
   char answer[4096];
   size_t length = 0;
-  long long deadline = now_ms() + STATUS_TIMEOUT_MS;
   char *newline = NULL;
   while (!newline) {
     long long left = deadline - now_ms();
     struct pollfd wait = {fd, POLLIN, 0};
-    if (left <= 0 || poll(&wait, 1, (int)left) <= 0) return 0;
-    ssize_t n = read(fd, answer + length, sizeof answer - 1 - length);
-    if (n <= 0) return 0;
+    ssize_t n = left > 0 && poll(&wait, 1, (int)left) > 0 ? read(fd, answer + length, sizeof answer - 1 - length) : -1;
+    if (n <= 0) break;
     length += (size_t)n;
     answer[length] = '\0';
     newline = memchr(answer, '\n', length);
-    if (!newline && length >= sizeof answer - 1) return 0;
+    if (!newline && length >= sizeof answer - 1) break;
   }
   close(fd);
+  if (!newline) return 0;
   const struct json *reply = json_parse(answer, (size_t)(newline - answer));
   const struct json *ok = json_get(reply, "ok");
   const char *state = json_text(json_get(reply, "state"));
@@ -173,13 +183,28 @@ int run_list(int argc, char **argv) {
   }
   if (dir) closedir(dir);
   qsort(ids, id_count, sizeof *ids, compare_ids);
+  /* every owner is asked before any answer is read (in batches, within the open-files limit):
+   * with many sandboxes running, list waits for the slowest owner, not for the sum of them */
+  struct launch_record *records = malloc((id_count ? id_count : 1) * sizeof *records);
+  int *asked = malloc((id_count ? id_count : 1) * sizeof *asked);
+  for (size_t first = 0; first < id_count; first += STATUS_BATCH) {
+    size_t end = first + STATUS_BATCH < id_count ? first + STATUS_BATCH : id_count;
+    for (size_t i = first; i < end; i++) {
+      const char *why = "";
+      if (!load_record(home, ids[i], &records[i], &why)) fall_back(why);
+      asked[i] = ask_status(home, ids[i]);
+    }
+    long long deadline = now_ms() + STATUS_TIMEOUT_MS;
+    for (size_t i = first; i < end; i++) {
+      const char *why = "";
+      long long pid;
+      json_integer(json_get(json_get(records[i].root, "owner"), "pid"), &pid);
+      if (!owner_says_running(asked[i], pid, deadline, &why)) fall_back(why);
+    }
+  }
   for (size_t i = 0; i < id_count; i++) {
-    struct launch_record record;
-    const char *why = "";
-    long long pid, age_from;
-    if (!load_record(home, ids[i], &record, &why)) fall_back(why);
-    json_integer(json_get(json_get(record.root, "owner"), "pid"), &pid);
-    if (!owner_says_running(home, ids[i], pid, &why)) fall_back(why);
+    struct launch_record record = records[i];
+    long long age_from;
     const struct json *list = record.list, *cells = json_get(list, "cells"), *age = json_get(list, "ageFromMs");
     struct row row = {ids[i], json_text(json_get(list, "json")), json_text(json_get(list, "createdAt")), {0}, 0, 0};
     if (!row.json || !row.created_at || !printable_ascii(row.created_at) || !cells || cells->type != JSON_ARRAY || cells->count != 7 || !age) {

@@ -32,6 +32,8 @@ int main(int argc, char **argv) {
   open_missing_stdio();
   const char *fast = getenv("HEYVM_FAST");
   if (fast && strcmp(fast, "0") == 0) fall_back("HEYVM_FAST=0");
+  const char *traced = getenv("HEYVM_TRACE");
+  if (traced && strcmp(traced, "1") == 0) fall_back("HEYVM_TRACE=1: the Node CLI prints the steps");
   if (heyvm_argc == 0) fall_back("no command");
   const char *command = heyvm_argv[0];
   if (heyvm_argc == 1 && (strcmp(command, "--version") == 0 || strcmp(command, "-V") == 0)) {

@@ -4,14 +4,21 @@
  * after a short pause that gathers a burst of events, one run at a time (events during a run
  * make one more run), and every --git-sync-interval-ms in any case (a folder that did not exist
  * yet cannot be watched; it is tried again then). No sync runs once the sandbox is stopping:
- * the stop command makes the last one. */
+ * the stop command makes the last one.
+ * The periodic run starts Node only when something it reads may have changed: before it, the
+ * monitor takes a fingerprint of what is watched (each path's lstat; for a `*` watch, its folder
+ * and everything under it, which also covers refs in subfolders that inotify does not watch)
+ * and skips the run when it equals the one taken when the last successful run started. */
 #include "monitor.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define GATHER_MS 30
@@ -22,6 +29,8 @@ static pid_t sync_pid = -1;
 static int pending;              /* a change was seen: run once GATHER_MS have passed */
 static long long due_at;         /* when the pending run starts */
 static long long next_periodic;  /* when the periodic run is due */
+static unsigned long long started_print; /* the fingerprint when the running sync started */
+static unsigned long long synced_print;  /* ... when the last successful one started; 0: none yet */
 
 static const char *base_name(const char *path) {
   const char *slash = strrchr(path, '/');
@@ -79,7 +88,47 @@ void git_sync_read(void) {
   }
 }
 
+static unsigned long long mix(unsigned long long hash, unsigned long long value) {
+  hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
+  return hash * 0x100000001b3ULL;
+}
+
+/* One path's identity and times; a folder's adds its entries' (order-free: summed), to a depth. */
+static unsigned long long path_print(const char *path, int depth) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return mix(1, (unsigned long long)errno);
+  unsigned long long hash = mix(mix(mix(mix(2, st.st_ino), (unsigned long long)st.st_size), (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL + (unsigned long long)st.st_mtim.tv_nsec), (unsigned long long)st.st_ctim.tv_sec * 1000000000ULL + (unsigned long long)st.st_ctim.tv_nsec);
+  if (!S_ISDIR(st.st_mode) || depth <= 0) return hash;
+  DIR *dir = opendir(path);
+  if (!dir) return mix(hash, 3);
+  unsigned long long entries = 0;
+  struct dirent *entry;
+  while ((entry = readdir(dir)) != NULL) {
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    char child[PATH_MAX];
+    if (snprintf(child, sizeof child, "%s/%s", path, entry->d_name) >= (int)sizeof child) continue;
+    entries += mix(path_print(child, depth - 1), 4);
+  }
+  closedir(dir);
+  return mix(hash, entries);
+}
+
+/* The fingerprint of everything watched; never 0. */
+static unsigned long long watched_print(void) {
+  unsigned long long hash = 5;
+  for (int i = 0; i < cfg.git_watch_count; i++) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", cfg.git_watch[i]);
+    int every = strcmp(base_name(path), "*") == 0;
+    char *slash = strrchr(path, '/');
+    if (every && slash) *slash = '\0'; /* the folder itself, and what is under it */
+    hash = mix(hash, path_print(path, every ? 16 : 0));
+  }
+  return hash ? hash : 1;
+}
+
 static void start_sync(void) {
+  started_print = watched_print();
   pid_t pid = fork();
   if (pid == 0) exec_heyvm_command(cfg.git_sync_argv);
   if (pid < 0) {
@@ -91,19 +140,28 @@ static void start_sync(void) {
   next_periodic = now_ms() + cfg.git_sync_interval_ms;
 }
 
-int git_sync_reaped(pid_t pid) {
+int git_sync_unchanged(void) {
+  return git_sync_enabled() && synced_print != 0 && sync_pid < 0 && !pending && watched_print() == synced_print;
+}
+
+int git_sync_reaped(pid_t pid, int status) {
   if (pid != sync_pid) return 0;
   sync_pid = -1;
+  synced_print = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? started_print : 0; /* a failed run is tried again */
   return 1;
 }
 
 int git_sync_tick(int timeout) {
   if (!git_sync_enabled() || state != RUNNING) return timeout;
   long long now = now_ms();
-  if (now >= next_periodic && !pending) {
+  if (now >= next_periodic && !pending && sync_pid < 0) {
     add_watches();
-    schedule();
-    due_at = now;
+    if (synced_print != 0 && watched_print() == synced_print) {
+      next_periodic = now + cfg.git_sync_interval_ms; /* nothing it reads changed: no Node start */
+    } else {
+      schedule();
+      due_at = now;
+    }
   }
   if (pending && sync_pid < 0 && now >= due_at) start_sync();
   long long wake = sync_pid >= 0 ? next_periodic : (pending ? due_at : next_periodic);

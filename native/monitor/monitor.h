@@ -120,7 +120,9 @@ void git_sync_init(void);
 int git_sync_fd(void);
 void git_sync_read(void);
 int git_sync_tick(int timeout);
-int git_sync_reaped(pid_t pid);
+int git_sync_reaped(pid_t pid, int status);
+/* Nothing the sync reads changed since the last successful run, and none is under way or due. */
+int git_sync_unchanged(void);
 
 /* stop.c */
 __attribute__((noreturn)) void exec_heyvm_command(char **argv); /* in a forked child: own group, stdin /dev/null, output to owner.log */

@@ -70,7 +70,7 @@ static void run_stop_command(const char *reason, int ended) {
   stop_deadline = now_ms() + cfg.stop_timeout_ms;
   int count = 0;
   while (cfg.stop_argv[count]) count++;
-  char **argv = calloc((size_t)count + 2, sizeof *argv);
+  char **argv = calloc((size_t)count + 3, sizeof *argv);
   if (!argv) {
     log_owner("could not run the stop command (out of memory); ending the machine by force");
     stop_deadline = now_ms();
@@ -78,7 +78,8 @@ static void run_stop_command(const char *reason, int ended) {
     return;
   }
   for (int i = 0; i < count; i++) argv[i] = cfg.stop_argv[i];
-  if (ended) argv[count] = "--ended";
+  if (ended) argv[count++] = "--ended";
+  if (git_sync_unchanged()) argv[count++] = "--git-synced"; /* its last git sync would find nothing to carry */
   pid_t pid = fork();
   if (pid == 0) exec_heyvm_command(argv); /* its own group: ending it at the deadline ends what it started too */
   int fork_errno = errno;
@@ -97,10 +98,11 @@ void exec_heyvm_command(char **argv) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   signal(SIGPIPE, SIG_DFL);
-  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd >= 0) dup2(null_fd, 0);
+  /* output to owner.log first: log_fd may be 0 (the monitor's stdio was closed), which /dev/null then replaces */
   dup2(log_fd, 1);
   dup2(log_fd, 2);
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd >= 0) dup2(null_fd, 0);
   execvp(argv[0], argv);
   _exit(127);
 }
@@ -160,7 +162,7 @@ void reap_children(void) {
     if (pid == cfg.child) {
       child_done = 1;
       child_status = status;
-    } else if (git_sync_reaped(pid)) {
+    } else if (git_sync_reaped(pid, status)) {
       /* its own lines are in owner.log */
     } else if (pid == stop_driver) {
       stop_driver = -1;

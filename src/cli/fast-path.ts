@@ -12,6 +12,8 @@ import { targetKind } from "../core/targets/kind.js";
 import { readExecOptions, takesValue, type ExecFlags } from "./commands/exec-options.js";
 import { wantsJson } from "./output-format.js";
 import { VERSION } from "../shared/version.js";
+import { printTraceTo } from "./trace-output.js";
+import { traceStep } from "../shared/trace.js";
 
 type FastCommand = (typeof FAST_COMMANDS)[number];
 
@@ -71,6 +73,8 @@ function isFastCommand(word: string | undefined): word is FastCommand {
 /** The exit code when argv was handled here, or undefined to hand it to the full CLI. */
 export async function fastPath(argv: readonly string[], io: CliIO = { stdout: fdOutput(1), stderr: fdOutput(2) }): Promise<number | undefined> {
   const [command, ...args] = argv;
+  printTraceTo(io.stderr);
+  traceStep(`heyvm ${command ?? ""}: fast path loaded`);
   try {
     if (argv.length === 1 && (command === "--version" || command === "-V")) {
       io.stdout.write(`${VERSION}\n`);

@@ -11,6 +11,8 @@ import { COMMAND_LOADERS } from "./commands/index.js";
 import { COMMAND_NAMES, isCommandName, type CommandName } from "./commands/names.js";
 import { takesValue } from "./commands/exec-options.js";
 import { VERSION } from "../shared/version.js";
+import { printTraceTo } from "./trace-output.js";
+import { traceStep } from "../shared/trace.js";
 
 /**
  * `--cloud-url URL` is accepted anywhere before the command's own arguments (heyvm's dialect: SDKs
@@ -94,6 +96,8 @@ export async function main(given: readonly string[], io: CliIO = { stdout: proce
 
 async function runCli(given: readonly string[], io: CliIO): Promise<number> {
   let exitCode = 0;
+  if (!given[0]?.startsWith("__")) printTraceTo(io.stderr); // heyvm's own commands trace into owner.log
+  traceStep(`heyvm ${given[0] ?? ""}: full CLI loaded`);
   try {
     const argv = await withoutGlobalCloudUrl(given);
     const program = await buildProgram(io, (code) => (exitCode = code), argv);

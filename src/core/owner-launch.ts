@@ -9,6 +9,7 @@ import { renderLogBytes } from "../shared/log-lines.js";
 import { OperationFailedError, TimeoutError } from "../shared/errors.js";
 import type { OwnerMode } from "../state/records.js";
 import type { SandboxDir } from "../state/sandbox-dir.js";
+import { parseTraceLine, traceStep } from "../shared/trace.js";
 
 /** Node flags for the owner: small heaps (it boots, then normally becomes the native monitor). */
 const OWNER_NODE_FLAGS = ["--max-semi-space-size=1", "--max-old-space-size=64"];
@@ -37,6 +38,7 @@ export async function startOwner(dir: SandboxDir, mode: OwnerMode, timeoutMs: nu
     stdio: [mode === "attached" ? "pipe" : "ignore", log, log, "pipe"],
   });
   closeSync(log);
+  traceStep(`start: owner process ${child.pid ?? "?"} spawned`);
   const readiness = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void } | null;
   if (!readiness) throw new OperationFailedError("could not open the owner's readiness pipe");
   let answer = "";
@@ -51,9 +53,12 @@ export async function startOwner(dir: SandboxDir, mode: OwnerMode, timeoutMs: nu
       }, timeoutMs);
       const settle = () => {
         clearTimeout(timer);
-        if (answer.startsWith("ready")) resolve();
+        const lines = answer.split("\n").filter((line) => line !== "");
+        for (const event of lines.map(parseTraceLine)) if (event) traceStep(`owner: ${event.step}`, event.at);
+        const said = lines.filter((line) => !parseTraceLine(line)).join("\n");
+        if (said.startsWith("ready")) resolve();
         else {
-          const why = answer.replace(/^failed: /, "").trim() || "the owner process exited";
+          const why = said.replace(/^failed: /, "").trim() || "the owner process exited";
           reject(new OperationFailedError(`sandbox ${dir.id} failed to start: ${why}\nlast lines of owner.log:\n${logTail(dir)}`, `see \`heyvm logs ${dir.id}\``));
         }
       };

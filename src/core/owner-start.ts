@@ -12,6 +12,7 @@ import { startOwner, type StartedOwner } from "./owner-launch.js";
 import { STOP_WAIT_MS } from "../shared/owner-protocol.js";
 import { cleanUpAfterDeadOwner } from "./stop.js";
 import { readBubblewrapMachine } from "../backends/bubblewrap/machine.js";
+import { traceStep } from "../shared/trace.js";
 
 /** How long a sandbox may take from owner start to ready. */
 function bootTimeoutMs(backend: Backend): number {
@@ -32,7 +33,9 @@ export type EnsuredOwner = { reused: true } | { reused: false; owner: StartedOwn
 
 export function ensureOwner(home: HeyoHome, entry: SandboxEntry, backend: Backend, mode: OwnerMode, reporter: Reporter): Promise<EnsuredOwner> {
   return withLock(home, `sandbox:${entry.spec.id}`, START_LOCK_WAIT_MS, async (): Promise<EnsuredOwner> => {
+    traceStep("start: sandbox lock taken");
     const live = await sandboxStatus(entry.dir);
+    traceStep(`start: status read (${live.status})`);
     if (live.status === "stopping" && live.owner) {
       // It is going away: wait for it, then start afresh (reusing it would hand out a dying sandbox).
       reporter.progress(`sandbox ${entry.spec.id} is stopping; waiting to start it again`);
@@ -41,11 +44,15 @@ export function ensureOwner(home: HeyoHome, entry: SandboxEntry, backend: Backen
       return { reused: true };
     }
     for (const line of await cleanUpAfterDeadOwner(home, entry)) reporter.info(`cleaned up ${line}`);
+    traceStep("start: leftovers of an earlier owner reaped");
     if (canPrepareImages(backend)) await backend.prepareImage(home, entry.spec.image, reporter);
     if (canPrepareSandboxes(backend)) await backend.prepareSandbox(home, entry.dir, entry.spec, reporter);
+    traceStep("start: image and sandbox prepared");
     await prepareSandboxGit(home, entry.dir, entry.spec); // its own git store, synced with the host's branch
+    traceStep("start: git store ready and synced");
     reporter.progress(`starting sandbox ${entry.spec.id} on ${backend.name}`);
     const owner = await startOwner(entry.dir, mode, bootTimeoutMs(backend));
+    traceStep("start: ready");
     reportUnsetLimits(entry, reporter);
     return { reused: false, owner };
   });

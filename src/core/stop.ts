@@ -9,6 +9,7 @@ import { processStatus, sandboxStatus, staleOwnerRecord, waitForOwnerExit } from
 import { ConflictError, TimeoutError } from "../shared/errors.js";
 import { withLock } from "../state/lock.js";
 import type { SandboxEntry } from "./catalog.js";
+import { traceStep } from "../shared/trace.js";
 
 export interface StopResult {
   id: string;
@@ -49,6 +50,7 @@ const START_IN_PROGRESS_WAIT_MS = 300_000;
  */
 export async function stopEntry(home: HeyoHome, entry: SandboxEntry): Promise<StopResult> {
   // owner.json says "starting" from the owner's first moment; only then is the socket asked now
+  traceStep(`stop: sandbox ${entry.spec.id} resolved`);
   const booting = processStatus(entry.dir).status === "starting" ? await sandboxStatus(entry.dir) : undefined;
   const cutShort = booting?.status === "starting" && (await askOwner(entry.dir.socketPath, { op: "stop", reason: "heyvm stop" }).then(() => true, () => false));
   const stopUnderLock = async () => {
@@ -65,7 +67,9 @@ export async function stopEntry(home: HeyoHome, entry: SandboxEntry): Promise<St
 
 async function stopNow(home: HeyoHome, entry: SandboxEntry): Promise<StopResult> {
   const result: StopResult = { id: entry.spec.id, name: entry.spec.name, wasRunning: false, cleaned: [] };
+  traceStep("stop: sandbox lock taken");
   const state = await sandboxStatus(entry.dir);
+  traceStep(`stop: status read (${state.status})`);
   const silent = state.silentOwner;
   if (silent) {
     // alive but not answering its socket: SIGTERM is the same stop request, by signal
@@ -76,11 +80,14 @@ async function stopNow(home: HeyoHome, entry: SandboxEntry): Promise<StopResult>
   } else if (state.owner) {
     result.wasRunning = true;
     await askOwner(entry.dir.socketPath, { op: "stop", reason: "heyvm stop" }).catch(() => undefined);
+    traceStep("stop: owner asked to stop");
     if (!(await waitForOwnerExit(state.owner, STOP_WAIT_MS))) {
       process.kill(state.owner.pid, "SIGKILL"); // the machine is tied to the owner and goes with it
       await waitForOwnerExit(state.owner, 5_000);
     }
   }
+  traceStep("stop: owner gone");
   result.cleaned = await cleanUpAfterDeadOwner(home, entry);
+  traceStep("stop: leftovers checked");
   return result;
 }

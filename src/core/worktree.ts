@@ -18,6 +18,7 @@ import {
 } from "../git/repo.js";
 import { slugify } from "../git/slug.js";
 import { ConflictError, UserError } from "../shared/errors.js";
+import { traceStep } from "../shared/trace.js";
 
 export interface WorktreePlan {
   branch: string;
@@ -115,13 +116,17 @@ export async function withBranchWorktree<T>(
   use: (repo: Repository, plan: WorktreePlan, create: CreateWorktree) => Promise<T>,
 ): Promise<T> {
   const repo = await findRepository(request.cwd);
+  traceStep("wt: repository found");
   return withLock(home, `repo:${repo.commonDir}`, REPOSITORY_LOCK_WAIT_MS, async () => {
+    traceStep("wt: repository lock taken");
     const plan = await planWorktree(repo, request.branch, request.path, request.cwd, request.createBranch === true);
+    traceStep(`wt: worktree planned (${plan.action.kind})`);
     let created = false;
     const create = async () => {
       if (created) return;
       created = true;
       await applyWorktreePlan(repo, plan);
+      traceStep("wt: worktree in place");
       if (plan.action.kind === "create") reporter.info(`created worktree ${plan.path} for branch ${plan.branch}`);
     };
     return use(repo, plan, create);

@@ -21,6 +21,7 @@ import { withBranchWorktree } from "./worktree.js";
 import { gitStoreMounts } from "./git-store.js";
 import { isWithin } from "./mount-rules.js";
 import { volumeMounts, withVolumes } from "./volumes.js";
+import { traceStep } from "../shared/trace.js";
 
 export interface WtRequest {
   branch: string;
@@ -82,8 +83,10 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
     // (for libvirt that is a round trip to libvirtd) while every wt of this repository waits.
     const live = existing !== undefined && (await sandboxStatus(existing.dir)).status !== "stopped";
     const reusable = existing && live && (!request.backend || request.backend === existing.spec.backend);
+    traceStep(`wt: existing sandbox ${live ? "running" : existing ? "stopped" : "none"}`);
     const backend = reusable ? await loadBackend(existing.spec.backend) : await pickBackend(request, existing);
     const volumes = volumeMounts(home, request.volumes ?? [], backend.name);
+    traceStep(`wt: backend ${backend.name} chosen`);
     await createWorktree();
     const wanted = {
       backend: backend.name,
@@ -123,6 +126,7 @@ export function ensureWtSandbox(home: HeyoHome, request: WtRequest, reporter: Re
       writeSpec(entry.dir, entry.spec);
       await writeGitIdentity(repo, entry.dir.homePath);
     }
+    traceStep("wt: sandbox record ready");
     return { sandbox: { entry, worktree: plan.path, createdWorktree: plan.action.kind === "create", reused: false }, backend };
   });
 }

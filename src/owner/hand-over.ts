@@ -8,9 +8,9 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Server } from "node:net";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { MachineHandover } from "../backends/types.js";
 import { handleFd } from "../shared/handle-fd.js";
+import { nativeBinary } from "../shared/native-binary.js";
 import { MONITOR_API_VERSION, monitorArgv, type MonitorInvocation } from "./monitor-argv.js";
 
 const MONITOR = "heyvm-owner-monitor";
@@ -39,15 +39,10 @@ export interface HandoverPlan extends Omit<MonitorInvocation, "listenFd" | "mach
   machine: () => MachineHandover;
 }
 
-/** build/Release (node-gyp's output) of the checkout or package, searched upward from here. */
+/** build/Release (node-gyp's output) of the checkout or package: where the addon is (import.meta is empty in the CommonJS bundle). */
 function nativeDir(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let depth = 0; depth < 5; depth++) {
-    const candidate = join(dir, "build", "Release");
-    if (existsSync(join(candidate, ADDON))) return candidate;
-    dir = dirname(dir);
-  }
-  return undefined;
+  const addon = nativeBinary(ADDON);
+  return addon ? dirname(addon) : undefined;
 }
 
 /**
@@ -115,7 +110,7 @@ export async function handOver(plan: HandoverPlan, found: Promise<NativeMonitor 
   if (typeof native === "string") return native;
   let addon: ExecAddon;
   try {
-    addon = createRequire(import.meta.url)(native.addonPath) as ExecAddon;
+    addon = createRequire(native.addonPath)(native.addonPath) as ExecAddon;
   } catch (error) {
     return `could not load ${ADDON}: ${errorMessage(error)}`;
   }

@@ -10,6 +10,7 @@ import { readOwner, readSpec, writeOwner } from "../state/records.js";
 import { SandboxDir } from "../state/sandbox-dir.js";
 import { STOP_GRACE_MS } from "../shared/owner-protocol.js";
 import { OwnerLog } from "./log.js";
+import { listenToTrace, traceStep, tracing } from "../shared/trace.js";
 
 /** Whether the graceful part ran; when not, the monitor ends the machine by force (the command's exit code says so). */
 export type StopCommandOutcome = "graceful" | "not-graceful";
@@ -17,6 +18,7 @@ export type StopCommandOutcome = "graceful" | "not-graceful";
 export async function runStopCommand(id: string, ended = false): Promise<StopCommandOutcome> {
   const dir = new SandboxDir(heyoHome(), id);
   const log = new OwnerLog(dir.logPath);
+  if (tracing()) listenToTrace((event) => log.line("owner", `trace ${(event.at - performance.timeOrigin).toFixed(1)} ms: ${event.step}`));
   const spec = readSpec(dir);
   const owner = readOwner(dir);
   if (!spec || !owner) {
@@ -24,6 +26,7 @@ export async function runStopCommand(id: string, ended = false): Promise<StopCom
     return "not-graceful";
   }
   const backend = await loadBackend(spec.backend);
+  traceStep(`__sandbox_stop: ${spec.backend} backend loaded`);
   if (ended) {
     if (canStopGracefully(backend) && backend.cleanUpAfterEnd) await backend.cleanUpAfterEnd({ dir, spec, owner }, log.reporter());
     return "graceful";
@@ -35,5 +38,6 @@ export async function runStopCommand(id: string, ended = false): Promise<StopCom
   }
   const reporter = log.reporter();
   await backend.shutDownGracefully({ dir, spec, owner }, STOP_GRACE_MS, reporter);
+  traceStep("__sandbox_stop: graceful shutdown done");
   return "graceful";
 }

@@ -111,7 +111,7 @@ export async function waitForOwnerExit(owner: OwnerRecord, ms: number): Promise<
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (!isOwnerProcess(owner)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, 5)); // a /proc read: cheap enough to look often
   }
   return !isOwnerProcess(owner);
 }

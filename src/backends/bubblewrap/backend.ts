@@ -11,7 +11,7 @@ import { OperationFailedError, UnavailableError, UserError } from "../../shared/
 import { findSystemExecutable } from "../../shared/run.js";
 import { handleFd } from "../../shared/handle-fd.js";
 import { processStartTime } from "../../state/liveness.js";
-import { networkMode } from "../../state/records.js";
+import { networkMode, type SandboxSpec } from "../../state/records.js";
 import { imageDir, readManifest } from "../../images/store.js";
 import type { HeyoHome } from "../../state/home.js";
 import { recordedForward } from "../forwards.js";
@@ -21,14 +21,15 @@ import type { Availability, Backend, BootContext, CommandOptions, GracefulStoppe
 import { CD_AND_EXEC, LOGIN_SHELL, enterWords, guestEnvironment, guestEnvironmentRecipe } from "../guest-env.js";
 import type { ExecRecipe, ProcessCheck } from "../exec-recipe.js";
 import { SANDBOX_HOME, WORKSPACE, bwrapArgs, bwrapBinary, sandboxAccounts } from "./args.js";
-import { grantSandboxAccess, sandboxHostUser } from "./host-user.js";
+import { grantSandboxAccess, sandboxHostUser, type HostUser } from "./host-user.js";
 import { PASST_PACKAGE_HINT } from "../user-net.js";
 import { seccompHelper, underSeccomp } from "../seccomp.js";
 import { guardedBwrap, guardedRun, nameguardHelper } from "../nameguard.js";
-import { hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta } from "./network.js";
-import { applyLimits, releaseLimits } from "./limits.js";
-import { describeLimits, sandboxLimits } from "../sandbox-limits.js";
+import { hostForwards, pastaPath, resolvConfPath, sandboxResolvConf, startPasta, type PortForward } from "./network.js";
+import { applyLimits, releaseLimits, type AppliedLimits } from "./limits.js";
+import { describeLimits, sandboxLimits, type SandboxLimits } from "../sandbox-limits.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
+import { traceStep } from "../../shared/trace.js";
 
 const READY_MARK = "HEYVM_READY";
 const INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`, or point HEYVM_BWRAP at a bwrap binary";
@@ -136,54 +137,87 @@ function requireTool(name: string): string {
   return path;
 }
 
-async function boot(context: BootContext): Promise<RunningMachine> {
-  const { dir, spec, reporter } = context;
+/** The programs a boot runs, found before anything is made. */
+function bootTools(spec: SandboxSpec): { bwrap: string; unshare: string } {
   const bwrap = bwrapBinary();
   if (!bwrap) throw new UnavailableError("bwrap is not installed", INSTALL_HINT);
   const unshare = requireTool("unshare");
-  const mode = networkMode(spec);
-  if (mode === "outbound" && !pastaPath()) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes: outbound only)", PASST_PACKAGE_HINT);
-  const user = await sandboxHostUser(dir);
+  if (networkMode(spec) === "outbound" && !pastaPath()) throw new UnavailableError("pasta is not installed (the default network of bubblewrap sandboxes: outbound only)", PASST_PACKAGE_HINT);
+  return { bwrap, unshare };
+}
+
+/** The sandbox's own files bwrap binds: its home, /etc/passwd and group, resolv.conf (outbound). */
+interface SandboxFiles {
+  root: string | null;
+  etcDir: string;
+  runDir: string;
+  resolvConf: { file: string; path: string } | undefined;
+}
+
+/** Step 1: the folders and /etc files of the sandbox, written in its folder. */
+function writeSandboxFiles(context: BootContext): SandboxFiles {
+  const { dir, spec } = context;
   const root = imageRoot(context.home, spec.image);
-  mkdirSync(dir.homePath, { recursive: true });
   const etcDir = join(dir.root, "etc");
   const runDir = join(dir.root, BUBBLEWRAP_FILES.runDir);
-  mkdirSync(etcDir, { recursive: true });
-  mkdirSync(runDir, { recursive: true });
+  for (const folder of [dir.homePath, etcDir, runDir]) mkdirSync(folder, { recursive: true });
   const shell = existsSync(join(root ?? "/", "bin", "bash")) ? "/bin/bash" : "/bin/sh";
-  const accounts = sandboxAccounts(
-    readFileSync(join(root ?? "/", "etc", "passwd"), "utf8"),
-    readFileSync(join(root ?? "/", "etc", "group"), "utf8"),
-    shell,
-  );
+  const accounts = sandboxAccounts(readFileSync(join(root ?? "/", "etc", "passwd"), "utf8"), readFileSync(join(root ?? "/", "etc", "group"), "utf8"), shell);
   writeFileSync(join(etcDir, "passwd"), accounts.passwd);
   writeFileSync(join(etcDir, "group"), accounts.group);
-  const resolvText = mode === "outbound" ? sandboxResolvConf() : undefined;
+  const resolvText = networkMode(spec) === "outbound" ? sandboxResolvConf() : undefined;
   const resolvPath = resolvText === undefined ? undefined : resolvConfPath(root ?? "/");
-  if (resolvText !== undefined && resolvPath) writeFileSync(join(etcDir, "resolv.conf"), resolvText);
-  const forwards = mode === "outbound" ? await hostForwards(spec.ports, spec.hostPorts) : [];
+  if (resolvText === undefined || !resolvPath) return { root, etcDir, runDir, resolvConf: undefined };
+  writeFileSync(join(etcDir, "resolv.conf"), resolvText);
+  return { root, etcDir, runDir, resolvConf: { file: join(etcDir, "resolv.conf"), path: resolvPath } };
+}
+
+/**
+ * Step 2, three things at once: the limits (cgroup, home image), the sandbox user's access to
+ * the trees it is given (ACLs, when heyvm is root) and the host ports of its forwards. Its own
+ * folders are handed to it last, once home is mounted.
+ */
+async function limitAndGrant(context: BootContext, user: HostUser, files: SandboxFiles): Promise<{ applied: AppliedLimits; limits: SandboxLimits; forwards: PortForward[] }> {
+  const { dir, spec, reporter } = context;
   const limits = sandboxLimits(spec);
-  const applied = await applyLimits(dir, limits, user);
+  const given = {
+    writable: [spec.workspace, ...spec.mounts.filter((m) => !m.readOnly).map((m) => m.host)],
+    readable: [...spec.mounts.filter((m) => m.readOnly).map((m) => m.host), files.etcDir, ...(files.root ? [files.root] : [])],
+    owned: [],
+  };
+  // all three settle before a failure is thrown: nothing is left half done behind the owner's back
+  const [limiting, forwarding, granting] = await Promise.allSettled([
+    applyLimits(dir, limits, user),
+    networkMode(spec) === "outbound" ? hostForwards(spec.ports, spec.hostPorts) : Promise.resolve([]),
+    grantSandboxAccess(user, given, reporter),
+  ]);
+  for (const result of [limiting, forwarding, granting]) if (result.status === "rejected") throw result.reason;
+  const applied = (limiting as PromiseFulfilledResult<AppliedLimits>).value;
+  const forwards = (forwarding as PromiseFulfilledResult<PortForward[]>).value;
+  traceStep("bubblewrap: limits applied (cgroup, home), access granted");
+  await grantSandboxAccess(user, { writable: [], readable: [], owned: [dir.homePath, files.runDir] }, reporter);
   reporter.info(`limits: ${describeLimits(limits)}; set: ${applied.set.join(", ")}`);
   if (applied.notSet.length > 0) reporter.info(`limits NOT set: ${applied.notSet.join("; ")}`);
-  await grantSandboxAccess(
-    user,
-    {
-      writable: [spec.workspace, ...spec.mounts.filter((m) => !m.readOnly).map((m) => m.host)],
-      readable: [...spec.mounts.filter((m) => m.readOnly).map((m) => m.host), etcDir, ...(root ? [root] : [])],
-      owned: [dir.homePath, runDir],
-    },
-    reporter,
-  );
-  const resolvConf = resolvText !== undefined && resolvPath ? { file: join(etcDir, "resolv.conf"), path: resolvPath } : undefined;
+  return { applied, limits, forwards };
+}
+
+/** What to spawn: argv, and the user to spawn it as when no entry step drops root first. */
+interface SandboxCommand {
+  argv: string[];
+  spawnAs: { uid: number; gid: number } | undefined;
+}
+
+/** Step 3: bwrap's command line, from the entry step (as root) through the drop to the sandbox's user, unshare and the seccomp filter. */
+function sandboxCommand(context: BootContext, tools: { bwrap: string; unshare: string }, user: HostUser, files: SandboxFiles, limited: { applied: AppliedLimits; limits: SandboxLimits }): SandboxCommand {
+  const { spec, reporter } = context;
   const args = bwrapArgs(spec, {
-    tmpSizeBytes: limits.tmpMiB * 1024 * 1024,
-    imageRoot: root,
-    homeDir: dir.homePath,
-    passwdFile: join(etcDir, "passwd"),
-    groupFile: join(etcDir, "group"),
-    resolvConf: resolvConf,
-    hostFiles: root && mode !== "none" ? resolverFiles(root).filter((file) => !(resolvConf && file === "/etc/resolv.conf")) : [],
+    tmpSizeBytes: limited.limits.tmpMiB * 1024 * 1024,
+    imageRoot: files.root,
+    homeDir: context.dir.homePath,
+    passwdFile: join(files.etcDir, "passwd"),
+    groupFile: join(files.etcDir, "group"),
+    resolvConf: files.resolvConf,
+    hostFiles: files.root && networkMode(spec) !== "none" ? resolverFiles(files.root).filter((file) => !(files.resolvConf && file === "/etc/resolv.conf")) : [],
   });
   // The command itself says when bwrap has finished setting up (info-fd comes earlier).
   // the name guard (../nameguard.ts) is installed inside once bwrap's mounts are made
@@ -192,17 +226,35 @@ async function boot(context: BootContext): Promise<RunningMachine> {
   reporter.info(`starting bwrap ${args.join(" ")}`);
   if (user.dropsRoot) reporter.info(`heyvm runs as root: the sandbox runs as uid ${user.uid}, gid ${user.gid} on the host`);
   // The entry step joins the sandbox's cgroup as root; only then does setpriv drop to its user.
-  const dropRoot = user.dropsRoot && applied.entryStep.length > 0 ? [requireTool("setpriv"), `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"] : [];
-  // bwrap passes its environment to the sandbox: only the fixed guest environment, no host secrets.
-  // unshare makes the outer user namespace (the host user is root there) and execs bwrap in place.
-  // under heyvm's seccomp filter (no setuid/setgid files, no devices: ../seccomp-policy.ts), after
-  // the entry step (as root) and the drop to the sandbox's user
-  const [file = "", ...command] = [...applied.entryStep, ...dropRoot, ...underSeccomp([unshare, "--user", "--map-root-user", "--", ...guard.wrapper, bwrap, ...args])];
-  const child = spawn(file, command, {
+  const entry = limited.applied.entryStep;
+  const dropRoot = user.dropsRoot && entry.length > 0 ? [requireTool("setpriv"), `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"] : [];
+  // unshare makes the outer user namespace (the host user is root there) and execs bwrap in
+  // place, under heyvm's seccomp filter (no setuid/setgid files, no devices: ../seccomp-policy.ts)
+  // and behind the name guard's supervisor (../nameguard.ts)
+  const argv = [...entry, ...dropRoot, ...underSeccomp([tools.unshare, "--user", "--map-root-user", "--", ...guard.wrapper, tools.bwrap, ...args])];
+  return { argv, spawnAs: user.dropsRoot && dropRoot.length === 0 ? { uid: user.uid, gid: user.gid } : undefined };
+}
+
+/** bwrap running: its process, when it ends, and the two moments of its start (info-fd, then the ready mark). */
+interface StartedSandbox {
+  child: ChildProcess;
+  exited: Promise<string>;
+  /** Rejects if bwrap ends or cannot be spawned before the sandbox is ready. */
+  failed: Promise<never>;
+  initPid: Promise<{ initPid: number }>;
+  ready: Promise<void>;
+}
+
+/** Step 4: spawns the command; bwrap's output is the sandbox's console. */
+function startSandbox(context: BootContext, command: SandboxCommand): StartedSandbox {
+  const [file = "", ...args] = command.argv;
+  const child = spawn(file, args, {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
-    env: guestEnvironment(spec, SANDBOX_HOME),
-    ...(user.dropsRoot && dropRoot.length === 0 ? { uid: user.uid, gid: user.gid } : {}),
+    // bwrap passes its environment to the sandbox: only the fixed guest environment, no host secrets
+    env: guestEnvironment(context.spec, SANDBOX_HOME),
+    ...(command.spawnAs ?? {}),
   });
+  traceStep("bubblewrap: bwrap spawned");
   let markSeen: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markSeen = resolve));
   let output = "";
@@ -218,32 +270,64 @@ async function boot(context: BootContext): Promise<RunningMachine> {
     child.on("exit", (code, signal) => resolve(signal ? `bwrap was ended by ${signal}` : `bwrap exited with code ${code}`));
   });
   const info = child.stdio[3];
-  if (!info) throw new OperationFailedError("bwrap info pipe missing");
-  const spawnError = new Promise<never>((_, reject) => child.on("error", reject));
-  const early = exited.then((reason) => Promise.reject(new OperationFailedError(`the sandbox did not start: ${reason}`)));
+  const failed = Promise.race([
+    new Promise<never>((_, reject) => child.on("error", reject)),
+    exited.then((reason) => Promise.reject(new OperationFailedError(`the sandbox did not start: ${reason}`))),
+  ]);
+  failed.catch(() => undefined); // read by whoever waits; after the start, exited says it
+  const initPid = info ? readInfo(info as NodeJS.ReadableStream) : Promise.reject(new OperationFailedError("bwrap info pipe missing"));
+  return { child, exited, failed, initPid, ready };
+}
+
+/**
+ * Step 5: waits for the sandbox (its namespaces, then its ready mark), then attaches pasta. pasta
+ * attaches only once bwrap has finished setting the namespace up (info-fd comes before bwrap's
+ * own loopback set-up, and pasta configuring the namespace at the same moment made bwrap fail
+ * with "loopback: Failed RTM_NEWADDR"). On failure it ends what it started.
+ */
+async function waitForSandbox(context: BootContext, started: StartedSandbox, user: HostUser, network: { runDir: string; forwards: PortForward[] }): Promise<{ initPid: number; pasta: ChildProcess | undefined }> {
+  const { child, failed } = started;
   let pasta: ChildProcess | undefined;
-  let initPid: number;
   try {
-    ({ initPid } = await Promise.race([readInfo(info as NodeJS.ReadableStream), early, spawnError]));
-    // pasta attaches only once bwrap has finished setting the namespace up (the ready mark comes
-    // after that; info-fd comes before bwrap's own loopback set-up, and pasta configuring the
-    // namespace at the same moment made bwrap fail with "loopback: Failed RTM_NEWADDR")
-    await Promise.race([ready, early, spawnError]);
-    const outerPid = child.pid;
-    if (mode === "outbound" && outerPid !== undefined) {
-      const starting = startPasta({ outerPid, initPid, forwards, runDir, logPath: join(dir.root, BUBBLEWRAP_FILES.pastaLog), user }, context.signal);
-      pasta = await Promise.race([starting, early, spawnError]);
-      reporter.info(`network: own namespace, outbound only through pasta (pid ${pasta.pid})${forwards.length ? `; ${forwards.map((f) => `127.0.0.1:${f.host} -> port ${f.guest}`).join(", ")}` : ""}`);
+    const { initPid } = await Promise.race([started.initPid, failed]);
+    traceStep("bubblewrap: namespaces made (info-fd)");
+    await Promise.race([started.ready, failed]);
+    traceStep("bubblewrap: sandbox ready mark seen");
+    if (networkMode(context.spec) === "outbound" && child.pid !== undefined) {
+      const { forwards, runDir } = network;
+      pasta = await Promise.race([startPasta({ outerPid: child.pid, initPid, forwards, runDir, logPath: join(context.dir.root, BUBBLEWRAP_FILES.pastaLog), user }, context.signal), failed]);
+      traceStep("bubblewrap: pasta ready");
+      context.reporter.info(`network: own namespace, outbound only through pasta (pid ${pasta.pid})${forwards.length ? `; ${forwards.map((f) => `127.0.0.1:${f.host} -> port ${f.guest}`).join(", ")}` : ""}`);
     }
+    return { initPid, pasta };
   } catch (error) {
     pasta?.kill("SIGKILL");
     child.kill("SIGKILL");
-    await releaseLimits(dir).catch(() => undefined);
+    await releaseLimits(context.dir).catch(() => undefined);
     throw error;
   }
+}
+
+/** The boot, step by step: files, limits and access, the command, bwrap, readiness and network. */
+async function boot(context: BootContext): Promise<RunningMachine> {
+  const tools = bootTools(context.spec);
+  const user = await sandboxHostUser(context.dir);
+  traceStep("bubblewrap: host user known");
+  const files = writeSandboxFiles(context);
+  traceStep("bubblewrap: files written");
+  const limited = await limitAndGrant(context, user, files);
+  const started = startSandbox(context, sandboxCommand(context, tools, user, files, limited));
+  const { initPid, pasta } = await waitForSandbox(context, started, user, { runDir: files.runDir, forwards: limited.forwards });
+  return runningSandbox(context, started, { initPid, pasta, forwards: limited.forwards, applied: limited.applied, limits: limited.limits });
+}
+
+/** Step 6: what owner.json records of the running sandbox, and how to stop it and hand it over. */
+function runningSandbox(context: BootContext, started: StartedSandbox, sandbox: { initPid: number; pasta: ChildProcess | undefined; forwards: PortForward[]; applied: AppliedLimits; limits: SandboxLimits }): RunningMachine {
+  const { child, exited } = started;
+  const { initPid, pasta, forwards, applied, limits } = sandbox;
   const initStartTime = processStartTime(initPid);
   const keeper = keeperPid(initPid); // right after readiness it is pid 1's only child
-  reporter.info(`sandbox init is pid ${initPid}`);
+  context.reporter.info(`sandbox init is pid ${initPid}`);
   const outerPid = child.pid ?? null;
   return {
     info: {
@@ -270,7 +354,7 @@ async function boot(context: BootContext): Promise<RunningMachine> {
       child.kill("SIGKILL"); // the inner init dies with its parent, and the pid namespace with it
       await exited;
       pasta?.kill("SIGKILL");
-      await releaseLimits(dir);
+      await releaseLimits(context.dir);
     },
     handover() {
       if (child.exitCode !== null || child.signalCode !== null) throw new OperationFailedError("bwrap has already exited");

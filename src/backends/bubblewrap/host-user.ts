@@ -85,13 +85,14 @@ export async function grantSandboxAccess(user: HostUser, paths: SandboxPaths, re
     for (const dir of blocked) await run(tool, ["-m", `u:${user.uid}:x`, "--", dir]);
     reporter.info(`granted the sandbox's uid ${user.uid} search access (ACL) to ${[...blocked].join(", ")}`);
   }
-  for (const path of paths.writable) {
+  // each tree on its own, at once (a new worktree and its git store: two walks and setfacl runs)
+  await Promise.all(paths.writable.map(async (path) => {
     const started = performance.now();
     const granted = await grantTree(user, path).catch((error: unknown) => {
       throw new OperationFailedError(`could not give the sandbox's uid ${user.uid} access to ${path}: ${errorMessage(error)}`, "when heyvm runs as root its sandboxes need ACLs on the worktree's filesystem (ext4, xfs, btrfs, tmpfs have them); or run heyvm as a regular user");
     });
     if (granted) reporter.info(`granted the sandbox's uid ${user.uid} read/write access (ACL) to ${path} in ${Math.round(performance.now() - started)} ms`);
-  }
+  }));
 }
 
 /** What getfacl -c -n shows for one path: its entries, named ones split by kind. */
