@@ -191,7 +191,7 @@ exec 3<$G/config; echo x > /proc/self/fd/3 && echo did-fd-write; exec 4<$G; echo
       assert.equal(hostGit(user, t.root, join(hostFolder, "hostrepo"), "log", "--oneline").code, 0);
     });
 
-    test("what the sandbox holds: /dev/tty under heyvm sh (a pty), /dev/stderr, /dev/stdout and /dev/fd/N to a pipe and to a file", async () => {
+    test("what the sandbox holds: /dev/tty under heyvm sh (a pty) is its terminal, and none without one", async () => {
       const viaPty = spawnSync("script", ["-qec", [...user.prefix, HEYVM, "sh", id].map((word) => `'${word}'`).join(" "), "/dev/null"], {
         cwd: t.repo,
         encoding: "utf8",
@@ -205,17 +205,27 @@ exec 3<$G/config; echo x > /proc/self/fd/3 && echo did-fd-write; exec 4<$G; echo
       const noTty = await inside("echo x > /dev/tty");
       assert.notEqual(noTty.code, 0);
       assert.match(noTty.stderr, /No such device or address/);
+    });
+
+    test("what the sandbox holds: /dev/stderr, /dev/stdout and /dev/fd/N to a socket, a pipe and a file", async () => {
       const script = `r=; echo x > /dev/stderr; r="$r $?"; echo y > /dev/stdout; r="$r $?"; echo z | tee /dev/stderr; r="$r $?"; echo w > /dev/fd/2; r="$r $?"; echo "$r" > /workspace/held-$1`;
-      const piped = await inside(`set -- pipe\n${script}`);
-      assert.equal(piped.code, 0, piped.stderr);
-      assert.equal(readFileSync(join(worktree, "held-pipe"), "utf8"), " 0 0 0 0\n", `to a pipe: ${piped.stderr}`);
-      assert.match(piped.stderr, /x\n.*z\n.*w\n/s);
-      assert.match(piped.stdout, /y\n.*z\n/s);
-      // to a file the sandbox's user may write (a regular file is re-opened, its location checked)
+      // this test's own stdio: node's are socket pairs (re-opened, the kernel says ENXIO)
+      const viaSocket = await inside(`set -- socket\n${script}`);
+      assert.equal(viaSocket.code, 0, viaSocket.stderr);
+      assert.equal(readFileSync(join(worktree, "held-socket"), "utf8"), " 0 0 0 0\n", `to a socket: ${viaSocket.stderr}`);
+      assert.match(viaSocket.stderr, /x\n.*z\n.*w\n/s);
+      assert.match(viaSocket.stdout, /y\n.*z\n/s);
+      const heyvmExec = (redirect: string) => asUser(user, t.repo, ["sh", "-c", `'${HEYVM}' exec ${id} -- sh -c '${script}' sh ${redirect}`], { ...t.env, HOME: t.root });
+      // a shell's pipe: exec relays it through a pipe of its own (root heyvm's is 0600, not the sandbox user's)
+      const viaPipe = heyvmExec("pipe 2>&1 | cat");
+      assert.equal(viaPipe.code, 0, viaPipe.stdout);
+      assert.equal(readFileSync(join(worktree, "held-pipe"), "utf8"), " 0 0 0 0\n", `to a pipe: ${viaPipe.stdout}`);
+      assert.match(viaPipe.stdout, /x\n.*y\n.*z\n.*z\n.*w\n/s);
+      // a file the sandbox's user may write (a regular file is re-opened, its location checked)
       const out = join(t.root, "held-out.txt");
       writeFileSync(out, "");
       chmodSync(out, 0o666);
-      const toFile = asUser(user, t.repo, ["sh", "-c", `'${HEYVM}' exec ${id} -- sh -c '${script}' sh file >>'${out}' 2>&1`], { ...t.env, HOME: t.root });
+      const toFile = heyvmExec(`file >>'${out}' 2>&1`);
       assert.equal(toFile.code, 0, readFileSync(out, "utf8"));
       assert.equal(readFileSync(join(worktree, "held-file"), "utf8"), " 0 0 0 0\n", `to a file: ${readFileSync(out, "utf8")}`);
     });
