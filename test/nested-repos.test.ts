@@ -230,6 +230,17 @@ exec 3<$G/config; echo x > /proc/self/fd/3 && echo did-fd-write; exec 4<$G; echo
       assert.equal(readFileSync(join(worktree, "held-file"), "utf8"), " 0 0 0 0\n", `to a file: ${readFileSync(out, "utf8")}`);
     });
 
+    test("what the sandbox holds, and nothing else: another exec's output is not reached through /proc/<pid>/fd", async () => {
+      const victim = inside("echo $$ > /workspace/held-victim; exec sleep 6");
+      await waitFor(() => existsSync(join(worktree, "held-victim")), 10_000, "the first exec's shell");
+      const pid = readFileSync(join(worktree, "held-victim"), "utf8").trim();
+      const attack = await inside(`for fd in 1 2; do echo INJECTED > /proc/${pid}/fd/$fd && echo did-inject; done; echo INJECTED | tee /proc/${pid}/fd/1 >/dev/null && echo did-tee; true`);
+      assert.equal(attack.code, 0, attack.stderr);
+      assert.doesNotMatch(attack.stdout, /did-/, "a write reached another exec's output");
+      const { stdout, stderr } = await victim;
+      assert.doesNotMatch(stdout + stderr, /INJECTED/);
+    });
+
     test("legit work still passes: file creation, a commit, .github, files named head, links, renames", async () => {
       const result = await inside(`set -e
 cd /workspace; mkdir -p legit/node_modules/a/b; cd legit

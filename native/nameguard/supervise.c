@@ -223,7 +223,7 @@ static int held_object(struct call *c, const struct stat *match, dev_t tty, int 
 /* do_open for an object the target holds: 1 (and *fd, or -errno) when answered so, 0 to open as usual. */
 static int open_held(struct call *c, struct resolved *r, int flags, int open_flags, int *fd) {
   struct stat st;
-  if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return 0; /* EEXIST, as the kernel says */
+  if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL) || (flags & O_DIRECTORY)) return 0; /* EEXIST, ENOTDIR as the kernel says */
   if (r->object >= 0 ? fstat(r->object, &st) != 0 : fstatat(r->parent, r->name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
   if (is_ctty_node(&st)) {
     dev_t tty = target_ctty(c);
