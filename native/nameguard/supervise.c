@@ -138,11 +138,12 @@ static int with_umask(struct call *c, int (*op)(struct resolved *, uint64_t, uin
 
 /* ---- what the target already holds: its controlling terminal, an object of its fd table ---- */
 
-/* The kernel answers /dev/tty (5:0) with the opener's controlling terminal and a magic link to a
- * pipe, socket or terminal with that object itself, not checking who owns it; re-opened here they
- * would be the supervisor's terminal (none: ENXIO) or refused to its credentials. So such opens
- * are answered with a duplicate (pidfd_getfd) of one of the target's own descriptors on that
- * object, with an access mode that covers FLAGS: the sandbox gets nothing it does not hold. */
+/* The kernel answers /dev/tty (5:0) with the opener's controlling terminal; re-opened here it
+ * would be the supervisor's (none: ENXIO). A magic link to a pipe, socket or terminal re-opened
+ * is checked against the inode's owner (heyvm's own relay pipes are 0600, not the sandbox
+ * user's) or refused (sockets: ENXIO). So such opens are answered with a duplicate
+ * (pidfd_getfd) of one of the target's own descriptors on that object, of an access mode that
+ * covers FLAGS: the sandbox gets nothing it does not already hold. */
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
