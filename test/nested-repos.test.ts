@@ -9,10 +9,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bubblewrapMissing, idOf, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
+import { bubblewrapMissing, HEYVM, idOf, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
 import { makeTestUser, type TestUser } from "./helpers/test-user.js";
 
 const skip = bubblewrapMissing() || (process.getuid?.() !== 0 ? "creating the non-root test user needs root" : false);
@@ -181,13 +181,64 @@ function nestedRepoTests(label: string, makeUser: () => HostUser, cleanupUser: (
 ln $G/config stolen && echo did-link; mv $G hostrepo/moved && echo did-rename; mv $G/config hostrepo/c && echo did-move-out
 rm -f $G/HEAD && echo did-unlink; chmod 777 $G/config && echo did-chmod; truncate -s 0 $G/HEAD && echo did-truncate
 python3 -c 'import os; os.setxattr("hostrepo/.git/config", "user.heyvm", b"1")' 2>/dev/null && echo did-xattr
-rm -rf $G 2>/dev/null && echo did-rmrf; true`);
+rm -rf $G 2>/dev/null && echo did-rmrf
+exec 3<$G/config; echo x > /proc/self/fd/3 && echo did-fd-write; exec 4<$G; echo x > /proc/self/fd/4/HEAD && echo did-fd-dir-write; true`);
       assert.equal(attack.code, 0, attack.stderr);
       assert.doesNotMatch(attack.stdout, /did-/, "a change to the nested repository's .git went through");
       assert.equal(readFileSync(join(gitDir, "HEAD"), "utf8"), before.head);
       assert.equal(readFileSync(join(gitDir, "config"), "utf8"), before.config);
       assert.equal(lstatSync(join(gitDir, "config")).mode, before.mode);
       assert.equal(hostGit(user, t.root, join(hostFolder, "hostrepo"), "log", "--oneline").code, 0);
+    });
+
+    test("what the sandbox holds: /dev/tty under heyvm sh (a pty) is its terminal, and none without one", async () => {
+      const viaPty = spawnSync("script", ["-qec", [...user.prefix, HEYVM, "sh", id].map((word) => `'${word}'`).join(" "), "/dev/null"], {
+        cwd: t.repo,
+        encoding: "utf8",
+        env: { ...t.env, HOME: t.root },
+        input: "echo viatty > /dev/tty; echo rc=$?; exit\n",
+        timeout: 60_000,
+      });
+      assert.match(viaPty.stdout, /viatty\r?\n.*rc=0/s, `/dev/tty through heyvm sh: ${viaPty.stdout}`);
+      assert.doesNotMatch(viaPty.stdout, /No such device/);
+      // no controlling terminal (exec has none): the kernel's own answer
+      const noTty = await inside("echo x > /dev/tty");
+      assert.notEqual(noTty.code, 0);
+      assert.match(noTty.stderr, /No such device or address/);
+    });
+
+    test("what the sandbox holds: /dev/stderr, /dev/stdout and /dev/fd/N to a socket, a pipe and a file", async () => {
+      const script = `r=; echo x > /dev/stderr; r="$r $?"; echo y > /dev/stdout; r="$r $?"; echo z | tee /dev/stderr; r="$r $?"; echo w > /dev/fd/2; r="$r $?"; echo "$r" > /workspace/held-$1`;
+      // this test's own stdio: node's are socket pairs (re-opened, the kernel says ENXIO)
+      const viaSocket = await inside(`set -- socket\n${script}`);
+      assert.equal(viaSocket.code, 0, viaSocket.stderr);
+      assert.equal(readFileSync(join(worktree, "held-socket"), "utf8"), " 0 0 0 0\n", `to a socket: ${viaSocket.stderr}`);
+      assert.match(viaSocket.stderr, /x\n.*z\n.*w\n/s);
+      assert.match(viaSocket.stdout, /y\n.*z\n/s);
+      const heyvmExec = (redirect: string) => asUser(user, t.repo, ["sh", "-c", `'${HEYVM}' exec ${id} -- sh -c '${script}' sh ${redirect}`], { ...t.env, HOME: t.root });
+      // a shell's pipe: exec relays it through a pipe of its own (root heyvm's is 0600, not the sandbox user's)
+      const viaPipe = heyvmExec("pipe 2>&1 | cat");
+      assert.equal(viaPipe.code, 0, viaPipe.stdout);
+      assert.equal(readFileSync(join(worktree, "held-pipe"), "utf8"), " 0 0 0 0\n", `to a pipe: ${viaPipe.stdout}`);
+      assert.match(viaPipe.stdout, /x\n.*y\n.*z\n.*z\n.*w\n/s);
+      // a file the sandbox's user may write (a regular file is re-opened, its location checked)
+      const out = join(t.root, "held-out.txt");
+      writeFileSync(out, "");
+      chmodSync(out, 0o666);
+      const toFile = heyvmExec(`file >>'${out}' 2>&1`);
+      assert.equal(toFile.code, 0, readFileSync(out, "utf8"));
+      assert.equal(readFileSync(join(worktree, "held-file"), "utf8"), " 0 0 0 0\n", `to a file: ${readFileSync(out, "utf8")}`);
+    });
+
+    test("what the sandbox holds, and nothing else: another exec's output is not reached through /proc/<pid>/fd", async () => {
+      const victim = inside("echo $$ > /workspace/held-victim; exec sleep 6");
+      await waitFor(() => existsSync(join(worktree, "held-victim")), 10_000, "the first exec's shell");
+      const pid = readFileSync(join(worktree, "held-victim"), "utf8").trim();
+      const attack = await inside(`for fd in 1 2; do echo INJECTED > /proc/${pid}/fd/$fd && echo did-inject; done; echo INJECTED | tee /proc/${pid}/fd/1 >/dev/null && echo did-tee; true`);
+      assert.equal(attack.code, 0, attack.stderr);
+      assert.doesNotMatch(attack.stdout, /did-/, "a write reached another exec's output");
+      const { stdout, stderr } = await victim;
+      assert.doesNotMatch(stdout + stderr, /INJECTED/);
     });
 
     test("legit work still passes: file creation, a commit, .github, files named head, links, renames", async () => {

@@ -5,6 +5,7 @@
  * memory is read through /proc/<pid>/mem opened beside its /proc folder, and the notification is
  * checked still valid after both are open (seccomp_unotify(2)), so a reused pid is never read. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -134,6 +136,108 @@ static int with_umask(struct call *c, int (*op)(struct resolved *, uint64_t, uin
   return rc;
 }
 
+/* ---- what the target already holds: its controlling terminal, an object of its fd table ---- */
+
+/* The kernel answers /dev/tty (5:0) with the opener's controlling terminal; re-opened here it
+ * would be the supervisor's (none: ENXIO). A magic link to a pipe, socket or terminal re-opened
+ * is checked against the inode's owner (heyvm's own relay pipes are 0600, not the sandbox
+ * user's) or refused (sockets: ENXIO). So such opens are answered with a duplicate
+ * (pidfd_getfd) of one of the target's own descriptors on that object, of an access mode that
+ * covers FLAGS: the sandbox gets nothing it does not already hold. */
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+static int is_ctty_node(const struct stat *st) { return S_ISCHR(st->st_mode) && major(st->st_rdev) == 5 && minor(st->st_rdev) == 0; }
+
+/* The target's controlling terminal (tty_nr of /proc/<pid>/stat), 0 when it has none. */
+static dev_t target_ctty(struct call *c) {
+  int fd = openat(c->t->proc, "stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[1024];
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  char *p = strrchr(text, ')'); /* after the command name, which may hold anything */
+  char state;
+  unsigned tty; /* state ppid pgrp session tty_nr */
+  if (!p || sscanf(p + 1, " %c %*d %*d %*d %u", &state, &tty) != 2) return 0;
+  return makedev((tty >> 8) & 0xfff, (tty & 0xff) | ((tty >> 12) & 0xfff00));
+}
+
+static int access_covers(int held, int flags) {
+  if (held & O_PATH) return 0;
+  int want = flags & O_ACCMODE, have = held & O_ACCMODE;
+  return have == O_RDWR || have == want;
+}
+
+static int same_object(const struct stat *st, const struct stat *match, dev_t tty) {
+  return tty ? S_ISCHR(st->st_mode) && st->st_rdev == tty : st->st_dev == match->st_dev && st->st_ino == match->st_ino;
+}
+
+/* A duplicate of one of the target's descriptors on MATCH (the terminal TTY when set), able to do
+ * what FLAGS ask; if it holds it only otherwise, that one re-opened with OPEN_FLAGS (checked as
+ * the supervisor); -ENOENT when it holds no such descriptor. */
+static int held_object(struct call *c, const struct stat *match, dev_t tty, int flags, int open_flags) {
+  int pidfd = (int)syscall(SYS_pidfd_open, c->t->pid, PIDFD_THREAD);
+  if (pidfd < 0) pidfd = (int)syscall(SYS_pidfd_open, c->t->pid, 0);
+  if (pidfd < 0) return -errno;
+  /* the pidfd is the target's only if the notification is still pending (no pid reuse) */
+  if (ioctl(c->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &c->req->id) != 0) {
+    close(pidfd);
+    return -ENOENT;
+  }
+  int dir = openat(c->t->proc, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *fds = dir < 0 ? NULL : fdopendir(dir);
+  if (!fds) {
+    if (dir >= 0) close(dir);
+    close(pidfd);
+    return -EPERM;
+  }
+  int found = -ENOENT, other = -1;
+  for (struct dirent *e; found < 0 && (e = readdir(fds));) {
+    struct stat st;
+    if (e->d_name[0] < '0' || e->d_name[0] > '9' || fstatat(dirfd(fds), e->d_name, &st, 0) != 0 || !same_object(&st, match, tty)) continue;
+    int fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(e->d_name), 0);
+    if (fd < 0) continue;
+    /* what we got, not what was listed: the target may have swapped that descriptor meanwhile */
+    int held = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) != 0 || !same_object(&st, match, tty) || held < 0) close(fd);
+    else if (access_covers(held, flags)) found = fd;
+    else if (other < 0 && !(held & O_PATH)) other = fd;
+    else close(fd);
+  }
+  closedir(fds);
+  close(pidfd);
+  if (found < 0 && other >= 0) {
+    char magic[64];
+    magic_path(magic, sizeof magic, other);
+    found = open(magic, open_flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW));
+    if (found < 0) found = -errno;
+  }
+  if (other >= 0 && other != found) close(other);
+  return found;
+}
+
+/* do_open for an object the target holds: 1 (and *fd, or -errno) when answered so, 0 to open as usual. */
+static int open_held(struct call *c, struct resolved *r, int flags, int open_flags, int *fd) {
+  struct stat st;
+  if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL) || (flags & O_DIRECTORY)) return 0; /* EEXIST, ENOTDIR as the kernel says */
+  if (r->object >= 0 ? fstat(r->object, &st) != 0 : fstatat(r->parent, r->name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+  if (is_ctty_node(&st)) {
+    dev_t tty = target_ctty(c);
+    *fd = tty ? held_object(c, NULL, tty, flags, open_flags) : -ENXIO;
+    if (*fd == -ENOENT) *fd = -ENXIO; /* a terminal it holds no descriptor of: not reachable from here */
+    return 1;
+  }
+  if (r->object < 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return 0;
+  if (guard_object(c, r->object) < 0) return 0; /* a fifo under a .git: refused as before */
+  *fd = held_object(c, &st, 0, flags, open_flags);
+  return *fd != -ENOENT; /* not the target's own: re-opened and checked as before */
+}
+
 /* ---- open, openat, creat ---- */
 
 static int answer_fd(struct call *c, int fd, int cloexec);
@@ -147,7 +251,9 @@ static int do_open(struct call *c, int dirfd, int path_arg, int flags, mode_t mo
   if (rc < 0) return rc;
   int open_flags = (flags & ~O_CLOEXEC) | O_NOCTTY | O_CLOEXEC;
   int fd = -1;
-  if (r.object >= 0) { /* through a magic link: reopen that object with the flags */
+  if (open_held(c, &r, flags, open_flags, &fd)) {
+    rc = fd < 0 ? fd : 0;
+  } else if (r.object >= 0) { /* through a magic link: reopen that object with the flags */
     rc = guard_object(c, r.object);
     if (rc == 0) {
       char magic[64];
