@@ -11,9 +11,9 @@ import { idAndPortArguments, parsePortNumber } from "./bind.js";
 export const portForwardCommand = defineCommand<FormatFlags & { port?: string }>({
   name: "port-forward",
   description: "relay a sandbox port to 127.0.0.1 while this command runs (a free port unless -p)",
-  arguments: idAndPortArguments(false),
+  arguments: idAndPortArguments(true),
   options: [{ flags: "-p, --port <hostport>", description: "the port of 127.0.0.1 to listen on (default: a free one)" }, ...FORMAT_OPTIONS],
-  helpAfter: "\nIt prints where it listens (one JSON line under --format json: {port, host_port, url}), then relays until Ctrl-C or the sandbox stops.",
+  helpAfter: "\nIt prints where it listens (one JSON line under --format json: {port, host_port, url}), then relays until Ctrl-C or the sandbox stops.\nFor a dep-… id each connection goes through the cloud server's tunnel (raw TCP, any protocol).",
   async run({ io, args: [id, portText], flags }) {
     const port = parsePortNumber(String(portText), "port-forward");
     const hostPort = flags.port === undefined ? 0 : parsePortNumber(flags.port, "-p");
