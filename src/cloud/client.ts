@@ -302,7 +302,16 @@ export class CloudClient {
 
   /** ws:// or wss:// address of a sandbox's shell stream. */
   shellUrl(id: string): string {
-    const url = new URL(API.shell(id), `${this.target.baseUrl}/`);
+    return this.webSocketUrl(API.shell(id));
+  }
+
+  /** ws:// or wss:// address of the tunnel to a port of a sandbox (one TCP connection per WebSocket). */
+  portTunnelUrl(id: string, port: number): string {
+    return this.webSocketUrl(API.portTunnel(id, port));
+  }
+
+  private webSocketUrl(path: string): string {
+    const url = new URL(path, `${this.target.baseUrl}/`);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     return url.toString();
   }

@@ -37,6 +37,7 @@ export const API = {
   resize: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/resize`,
   logs: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/logs`,
   shell: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/shell-stream`,
+  portTunnel: (id: string, port: number) => `/deployed-sandboxes/${encodeURIComponent(id)}/ports/${port}/tunnel`,
   checkpoint: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/checkpoint`,
   restore: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/restore`,
   fork: (id: string) => `/deployed-sandboxes/${encodeURIComponent(id)}/fork`,

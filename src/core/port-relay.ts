@@ -33,7 +33,8 @@ export async function openGuestStream(entry: SandboxEntry, guestPort: number): P
     return { write: (d) => socket.write(d), end: () => socket.end(), close: () => socket.destroy(), onData: (f) => socket.on("data", f), onEnd: (f) => socket.on("close", f) };
   }
   const command = await execCommandFor(entry, ["bash", "-c", CONNECTOR, "heyvm-connect", String(guestPort)], { tty: false });
-  const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: ["pipe", "pipe", "ignore"] });
+  // its own process group: closing ends the whole connector (the transport may fork: nsenter into a pid namespace does)
+  const child = spawn(command.file, command.args, { env: command.env ?? process.env, stdio: ["pipe", "pipe", "ignore"], detached: true });
   child.on("error", () => undefined);
   child.stdin.on("error", () => undefined);
   return {
@@ -42,7 +43,11 @@ export async function openGuestStream(entry: SandboxEntry, guestPort: number): P
     close: () => {
       child.stdin.destroy();
       child.stdout.destroy();
-      child.kill("SIGTERM");
+      try {
+        if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
+      } catch {
+        child.kill("SIGTERM"); // the group is gone already
+      }
     },
     onData: (f) => child.stdout.on("data", f),
     onEnd: (f) => child.on("close", f),
@@ -70,8 +75,12 @@ export interface RunningRelay {
 }
 
 /** Listens on 127.0.0.1:hostPort (0: a free one) and relays each connection to the guest port. */
-export async function startRelay(entry: SandboxEntry, guestPort: number, hostPort: number): Promise<RunningRelay> {
-  const server = createServer((socket) => relayConnection(entry, guestPort, socket));
+export function startRelay(entry: SandboxEntry, guestPort: number, hostPort: number): Promise<RunningRelay> {
+  return listenOnLoopback(createServer((socket) => relayConnection(entry, guestPort, socket)), hostPort);
+}
+
+/** Starts server on 127.0.0.1:hostPort (0: a free one); a port in use is a ConflictError naming -p. */
+export async function listenOnLoopback(server: Server, hostPort: number): Promise<RunningRelay> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error) => {
       if (isErrnoError(error) && error.code === "EADDRINUSE") reject(new ConflictError(`port ${hostPort} of 127.0.0.1 is in use`, "choose another with -p, or leave -p out for a free one"));

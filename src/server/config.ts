@@ -50,6 +50,9 @@ export interface ServerConfig {
   /** Concurrent execs per token and in all. */
   maxExecsPerToken: number;
   maxExecs: number;
+  /** Concurrent port relays (a connection to a deployment's port not forwarded at boot, or a port-forward tunnel) per token and in all: each holds a process. */
+  maxRelaysPerToken: number;
+  maxRelays: number;
   /** How much of each of an exec's streams is captured (more is cut and the answer says so). */
   execOutputBytes: number;
   /** How long a shell client may take none of its output before it is disconnected. */
@@ -83,6 +86,8 @@ export function defaultServerConfig(dataDir: string): ServerConfig {
     maxShells: 128,
     maxExecsPerToken: 16,
     maxExecs: 64,
+    maxRelaysPerToken: 16,
+    maxRelays: 128,
     execOutputBytes: 1024 * 1024,
     shellStallMs: 60_000,
     storageQuotaBytes: 10 * 1024 ** 3,

@@ -20,6 +20,8 @@ interface ServerFlags {
   maxShells?: string;
   maxExecsPerToken?: string;
   maxExecs?: string;
+  maxRelaysPerToken?: string;
+  maxRelays?: string;
   execOutputKb?: string;
   shellStallSeconds?: string;
   storageQuotaMb?: string;
@@ -67,6 +69,8 @@ async function runServer(io: CliIO, flags: ServerFlags): Promise<number> {
   if (flags.maxShells) config.maxShells = Math.round(positive("--max-shells", flags.maxShells));
   if (flags.maxExecsPerToken) config.maxExecsPerToken = Math.round(positive("--max-execs-per-token", flags.maxExecsPerToken));
   if (flags.maxExecs) config.maxExecs = Math.round(positive("--max-execs", flags.maxExecs));
+  if (flags.maxRelaysPerToken) config.maxRelaysPerToken = Math.round(positive("--max-relays-per-token", flags.maxRelaysPerToken));
+  if (flags.maxRelays) config.maxRelays = Math.round(positive("--max-relays", flags.maxRelays));
   if (flags.execOutputKb) config.execOutputBytes = Math.round(positive("--exec-output-kb", flags.execOutputKb) * 1024);
   if (flags.shellStallSeconds) config.shellStallMs = positive("--shell-stall-seconds", flags.shellStallSeconds) * 1000;
   if (flags.storageQuotaMb) config.storageQuotaBytes = Math.round(positive("--storage-quota-mb", flags.storageQuotaMb) * 1024 * 1024);
@@ -147,6 +151,8 @@ export const serverCommand = defineCommand<ServerFlags>({
     { flags: "--max-shells <n>", description: "concurrent shell sessions in all (default 128)" },
     { flags: "--max-execs-per-token <n>", description: "concurrent execs per token; more get 429 (default 16)" },
     { flags: "--max-execs <n>", description: "concurrent execs in all (default 64)" },
+    { flags: "--max-relays-per-token <n>", description: "concurrent port relays (connections to ports not forwarded at boot, port-forward tunnels) per token; more get 429 (default 16)" },
+    { flags: "--max-relays <n>", description: "concurrent port relays in all (default 128)" },
     { flags: "--exec-output-kb <n>", description: "how much of each stream an exec captures; more is cut, marked stdout_truncated (default 1024)" },
     { flags: "--shell-stall-seconds <n>", description: "a shell client that takes no output this long is disconnected (default 60)" },
     { flags: "--storage-quota-mb <n>", description: "disk per token: archives, images, deployments' workspaces (default 10240)" },

@@ -5,16 +5,20 @@
 // The older path form, /p/<endpoint>/... on the API's origin, still answers, but under
 // `Content-Security-Policy: sandbox` (no allow-same-origin): its pages run in an opaque origin. How the port is reached from
 // this host is the backend's business (workspacePortEndpoint); nothing here is backend-specific.
+// A port the backend did not forward at boot is reached through a connector run inside the
+// sandbox per request (guest-relay.ts), counted against the endpoint owner's relay cap.
 // The proxy never forwards to the server's own address, and a request that already went
 // through it is refused, so no endpoint can make the server call itself (a loop of hops).
 import { randomBytes } from "node:crypto";
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type { HostEndpoint } from "../../backends/types.js";
 import type { SandboxEntry } from "../../core/catalog.js";
 import { isWorkspaceSandboxRunning, openWorkspaceSandbox, workspacePortEndpoint } from "../../core/workspace-sandbox.js";
 import type { DeploymentServices } from "../context.js";
 import { HttpError, errorReply, sendReply, type Reply } from "../http/messages.js";
 import { runningSandbox } from "./exec.js";
+import { openDeploymentPort } from "./guest-relay.js";
 import type { DeploymentRow } from "../store.js";
 
 export interface EndpointAddress {
@@ -79,12 +83,10 @@ const SANDBOX_POLICY = "sandbox allow-scripts allow-forms allow-popups allow-mod
 /** Set on every forwarded request: one arriving with it is a loop (or a chain of proxies) and is refused. */
 export const HOP_HEADER = "x-heyvm-proxied";
 
-/** Where a running sandbox's guest port answers on this host; never this server itself (508). */
-export async function endpointTarget(services: DeploymentServices, entry: SandboxEntry, deploymentId: string, port: number): Promise<HostEndpoint> {
+/** Where a running sandbox's guest port answers on this host (undefined: not forwarded at boot); never this server itself (508). */
+export async function endpointTarget(services: DeploymentServices, entry: SandboxEntry, deploymentId: string, port: number): Promise<HostEndpoint | undefined> {
   const target = await workspacePortEndpoint(entry, port);
-  if (!target) {
-    throw new HttpError(502, `port ${port} of ${deploymentId} is not forwarded: only ports listed in open_ports when the sandbox was created are`, "no_route");
-  }
+  if (!target) return undefined;
   if (services.hooks.isOwnAddress(target.host, target.port)) {
     throw new HttpError(508, `port ${port} of ${deploymentId} leads back to this server's own address; it is not proxied`, "proxy_loop");
   }
@@ -107,10 +109,13 @@ export async function proxyToEndpoint(
   if (!endpoint.is_public && request.callerToken() !== endpoint.token_id) throw new HttpError(404, "no such endpoint", "not_found");
   const { entry } = await runningSandbox(services, endpoint.token_id, endpoint.deployment_id);
   const target = await endpointTarget(services, entry, endpoint.deployment_id, endpoint.port);
+  // a port not forwarded at boot is reached through a connector inside the sandbox (one per request, under the relay caps)
+  const relayed = target ? undefined : await openDeploymentPort(services, endpoint.token_id, entry, endpoint.deployment_id, endpoint.port);
+  const route = target ? { host: target.host, port: target.port } : { createConnection: () => relayed as Duplex };
   await new Promise<void>((resolve) => {
-    const headers = { ...req.headers, host: `${target.host}:${endpoint.port}`, [HOP_HEADER]: "1" };
+    const headers = { ...req.headers, host: `${target?.host ?? "127.0.0.1"}:${endpoint.port}`, [HOP_HEADER]: "1", ...(relayed ? { connection: "close" } : {}) };
     delete headers.authorization;
-    const upstream = httpRequest({ host: target.host, port: target.port, method: req.method, path: request.path, headers }, (answer) => {
+    const upstream = httpRequest({ ...route, method: req.method, path: request.path, headers }, (answer) => {
       answer.on("error", () => res.destroy());
       answer.on("end", resolve);
       try {
@@ -131,6 +136,7 @@ export async function proxyToEndpoint(
     });
     res.on("close", () => {
       upstream.destroy(); // the client went away: so does the request to the sandbox
+      relayed?.destroy(); // and its connector
       resolve();
     });
     req.on("error", () => upstream.destroy());

@@ -1,6 +1,7 @@
-// The one WebSocket route, a deployment's shell stream: the caller's token checked first (401
+// The WebSocket routes: a deployment's shell stream — the caller's token checked first (401
 // before 404), a place under the shell caps taken, and the socket handed to the shell sessions
-// once the sandbox is found running; a refused upgrade gets a plain HTTP answer.
+// once the sandbox is found running — and a port's tunnel (port-tunnel.ts, after the same token
+// check); a refused upgrade gets a plain HTTP answer.
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
@@ -11,6 +12,7 @@ import { ConcurrencyCap } from "../deployments/limits.js";
 import type { ShellSessions } from "../deployments/shell.js";
 import { parseRequestUrl, toReply, type TokenOf } from "./dispatch.js";
 import { HttpError } from "./messages.js";
+import { TUNNEL_PATH, serveTunnel } from "./port-tunnel.js";
 import { SHELL_SESSION_PARAM, checkShellSession } from "../deployments/shell-session.js";
 
 const SHELL_PATH = /^\/deployed-sandboxes\/([^/]+)\/shell-stream$/;
@@ -58,6 +60,11 @@ export function wireShellUpgrades(server: Server, services: DeploymentServices, 
       tokenId = streamTokenOf(services, secret, tokenOf, req, url, match?.[1]); // as for requests: 401 before 404
     } catch (error) {
       return refuse(error);
+    }
+    const tunnel = TUNNEL_PATH.exec(url.pathname);
+    if (tunnel) {
+      const served = () => log(`${remote} GET ${url.pathname} (websocket) 101 ${Math.round(performance.now() - started)}ms ${tokenId}`);
+      return serveTunnel({ services, wss, req, socket, head, tokenId, match: tunnel, refuse, served });
     }
     if (!match) return refuse(new HttpError(404, `no websocket route ${url.pathname}`, "not_found"));
     let deploymentId: string;
