@@ -68,9 +68,14 @@ describe("ports of local sandboxes: bind, unbind, port-forward, wait-for", { ski
     await create("beta");
   });
   after(async () => {
-    const relays = t ? relayPids(t.home) : [];
+    // relays first, and waited for: one that notices its sandbox gone rewrites binds.json, which
+    // must not happen while the clean-up removes the folder (ENOTEMPTY)
+    const relays = t ? relayPids(t.home).filter(isAlive) : [];
+    for (const pid of relays) process.kill(pid, "SIGTERM");
+    await waitFor(() => relays.every((pid) => !isAlive(pid)), 5_000, "relays to end").catch(() => {
+      for (const pid of relays) if (isAlive(pid)) process.kill(pid, "SIGKILL");
+    });
     await t?.cleanup();
-    for (const pid of relays) if (isAlive(pid)) process.kill(pid, "SIGKILL");
   });
 
   test("wait-for: a port nobody serves times out (exit 8, the error as JSON); once served it answers TCP and HTTP", async () => {

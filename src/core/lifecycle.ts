@@ -6,7 +6,7 @@ import { usableBackend } from "../backends/registry.js";
 import type { Reporter } from "../backends/types.js";
 import { git } from "../git/repo.js";
 import { ConflictError, errorMessage } from "../shared/errors.js";
-import { restoreBinds } from "./port-binds.js";
+import { endRelays, restoreBinds } from "./port-binds.js";
 import type { HeyoHome } from "../state/home.js";
 import { sandboxStatus } from "../state/status.js";
 import { allSandboxes, resolveSandbox, viewOf, type SandboxEntry } from "./catalog.js";
@@ -74,6 +74,7 @@ export async function removeEntry(home: HeyoHome, entry: SandboxEntry, options: 
     removedWorktree = entry.spec.workspace;
   }
   await releaseSandboxHost(entry.dir, entry.spec);
+  await endRelays(entry); // none may still write its record while the folder goes
   rmSync(entry.dir.root, { recursive: true, force: true });
   rmSync(entry.dir.liveMarker, { force: true });
   return { id: entry.spec.id, name: entry.spec.name, wasRunning: stopped.wasRunning, removedWorktree };

@@ -201,6 +201,18 @@ export async function restoreBinds(home: HeyoHome, entry: SandboxEntry): Promise
   });
 }
 
+/**
+ * Before a sandbox's record folder goes (rm): its relays are ended and waited for, so that none
+ * still writes the record (its pid's clearing) while the folder is being removed.
+ */
+export async function endRelays(entry: SandboxEntry, waitMs = 3_000): Promise<void> {
+  const alive = () => [...readBinds(entry)].filter(([port, record]) => isRelay(record.pid, entry, port)).map(([, record]) => record.pid as number);
+  for (const pid of alive()) process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + waitMs;
+  while (alive().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (const pid of alive()) process.kill(pid, "SIGKILL");
+}
+
 /** The relay process's end: its pid leaves the record (the bind stays for the next start). */
 export async function relayEnded(home: HeyoHome, entry: SandboxEntry, port: number, pid: number): Promise<void> {
   await withBinds(home, entry, async (binds) => {
