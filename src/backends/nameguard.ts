@@ -26,6 +26,16 @@ export function guardedRun(workspace: string, argv: readonly string[]): string[]
 }
 
 /**
+ * For a daemon serving the workspace that moves its own root into it first (virtiofsd's
+ * sandbox=namespace pivot_root): the workspace is ROOT_PATH in its root of the moment, looked up
+ * at each call, since the mount it is on changes with the move. Only for a daemon heyvm starts
+ * (the hostile side talks to it), never for a sandbox's own programs.
+ */
+export function guardedDaemon(rootPath: string, argv: readonly string[]): string[] {
+  return [requireHelper(), "run", "--follow-root", "--workspace", rootPath, "--", ...argv];
+}
+
+/**
  * For a bwrap that sets up the sandbox first: `wrapper` goes before bwrap (it starts the
  * supervisor and hands bwrap two descriptors), `command` prefixes bwrap's own command (it
  * installs the guard inside, once bwrap's mounts are made, and execs the command).
