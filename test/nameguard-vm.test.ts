@@ -28,8 +28,9 @@ cd /workspace
 printf '#!/bin/sh\\ntouch "%s"\\n' "$M" > .payload.sh; chmod +x .payload.sh
 evil() { printf '[core]\\n\\trepositoryformatversion = 0\\n\\tbare = false\\n\\tfsmonitor = %s\\n\\thooksPath = %s\\n' "$HW/.payload.sh" "$HW/.hooks" > "$1/config"; }
 try() { what=$1; shift; if ( "$@" ) >/dev/null 2>&1; then echo "$what wrote"; else echo "$what refused"; fi; }
-try "git init sub" sh -c 'git init -q sub && evil sub/.git'
+try "git init sub" git init -q sub
 try "mkdir sub2/.git" sh -c 'mkdir -p sub2 && mkdir sub2/.git && mkdir sub2/.git/objects sub2/.git/refs && echo "ref: refs/heads/main" > sub2/.git/HEAD'
+for made in sub/.git sub2/.git; do evil $made 2>/dev/null; done
 try "mkdir sub3/.GIT" sh -c 'mkdir -p sub3 && mkdir sub3/.GIT'
 try "a bare repository's HEAD" sh -c 'mkdir -p bare/objects bare/refs && echo "ref: refs/heads/main" > bare/HEAD'
 try "a folder renamed to .git" sh -c 'mkdir -p sub4 made && mv made sub4/.git'
@@ -79,8 +80,7 @@ async function attackAndCheck(t: TestEnv, id: string): Promise<void> {
   for (const probe of PROBES) if (existsSync(join(worktree, probe))) hostGit(t.root, join(worktree, probe), "status");
   hostGit(t.root, worktree, "status");
   const wrote = lines.filter((line) => !line.endsWith(" refused"));
-  assert.deepEqual(wrote, [], `routes the guest got through:\n${attacked.stdout}`);
-  assert.ok(!existsSync(marker), "the guest's planted code ran on the host");
+  assert.deepEqual({ wrote, markerRan: existsSync(marker) }, { wrote: [], markerRan: false }, `routes the guest got through, and did the host's git run its code:\n${attacked.stdout}`);
   assert.deepEqual(gitNames(worktree, worktree), [join(worktree, "nested", ".git")], "only the host's own nested repository");
   assert.equal(readFileSync(join(worktree, "nested", ".git", "config"), "utf8"), nestedConfig, "the nested repository's config as the host wrote it");
   assert.ok(!existsSync(join(worktree, "nested", ".git", "hooks", "post-checkout")));

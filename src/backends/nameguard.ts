@@ -46,3 +46,12 @@ export function guardedBwrap(workspace: string): { wrapper: string[]; command: s
     command: [`/proc/self/fd/${SELF_FD}`, "install", String(SOCKET_FD), String(SELF_FD), "--"],
   };
 }
+
+/**
+ * guardedBwrap for a bwrap with no /proc (the firecracker sftp-server: its client may read any
+ * path it sees): `binds` puts the static helper read-only at INSIDE, which `command` runs.
+ */
+export function guardedBwrapWithoutProc(workspace: string, inside: string): { wrapper: string[]; command: string[]; binds: string[] } {
+  const { wrapper, command } = guardedBwrap(workspace);
+  return { wrapper, command: [inside, ...command.slice(1)], binds: ["--ro-bind", requireHelper(), inside] };
+}

@@ -10,7 +10,7 @@ import { findSystemExecutable } from "../../shared/run.js";
 import { nativeBinary } from "../../shared/native-binary.js";
 import { bwrapBinary } from "../bubblewrap/args.js";
 import type { HostUser } from "../host-ids.js";
-import { guardedBwrap } from "../nameguard.js";
+import { guardedBwrapWithoutProc } from "../nameguard.js";
 import { underSeccomp } from "../seccomp.js";
 import { shellQuote } from "../../shared/shell-quote.js";
 import type { SandboxSpec } from "../../state/records.js";
@@ -67,7 +67,7 @@ export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string
   const asUser = user.dropsRoot ? [setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"] : [];
   const inside = user.dropsRoot ? ["--unshare-user", "--uid", "0", "--gid", "0"] : [];
   // the name guard (../nameguard.ts): no `.git`/`HEAD` made in /workspace through the channel
-  const guard = guardedBwrap("/workspace");
+  const guard = guardedBwrapWithoutProc("/workspace", "/run/heyvm-nameguard");
   const args = [...asUser, ...underSeccomp([...guard.wrapper, bwrap, "--die-with-parent", "--new-session", "--unshare-all", ...inside, "--cap-drop", "ALL", "--dev", "/dev"])];
   const runtime = sftpRuntime(server);
   if (runtime.length > 0) for (const file of runtime) args.push("--ro-bind", file, file);
@@ -76,7 +76,7 @@ export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string
   args.push("--ro-bind", accounts.passwd, "/etc/passwd", "--ro-bind", accounts.group, "/etc/group");
   args.push("--bind", spec.workspace, "/workspace");
   for (const mount of spec.mounts) args.push(mount.readOnly ? "--ro-bind" : "--bind", mount.host, mount.guest);
-  args.push("--chdir", "/workspace", "--", ...guard.command, server, "-d", "/workspace");
+  args.push(...guard.binds, "--chdir", "/workspace", "--", ...guard.command, server, "-d", "/workspace");
   return args;
 }
 
