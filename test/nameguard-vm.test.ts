@@ -43,9 +43,10 @@ const PROBES = ["sub", "sub2", "sub3", "bare", "sub4", "sub5", "nested"];
 
 const LEGIT = `set -e
 cd /workspace
-echo hi > legit.txt; mv legit.txt legit2.txt; ln -s legit2.txt link; chmod 600 legit2.txt
+echo hi > legit.txt; mv legit.txt legit2.txt; ln -s legit2.txt link; chmod 600 legit2.txt; echo again >> legit2.txt
+echo changed > README.md
 mkdir -p x/.github/workflows; echo on > x/.github/workflows/ci.yml; echo h > head; mkdir d; rmdir d
-git add legit2.txt x head; git commit -qm "from the guest"; git rev-parse HEAD
+git add legit2.txt x head README.md; git commit -qm "from the guest"; git rev-parse HEAD
 `;
 
 /** Every entry under DIR named .git (any case) or HEAD, but inside the repositories' own .git folders. */
@@ -90,7 +91,8 @@ async function attackAndCheck(t: TestEnv, id: string): Promise<void> {
   const tip = legit.stdout.trim();
   await waitFor(() => hostGit(t.root, t.repo, "rev-parse", "refs/heads/feat").stdout.trim() === tip, 20_000, "the guest's commit on the host's branch");
   assert.equal(readFileSync(join(worktree, "x", ".github", "workflows", "ci.yml"), "utf8"), "on\n");
-  assert.equal(readFileSync(join(worktree, "legit2.txt"), "utf8"), "hi\n");
+  assert.equal(readFileSync(join(worktree, "legit2.txt"), "utf8"), "hi\nagain\n");
+  assert.equal(readFileSync(join(worktree, "README.md"), "utf8"), "changed\n", "an existing file rewritten (virtiofsd reopens it through /proc/self/fd)");
   assert.equal(lstatSync(join(worktree, "legit2.txt")).mode & 0o777, 0o600);
   assert.ok(lstatSync(join(worktree, "link")).isSymbolicLink());
   const fsck = hostGit(t.root, t.repo, "fsck", "--no-dangling");
