@@ -24,6 +24,9 @@
 static char workspace[PATH_MAX] = "/workspace";
 static size_t workspace_len = 10;
 static uint64_t workspace_mount;
+static int follow_root;
+
+void guard_follow_root(void) { follow_root = 1; }
 
 void guard_init(const char *path) {
   snprintf(workspace, sizeof workspace, "%s", path);
@@ -42,9 +45,11 @@ static int mount_of(int dirfd, const char *path, int flags, uint64_t *id) {
   return 0;
 }
 
-/* The workspace's mount as the target's root has it (the target cannot mount: see the policy). */
+/* The workspace's mount as the target's root has it (the target cannot mount: see the policy).
+ * Following the root (a daemon that moves its root into the share itself, as virtiofsd's
+ * pivot_root does), it is looked up again at each call: the mount is a new one after the move. */
 static int find_workspace(struct target *t) {
-  if (workspace_mount) return 0;
+  if (workspace_mount && !follow_root) return 0;
   int root = target_root(t);
   if (root < 0) return root;
   uint64_t id;

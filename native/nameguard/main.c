@@ -3,7 +3,10 @@
  *
  *   heyvm-nameguard run --workspace PATH -- PROGRAM [ARGS...]
  *     Forks the supervisor, installs the guard filter on itself and execs PROGRAM: PROGRAM and
- *     everything it starts is guarded. (exec/shell's nsenter, virtiofsd.)
+ *     everything it starts is guarded. (exec/shell's nsenter.)
+ *   heyvm-nameguard run --follow-root --workspace PATH -- PROGRAM [ARGS...]
+ *     The same, PATH taken in the target's root of the moment at each call: for a daemon that
+ *     moves its own root into the share (virtiofsd's pivot_root), not for a hostile program.
  *   heyvm-nameguard boot --workspace PATH --socket-fd N --self-fd M -- PROGRAM [ARGS...]
  *     Forks the supervisor and execs PROGRAM (bwrap) with a socket to it at fd N and this binary
  *     at fd M; bwrap's command is then `/proc/self/fd/M install N M -- COMMAND...`, which
@@ -36,7 +39,7 @@
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: heyvm-nameguard run --workspace PATH -- PROGRAM [ARGS...]\n"
+          "usage: heyvm-nameguard run [--follow-root] --workspace PATH -- PROGRAM [ARGS...]\n"
           "       heyvm-nameguard boot --workspace PATH --socket-fd N --self-fd M -- PROGRAM [ARGS...]\n"
           "       heyvm-nameguard install N M -- PROGRAM [ARGS...]\n");
   exit(2);
@@ -189,7 +192,13 @@ int main(int argc, char **argv) {
     return mode_install(number(argv[2]), number(argv[3]), argv + 5);
   }
   const char *workspace = NULL;
+  int follow_root = 0;
   for (; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
+    if (strcmp(argv[i], "--follow-root") == 0) {
+      follow_root = 1;
+      i--;
+      continue;
+    }
     if (i + 1 >= argc) usage();
     if (strcmp(argv[i], "--workspace") == 0) workspace = argv[i + 1];
     else if (strcmp(argv[i], "--socket-fd") == 0) socket_fd = number(argv[i + 1]);
@@ -198,6 +207,10 @@ int main(int argc, char **argv) {
   }
   if (!workspace || workspace[0] != '/' || i + 1 >= argc) usage();
   guard_init(workspace);
+  if (follow_root) {
+    if (strcmp(mode, "run") != 0) usage();
+    guard_follow_root();
+  }
   char **program = argv + i + 1;
   if (strcmp(mode, "run") == 0) return mode_run(program);
   if (strcmp(mode, "boot") == 0 && socket_fd >= 0 && self_fd >= 0 && socket_fd != self_fd) return mode_boot(socket_fd, self_fd, program);

@@ -53,6 +53,8 @@ int target_root(struct target *t);
 
 /* guard.c */
 void guard_init(const char *workspace);
+/* The workspace is found anew at each call from the target's root of the moment (run --follow-root). */
+void guard_follow_root(void);
 /* 0 when an object/parent fd lies outside the guarded tree or in it without a refused
  * component; -EPERM when it lies in a `.git` (or the tree cannot be told): see guard.c */
 int guard_location(struct target *t, int fd);

@@ -26,6 +26,16 @@ export function guardedRun(workspace: string, argv: readonly string[]): string[]
 }
 
 /**
+ * For a daemon serving the workspace that moves its own root into it first (virtiofsd's
+ * sandbox=namespace pivot_root): the workspace is ROOT_PATH in its root of the moment, looked up
+ * at each call, since the mount it is on changes with the move. Only for a daemon heyvm starts
+ * (the hostile side talks to it), never for a sandbox's own programs.
+ */
+export function guardedDaemon(rootPath: string, argv: readonly string[]): string[] {
+  return [requireHelper(), "run", "--follow-root", "--workspace", rootPath, "--", ...argv];
+}
+
+/**
  * For a bwrap that sets up the sandbox first: `wrapper` goes before bwrap (it starts the
  * supervisor and hands bwrap two descriptors), `command` prefixes bwrap's own command (it
  * installs the guard inside, once bwrap's mounts are made, and execs the command).
@@ -35,4 +45,13 @@ export function guardedBwrap(workspace: string): { wrapper: string[]; command: s
     wrapper: [requireHelper(), "boot", "--workspace", workspace, "--socket-fd", String(SOCKET_FD), "--self-fd", String(SELF_FD), "--"],
     command: [`/proc/self/fd/${SELF_FD}`, "install", String(SOCKET_FD), String(SELF_FD), "--"],
   };
+}
+
+/**
+ * guardedBwrap for a bwrap with no /proc (the firecracker sftp-server: its client may read any
+ * path it sees): `binds` puts the static helper read-only at INSIDE, which `command` runs.
+ */
+export function guardedBwrapWithoutProc(workspace: string, inside: string): { wrapper: string[]; command: string[]; binds: string[] } {
+  const { wrapper, command } = guardedBwrap(workspace);
+  return { wrapper, command: [inside, ...command.slice(1)], binds: ["--ro-bind", requireHelper(), inside] };
 }

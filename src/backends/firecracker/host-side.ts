@@ -10,6 +10,7 @@ import { findSystemExecutable } from "../../shared/run.js";
 import { nativeBinary } from "../../shared/native-binary.js";
 import { bwrapBinary } from "../bubblewrap/args.js";
 import type { HostUser } from "../host-ids.js";
+import { guardedBwrapWithoutProc } from "../nameguard.js";
 import { underSeccomp } from "../seccomp.js";
 import { shellQuote } from "../../shared/shell-quote.js";
 import type { SandboxSpec } from "../../state/records.js";
@@ -55,7 +56,7 @@ function sftpRuntime(server: string): string[] {
  * bwrap + sftp-server, under heyvm's seccomp filter and as the sandbox's host user, seeing only
  * /workspace (the worktree), the sandbox's extra mounts at their own paths (its own git store, the
  * host's objects read-only and heyvm's read-only /workspace/.git: core/git-store.ts), and the files
- * sftp-server runs from.
+ * sftp-server runs from; under the name guard, installed once bwrap's mounts are made.
  */
 export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string; group: string }, user: HostUser): string[] {
   const bwrap = bwrapBinary();
@@ -65,7 +66,9 @@ export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string
   // as root: the sandbox's own host uid (the accounts' heyo is 0 inside its user namespace), never root
   const asUser = user.dropsRoot ? [setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--"] : [];
   const inside = user.dropsRoot ? ["--unshare-user", "--uid", "0", "--gid", "0"] : [];
-  const args = [...asUser, ...underSeccomp([bwrap, "--die-with-parent", "--new-session", "--unshare-all", ...inside, "--cap-drop", "ALL", "--dev", "/dev"])];
+  // the name guard (../nameguard.ts): no `.git`/`HEAD` made in /workspace through the channel
+  const guard = guardedBwrapWithoutProc("/workspace", "/run/heyvm-nameguard");
+  const args = [...asUser, ...underSeccomp([...guard.wrapper, bwrap, "--die-with-parent", "--new-session", "--unshare-all", ...inside, "--cap-drop", "ALL", "--dev", "/dev"])];
   const runtime = sftpRuntime(server);
   if (runtime.length > 0) for (const file of runtime) args.push("--ro-bind", file, file);
   else args.push("--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64");
@@ -73,7 +76,7 @@ export function confinedSftpServer(spec: SandboxSpec, accounts: { passwd: string
   args.push("--ro-bind", accounts.passwd, "/etc/passwd", "--ro-bind", accounts.group, "/etc/group");
   args.push("--bind", spec.workspace, "/workspace");
   for (const mount of spec.mounts) args.push(mount.readOnly ? "--ro-bind" : "--bind", mount.host, mount.guest);
-  args.push("--chdir", "/workspace", server, "-d", "/workspace");
+  args.push(...guard.binds, "--chdir", "/workspace", "--", ...guard.command, server, "-d", "/workspace");
   return args;
 }
 

@@ -12,6 +12,8 @@ export interface SharePlan {
   source: string;
   tag: string;
   binds: ShareBind[];
+  /** The name guard (../nameguard.ts) stands in front of this share: /workspace. */
+  nameguard: boolean;
 }
 
 const WORKSPACE = "/workspace";
@@ -37,7 +39,7 @@ function bindsInto(spec: SandboxSpec, guest: string, source: string): ShareBind[
 export function planShares(spec: SandboxSpec): SharePlan[] {
   const gitDir = gitDirShare(spec);
   return [
-    { source: spec.workspace, tag: "workspace", binds: bindsInto(spec, WORKSPACE, spec.workspace) },
-    ...(gitDir ? [{ source: gitDir.host, tag: "gitdir", binds: bindsInto(spec, gitDir.guest, gitDir.host) }] : []),
+    { source: spec.workspace, tag: "workspace", binds: bindsInto(spec, WORKSPACE, spec.workspace), nameguard: true },
+    ...(gitDir ? [{ source: gitDir.host, tag: "gitdir", binds: bindsInto(spec, gitDir.guest, gitDir.host), nameguard: false }] : []),
   ];
 }

@@ -7,7 +7,8 @@
 // that host user, the guest's root (an id the namespace does not have) can create nothing, and no
 // one in it can make a device node (that needs CAP_MKNOD in the host's namespace). It runs under
 // heyvm's seccomp filter, so no setuid/setgid bit can be set through it either, and it is the
-// owner's child with a parent-death signal, like passt (../user-net.ts).
+// owner's child with a parent-death signal, like passt (../user-net.ts). The /workspace share's
+// virtiofsd runs under the name guard (../nameguard.ts): no `.git`/`HEAD` made through it.
 import type { ChildProcess } from "node:child_process";
 import { chownSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +17,7 @@ import { UnavailableError } from "../../shared/errors.js";
 import { findSystemExecutable, run } from "../../shared/run.js";
 import type { SandboxDir } from "../../state/sandbox-dir.js";
 import type { HostUser } from "../host-ids.js";
+import { guardedDaemon } from "../nameguard.js";
 import { underSeccomp } from "../seccomp.js";
 import { startUserNetHelper } from "../user-net.js";
 import { qemuAccount } from "./access.js";
@@ -80,7 +82,7 @@ function socketDir(dir: SandboxDir): string {
 export async function startShareDaemons(
   dir: SandboxDir,
   binary: string,
-  shares: Array<{ source: string; tag: string; binds: ShareBind[] }>,
+  shares: Array<{ source: string; tag: string; binds: ShareBind[]; nameguard: boolean }>,
   user: HostUser,
   guestIds: { uid: number; gid: number },
   signal: AbortSignal,
@@ -98,12 +100,16 @@ export async function startShareDaemons(
       const socket = join(folder, `${share.tag}.sock`);
       const logPath = join(dir.root, `virtiofsd-${share.tag}.log`);
       rmSync(logPath, { force: true });
+      const daemon = [
+        binary, `--socket-path=${socket}`, "-o", `source=${share.source}`, "-o", "cache=auto", "-o", "sandbox=namespace",
+        "-o", "xattr", "-o", "posix_acl", "--rlimit-nofile=0",
+      ];
+      // sandbox=namespace: virtiofsd pivots its root into the share, so the workspace is its root
       const argv = underSeccomp([
         unshare, "--user", `--map-user=${guestIds.uid}`, `--map-group=${guestIds.gid}`, "--keep-caps", "--mount", "--",
         "/bin/sh", "-c", OWN_RUN, "virtiofsd",
         ...share.binds.flatMap((bind) => [bind.readOnly ? "ro" : "rw", bind.host, bind.target]), "--",
-        binary, `--socket-path=${socket}`, "-o", `source=${share.source}`, "-o", "cache=auto", "-o", "sandbox=namespace",
-        "-o", "xattr", "-o", "posix_acl", "--rlimit-nofile=0",
+        ...(share.nameguard ? guardedDaemon("/", daemon) : daemon),
       ]);
       const [executable = "", ...args] = argv;
       const child = await startUserNetHelper(

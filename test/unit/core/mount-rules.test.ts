@@ -65,5 +65,5 @@ test("a VM sandbox's volume under /workspace is bound into the workspace share o
     mounts: [{ host: "/home/u/.heyo/volumes/cache/data", guest: "/workspace/cache", readOnly: false }],
     network: true, ports: [], hostPorts: {}, env: {}, workingDirectory: null, startCommand: null, ttlSeconds: null, cpus: null, memoryMiB: null, pids: null, createdAt: "",
   };
-  assert.deepEqual(planShares(spec), [{ source: "/w", tag: "workspace", binds: [{ host: "/home/u/.heyo/volumes/cache/data", target: "/w/cache", readOnly: false }] }]);
+  assert.deepEqual(planShares(spec), [{ source: "/w", tag: "workspace", binds: [{ host: "/home/u/.heyo/volumes/cache/data", target: "/w/cache", readOnly: false }], nameguard: true }]);
 });

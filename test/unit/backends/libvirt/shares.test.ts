@@ -19,8 +19,8 @@ describe("libvirt shares", () => {
     ]);
     assert.equal(gitDirShare(linked)?.guest, "/heyvm/git");
     assert.deepEqual(planShares(linked), [
-      { source: "/r/feat", tag: "workspace", binds: [{ host: "/h/sandboxes/x/git-link", target: "/r/feat/.git", readOnly: true }] },
-      { source: "/h/sandboxes/x/git", tag: "gitdir", binds: [{ host: "/r/repo/.git/objects", target: "/h/sandboxes/x/git/host-objects", readOnly: true }] },
+      { source: "/r/feat", tag: "workspace", binds: [{ host: "/h/sandboxes/x/git-link", target: "/r/feat/.git", readOnly: true }], nameguard: true },
+      { source: "/h/sandboxes/x/git", tag: "gitdir", binds: [{ host: "/r/repo/.git/objects", target: "/h/sandboxes/x/git/host-objects", readOnly: true }], nameguard: false },
     ]);
   });
 
@@ -38,6 +38,7 @@ describe("libvirt shares", () => {
           { host: "/h/sandboxes/x/git", target: "/r/repo/.git", readOnly: false },
           { host: "/r/repo/.git/objects", target: "/r/repo/.git/host-objects", readOnly: true },
         ],
+        nameguard: true,
       },
     ]);
   });
