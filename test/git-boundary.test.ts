@@ -9,26 +9,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chownSync, cpSync, existsSync, lstatSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GUEST_ROOT_SHELL, plantGuestRootShell } from "./helpers/guest-root-shell.js";
 import { bubblewrapMissing, git, hasCommand, idOf, makeRepo, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
+import { chownTree, type HostUser } from "./helpers/test-user.js";
 
 const skip = bubblewrapMissing() || (process.getuid?.() !== 0 ? "creating the non-root test user needs root" : false);
 const USER_NAME = "hvgitstore1";
-
-interface HostUser {
-  uid: number;
-  gid: number;
-  /** argv prefix that runs a command as this user (empty for root). */
-  prefix: string[];
-}
-
-function chownTree(path: string, user: HostUser): void {
-  const stat = lstatSync(path);
-  chownSync(path, user.uid, user.gid);
-  if (stat.isDirectory() && !stat.isSymbolicLink()) for (const name of readdirSync(path)) chownTree(join(path, name), user);
-}
 
 /** git on the host, as the host user. */
 function hostGit(user: HostUser, cwd: string, ...args: string[]): { code: number | null; stdout: string; stderr: string } {

@@ -13,23 +13,10 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, re
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bubblewrapMissing, HEYVM, idOf, makeTestEnv, waitFor, type RunResult, type TestEnv } from "./helpers/env.js";
-import { makeTestUser, type TestUser } from "./helpers/test-user.js";
+import { chownTree, makeTestUser, type HostUser, type TestUser } from "./helpers/test-user.js";
 
 const skip = bubblewrapMissing() || (process.getuid?.() !== 0 ? "creating the non-root test user needs root" : false);
 const USER_NAME = "hvnameguard1";
-
-interface HostUser {
-  uid: number;
-  gid: number;
-  /** argv prefix that runs a command as this user (empty for root). */
-  prefix: string[];
-}
-
-function chownTree(path: string, user: HostUser): void {
-  const stat = lstatSync(path);
-  chownSync(path, user.uid, user.gid);
-  if (stat.isDirectory() && !stat.isSymbolicLink()) for (const name of readdirSync(path)) chownTree(join(path, name), user);
-}
 
 function asUser(user: HostUser, cwd: string, command: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
   const [file, ...rest] = [...user.prefix, ...command];

@@ -1,7 +1,7 @@
 // A throwaway host user for tests that run heyvm (or a program a sandbox left) as someone other
 // than root: made with useradd, removed with userdel, even when the test fails.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { chownSync, lstatSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 export interface TestUser {
@@ -49,4 +49,19 @@ export function runAs(user: TestUser | undefined, argv: string[], options: { cwd
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Who runs heyvm in a test: root, or a created user, with the argv prefix that runs a command as it. */
+export interface HostUser {
+  uid: number;
+  gid: number;
+  /** argv prefix that runs a command as this user (empty for root). */
+  prefix: string[];
+}
+
+/** Hands a test's folder to the user that will run heyvm on it (links themselves, not followed). */
+export function chownTree(path: string, user: HostUser): void {
+  const stat = lstatSync(path);
+  chownSync(path, user.uid, user.gid);
+  if (stat.isDirectory() && !stat.isSymbolicLink()) for (const name of readdirSync(path)) chownTree(join(path, name), user);
 }
