@@ -93,15 +93,39 @@ static void exec_program(char **argv) {
   _exit(127);
 }
 
-static int mode_run(char **program) {
-  unsigned short len;
-  struct sock_filter *prog = guard_program(&len);
-  int sv[2];
-  if (!prog || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return 1;
+/* The guard's filter program, a socketpair to the supervisor-to-be and the fork: 0 in the child, its pid in the parent, -1 on failure. */
+static pid_t fork_supervisor(struct sock_filter **prog, unsigned short *len, int sv[2]) {
+  *prog = guard_program(len);
+  if (!*prog || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -1;
   pid_t pid = fork();
+  if (pid == 0) close(sv[0]);
+  else if (pid > 0) close(sv[1]);
+  return pid;
+}
+
+/* Installs the filter on this process and hands its listener to the supervisor on SOCK: 0, or the exit code. */
+static int install_and_hand_over(struct sock_filter *prog, unsigned short len, int sock) {
+  int listener = install_program(prog, len);
+  if (listener < 0) {
+    fprintf(stderr, "heyvm-nameguard: cannot install the filter: %s\n", strerror(-listener));
+    return 126;
+  }
+  if (send_fd(sock, listener, "L", 1) < 0) {
+    /* the supervisor is gone: every guarded call would fail; say so rather than run half-working */
+    fprintf(stderr, "heyvm-nameguard: the supervisor is gone\n");
+    return 126;
+  }
+  close(listener);
+  return 0;
+}
+
+static int mode_run(char **program) {
+  struct sock_filter *prog;
+  unsigned short len;
+  int sv[2];
+  pid_t pid = fork_supervisor(&prog, &len, sv);
   if (pid < 0) return 1;
   if (pid == 0) {
-    close(sv[0]);
     int listener;
     char byte;
     if (recv_fd(sv[1], &listener, &byte, 1) <= 0 || listener < 0) _exit(0);
@@ -110,32 +134,20 @@ static int mode_run(char **program) {
     setsid();
     serve(listener);
   }
-  close(sv[1]);
-  int listener = install_program(prog, len);
-  if (listener < 0) {
-    fprintf(stderr, "heyvm-nameguard: cannot install the filter: %s\n", strerror(-listener));
-    return 126;
-  }
-  if (send_fd(sv[0], listener, "L", 1) < 0) {
-    /* the supervisor is gone: every guarded call would fail; say so rather than run half-working */
-    fprintf(stderr, "heyvm-nameguard: the supervisor did not start\n");
-    return 126;
-  }
-  close(listener);
+  int rc = install_and_hand_over(prog, len, sv[0]);
+  if (rc != 0) return rc;
   close(sv[0]);
   exec_program(program);
   return 127;
 }
 
 static int mode_boot(int socket_fd, int self_fd, char **program) {
+  struct sock_filter *prog;
   unsigned short len;
-  struct sock_filter *prog = guard_program(&len);
   int sv[2];
-  if (!prog || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return 1;
-  pid_t pid = fork();
+  pid_t pid = fork_supervisor(&prog, &len, sv);
   if (pid < 0) return 1;
   if (pid == 0) {
-    close(sv[0]);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     int listener;
     char byte;
@@ -145,7 +157,6 @@ static int mode_boot(int socket_fd, int self_fd, char **program) {
     detach_stdio(1);
     serve(listener);
   }
-  close(sv[1]);
   /* both moved above the target numbers first, so neither dup2 overwrites the other's source */
   int opened = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   int self = opened < 0 ? -1 : fcntl(opened, F_DUPFD_CLOEXEC, 1001);
@@ -166,16 +177,8 @@ static int mode_install(int socket_fd, int self_fd, char **program) {
     fprintf(stderr, "heyvm-nameguard: no filter from the supervisor\n");
     return 126;
   }
-  int listener = install_program(prog, (unsigned short)(n / (ssize_t)sizeof *prog));
-  if (listener < 0) {
-    fprintf(stderr, "heyvm-nameguard: cannot install the filter: %s\n", strerror(-listener));
-    return 126;
-  }
-  if (send_fd(socket_fd, listener, "L", 1) < 0) {
-    fprintf(stderr, "heyvm-nameguard: the supervisor is gone\n");
-    return 126;
-  }
-  close(listener);
+  int rc = install_and_hand_over(prog, (unsigned short)(n / (ssize_t)sizeof *prog), socket_fd);
+  if (rc != 0) return rc;
   close(socket_fd);
   close(self_fd);
   exec_program(program);
