@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeBigRepo, median, row, sh } from "./lib.js";
+import { makeBigRepo, median, removeSandboxes, row, sh } from "./lib.js";
 
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     if (!process.argv.includes("--libvirt-only")) await benchBubblewrap(root, env);
     if (!process.argv.includes("--bubblewrap-only")) await benchLibvirt(root, env);
   } finally {
-    spawnSync("sh", ["-c", `for d in ${home}/sandboxes/*; do ${HEYVM} stop "$(basename "$d")" >/dev/null 2>&1; done`], { env });
+    removeSandboxes(HEYVM, home, env);
     rmSync(root, { recursive: true, force: true });
   }
 }

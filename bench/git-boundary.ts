@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { guardedRun } from "../src/backends/nameguard.js";
-import { makeBigRepo, median, row, sh, timeInterleaved } from "./lib.js";
+import { makeBigRepo, median, removeSandboxes, row, sh, timeInterleaved } from "./lib.js";
 
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
 const OLD = process.env.HEYVM_OLD;
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
       console.log(row("wt --detach → ready, now", `${wtNew.toFixed(0)} ms`, "(set HEYVM_OLD to compare with a build from before)"));
     }
   } finally {
-    spawnSync("sh", ["-c", `for d in ${home}/sandboxes/*; do ${HEYVM} stop "$(basename "$d")" >/dev/null 2>&1; done`], { env });
+    removeSandboxes(HEYVM, home, env);
     rmSync(root, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 // Shared helpers for the benchmark scripts: timing whole commands, printing medians, and
 // fabricating sandbox records to list.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export function median(values: number[]): number {
@@ -103,4 +103,11 @@ export function makeBigRepo(repo: string, files: number, env: NodeJS.ProcessEnv)
     for (let f = 0; f < 100; f++) writeFileSync(join(repo, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`);
   }
   sh("git init -q -b main && git add . && git -c user.email=b@b -c user.name=b commit -qm init", repo, env);
+}
+
+/** A bench's clean-up: every sandbox of its HEYO_HOME removed with heyvm itself (stopped, its mounts, cgroup and host ids given back). */
+export function removeSandboxes(heyvm: string, home: string, env: NodeJS.ProcessEnv): void {
+  const folder = join(home, "sandboxes");
+  if (!existsSync(folder)) return;
+  for (const id of readdirSync(folder)) spawnSync(heyvm, ["rm", id, "-y"], { env, stdio: "ignore", timeout: 120_000 });
 }

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { guardedRun } from "../src/backends/nameguard.js";
-import { median, row, timeInterleaved } from "./lib.js";
+import { median, removeSandboxes, row, timeInterleaved } from "./lib.js";
 
 const HEYVM = fileURLToPath(new URL("../../bin/heyvm", import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     console.log(row("entering the sandbox (sh: true), guarded", `${enterGuarded.toFixed(1)} ms`, `${(enterGuarded / enterPlain).toFixed(2)}× without (${enterPlain.toFixed(1)} ms)`));
     sh(`${HEYVM} stop ${id}`, repo, env);
   } finally {
-    spawnSync("sh", ["-c", `for d in ${home}/sandboxes/*; do ${HEYVM} stop "$(basename "$d")" >/dev/null 2>&1; done`], { env });
+    removeSandboxes(HEYVM, home, env);
     rmSync(root, { recursive: true, force: true });
   }
 }
